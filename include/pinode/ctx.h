@@ -1,0 +1,66 @@
+/**
+ * @file ctx.h
+ * @brief The context: the time communicator and the last error.
+ *
+ * Every pinode object is made from a context.  The context duplicates the
+ * caller's communicator, so pinode's messages never collide with the caller's.
+ * A failing call writes a message into its context (what went wrong, where:
+ * file, line, key, step, rank) and returns a negative pn_error_code.
+ * The library never exits or aborts; the caller decides what to do.
+ */
+#ifndef PINODE_CTX_H
+#define PINODE_CTX_H
+
+#include <mpi.h>
+
+#include "pinode/error.h"
+#include "pinode/export.h"
+
+typedef struct pn_ctx pn_ctx;
+
+/**
+ * @brief Create a context over a communicator.
+ * @param[in]  comm     the ranks that share the time axis (duplicated; the
+ *                      caller keeps ownership of @p comm and may free it)
+ * @param[out] ctx_out  new context; caller destroys with pn_ctx_destroy()
+ * @return PN_OK, PN_ERR_ARG (MPI_COMM_NULL or MPI not initialised), PN_ERR_MPI,
+ *         PN_ERR_MEM.
+ * Collective on @p comm.
+ */
+PN_EXPORT int pn_ctx_create(MPI_Comm comm, pn_ctx **ctx_out);
+
+/**
+ * @brief Destroy a context (NULL-safe; sets *ctx to NULL).
+ * Collective on the context's communicator (frees the duplicate).
+ */
+PN_EXPORT int pn_ctx_destroy(pn_ctx **ctx);
+
+/** @brief The context's (duplicated) communicator. Not collective. */
+PN_EXPORT MPI_Comm pn_ctx_comm(const pn_ctx *ctx);
+/** @brief This process's rank in the context's communicator. Not collective. */
+PN_EXPORT int pn_ctx_rank(const pn_ctx *ctx);
+/** @brief Number of ranks in the context's communicator. Not collective. */
+PN_EXPORT int pn_ctx_size(const pn_ctx *ctx);
+
+/**
+ * @brief Message of the last failure on this context ("" if none).
+ * The string is owned by the context and valid until its next failing call.
+ * Not collective.
+ */
+PN_EXPORT const char *pn_ctx_last_error(const pn_ctx *ctx);
+
+/** @brief Code of the last failure on this context (PN_OK if none). */
+PN_EXPORT int pn_ctx_last_code(const pn_ctx *ctx);
+
+/** @brief Forget the last error. Not collective. */
+PN_EXPORT void pn_ctx_clear_error(pn_ctx *ctx);
+
+/**
+ * @brief Record a failure from caller code (e.g. a user callback wrapper or a
+ * program) in the context, printf-style.  Returns @p code, so that
+ * `return pn_ctx_fail(ctx, PN_ERR_ARG, "...")` works.  Not collective.
+ */
+PN_EXPORT int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,125 @@
+/* The context: duplicated communicator and the last error message. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_impl.h"
+#include "internal.h"
+
+const char *pn_strerror(int code)
+{
+  switch (code) {
+#define PN_ERROR_CASE_(name, value, text) \
+  case value:                             \
+    return text;
+    PN_ERROR_LIST(PN_ERROR_CASE_)
+#undef PN_ERROR_CASE_
+  default:
+    return "unknown error";
+  }
+}
+
+int pn_ctx_create(MPI_Comm comm, pn_ctx **ctx_out)
+{
+  int initialized = 0;
+  if (!ctx_out) return PN_ERR_ARG;
+  *ctx_out = NULL;
+  MPI_Initialized(&initialized);
+  if (!initialized || comm == MPI_COMM_NULL) return PN_ERR_ARG;
+  pn_ctx *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return PN_ERR_MEM;
+  if (MPI_Comm_dup(comm, &ctx->comm) != MPI_SUCCESS) {
+    free(ctx);
+    return PN_ERR_MPI;
+  }
+  MPI_Comm_rank(ctx->comm, &ctx->rank);
+  MPI_Comm_size(ctx->comm, &ctx->size);
+  *ctx_out = ctx;
+  return PN_OK;
+}
+
+int pn_ctx_destroy(pn_ctx **ctx)
+{
+  if (!ctx || !*ctx) return PN_OK;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && (*ctx)->comm != MPI_COMM_NULL) MPI_Comm_free(&(*ctx)->comm);
+  free(*ctx);
+  *ctx = NULL;
+  return PN_OK;
+}
+
+MPI_Comm pn_ctx_comm(const pn_ctx *ctx) { return ctx->comm; }
+int pn_ctx_rank(const pn_ctx *ctx) { return ctx->rank; }
+int pn_ctx_size(const pn_ctx *ctx) { return ctx->size; }
+const char *pn_ctx_last_error(const pn_ctx *ctx) { return ctx ? ctx->msg : "no context"; }
+int pn_ctx_last_code(const pn_ctx *ctx) { return ctx ? ctx->code : PN_ERR_ARG; }
+
+void pn_ctx_clear_error(pn_ctx *ctx)
+{
+  if (!ctx) return;
+  ctx->code = PN_OK;
+  ctx->msg[0] = '\0';
+}
+
+static int set_message(pn_ctx *ctx, int code, const char *where, const char *fmt, va_list ap)
+{
+  if (!ctx) return code;
+  int n = vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+  if (where && n >= 0 && (size_t)n < sizeof ctx->msg)
+    snprintf(ctx->msg + n, sizeof ctx->msg - (size_t)n, " [%s]", where);
+  ctx->code = code;
+  return code;
+}
+
+int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  set_message(ctx, code, NULL, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *func,
+              const char *fmt, ...)
+{
+  char where[256];
+  const char *base = strrchr(file, '/');
+  snprintf(where, sizeof where, "%s:%d %s", base ? base + 1 : file, line, func);
+  va_list ap;
+  va_start(ap, fmt);
+  set_message(ctx, code, where, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int pni_mpi_error(pn_ctx *ctx, int mpirc, const char *what, const char *file, int line,
+                  const char *func)
+{
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(mpirc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "code %d", mpirc);
+  return pni_error(ctx, PN_ERR_MPI, file, line, func, "%s failed: %s", what, text);
+}
+
+int pni_agree(pn_ctx *ctx, int local_rc)
+{
+  /* Agree on the lowest failing rank and share its code and message, so that
+   * every rank returns the same error and none is left waiting. */
+  int mine = local_rc != PN_OK ? ctx->rank : ctx->size;
+  int first = ctx->size;
+  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, ctx->comm) != MPI_SUCCESS)
+    return pn_ctx_fail(ctx, PN_ERR_MPI, "MPI_Allreduce failed while agreeing on a status");
+  if (first == ctx->size) return PN_OK;
+  char msg[sizeof ctx->msg];
+  int code = local_rc;
+  if (ctx->rank == first) memcpy(msg, ctx->msg, sizeof msg);
+  MPI_Bcast(&code, 1, MPI_INT, first, ctx->comm);
+  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, ctx->comm);
+  msg[sizeof msg - 1] = '\0';
+  if (ctx->rank != first) snprintf(ctx->msg, sizeof ctx->msg, "rank %d: %s", first, msg);
+  ctx->code = code;
+  return code;
+}

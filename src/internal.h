@@ -1,0 +1,70 @@
+/*
+ * Private to libpinode: error macros and helpers shared by the modules.
+ * Cross-file internals are named pni_ and stay hidden (default visibility is
+ * hidden; only PN_EXPORT symbols are public).
+ */
+#ifndef PINODE_INTERNAL_H
+#define PINODE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pinode/ctx.h"
+#include "pinode/error.h"
+#include "pinode/rng.h"
+
+/* Record an error with its location in ctx and return its code. */
+int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *func,
+              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Return code with a formatted message unless cond holds. */
+#define PN_CHECK(ctx, cond, code, ...)                                              \
+  do {                                                                              \
+    if (!(cond)) return pni_error((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__); \
+  } while (0)
+
+/* Set rc and jump to the function's cleanup label unless cond holds. */
+#define PN_CHECK_GOTO(rc, ctx, cond, code, ...)                                     \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      (rc) = pni_error((ctx), (code), __FILE__, __LINE__, __func__, __VA_ARGS__);   \
+      goto cleanup;                                                                 \
+    }                                                                               \
+  } while (0)
+
+/* Propagate a pinode error code. */
+#define PN_CALL(expr)                                                               \
+  do {                                                                              \
+    int pn_call_rc_ = (expr);                                                       \
+    if (pn_call_rc_ != PN_OK) return pn_call_rc_;                                   \
+  } while (0)
+
+#define PN_CALL_GOTO(rc, expr)                                                      \
+  do {                                                                              \
+    (rc) = (expr);                                                                  \
+    if ((rc) != PN_OK) goto cleanup;                                                \
+  } while (0)
+
+/* An MPI call; failure becomes PN_ERR_MPI with the MPI error string. */
+int pni_mpi_error(pn_ctx *ctx, int mpirc, const char *what, const char *file, int line,
+                  const char *func);
+#define PN_CALL_MPI(ctx, expr)                                                      \
+  do {                                                                              \
+    int pn_mpi_rc_ = (expr);                                                        \
+    if (pn_mpi_rc_ != MPI_SUCCESS)                                                  \
+      return pni_mpi_error((ctx), pn_mpi_rc_, #expr, __FILE__, __LINE__, __func__); \
+  } while (0)
+
+/* Allocation helpers: zeroed, overflow-checked; on failure record PN_ERR_MEM. */
+int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what);
+
+/* Seconds from a monotonic clock. */
+double pni_wtime(void);
+
+/* Peak resident set size of this process in kB (getrusage), 0 if unknown. */
+long pni_peak_rss_kb(void);
+
+/* Index of the first non-finite entry of x[0..n), or -1. */
+long pni_first_nonfinite(const double *x, size_t n);
+
+#endif

@@ -1,0 +1,419 @@
+/* Files: the problem-directory format, number vectors, atomic writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctx_impl.h"
+#include "internal.h"
+#include "pinode/io.h"
+
+#define MAX_FILE_BYTES ((size_t)1 << 30)
+
+int pn_read_file_bcast(pn_ctx *ctx, const char *path, size_t max_bytes, char **buf_out,
+                       size_t *len_out)
+{
+  *buf_out = NULL;
+  *len_out = 0;
+  int rc = PN_OK;
+  long long len = 0;
+  char *buf = NULL;
+  if (ctx->rank == 0) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+      rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    } else {
+      struct stat st;
+      if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        rc = pn_ctx_fail(ctx, PN_ERR_IO, "%s is not a regular file", path);
+      else if ((size_t)st.st_size > max_bytes)
+        rc = pn_ctx_fail(ctx, PN_ERR_LIMIT, "%s has %lld bytes, more than the limit of %zu", path,
+                         (long long)st.st_size, max_bytes);
+      else
+        len = (long long)st.st_size;
+      if (rc == PN_OK) rc = pni_calloc(ctx, (size_t)len + 1, 1, &buf, path);
+      if (rc == PN_OK && len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)
+        rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot read %s: %s", path,
+                         ferror(f) ? strerror(errno) : "file shrank while reading");
+      fclose(f);
+    }
+  }
+  rc = pni_agree(ctx, rc);
+  if (rc != PN_OK) {
+    free(buf);
+    return rc;
+  }
+  MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, ctx->comm);
+  if (ctx->rank != 0) PN_CALL(pni_calloc(ctx, (size_t)len + 1, 1, &buf, path));
+  for (long long off = 0; off < len; off += INT_MAX) { /* chunks below MPI's int count */
+    const long long chunk = len - off < INT_MAX ? len - off : INT_MAX;
+    MPI_Bcast(buf + off, (int)chunk, MPI_CHAR, 0, ctx->comm);
+  }
+  buf[len] = '\0';
+  *buf_out = buf;
+  *len_out = (size_t)len;
+  return PN_OK;
+}
+
+/* Next line of text[*pos..]; returns its start and NUL-terminates it in place. */
+static char *next_line(char *text, size_t len, size_t *pos)
+{
+  if (*pos >= len) return NULL;
+  char *start = text + *pos;
+  char *nl = memchr(start, '\n', len - *pos);
+  if (nl) {
+    *nl = '\0';
+    *pos = (size_t)(nl - text) + 1;
+  } else {
+    *pos = len;
+  }
+  return start;
+}
+
+/* Skip spaces; true if the rest is empty or a comment. */
+static int blank_or_comment(const char *s)
+{
+  while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+  return *s == '\0' || *s == '#';
+}
+
+/* Parse a finite double filling the whole token; 0 on failure. */
+static int parse_double(const char *s, double *x)
+{
+  char *end = NULL;
+  errno = 0;
+  *x = strtod(s, &end);
+  if (end == s) return 0;
+  while (*end == ' ' || *end == '\t' || *end == '\r') end++;
+  return *end == '\0' || *end == '#';
+}
+
+static int parse_numbers(pn_ctx *ctx, const char *path, char *text, size_t len, long expect,
+                         double **x_out, size_t *n_out)
+{
+  /* Count first, so that the allocation is bounded by the file's size. */
+  size_t count = 0, pos = 0;
+  for (size_t i = 0; i < len; i++) count += text[i] == '\n';
+  count++;
+  double *x = NULL;
+  PN_CALL(pni_calloc(ctx, count, sizeof(double), &x, path));
+  size_t n = 0;
+  long line = 0;
+  char *s;
+  while ((s = next_line(text, len, &pos))) {
+    line++;
+    if (blank_or_comment(s)) continue;
+    double v;
+    if (!parse_double(s, &v)) {
+      free(x);
+      return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s:%ld: expected one number, found '%.40s'", path,
+                         line, s);
+    }
+    if (!isfinite(v)) {
+      free(x);
+      return pn_ctx_fail(ctx, PN_ERR_NONFINITE, "%s:%ld: value %s is not finite", path, line, s);
+    }
+    x[n++] = v;
+  }
+  if (expect >= 0 && n != (size_t)expect) {
+    free(x);
+    return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: found %zu numbers, expected %ld", path, n, expect);
+  }
+  if (n == 0) {
+    free(x);
+    x = NULL;
+  }
+  *x_out = x;
+  *n_out = n;
+  return PN_OK;
+}
+
+int pn_read_numbers(pn_ctx *ctx, const char *path, long expect, double **x_out, size_t *n_out)
+{
+  char *text = NULL;
+  size_t len = 0;
+  *x_out = NULL;
+  *n_out = 0;
+  PN_CALL(pn_read_file_bcast(ctx, path, MAX_FILE_BYTES, &text, &len));
+  int rc = parse_numbers(ctx, path, text, len, expect, x_out, n_out);
+  free(text);
+  return rc;
+}
+
+/* ---- meta.txt -------------------------------------------------------- */
+
+typedef struct meta_seen {
+  int dim, hidden, activation, time_input, batch, t0, t1, steps, scheme;
+} meta_seen;
+
+static int parse_long_token(const char *tok, long lo, long hi, long *out)
+{
+  char *end = NULL;
+  errno = 0;
+  const long v = strtol(tok, &end, 10);
+  if (end == tok || *end != '\0' || errno == ERANGE || v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
+static int meta_error(pn_ctx *ctx, const char *path, long line, const char *key, const char *what)
+{
+  return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s:%ld: key '%s': %s", path, line, key, what);
+}
+
+/* One "key value..." line of meta.txt into p. */
+static int meta_line(pn_ctx *ctx, const char *path, long line, char *s, pn_problem *p,
+                     meta_seen *seen, int *widths, pn_activation *acts, int *nacts)
+{
+  char *save = NULL;
+  char *key = strtok_r(s, " \t\r", &save);
+  if (!key || key[0] == '#') return PN_OK;
+  char *tok[70];
+  int ntok = 0;
+  char *t;
+  while ((t = strtok_r(NULL, " \t\r", &save)) && t[0] != '#') {
+    if (ntok == 70) return meta_error(ctx, path, line, key, "too many values");
+    tok[ntok++] = t;
+  }
+  long v = 0;
+  double x = 0.0;
+  if (strcmp(key, "dim") == 0) {
+    if (ntok != 1 || !parse_long_token(tok[0], 1, 1 << 20, &v))
+      return meta_error(ctx, path, line, key, "expected one integer in 1..1048576");
+    p->spec.dim = (int)v;
+    seen->dim = 1;
+  } else if (strcmp(key, "hidden") == 0) {
+    if (ntok > 64) return meta_error(ctx, path, line, key, "at most 64 hidden layers");
+    for (int i = 0; i < ntok; i++) {
+      if (!parse_long_token(tok[i], 1, 1 << 20, &v))
+        return meta_error(ctx, path, line, key, "expected widths, integers in 1..1048576");
+      widths[i] = (int)v;
+    }
+    p->spec.nhidden = ntok;
+    seen->hidden = 1;
+  } else if (strcmp(key, "activation") == 0) {
+    if (ntok < 1 || ntok > 64)
+      return meta_error(ctx, path, line, key,
+                        "expected one activation for all hidden layers or one per layer");
+    for (int i = 0; i < ntok; i++)
+      if (pn_activation_from_name(tok[i], &acts[i]) != PN_OK)
+        return meta_error(ctx, path, line, key,
+                          "unknown activation (known: tanh, softplus, sigmoid, relu, silu, identity)");
+    *nacts = ntok;
+    seen->activation = 1;
+  } else if (strcmp(key, "time_input") == 0) {
+    if (ntok != 1 || !parse_long_token(tok[0], 0, 1, &v))
+      return meta_error(ctx, path, line, key, "expected 0 or 1");
+    p->spec.time_input = (int)v;
+    seen->time_input = 1;
+  } else if (strcmp(key, "batch") == 0) {
+    if (ntok != 1 || !parse_long_token(tok[0], 1, 1 << 24, &v))
+      return meta_error(ctx, path, line, key, "expected one integer in 1..16777216");
+    p->batch = (int)v;
+    seen->batch = 1;
+  } else if (strcmp(key, "t0") == 0 || strcmp(key, "t1") == 0) {
+    if (ntok != 1 || !parse_double(tok[0], &x) || !isfinite(x))
+      return meta_error(ctx, path, line, key, "expected one finite number");
+    if (key[1] == '0') {
+      p->t0 = x;
+      seen->t0 = 1;
+    } else {
+      p->t1 = x;
+      seen->t1 = 1;
+    }
+  } else if (strcmp(key, "steps") == 0) {
+    if (ntok != 1 || !parse_long_token(tok[0], 1, 1L << 40, &v))
+      return meta_error(ctx, path, line, key, "expected one integer in 1..2^40");
+    p->steps = v;
+    seen->steps = 1;
+  } else if (strcmp(key, "scheme") == 0) {
+    if (ntok != 1 || strlen(tok[0]) >= sizeof p->scheme)
+      return meta_error(ctx, path, line, key, "expected one scheme name");
+    snprintf(p->scheme, sizeof p->scheme, "%s", tok[0]);
+    seen->scheme = 1;
+  } else {
+    return pn_ctx_fail(ctx, PN_ERR_PARSE,
+                       "%s:%ld: unknown key '%s' (known: dim, hidden, activation, time_input, "
+                       "batch, t0, t1, steps, scheme)",
+                       path, line, key);
+  }
+  return PN_OK;
+}
+
+static int read_meta(pn_ctx *ctx, const char *path, pn_problem *p)
+{
+  char *text = NULL;
+  size_t len = 0, pos = 0;
+  PN_CALL(pn_read_file_bcast(ctx, path, (size_t)1 << 20, &text, &len));
+  meta_seen seen = {0};
+  int widths[64] = {0}, nacts = 0;
+  pn_activation acts[64];
+  long line = 0;
+  int rc = PN_OK;
+  char *s;
+  while (rc == PN_OK && (s = next_line(text, len, &pos)))
+    rc = meta_line(ctx, path, ++line, s, p, &seen, widths, acts, &nacts);
+  free(text);
+  PN_CALL(rc);
+  const char *missing = !seen.dim ? "dim" : !seen.hidden ? "hidden" : !seen.batch ? "batch"
+                        : !seen.t1 ? "t1" : !seen.steps ? "steps" : !seen.scheme ? "scheme"
+                        : (!seen.activation && p->spec.nhidden > 0) ? "activation" : NULL;
+  if (missing) return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: required key '%s' is missing", path, missing);
+  if (!(p->t1 > p->t0))
+    return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: t1 = %g must be greater than t0 = %g", path, p->t1, p->t0);
+  const int L = p->spec.nhidden;
+  if (nacts != 1 && nacts != L && L > 0)
+    return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: %d activations for %d hidden layers", path, nacts, L);
+  int *w = NULL;
+  pn_activation *a = NULL;
+  PN_CALL(pni_calloc(ctx, (size_t)L, sizeof *w, &w, "widths"));
+  if (pni_calloc(ctx, (size_t)L, sizeof *a, &a, "activations") != PN_OK) {
+    free(w);
+    return PN_ERR_MEM;
+  }
+  for (int l = 0; l < L; l++) {
+    w[l] = widths[l];
+    a[l] = acts[nacts == 1 ? 0 : l];
+  }
+  p->spec.widths = w;
+  p->spec.acts = a;
+  return PN_OK;
+}
+
+static long count_params(const pn_mlp_spec *s)
+{
+  long n = 0, in = s->dim + s->time_input;
+  for (int l = 0; l <= s->nhidden; l++) {
+    const long out = l == s->nhidden ? s->dim : s->widths[l];
+    n += in * out + out;
+    in = out;
+  }
+  return n;
+}
+
+int pn_problem_read(pn_ctx *ctx, const char *dir, pn_problem **out)
+{
+  PN_CHECK(ctx, dir && out, PN_ERR_ARG, "NULL argument");
+  *out = NULL;
+  pn_problem *p = NULL;
+  PN_CALL(pni_calloc(ctx, 1, sizeof *p, &p, "problem"));
+  char path[4096];
+  size_t n = 0;
+  int rc = PN_OK;
+#define PATH(name) (snprintf(path, sizeof path, "%s/%s", dir, name), path)
+  PN_CALL_GOTO(rc, read_meta(ctx, PATH("meta.txt"), p));
+  const long P = count_params(&p->spec), BD = (long)p->batch * p->spec.dim;
+  PN_CHECK_GOTO(rc, ctx, P <= (1L << 30) && BD <= (1L << 31), PN_ERR_PARSE,
+                "%s/meta.txt: the network (%ld parameters) or batch x dim (%ld) is too large", dir,
+                P, BD);
+  p->nparam = (int)P;
+  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("theta.txt"), P, &p->theta, &n));
+  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("z0.txt"), BD, &p->z0, &n));
+  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("times.txt"), -1, &p->times, &n));
+  PN_CHECK_GOTO(rc, ctx, n <= (size_t)INT_MAX / 2, PN_ERR_PARSE, "%s: too many label times", path);
+  p->nlabels = (int)n;
+  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("targets.txt"), (long)n * BD, &p->targets, &n));
+#undef PATH
+  *out = p;
+  return PN_OK;
+cleanup:
+  pn_problem_destroy(&p);
+  return rc;
+}
+
+void pn_problem_destroy(pn_problem **problem)
+{
+  if (!problem || !*problem) return;
+  pn_problem *p = *problem;
+  free((void *)p->spec.widths);
+  free((void *)p->spec.acts);
+  free(p->theta);
+  free(p->z0);
+  free(p->times);
+  free(p->targets);
+  free(p);
+  *problem = NULL;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+int pn_write_file_atomic(pn_ctx *ctx, const char *path, const void *data, size_t len)
+{
+  char tmp[4096];
+  PN_CHECK(ctx, snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < (int)sizeof tmp,
+           PN_ERR_ARG, "path too long: %s", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return pn_ctx_fail(ctx, PN_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+  const char *p = data;
+  size_t left = len;
+  while (left > 0) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int e = errno;
+      close(fd);
+      unlink(tmp);
+      return pn_ctx_fail(ctx, PN_ERR_IO, "cannot write %s: %s", tmp, strerror(e));
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return pn_ctx_fail(ctx, PN_ERR_IO, "cannot flush %s: %s", tmp, strerror(e));
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return pn_ctx_fail(ctx, PN_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+  }
+  /* Make the rename itself durable. */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return PN_OK;
+}
+
+int pn_write_numbers(pn_ctx *ctx, const char *path, const double *x, size_t n)
+{
+  char *buf = NULL;
+  PN_CALL(pni_calloc(ctx, n * 26 + 1, 1, &buf, "number text"));
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) len += (size_t)snprintf(buf + len, 26, "%.17g\n", x[i]);
+  int rc = pn_write_file_atomic(ctx, path, buf, len);
+  free(buf);
+  return rc;
+}
+
+int pn_mkdir_p(pn_ctx *ctx, const char *path)
+{
+  char buf[4096];
+  PN_CHECK(ctx, strlen(path) < sizeof buf, PN_ERR_ARG, "path too long: %s", path);
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      const char c = *p;
+      *p = '\0';
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return pn_ctx_fail(ctx, PN_ERR_IO, "cannot create directory %s: %s", buf, strerror(errno));
+      *p = c;
+      if (c == '\0') break;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    return pn_ctx_fail(ctx, PN_ERR_IO, "%s exists and is not a directory", path);
+  return PN_OK;
+}

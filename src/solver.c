@@ -1,0 +1,638 @@
+/* The solver: fixed-step RK over a grid split in time across the ranks, the
+ * loss at label times, and the exact discrete adjoint, with the batch split
+ * into micro-batches that flow through the ranks as a pipeline (DESIGN §4). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_impl.h"
+#include "internal.h"
+#include "loss_impl.h"
+#include "model_impl.h"
+#include "step.h"
+#include "tdecomp.h"
+#include "traj.h"
+
+enum { TAG_FORWARD = 101, TAG_BACKWARD = 102 };
+
+/* A label (or a requested output) at a grid index. */
+typedef struct event {
+  long step;
+  int id;
+} event;
+
+struct pn_solver {
+  pn_ctx *ctx;
+  pn_model *model;
+  const pn_tableau *tab;
+  pn_solver_opts opts;
+  double h;
+  long lo, hi; /* this rank's steps [lo, hi) */
+  int rank, size;
+  pni_stepper st;
+
+  /* Workspaces for the current batch size (kept across calls). */
+  int batch, nmicro, max_micro;
+  int *mb0;          /* micro-batch m holds samples [mb0[m], mb0[m+1]) */
+  pni_traj *traj;    /* one per micro-batch */
+  int traj_ready;
+  double *z, *lam;   /* B×D current states and adjoints */
+  double *sendbuf, *recvbuf; /* per micro-batch: rows + 1 status slot */
+  MPI_Request *sreq, *rreq;
+  double *theta_bar, *scratch;
+
+  /* Labels of the loss of the current call, owned by this rank. */
+  event *labels; /* sorted by step */
+  int nlabels, cap_labels;
+  double *jumps; /* ∂ℓ/∂z of each owned label, B×D each */
+  size_t cap_jumps;
+
+  /* For the trajectory's recompute callback. */
+  const double *cur_theta;
+  int cur_nb;
+
+  pn_stats stats;
+};
+
+void pn_solver_opts_default(pn_solver_opts *opts)
+{
+  memset(opts, 0, sizeof *opts);
+  opts->t0 = 0.0;
+  opts->t1 = 1.0;
+  opts->nsteps = 1;
+  opts->storage = PN_STORE_ALL;
+  opts->storage_param = 0;
+  opts->memory_limit = 0;
+  opts->microbatches = 0;
+  opts->check_finite = 1;
+}
+
+static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
+{
+  PN_CHECK(ctx, isfinite(o->t0) && isfinite(o->t1) && o->t1 > o->t0, PN_ERR_ARG,
+           "time interval [%g, %g] is invalid: need finite t0 < t1", o->t0, o->t1);
+  PN_CHECK(ctx, o->nsteps >= 1, PN_ERR_ARG, "%ld steps: need at least 1", o->nsteps);
+  PN_CHECK(ctx, ctx->size <= o->nsteps, PN_ERR_ARG,
+           "%d ranks but only %ld steps: every rank needs at least one step (use at most %ld "
+           "ranks, or more steps)",
+           ctx->size, o->nsteps, o->nsteps);
+  PN_CHECK(ctx, o->storage == PN_STORE_ALL || o->storage == PN_STORE_EVERY, PN_ERR_ARG,
+           "unknown trajectory storage %d", (int)o->storage);
+  PN_CHECK(ctx, o->storage != PN_STORE_EVERY || o->storage_param >= 1, PN_ERR_ARG,
+           "storage every k-th state needs k >= 1 (got %ld)", o->storage_param);
+  PN_CHECK(ctx, o->microbatches >= 0, PN_ERR_ARG, "%d micro-batches: need >= 0 (0 = automatic)",
+           o->microbatches);
+  return PN_OK;
+}
+
+int pn_solver_create(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
+                     const pn_solver_opts *opts, pn_solver **out)
+{
+  int rc = PN_OK;
+  pn_solver *S = NULL;
+  if (!ctx) return PN_ERR_ARG;
+  if (!model || !tab || !opts || !out)
+    rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__, "NULL argument");
+  if (rc == PN_OK) rc = validate_opts(ctx, opts);
+  if (rc == PN_OK) rc = pni_calloc(ctx, 1, sizeof *S, &S, "solver");
+  if (rc == PN_OK) {
+    S->ctx = ctx;
+    S->model = model;
+    S->tab = tab;
+    S->opts = *opts;
+    S->rank = ctx->rank;
+    S->size = ctx->size;
+    S->h = (opts->t1 - opts->t0) / (double)opts->nsteps;
+    pni_block(opts->nsteps, ctx->size, ctx->rank, &S->lo, &S->hi);
+  }
+  /* Same verdict on every rank, so that none proceeds alone. */
+  rc = pni_agree(ctx, rc);
+  if (rc != PN_OK) {
+    pn_solver_destroy(&S);
+    return rc;
+  }
+  *out = S;
+  return PN_OK;
+}
+
+static void free_workspace(pn_solver *S)
+{
+  if (S->traj)
+    for (int m = 0; m < S->nmicro; m++) pni_traj_free(&S->traj[m]);
+  free(S->traj);
+  free(S->mb0);
+  free(S->z);
+  free(S->sreq);
+  free(S->theta_bar);
+  S->traj = NULL;
+  S->mb0 = NULL;
+  S->z = S->lam = S->sendbuf = S->recvbuf = S->scratch = NULL;
+  S->sreq = S->rreq = NULL;
+  S->theta_bar = NULL;
+  S->batch = S->nmicro = 0;
+  S->traj_ready = 0;
+  pni_stepper_free(&S->st);
+}
+
+int pn_solver_destroy(pn_solver **solver)
+{
+  if (!solver || !*solver) return PN_OK;
+  free_workspace(*solver);
+  free((*solver)->labels);
+  free((*solver)->jumps);
+  free(*solver);
+  *solver = NULL;
+  return PN_OK;
+}
+
+const pn_solver_opts *pn_solver_get_opts(const pn_solver *solver) { return &solver->opts; }
+
+int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out)
+{
+  if (!solver || !stats_out) return PN_ERR_ARG;
+  *stats_out = solver->stats;
+  return PN_OK;
+}
+
+/* Micro-batch count: M = 1 on one rank (no pipeline to fill); otherwise enough
+ * micro-batches that the pipeline's fill and drain, (P−1)/(M+P−1) of the time,
+ * stay small, without micro-batches so small that per-call overheads dominate. */
+static int choose_microbatches(const pn_solver *S, int batch)
+{
+  int M = S->opts.microbatches;
+  if (M == 0) M = S->size == 1 ? 1 : 4 * S->size;
+  return M < batch ? M : batch;
+}
+
+static int recompute_step(void *arg, long n, const double *z, double *z_next)
+{
+  pn_solver *S = arg;
+  return pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, S->cur_nb, z, S->cur_theta, z_next);
+}
+
+/* Bytes per rank for a batch: trajectory, stepper and model workspaces, buffers. */
+static size_t workspace_bytes(const pn_solver *S, int batch, int M, int with_traj)
+{
+  const size_t D = (size_t)pn_model_dim(S->model), P = (size_t)pn_model_nparam(S->model);
+  size_t bytes = 0;
+  int maxnb = 0;
+  for (int m = 0; m < M; m++) {
+    const int nb = batch / M + (m < batch % M);
+    if (nb > maxnb) maxnb = nb;
+    if (with_traj)
+      bytes += pni_traj_bytes(S->opts.storage, S->opts.storage_param, S->lo, S->hi, (size_t)nb * D);
+  }
+  bytes += pni_stepper_bytes(S->tab, S->model, maxnb);
+  bytes += sizeof(double) * (5 * (size_t)batch * D + 2 * (size_t)M + P);
+  return bytes;
+}
+
+/* MemAvailable of /proc/meminfo in bytes, or 0 if unknown. */
+static size_t available_memory(void)
+{
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  size_t kb = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+  fclose(f);
+  return kb * 1024;
+}
+
+static int check_memory(pn_solver *S, int batch, int M, int with_traj)
+{
+  const size_t need = workspace_bytes(S, batch, M, with_traj);
+  const size_t limit = S->opts.memory_limit, avail = available_memory();
+  const char *what = NULL;
+  size_t cap = 0;
+  if (limit > 0 && need > limit) {
+    what = "the memory limit";
+    cap = limit;
+  } else if (avail > 0 && need > avail) {
+    what = "the memory available on this node";
+    cap = avail;
+  }
+  if (!what) return PN_OK;
+  const size_t traj = need - workspace_bytes(S, batch, M, 0);
+  const size_t other = need - traj;
+  long k = 0; /* a checkpoint stride that would fit */
+  if (cap > other && traj > 0) k = (long)((double)traj / (double)(cap - other) * 2.0) + 1;
+  return pni_error(S->ctx, PN_ERR_LIMIT, __FILE__, __LINE__, __func__,
+                   "this rank needs %.1f MB (trajectory of %ld steps x %d samples: %.1f MB), more "
+                   "than %s (%.1f MB); use more ranks, a smaller batch, or store every k-th state "
+                   "(k >= %ld)",
+                   (double)need / 1048576.0, S->hi - S->lo, batch, (double)traj / 1048576.0, what,
+                   (double)cap / 1048576.0, k > 1 ? k : 2);
+}
+
+/* (Re)allocate the workspaces for a batch size; nothing is allocated when the
+ * batch size and the need for a trajectory are unchanged. */
+static int setup_batch(pn_solver *S, int batch, int with_traj)
+{
+  const int M = choose_microbatches(S, batch);
+  if (batch == S->batch && M == S->nmicro && (!with_traj || S->traj_ready)) return PN_OK;
+  PN_CALL(check_memory(S, batch, M, with_traj));
+  free_workspace(S);
+  pn_ctx *ctx = S->ctx;
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)batch * D;
+  int rc = PN_OK;
+  PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)M + 1, sizeof(int), &S->mb0, "micro-batches"));
+  S->max_micro = 0;
+  for (int m = 0; m < M; m++) {
+    const int nb = batch / M + (m < batch % M);
+    S->mb0[m + 1] = S->mb0[m] + nb;
+    if (nb > S->max_micro) S->max_micro = nb;
+  }
+  PN_CALL_GOTO(rc, pni_calloc(ctx, 5 * w + 2 * (size_t)M, sizeof(double), &S->z, "state buffers"));
+  S->lam = S->z + w;
+  S->scratch = S->lam + w;
+  S->sendbuf = S->scratch + w;
+  S->recvbuf = S->sendbuf + w + (size_t)M;
+  PN_CALL_GOTO(rc, pni_calloc(ctx, 2 * (size_t)M, sizeof(MPI_Request), &S->sreq, "requests"));
+  S->rreq = S->sreq + M;
+  for (int m = 0; m < 2 * M; m++) S->sreq[m] = MPI_REQUEST_NULL;
+  PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)pn_model_nparam(S->model), sizeof(double),
+                              &S->theta_bar, "parameter gradient"));
+  PN_CALL_GOTO(rc, pni_stepper_init(&S->st, ctx, S->tab, S->model, S->max_micro));
+  S->batch = batch;
+  S->nmicro = M;
+  if (with_traj) {
+    PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)M, sizeof(pni_traj), &S->traj, "trajectories"));
+    for (int m = 0; m < M; m++) {
+      const size_t width = (size_t)(S->mb0[m + 1] - S->mb0[m]) * D;
+      PN_CALL_GOTO(rc, pni_traj_init(&S->traj[m], ctx, S->opts.storage, S->opts.storage_param,
+                                     S->lo, S->hi, width, recompute_step, S));
+    }
+    S->traj_ready = 1;
+  }
+  return PN_OK;
+cleanup:
+  free_workspace(S);
+  return rc;
+}
+
+static int event_cmp(const void *a, const void *b)
+{
+  const event *x = a, *y = b;
+  if (x->step != y->step) return x->step < y->step ? -1 : 1;
+  return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Is grid point m owned by this rank?  Rank r owns (lo, hi], rank 0 also 0. */
+static int owns(const pn_solver *S, long m) { return (m > S->lo && m <= S->hi) || (m == 0 && S->rank == 0); }
+
+/* Bind the loss's labels to the grid and keep those this rank owns, sorted. */
+static int bind_labels(pn_solver *S, const pn_loss *loss, int batch)
+{
+  pn_ctx *ctx = S->ctx;
+  S->nlabels = 0;
+  if (!loss) return PN_OK;
+  PN_CHECK(ctx, loss->batch == batch && loss->dim == pn_model_dim(S->model), PN_ERR_ARG,
+           "the loss was made for batch %d and dimension %d, but the solve has batch %d and "
+           "dimension %d",
+           loss->batch, loss->dim, batch, pn_model_dim(S->model));
+  const int K = loss->nlabels;
+  if (K == 0) return PN_OK;
+  if (K > S->cap_labels) {
+    free(S->labels);
+    S->labels = NULL;
+    S->cap_labels = 0;
+    PN_CALL(pni_calloc(ctx, (size_t)K, sizeof(event) + sizeof(long), &S->labels, "labels"));
+    S->cap_labels = K;
+  }
+  long *steps = (long *)(S->labels + S->cap_labels);
+  PN_CALL(pni_loss_bind(loss, ctx, S->opts.t0, S->opts.t1, S->opts.nsteps, steps));
+  for (int k = 0; k < K; k++)
+    if (owns(S, steps[k])) S->labels[S->nlabels++] = (event){steps[k], k};
+  qsort(S->labels, (size_t)S->nlabels, sizeof(event), event_cmp);
+  return PN_OK;
+}
+
+static int ensure_jumps(pn_solver *S, int batch)
+{
+  const size_t need = (size_t)S->nlabels * (size_t)batch * (size_t)pn_model_dim(S->model);
+  if (need <= S->cap_jumps && S->jumps) return PN_OK;
+  free(S->jumps);
+  S->jumps = NULL;
+  S->cap_jumps = 0;
+  PN_CALL(pni_calloc(S->ctx, need, sizeof(double), &S->jumps, "label jumps"));
+  S->cap_jumps = need;
+  return PN_OK;
+}
+
+/* What a forward sweep does besides stepping. */
+typedef struct sweep {
+  const pn_loss *loss; /* labels to evaluate, or NULL */
+  int store;           /* record the trajectory */
+  int jumps;           /* keep ∂ℓ/∂z of each label for the backward sweep */
+  const event *saves;  /* requested outputs, sorted by step (owned ones only) */
+  int nsaves;
+  double *states_out;  /* nsave×B×D */
+  double loss_local;
+} sweep;
+
+static int nonfinite_error(pn_solver *S, const char *what, long step, int b0, const double *x,
+                           size_t n)
+{
+  const long i = pni_first_nonfinite(x, n);
+  if (i < 0) return PN_OK;
+  const int D = pn_model_dim(S->model);
+  return pni_error(S->ctx, PN_ERR_NONFINITE, __FILE__, __LINE__, __func__,
+                   "%s became %g at step %ld (t = %.17g), sample %ld, component %ld, on rank %d: "
+                   "the dynamics diverged (reduce the step size or the learning rate)",
+                   what, x[i], step, S->opts.t0 + (double)step * S->h, b0 + i / D, i % D, S->rank);
+}
+
+/* Labels and outputs at grid index `step` for micro-batch rows [b0, b0+nb). */
+static int forward_events(pn_solver *S, sweep *sw, long step, int b0, int nb, const double *z,
+                          int *li, int *si)
+{
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)nb * D, B = (size_t)S->batch;
+  for (; *li < S->nlabels && S->labels[*li].step == step; (*li)++) {
+    double *jump = NULL;
+    if (sw->jumps) {
+      jump = S->jumps + ((size_t)*li * B + (size_t)b0) * D;
+      memset(jump, 0, sizeof(double) * w);
+    }
+    PN_CALL(pni_loss_eval(sw->loss, S->ctx, S->labels[*li].id, b0, nb, z, &sw->loss_local, jump,
+                          S->scratch));
+  }
+  for (; *si < sw->nsaves && sw->saves[*si].step == step; (*si)++)
+    memcpy(sw->states_out + ((size_t)sw->saves[*si].id * B + (size_t)b0) * D, z,
+           sizeof(double) * w);
+  return PN_OK;
+}
+
+/* Forward through this rank's block for one micro-batch; z: its rows, in place. */
+static int forward_block(pn_solver *S, sweep *sw, int m, const double *theta, double *z)
+{
+  const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
+  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
+  int li = 0, si = 0;
+  if (S->rank == 0) PN_CALL(forward_events(S, sw, 0, b0, nb, z, &li, &si));
+  for (long n = S->lo; n < S->hi; n++) {
+    if (sw->store) pni_traj_record(&S->traj[m], n, z);
+    PN_CALL(pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, z, theta, z));
+    if (S->opts.check_finite) PN_CALL(nonfinite_error(S, "the state", n + 1, b0, z, w));
+    PN_CALL(forward_events(S, sw, n + 1, b0, nb, z, &li, &si));
+  }
+  S->stats.steps_forward += S->hi - S->lo;
+  return PN_OK;
+}
+
+/* Rows of micro-batch m in a per-micro-batch message buffer (rows + status). */
+static double *msg_slot(const pn_solver *S, double *buf, int m)
+{
+  return buf + (size_t)S->mb0[m] * (size_t)pn_model_dim(S->model) + (size_t)m;
+}
+
+static size_t msg_len(const pn_solver *S, int m)
+{
+  return (size_t)(S->mb0[m + 1] - S->mb0[m]) * (size_t)pn_model_dim(S->model);
+}
+
+/* Wait for micro-batch m's message; returns the sender's status (PN_OK or its error). */
+static int receive(pn_solver *S, int m, double *rows)
+{
+  const double t = pni_wtime();
+  MPI_Wait(&S->rreq[m], MPI_STATUS_IGNORE);
+  S->stats.time_wait += pni_wtime() - t;
+  const double *slot = msg_slot(S, S->recvbuf, m);
+  const size_t len = msg_len(S, m);
+  memcpy(rows, slot, sizeof(double) * len);
+  return (int)slot[len];
+}
+
+/* Post the receives in the order the sweep visits the micro-batches: MPI
+ * matches messages of one sender and tag in posting order. */
+static void post_receives(pn_solver *S, int from, int tag, int descending)
+{
+  for (int i = 0; i < S->nmicro; i++) {
+    const int m = descending ? S->nmicro - 1 - i : i;
+    MPI_Irecv(msg_slot(S, S->recvbuf, m), (int)msg_len(S, m) + 1, MPI_DOUBLE, from, tag,
+              S->ctx->comm, &S->rreq[m]);
+  }
+}
+
+static void send(pn_solver *S, int m, const double *rows, int status, int to, int tag)
+{
+  double *slot = msg_slot(S, S->sendbuf, m);
+  const size_t len = msg_len(S, m);
+  memcpy(slot, rows, sizeof(double) * len);
+  slot[len] = (double)status;
+  MPI_Isend(slot, (int)len + 1, MPI_DOUBLE, to, tag, S->ctx->comm, &S->sreq[m]);
+}
+
+static void wait_sends(pn_solver *S)
+{
+  const double t = pni_wtime();
+  MPI_Waitall(S->nmicro, S->sreq, MPI_STATUSES_IGNORE);
+  S->stats.time_wait += pni_wtime() - t;
+}
+
+/* Pipelined forward sweep over all micro-batches.  A failure is passed
+ * downstream in the message status so that no rank waits forever; the
+ * caller agrees on the outcome. */
+static int forward_sweep(pn_solver *S, sweep *sw, const double *theta, const double *z0)
+{
+  const size_t D = (size_t)pn_model_dim(S->model);
+  const double t = pni_wtime();
+  int rc = PN_OK, upstream = PN_OK;
+  S->cur_theta = theta;
+  if (S->rank > 0) post_receives(S, S->rank - 1, TAG_FORWARD, 0);
+  for (int m = 0; m < S->nmicro; m++) {
+    double *z = S->z + (size_t)S->mb0[m] * D;
+    if (S->rank == 0)
+      memcpy(z, z0 + (size_t)S->mb0[m] * D, sizeof(double) * msg_len(S, m));
+    else if (receive(S, m, z) != PN_OK)
+      upstream = PN_ERR_REMOTE;
+    S->cur_nb = S->mb0[m + 1] - S->mb0[m];
+    if (rc == PN_OK && upstream == PN_OK) rc = forward_block(S, sw, m, theta, z);
+    if (S->rank < S->size - 1)
+      send(S, m, z, rc != PN_OK ? rc : upstream, S->rank + 1, TAG_FORWARD);
+  }
+  wait_sends(S);
+  S->stats.time_forward += pni_wtime() - t;
+  return rc;
+}
+
+/* Add the jumps of the owned labels at grid index `step` to lam (rows of m). */
+static void add_jumps(pn_solver *S, int *li, long step, int b0, int nb, double *lam)
+{
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)nb * D;
+  for (; *li >= 0 && S->labels[*li].step == step; (*li)--) {
+    const double *jump = S->jumps + ((size_t)*li * (size_t)S->batch + (size_t)b0) * D;
+    for (size_t x = 0; x < w; x++) lam[x] += jump[x];
+  }
+}
+
+/* Backward through this rank's block for one micro-batch; lam: its rows. */
+static int backward_block(pn_solver *S, int m, const double *theta, double *lam)
+{
+  const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
+  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
+  int li = S->nlabels - 1;
+  S->cur_nb = nb;
+  add_jumps(S, &li, S->hi, b0, nb, lam); /* the label at my right end is mine */
+  for (long n = S->hi - 1; n >= S->lo; n--) {
+    const double *zn = NULL;
+    PN_CALL(pni_traj_fetch(&S->traj[m], n, &zn));
+    PN_CALL(pni_step_adjoint(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, zn, theta, lam,
+                             S->theta_bar));
+    if (S->opts.check_finite) PN_CALL(nonfinite_error(S, "the adjoint", n, b0, lam, w));
+    if (n > S->lo || S->rank == 0) add_jumps(S, &li, n, b0, nb, lam);
+  }
+  S->stats.steps_recomputed += S->traj[m].recomputed;
+  return PN_OK;
+}
+
+static int backward_sweep(pn_solver *S, const double *theta)
+{
+  const size_t D = (size_t)pn_model_dim(S->model);
+  const double t = pni_wtime();
+  int rc = PN_OK, upstream = PN_OK;
+  memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
+  S->cur_theta = theta;
+  if (S->rank < S->size - 1) post_receives(S, S->rank + 1, TAG_BACKWARD, 1);
+  for (int m = S->nmicro - 1; m >= 0; m--) {
+    double *lam = S->lam + (size_t)S->mb0[m] * D;
+    if (S->rank == S->size - 1)
+      memset(lam, 0, sizeof(double) * msg_len(S, m));
+    else if (receive(S, m, lam) != PN_OK)
+      upstream = PN_ERR_REMOTE;
+    if (rc == PN_OK && upstream == PN_OK) rc = backward_block(S, m, theta, lam);
+    if (S->rank > 0) send(S, m, lam, rc != PN_OK ? rc : upstream, S->rank - 1, TAG_BACKWARD);
+  }
+  wait_sends(S);
+  S->stats.time_backward += pni_wtime() - t;
+  return rc;
+}
+
+static int check_inputs(pn_solver *S, const double *theta, int nb, const double *z0)
+{
+  pn_ctx *ctx = S->ctx;
+  PN_CHECK(ctx, theta && z0, PN_ERR_ARG, "NULL parameters or initial states");
+  PN_CHECK(ctx, nb >= 1, PN_ERR_ARG, "batch of %d states", nb);
+  const long bad_theta = pni_first_nonfinite(theta, (size_t)pn_model_nparam(S->model));
+  PN_CHECK(ctx, bad_theta < 0, PN_ERR_NONFINITE, "parameter %ld is %g", bad_theta,
+           theta[bad_theta < 0 ? 0 : bad_theta]);
+  const size_t D = (size_t)pn_model_dim(S->model);
+  const long bad_z = pni_first_nonfinite(z0, (size_t)nb * D);
+  PN_CHECK(ctx, bad_z < 0, PN_ERR_NONFINITE, "initial state of sample %ld, component %ld is %g",
+           bad_z / (long)D, bad_z % (long)D, z0[bad_z < 0 ? 0 : bad_z]);
+  return PN_OK;
+}
+
+static void begin_stats(pn_solver *S)
+{
+  memset(&S->stats, 0, sizeof S->stats);
+  S->st.rhs_evals = S->st.vjp_evals = 0;
+}
+
+static void end_stats(pn_solver *S)
+{
+  S->stats.rhs_evals = S->st.rhs_evals;
+  S->stats.vjp_evals = S->st.vjp_evals;
+  S->stats.block_lo = S->lo;
+  S->stats.block_hi = S->hi;
+  S->stats.microbatches = S->nmicro;
+  S->stats.bytes_solver = workspace_bytes(S, S->batch, S->nmicro, S->traj_ready) +
+                          sizeof(double) * S->cap_jumps;
+  for (int m = 0; S->traj_ready && m < S->nmicro; m++)
+    if (S->traj[m].stored > S->stats.states_stored) S->stats.states_stored = S->traj[m].stored;
+  S->stats.peak_rss_kb = pni_peak_rss_kb();
+}
+
+/* Everything before a sweep; the outcome is agreed on by all ranks. */
+static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
+                   const pn_loss *loss, int with_traj)
+{
+  int rc = check_inputs(S, theta, nb, z0);
+  if (rc == PN_OK) rc = bind_labels(S, loss, nb);
+  if (rc == PN_OK) rc = setup_batch(S, nb, with_traj);
+  if (rc == PN_OK && with_traj) rc = ensure_jumps(S, nb);
+  return pni_agree(S->ctx, rc);
+}
+
+int pn_solver_gradient(pn_solver *S, const double *theta, int nb, const double *z0,
+                       const pn_loss *loss, double *loss_out, double *grad_theta_out,
+                       double *grad_z0_out)
+{
+  if (!S) return PN_ERR_ARG;
+  pn_ctx *ctx = S->ctx;
+  begin_stats(S);
+  PN_CALL(prepare(S, theta, nb, z0, loss, 1));
+  sweep sw = {.loss = loss, .store = 1, .jumps = 1};
+  PN_CALL(pni_agree(ctx, forward_sweep(S, &sw, theta, z0)));
+  PN_CALL(pni_agree(ctx, backward_sweep(S, theta)));
+  const int P = pn_model_nparam(S->model);
+  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
+  double total = 0.0;
+  PN_CALL_MPI(ctx, MPI_Allreduce(&sw.loss_local, &total, 1, MPI_DOUBLE, MPI_SUM, ctx->comm));
+  if (grad_theta_out)
+    PN_CALL_MPI(ctx, MPI_Allreduce(S->theta_bar, grad_theta_out, P, MPI_DOUBLE, MPI_SUM, ctx->comm));
+  if (grad_z0_out) {
+    if (S->rank == 0) memcpy(grad_z0_out, S->lam, sizeof(double) * w);
+    PN_CALL_MPI(ctx, MPI_Bcast(grad_z0_out, (int)w, MPI_DOUBLE, 0, ctx->comm));
+  }
+  if (loss_out) *loss_out = total;
+  end_stats(S);
+  return PN_OK;
+}
+
+int pn_solver_loss(pn_solver *S, const double *theta, int nb, const double *z0,
+                   const pn_loss *loss, double *loss_out)
+{
+  if (!S) return PN_ERR_ARG;
+  pn_ctx *ctx = S->ctx;
+  begin_stats(S);
+  PN_CALL(prepare(S, theta, nb, z0, loss, 0));
+  sweep sw = {.loss = loss};
+  PN_CALL(pni_agree(ctx, forward_sweep(S, &sw, theta, z0)));
+  double total = 0.0;
+  PN_CALL_MPI(ctx, MPI_Allreduce(&sw.loss_local, &total, 1, MPI_DOUBLE, MPI_SUM, ctx->comm));
+  if (loss_out) *loss_out = total;
+  end_stats(S);
+  return PN_OK;
+}
+
+int pn_solver_forward(pn_solver *S, const double *theta, int nb, const double *z0, int nsave,
+                      const long *save_steps, double *states_out)
+{
+  if (!S) return PN_ERR_ARG;
+  pn_ctx *ctx = S->ctx;
+  begin_stats(S);
+  event *saves = NULL;
+  int rc = PN_OK, nown = 0;
+  if (nsave < 0 || (nsave > 0 && (!save_steps || !states_out)))
+    rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__, "bad output request");
+  if (rc == PN_OK) rc = pni_calloc(ctx, (size_t)nsave, sizeof(event), &saves, "outputs");
+  for (int i = 0; rc == PN_OK && i < nsave; i++) {
+    if (save_steps[i] < 0 || save_steps[i] > S->opts.nsteps)
+      rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__,
+                     "output %d asks for grid index %ld, outside 0..%ld", i, save_steps[i],
+                     S->opts.nsteps);
+    else if (owns(S, save_steps[i]))
+      saves[nown++] = (event){save_steps[i], i};
+  }
+  if (rc == PN_OK) qsort(saves, (size_t)nown, sizeof(event), event_cmp);
+  rc = pni_agree(ctx, rc);
+  if (rc == PN_OK) rc = prepare(S, theta, nb, z0, NULL, 0);
+  const size_t total = (size_t)(nsave > 0 ? nsave : 0) * (size_t)nb * (size_t)pn_model_dim(S->model);
+  if (rc == PN_OK) {
+    memset(states_out, 0, sizeof(double) * total);
+    sweep sw = {.saves = saves, .nsaves = nown, .states_out = states_out};
+    rc = pni_agree(ctx, forward_sweep(S, &sw, theta, z0));
+  }
+  /* Each state was written by its owner only; the others hold zeros, so a
+   * sum gathers them exactly. */
+  if (rc == PN_OK && S->size > 1 && total > 0 &&
+      MPI_Allreduce(MPI_IN_PLACE, states_out, (int)total, MPI_DOUBLE, MPI_SUM, ctx->comm) !=
+          MPI_SUCCESS)
+    rc = pn_ctx_fail(ctx, PN_ERR_MPI, "MPI_Allreduce of the saved states failed");
+  free(saves);
+  end_stats(S);
+  return rc;
+}
