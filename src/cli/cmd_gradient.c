@@ -19,6 +19,9 @@ static void usage(pn_ctx *ctx)
             "options:\n"
             "  --microbatches M   pipeline micro-batches (default: automatic)\n"
             "  --storage S        trajectory storage: all (default) or every:K\n"
+            "  --compare REFDIR   print the relative difference from REFDIR/{loss,grad_theta,\n"
+            "                     grad_z0}.txt (e.g. DIR/ref) and fail if one exceeds --tol\n"
+            "  --tol X            tolerance of --compare (default 1e-10)\n"
             "  --quiet            print nothing on success\n"
             "  -h, --help         this text\n");
 }
@@ -30,16 +33,61 @@ static double norm2(const double *x, size_t n)
   return sqrt(s);
 }
 
+/* Relative difference of one output from REFDIR/name; −1 on error. */
+static int compare_one(pn_ctx *ctx, const char *refdir, const char *name, const double *x,
+                       size_t n, double *err)
+{
+  char path[4096];
+  double *ref = NULL;
+  size_t nref = 0;
+  snprintf(path, sizeof path, "%s/%s", refdir, name);
+  int rc = pn_read_numbers(ctx, path, (long)n, &ref, &nref);
+  if (rc != PN_OK) return rc;
+  double d = 0.0, r = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    d += (x[i] - ref[i]) * (x[i] - ref[i]);
+    r += ref[i] * ref[i];
+  }
+  *err = r > 0 ? sqrt(d / r) : sqrt(d);
+  free(ref);
+  return PN_OK;
+}
+
+/* Print the agreement table against reference outputs; fail above tol. */
+static int compare(pn_ctx *ctx, const char *refdir, double tol, double loss, const double *grad,
+                   const pn_problem *p)
+{
+  const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
+  const char *names[3] = {"loss.txt", "grad_theta.txt", "grad_z0.txt"};
+  const double *vals[3] = {&loss, grad, grad + np};
+  const size_t lens[3] = {1, np, nz};
+  int worst_ok = 1;
+  cli_print(ctx, "\n%-16s %10s %24s\n", "output", "entries", "relative difference");
+  for (int i = 0; i < 3; i++) {
+    double err = 0.0;
+    int rc = compare_one(ctx, refdir, names[i], vals[i], lens[i], &err);
+    if (rc != PN_OK) return rc;
+    cli_print(ctx, "%-16s %10zu %24.3e %s\n", names[i], lens[i], err, err <= tol ? "ok" : "TOO LARGE");
+    if (!(err <= tol)) worst_ok = 0;
+  }
+  if (worst_ok) return PN_OK;
+  return pn_ctx_fail(ctx, PN_ERR_ARG, "the gradient differs from %s by more than %.1e", refdir, tol);
+}
+
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
                                            {"storage", required_argument, NULL, 's'},
                                            {"quiet", no_argument, NULL, 'q'},
+                                           {"compare", required_argument, NULL, 'c'},
+                                           {"tol", required_argument, NULL, 't'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   pn_solver_opts opts;
   pn_solver_opts_default(&opts);
   int quiet = 0, c;
+  const char *refdir = NULL;
+  double tol = 1e-10;
   char *end = NULL;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -60,6 +108,16 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
       break;
     case 'q':
       quiet = 1;
+      break;
+    case 'c':
+      refdir = optarg;
+      break;
+    case 't':
+      tol = strtod(optarg, &end);
+      if (*optarg == '\0' || *end != '\0' || !(tol > 0)) {
+        cli_print(ctx, "pinode gradient: --tol needs a positive number, got '%s'\n", optarg);
+        return 2;
+      }
       break;
     case 'h':
       usage(ctx);
@@ -120,6 +178,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                 (double)st.peak_rss_kb / 1024.0);
     }
   }
+  if (rc == PN_OK && refdir) rc = compare(ctx, refdir, tol, loss, grad, s.problem);
   free(grad);
   cli_setup_free(&s);
   return rc == PN_OK ? 0 : cli_fail(ctx, "gradient", rc);
