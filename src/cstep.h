@@ -1,0 +1,53 @@
+/* Complex-step ground truth for gradients (DESIGN §5).
+ *
+ * An independent re-implementation of the forward map θ, z0 ↦ L of an MLP
+ * neural ODE in C99 double complex arithmetic: naive loops, no code shared
+ * with mlp.c, step.c or solver.c, so that it can catch their bugs.  Running it
+ * with one input perturbed by i·ε (ε = 1e-30) gives Im(L)/ε = ∂L/∂input to
+ * machine precision: there is no subtraction, hence no cancellation, and the
+ * O(ε²) truncation error is ~1e-60 relative.  Used by the tests and by
+ * `pinode gradcheck`.  Depends on ctx, model (spec only), tableau, loss.
+ * No MPI. */
+#ifndef PINODE_CSTEP_H
+#define PINODE_CSTEP_H
+
+#include "pinode/ctx.h"
+#include "pinode/loss.h"
+#include "pinode/model.h"
+#include "pinode/tableau.h"
+
+/* The imaginary perturbation of the complex step. */
+#define PNI_CSTEP_EPS 1e-30
+
+/* Complex-step gradient of an MSE-loss MLP neural ODE solved with tableau `tab` on the grid
+ * t0 + n*(t1-t0)/nsteps (serial, rank-local): for every θ_j and z0 entry, one complex solve
+ * with a perturbation i*1e-30.  Outputs may be NULL.
+ *
+ * spec: the network (as pn_model_create_mlp; θ laid out the same way);
+ * z0: batch×D initial states; theta: P parameters; loss: an MSE loss
+ * (pn_loss_create_mse, weights honoured) for the same batch and D; custom
+ * losses are refused with PN_ERR_ARG.  Label times must lie on the grid
+ * (PN_ERR_GRID otherwise, as in the solver).  A z0 entry of sample b only
+ * moves sample b, so its solve integrates that sample alone.
+ * Returns PN_OK, PN_ERR_ARG, PN_ERR_GRID, PN_ERR_MEM, or PN_ERR_NONFINITE
+ * naming the input whose solve produced a non-finite loss.
+ * Cost: (P + batch·D + 1) solves.  Not collective; allocates only up front. */
+int pni_cstep_gradient(pn_ctx *ctx, const pn_mlp_spec *spec, const pn_tableau *tab,
+                       double t0, double t1, long nsteps, int batch, const double *z0,
+                       const double *theta, const pn_loss *loss, double *loss_out,
+                       double *grad_theta_out, double *grad_z0_out);
+
+/* Complex-step Jacobian–vector product of the MLP right-hand side at (t, z)
+ * for nb states: jv_out = (∂f/∂z) v + (∂f/∂θ) dtheta, nb×D (v: nb×D,
+ * dtheta: P; either may be NULL for zero).  Exact to rounding; used for the
+ * dot-product tests of the VJPs.  Not collective. */
+int pni_cstep_mlp_jvp(pn_ctx *ctx, const pn_mlp_spec *spec, double t, int nb, const double *z,
+                      const double *theta, const double *v, const double *dtheta, double *jv_out);
+
+/* The same for one RK step z_next = Φ_h(t, z; θ) of tableau `tab`:
+ * jv_out = (∂Φ/∂z) v + (∂Φ/∂θ) dtheta.  Not collective. */
+int pni_cstep_step_jvp(pn_ctx *ctx, const pn_mlp_spec *spec, const pn_tableau *tab, double t,
+                       double h, int nb, const double *z, const double *theta, const double *v,
+                       const double *dtheta, double *jv_out);
+
+#endif
