@@ -11,6 +11,7 @@
 #include "pinode/io.h"
 #include "pinode/loss.h"
 #include "pinode/model.h"
+#include "pinode/modelfile.h"
 #include "pinode/optim.h"
 #include "pinode/rng.h"
 #include "pinode/solver.h"
