@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adjoint_cont.h"
 #include "ctx_impl.h"
 #include "internal.h"
 #include "loss_impl.h"
@@ -21,6 +22,17 @@ typedef struct event {
   long step;
   int id;
 } event;
+
+/* Workspace of the gradient methods other than the default one (continuous
+ * adjoints, single-point sweeps), made only when such a method is used. */
+typedef struct method_ws {
+  pni_cadj cadj;    /* continuous-adjoint stage buffers (cadj.Z NULL: not made) */
+  double *buf;      /* the buffers below, one allocation */
+  size_t cap;       /* doubles in buf */
+  double *znode;    /* one micro-batch: backsolved z, or interp's right node z_{n+1} */
+  double *fhi, *flo; /* interp: f at the right and left nodes */
+  double *z0bar;    /* single-point: Σ over the sweeps of ∂L/∂z0, B×D */
+} method_ws;
 
 struct pn_solver {
   pn_ctx *ctx;
@@ -51,6 +63,11 @@ struct pn_solver {
   /* For the trajectory's recompute callback. */
   const double *cur_theta;
   int cur_nb;
+
+  /* Gradient method of the current call (pn_solver_gradient_method). */
+  pn_adjoint_kind adjoint;
+  pn_sweep_mode sweep;
+  method_ws mws;
 
   pn_stats stats;
 };
@@ -139,6 +156,8 @@ int pn_solver_destroy(pn_solver **solver)
 {
   if (!solver || !*solver) return PN_OK;
   free_workspace(*solver);
+  pni_cadj_free(&(*solver)->mws.cadj);
+  free((*solver)->mws.buf);
   free((*solver)->labels);
   free((*solver)->jumps);
   free(*solver);
@@ -458,56 +477,241 @@ static int forward_sweep(pn_solver *S, sweep *sw, const double *theta, const dou
   return rc;
 }
 
-/* Add the jumps of the owned labels at grid index `step` to lam (rows of m). */
-static void add_jumps(pn_solver *S, int *li, long step, int b0, int nb, double *lam)
+/* ---- backward sweeps: discrete or continuous adjoint, multi- or single-point ---- */
+
+/* One backward sweep: where it starts and which labels' jumps it adds. */
+typedef struct bsweep {
+  int label;        /* single-point: the only label whose jump is added; −1: all */
+  long top;         /* grid index it starts from: N, or the single label's step */
+  double zerr_num;  /* backsolve: Σ ‖z_backsolved(t_lo) − z_lo‖² on this rank */
+  double zerr_den;  /* and Σ ‖z_lo‖² */
+} bsweep;
+
+/* Grid index of every label of the loss (all K, not only the owned ones);
+ * bind_labels stores them right after the owned-label array. */
+static const long *label_steps(const pn_solver *S)
+{
+  return (const long *)(S->labels + S->cap_labels);
+}
+
+/* Add to lam (rows of one micro-batch) the jumps at grid index `step` of the
+ * owned labels the sweep selects.  *li walks the owned labels (sorted by step)
+ * downward; labels after the sweep's start are passed over. */
+static void add_jumps(pn_solver *S, const bsweep *bw, int *li, long step, int b0, int nb,
+                      double *lam)
 {
   const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)nb * D;
+  while (*li >= 0 && S->labels[*li].step > step) (*li)--;
   for (; *li >= 0 && S->labels[*li].step == step; (*li)--) {
+    if (bw->label >= 0 && S->labels[*li].id != bw->label) continue;
     const double *jump = S->jumps + ((size_t)*li * (size_t)S->batch + (size_t)b0) * D;
     for (size_t x = 0; x < w; x++) lam[x] += jump[x];
   }
 }
 
-/* Backward through this rank's block for one micro-batch; lam: its rows. */
-static int backward_block(pn_solver *S, int m, const double *theta, double *lam)
+/* The forward state of micro-batch m at grid index n ∈ [lo, hi]: z_hi is
+ * what the forward sweep left in S->z, the others come from the trajectory
+ * (valid until its next fetch). */
+static int state_at(pn_solver *S, int m, long n, const double **z_out)
 {
-  const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
-  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
-  int li = S->nlabels - 1;
-  S->cur_nb = nb;
-  add_jumps(S, &li, S->hi, b0, nb, lam); /* the label at my right end is mine */
-  for (long n = S->hi - 1; n >= S->lo; n--) {
-    const double *zn = NULL;
-    PN_CALL(pni_traj_fetch(&S->traj[m], n, &zn));
-    PN_CALL(pni_step_adjoint(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, zn, theta, lam,
-                             S->theta_bar));
-    if (S->opts.check_finite) PN_CALL(nonfinite_error(S, "the adjoint", n, b0, lam, w));
-    if (n > S->lo || S->rank == 0) add_jumps(S, &li, n, b0, nb, lam);
+  if (n == S->hi) {
+    *z_out = S->z + (size_t)S->mb0[m] * (size_t)pn_model_dim(S->model);
+    return PN_OK;
   }
-  S->stats.steps_recomputed += S->traj[m].recomputed;
+  return pni_traj_fetch(&S->traj[m], n, z_out);
+}
+
+/* Before the first step of a block, the continuous adjoints need z (and for
+ * interp f) at the grid index `top` where this rank's part of the sweep
+ * starts.  Backsolve starts from this rank's own forward state there (the
+ * time-parallel form of backsolve: z is not passed between ranks). */
+static int continuous_start(pn_solver *S, int m, long top, int nb, const double *theta)
+{
+  method_ws *W = &S->mws;
+  const double *z = NULL;
+  PN_CALL(state_at(S, m, top, &z));
+  memcpy(W->znode, z, sizeof(double) * (size_t)nb * (size_t)pn_model_dim(S->model));
+  if (S->adjoint == PN_ADJOINT_CONTINUOUS_INTERP)
+    PN_CALL(pni_cadj_rhs(&W->cadj, S->opts.t0 + (double)top * S->h, nb, W->znode, theta, W->fhi));
   return PN_OK;
 }
 
-static int backward_sweep(pn_solver *S, const double *theta)
+/* Backward step n (from t_{n+1} to t_n) of micro-batch m by the call's method. */
+static int backward_step(pn_solver *S, int m, long n, int nb, const double *theta, double *lam)
+{
+  method_ws *W = &S->mws;
+  const double t = S->opts.t0 + (double)n * S->h, t_hi = S->opts.t0 + (double)(n + 1) * S->h;
+  const double *zn = NULL;
+  if (S->adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE)
+    return pni_cadj_step_backsolve(&W->cadj, t_hi, S->h, nb, W->znode, theta, lam, S->theta_bar);
+  PN_CALL(pni_traj_fetch(&S->traj[m], n, &zn));
+  if (S->adjoint == PN_ADJOINT_DISCRETE)
+    return pni_step_adjoint(&S->st, t, S->h, nb, zn, theta, lam, S->theta_bar);
+  PN_CALL(pni_cadj_rhs(&W->cadj, t, nb, zn, theta, W->flo));
+  PN_CALL(pni_cadj_step_interp(&W->cadj, t_hi, S->h, nb, zn, W->flo, W->znode, W->fhi, theta,
+                               lam, S->theta_bar));
+  /* z_n and f_n become the right node of step n − 1 (zn is only valid until
+   * the next fetch, so it is copied). */
+  memcpy(W->znode, zn, sizeof(double) * (size_t)nb * (size_t)pn_model_dim(S->model));
+  double *f = W->fhi;
+  W->fhi = W->flo;
+  W->flo = f;
+  return PN_OK;
+}
+
+/* Backsolve: how far the backsolved z drifted from the forward z_lo. */
+static int backsolve_drift(pn_solver *S, bsweep *bw, int m, size_t w)
+{
+  const double *zlo = NULL;
+  PN_CALL(state_at(S, m, S->lo, &zlo));
+  for (size_t x = 0; x < w; x++) {
+    const double d = S->mws.znode[x] - zlo[x];
+    bw->zerr_num += d * d;
+    bw->zerr_den += zlo[x] * zlo[x];
+  }
+  return PN_OK;
+}
+
+/* Backward through this rank's part of a sweep for one micro-batch; lam: its
+ * rows (λ at min(top, hi) on entry, at lo on exit). */
+static int backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam)
+{
+  const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
+  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
+  const long top = bw->top < S->hi ? bw->top : S->hi;
+  const long recomputed0 = S->traj[m].recomputed;
+  const int backsolve = S->adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE;
+  int li = S->nlabels - 1;
+  S->cur_nb = nb;
+  add_jumps(S, bw, &li, top, b0, nb, lam); /* the label where my part starts is mine */
+  if (S->adjoint != PN_ADJOINT_DISCRETE && top > S->lo)
+    PN_CALL(continuous_start(S, m, top, nb, theta));
+  for (long n = top - 1; n >= S->lo; n--) {
+    PN_CALL(backward_step(S, m, n, nb, theta, lam));
+    if (S->opts.check_finite) {
+      PN_CALL(nonfinite_error(S, "the adjoint", n, b0, lam, w));
+      if (backsolve) PN_CALL(nonfinite_error(S, "the backsolved state", n, b0, S->mws.znode, w));
+    }
+    if (n > S->lo || S->rank == 0) add_jumps(S, bw, &li, n, b0, nb, lam);
+  }
+  if (backsolve && top > S->lo) PN_CALL(backsolve_drift(S, bw, m, w));
+  S->stats.steps_recomputed += S->traj[m].recomputed - recomputed0;
+  return PN_OK;
+}
+
+/* One pipelined backward sweep.  Rank r takes part if the sweep starts
+ * right of its lo (rank 0 always: it holds ∂L/∂z0); it receives λ from
+ * r + 1 if the sweep starts right of its hi.  *rc carries this rank's
+ * status across sweeps: after a failure it still passes messages on (with
+ * the error as status), so that no rank waits forever; a failure upstream
+ * only skips the work (the caller's agreement reports the failing rank's
+ * own message). */
+static void backward_sweep(pn_solver *S, bsweep *bw, const double *theta, int *rc)
 {
   const size_t D = (size_t)pn_model_dim(S->model);
+  const int take_part = bw->top > S->lo || S->rank == 0;
+  const int from_right = S->rank < S->size - 1 && bw->top > S->hi;
+  if (!take_part) return;
   const double t = pni_wtime();
-  int rc = PN_OK, upstream = PN_OK;
-  memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
-  S->cur_theta = theta;
-  if (S->rank < S->size - 1) post_receives(S, S->rank + 1, TAG_BACKWARD, 1);
+  int upstream = PN_OK;
+  if (from_right) post_receives(S, S->rank + 1, TAG_BACKWARD, 1);
   for (int m = S->nmicro - 1; m >= 0; m--) {
     double *lam = S->lam + (size_t)S->mb0[m] * D;
-    if (S->rank == S->size - 1)
+    if (!from_right)
       memset(lam, 0, sizeof(double) * msg_len(S, m));
     else if (receive(S, m, lam) != PN_OK)
       upstream = PN_ERR_REMOTE;
-    if (rc == PN_OK && upstream == PN_OK) rc = backward_block(S, m, theta, lam);
-    if (S->rank > 0) send(S, m, lam, rc != PN_OK ? rc : upstream, S->rank - 1, TAG_BACKWARD);
+    if (*rc == PN_OK && upstream == PN_OK) *rc = backward_block(S, bw, m, theta, lam);
+    if (S->rank > 0) send(S, m, lam, *rc != PN_OK ? *rc : upstream, S->rank - 1, TAG_BACKWARD);
   }
   wait_sends(S);
+  if (bw->zerr_den > 0.0 && sqrt(bw->zerr_num / bw->zerr_den) > S->stats.backsolve_z_err)
+    S->stats.backsolve_z_err = sqrt(bw->zerr_num / bw->zerr_den);
+  S->stats.sweeps_backward++;
   S->stats.time_backward += pni_wtime() - t;
+}
+
+/* Every backward sweep of the call: one with all jumps (multi-point), or one
+ * per label from its step back to t0 (single-point), the same on every rank.
+ * θ̄ sums over the sweeps; rank 0 sums ∂L/∂z0 into mws.z0bar. */
+static int backward_sweeps(pn_solver *S, const pn_loss *loss, const double *theta)
+{
+  int rc = PN_OK;
+  memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
+  S->cur_theta = theta;
+  if (S->sweep == PN_SWEEP_MULTI) {
+    bsweep bw = {.label = -1, .top = S->opts.nsteps};
+    backward_sweep(S, &bw, theta, &rc);
+    return rc;
+  }
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  const int K = loss ? loss->nlabels : 0;
+  memset(S->mws.z0bar, 0, sizeof(double) * w);
+  for (int k = 0; k < K; k++) {
+    bsweep bw = {.label = k, .top = label_steps(S)[k]};
+    backward_sweep(S, &bw, theta, &rc);
+    if (S->rank == 0)
+      for (size_t x = 0; x < w; x++) S->mws.z0bar[x] += S->lam[x];
+  }
   return rc;
+}
+
+/* All ranks must use the same method: a mismatch would pair different
+ * messages.  One Allreduce of (code, −code) with MAX gives max and −min. */
+static int agree_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode)
+{
+  pn_ctx *ctx = S->ctx;
+  const int valid = (adjoint == PN_ADJOINT_DISCRETE || adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE ||
+                     adjoint == PN_ADJOINT_CONTINUOUS_INTERP) &&
+                    (mode == PN_SWEEP_MULTI || mode == PN_SWEEP_SINGLE);
+  const int code = valid ? (int)adjoint * 2 + (int)mode : -1;
+  int mine[2] = {code, -code}, all[2] = {0, 0};
+  PN_CALL_MPI(ctx, MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, ctx->comm));
+  int rc = PN_OK;
+  if (!valid)
+    rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__,
+                   "unknown gradient method (adjoint %d, sweep mode %d) on rank %d", (int)adjoint,
+                   (int)mode, S->rank);
+  else if (all[0] != -all[1])
+    rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__,
+                   "the ranks asked for different gradient methods (this is rank %d, with %s, %s)",
+                   S->rank, pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
+  return pni_agree(ctx, rc);
+}
+
+/* The buffers of the method of the current call (see method_ws), made or
+ * grown only when the batch or the micro-batch size needs more. */
+static int ensure_method_ws(pn_solver *S, int batch)
+{
+  method_ws *W = &S->mws;
+  const int continuous = S->adjoint != PN_ADJOINT_DISCRETE;
+  const size_t D = (size_t)pn_model_dim(S->model), mw = (size_t)S->max_micro * D;
+  const size_t need = (continuous ? 3 * mw : 0) + (S->sweep == PN_SWEEP_SINGLE ? (size_t)batch * D : 0);
+  if (continuous && (!W->cadj.Z || W->cadj.max_batch < S->max_micro)) {
+    pni_cadj_free(&W->cadj);
+    PN_CALL(pni_cadj_init(&W->cadj, S->ctx, S->tab, S->model, S->max_micro));
+  }
+  if (need > W->cap) {
+    free(W->buf);
+    W->buf = NULL;
+    W->cap = 0;
+    PN_CALL(pni_calloc(S->ctx, need, sizeof(double), &W->buf, "gradient-method buffers"));
+    W->cap = need;
+  }
+  if (!W->buf) return PN_OK; /* the discrete multi-point default needs none */
+  W->znode = W->buf;
+  W->fhi = W->znode + mw;
+  W->flo = W->fhi + mw;
+  W->z0bar = continuous ? W->flo + mw : W->buf;
+  return PN_OK;
+}
+
+static size_t method_ws_bytes(const pn_solver *S)
+{
+  const method_ws *W = &S->mws;
+  size_t bytes = sizeof(double) * W->cap;
+  if (W->cadj.Z) bytes += pni_cadj_bytes(S->tab, S->model, W->cadj.max_batch);
+  return bytes;
 }
 
 static int check_inputs(pn_solver *S, const double *theta, int nb, const double *z0)
@@ -529,17 +733,20 @@ static void begin_stats(pn_solver *S)
 {
   memset(&S->stats, 0, sizeof S->stats);
   S->st.rhs_evals = S->st.vjp_evals = 0;
+  S->mws.cadj.rhs_evals = S->mws.cadj.vjp_evals = 0;
 }
 
 static void end_stats(pn_solver *S)
 {
-  S->stats.rhs_evals = S->st.rhs_evals;
-  S->stats.vjp_evals = S->st.vjp_evals;
+  S->stats.rhs_evals = S->st.rhs_evals + S->mws.cadj.rhs_evals;
+  S->stats.vjp_evals = S->st.vjp_evals + S->mws.cadj.vjp_evals;
+  S->stats.adjoint = S->adjoint;
+  S->stats.sweep = S->sweep;
   S->stats.block_lo = S->lo;
   S->stats.block_hi = S->hi;
   S->stats.microbatches = S->nmicro;
   S->stats.bytes_solver = workspace_bytes(S, S->batch, S->nmicro, S->traj_ready) +
-                          sizeof(double) * S->cap_jumps;
+                          sizeof(double) * S->cap_jumps + method_ws_bytes(S);
   for (int m = 0; S->traj_ready && m < S->nmicro; m++)
     if (S->traj[m].stored > S->stats.states_stored) S->stats.states_stored = S->traj[m].stored;
   S->stats.peak_rss_kb = pni_peak_rss_kb();
@@ -553,20 +760,36 @@ static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
   if (rc == PN_OK) rc = bind_labels(S, loss, nb);
   if (rc == PN_OK) rc = setup_batch(S, nb, with_traj);
   if (rc == PN_OK && with_traj) rc = ensure_jumps(S, nb);
+  if (rc == PN_OK && with_traj) rc = ensure_method_ws(S, nb);
   return pni_agree(S->ctx, rc);
 }
+
+static long backward_rhs_count(const pn_solver *S) { return S->st.rhs_evals + S->mws.cadj.rhs_evals; }
 
 int pn_solver_gradient(pn_solver *S, const double *theta, int nb, const double *z0,
                        const pn_loss *loss, double *loss_out, double *grad_theta_out,
                        double *grad_z0_out)
 {
+  return pn_solver_gradient_method(S, PN_ADJOINT_DISCRETE, PN_SWEEP_MULTI, theta, nb, z0, loss,
+                                   loss_out, grad_theta_out, grad_z0_out);
+}
+
+int pn_solver_gradient_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode,
+                              const double *theta, int nb, const double *z0, const pn_loss *loss,
+                              double *loss_out, double *grad_theta_out, double *grad_z0_out)
+{
   if (!S) return PN_ERR_ARG;
   pn_ctx *ctx = S->ctx;
   begin_stats(S);
+  PN_CALL(agree_method(S, adjoint, mode));
+  S->adjoint = adjoint;
+  S->sweep = mode;
   PN_CALL(prepare(S, theta, nb, z0, loss, 1));
   sweep sw = {.loss = loss, .store = 1, .jumps = 1};
   PN_CALL(pni_agree(ctx, forward_sweep(S, &sw, theta, z0)));
-  PN_CALL(pni_agree(ctx, backward_sweep(S, theta)));
+  const long rhs_before = backward_rhs_count(S);
+  PN_CALL(pni_agree(ctx, backward_sweeps(S, loss, theta)));
+  S->stats.rhs_evals_backward = backward_rhs_count(S) - rhs_before;
   const int P = pn_model_nparam(S->model);
   const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
   double total = 0.0;
@@ -574,12 +797,47 @@ int pn_solver_gradient(pn_solver *S, const double *theta, int nb, const double *
   if (grad_theta_out)
     PN_CALL_MPI(ctx, MPI_Allreduce(S->theta_bar, grad_theta_out, P, MPI_DOUBLE, MPI_SUM, ctx->comm));
   if (grad_z0_out) {
-    if (S->rank == 0) memcpy(grad_z0_out, S->lam, sizeof(double) * w);
+    if (S->rank == 0)
+      memcpy(grad_z0_out, mode == PN_SWEEP_SINGLE ? S->mws.z0bar : S->lam, sizeof(double) * w);
     PN_CALL_MPI(ctx, MPI_Bcast(grad_z0_out, (int)w, MPI_DOUBLE, 0, ctx->comm));
   }
   if (loss_out) *loss_out = total;
   end_stats(S);
   return PN_OK;
+}
+
+static const char *const adjoint_names[] = {"discrete", "continuous-backsolve",
+                                            "continuous-interp"};
+static const char *const sweep_names[] = {"multi", "single"};
+
+int pn_adjoint_kind_from_name(const char *name, pn_adjoint_kind *out)
+{
+  for (int i = 0; name && out && i < 3; i++)
+    if (strcmp(name, adjoint_names[i]) == 0) {
+      *out = (pn_adjoint_kind)i;
+      return PN_OK;
+    }
+  return PN_ERR_ARG;
+}
+
+const char *pn_adjoint_kind_name(pn_adjoint_kind kind)
+{
+  return (int)kind >= 0 && (int)kind < 3 ? adjoint_names[kind] : "?";
+}
+
+int pn_sweep_mode_from_name(const char *name, pn_sweep_mode *out)
+{
+  for (int i = 0; name && out && i < 2; i++)
+    if (strcmp(name, sweep_names[i]) == 0) {
+      *out = (pn_sweep_mode)i;
+      return PN_OK;
+    }
+  return PN_ERR_ARG;
+}
+
+const char *pn_sweep_mode_name(pn_sweep_mode mode)
+{
+  return (int)mode >= 0 && (int)mode < 2 ? sweep_names[mode] : "?";
 }
 
 int pn_solver_loss(pn_solver *S, const double *theta, int nb, const double *z0,

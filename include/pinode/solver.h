@@ -46,6 +46,43 @@ typedef struct pn_solver_opts {
 /** @brief Fill @p opts with defaults (t0 = 0, t1 = 1, N = 1, store all, auto M). */
 PN_EXPORT void pn_solver_opts_default(pn_solver_opts *opts);
 
+/**
+ * @brief How the gradient is computed (DESIGN §1, §3).  Only the discrete
+ * adjoint is the exact gradient of what the solver computes; the continuous
+ * ones are there to show, and measure, that they are not.
+ */
+typedef enum pn_adjoint_kind {
+  /** Exact discrete adjoint of the RK scheme: equals backpropagation through
+   *  the solver to rounding.  The default. */
+  PN_ADJOINT_DISCRETE = 0,
+  /** Continuous (optimise-then-discretise) adjoint, z integrated backward
+   *  alongside a (torchdiffeq's odeint_adjoint).  Each rank restarts z from
+   *  its own forward state at the right end of its block: the time-parallel
+   *  form of backsolve.  Its drift is reported in pn_stats.backsolve_z_err. */
+  PN_ADJOINT_CONTINUOUS_BACKSOLVE,
+  /** Continuous adjoint, z from the stored forward states, cubic Hermite in
+   *  between (slopes f at the grid points). */
+  PN_ADJOINT_CONTINUOUS_INTERP
+} pn_adjoint_kind;
+
+/** @brief Multi-point: one backward sweep with every label's jump.
+ *  Single-point: one sweep per label, from its time back to t0, summed
+ *  (K times dearer; a reference). */
+typedef enum pn_sweep_mode {
+  PN_SWEEP_MULTI = 0,
+  PN_SWEEP_SINGLE
+} pn_sweep_mode;
+
+/** @brief Parse "discrete", "continuous-backsolve", "continuous-interp".
+ *  @return PN_OK or PN_ERR_ARG.  Not collective. */
+PN_EXPORT int pn_adjoint_kind_from_name(const char *name, pn_adjoint_kind *out);
+/** @brief Name of an adjoint kind (static string; "?" if unknown). */
+PN_EXPORT const char *pn_adjoint_kind_name(pn_adjoint_kind kind);
+/** @brief Parse "multi" or "single". @return PN_OK or PN_ERR_ARG. */
+PN_EXPORT int pn_sweep_mode_from_name(const char *name, pn_sweep_mode *out);
+/** @brief Name of a sweep mode (static string; "?" if unknown). */
+PN_EXPORT const char *pn_sweep_mode_name(pn_sweep_mode mode);
+
 /** @brief Counters and timings of the last call on this rank. */
 typedef struct pn_stats {
   long rhs_evals;        /**< batched RHS calls (one per stage per micro-batch) */
@@ -60,6 +97,15 @@ typedef struct pn_stats {
   long peak_rss_kb;      /**< peak resident set of the process (getrusage) */
   long block_lo, block_hi; /**< this rank's steps [lo, hi) */
   int microbatches;      /**< M used */
+  /* Gradient method of the last pn_solver_gradient_method() call. */
+  pn_adjoint_kind adjoint; /**< adjoint used */
+  pn_sweep_mode sweep;     /**< sweep mode used */
+  long sweeps_backward;    /**< backward sweeps this rank took part in */
+  long rhs_evals_backward; /**< the part of rhs_evals spent in backward sweeps
+                                (stage recomputation, checkpoints, backsolve) */
+  double backsolve_z_err;  /**< backsolve only: ‖z_backsolved(t_lo) − z_lo‖ /
+                                ‖z_lo‖ over this rank's block, all samples (the
+                                largest over single-point sweeps); 0 otherwise */
 } pn_stats;
 
 /**
@@ -97,6 +143,21 @@ PN_EXPORT const pn_solver_opts *pn_solver_get_opts(const pn_solver *solver);
 PN_EXPORT int pn_solver_gradient(pn_solver *solver, const double *theta, int nb,
                                  const double *z0, const pn_loss *loss, double *loss_out,
                                  double *grad_theta_out, double *grad_z0_out);
+
+/**
+ * @brief Loss and gradients by a chosen method (see pn_adjoint_kind,
+ * pn_sweep_mode); pn_solver_gradient() is this with PN_ADJOINT_DISCRETE,
+ * PN_SWEEP_MULTI.  Same arguments, outputs and errors as pn_solver_gradient();
+ * every method runs inside the same time-split pipeline (blocks, label
+ * ownership, λ passed leftward, one Allreduce of θ̄).
+ * @param[in] adjoint, mode  must be the same on every rank (checked:
+ *                           PN_ERR_ARG on every rank otherwise)
+ * Collective on ctx.
+ */
+PN_EXPORT int pn_solver_gradient_method(pn_solver *solver, pn_adjoint_kind adjoint,
+                                        pn_sweep_mode mode, const double *theta, int nb,
+                                        const double *z0, const pn_loss *loss, double *loss_out,
+                                        double *grad_theta_out, double *grad_z0_out);
 
 /**
  * @brief Loss only (forward sweep, nothing stored).  Collective on ctx.
