@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include "testutil.h"
 
 pn_ctx *pnt_ctx = NULL;
@@ -79,4 +82,35 @@ void pnt_randn(double *x, size_t n, uint64_t seed, double scale)
   pn_rng rng;
   pn_rng_seed(&rng, seed);
   for (size_t i = 0; i < n; i++) x[i] = scale * pn_rng_normal(&rng);
+}
+
+void pnt_tmpdir(const char *tag, char *out, size_t n)
+{
+  const char *base = getenv("TMPDIR");
+  if (!base || !*base) base = "/tmp";
+  if (snprintf(out, n, "%s/pinode-%s-XXXXXX", base, tag) >= (int)n || !mkdtemp(out))
+    fail_msg("cannot make a temporary directory under %s", base);
+}
+
+void pnt_write_text(const char *dir, const char *name, const char *text)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f || fputs(text, f) < 0 || fclose(f) != 0) fail_msg("cannot write %s", path);
+}
+
+void pnt_rmdir_flat(const char *dir)
+{
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  char path[4096];
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
 }

@@ -46,4 +46,14 @@ double pnt_rel_err(const double *a, const double *b, size_t n);
 /* Fill x with N(0, scale²) numbers from a seeded stream. */
 void pnt_randn(double *x, size_t n, uint64_t seed, double scale);
 
+/* A new empty directory under $TMPDIR (or /tmp), named after `tag`; its
+ * path is written to out (size n).  Fails the test if it cannot be made. */
+void pnt_tmpdir(const char *tag, char *out, size_t n);
+
+/* Write `text` to dir/name (replacing it); fails the test on error. */
+void pnt_write_text(const char *dir, const char *name, const char *text);
+
+/* Remove a directory and the files directly in it (no subdirectories). */
+void pnt_rmdir_flat(const char *dir);
+
 #endif
