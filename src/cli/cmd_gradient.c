@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "repeat.h"
 
 static void usage(pn_ctx *ctx)
 {
@@ -22,6 +23,9 @@ static void usage(pn_ctx *ctx)
             "  --compare REFDIR   print the relative difference from REFDIR/{loss,grad_theta,\n"
             "                     grad_z0}.txt (e.g. DIR/ref) and fail if one exceeds --tol\n"
             "  --tol X            tolerance of --compare (default 1e-10)\n"
+            "  --repeat R         then time R more gradients: median/min/max per gradient,\n"
+            "                     per-rank phase times and memory (benchmarks)\n"
+            "  --json FILE        with --repeat: also write those numbers to FILE as JSON\n"
             "  --quiet            print nothing on success\n"
             "  -h, --help         this text\n");
 }
@@ -81,12 +85,15 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                                            {"quiet", no_argument, NULL, 'q'},
                                            {"compare", required_argument, NULL, 'c'},
                                            {"tol", required_argument, NULL, 't'},
+                                           {"repeat", required_argument, NULL, 'r'},
+                                           {"json", required_argument, NULL, 'j'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   pn_solver_opts opts;
   pn_solver_opts_default(&opts);
   int quiet = 0, c;
-  const char *refdir = NULL;
+  const char *refdir = NULL, *json = NULL;
+  int repeat = 0;
   double tol = 1e-10;
   char *end = NULL;
   optind = 1;
@@ -119,6 +126,16 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
         return 2;
       }
       break;
+    case 'r':
+      repeat = (int)strtol(optarg, &end, 10);
+      if (*optarg == '\0' || *end != '\0' || repeat < 1 || repeat > 100000) {
+        cli_print(ctx, "pinode gradient: --repeat needs an integer in 1..100000, got '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'j':
+      json = optarg;
+      break;
     case 'h':
       usage(ctx);
       return 0;
@@ -129,6 +146,10 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
   }
   if (argc - optind != 2) {
     usage(ctx);
+    return 2;
+  }
+  if (json && repeat == 0) {
+    cli_print(ctx, "pinode gradient: --json needs --repeat\n");
     return 2;
   }
   const char *dir = argv[optind], *outdir = argv[optind + 1];
@@ -179,6 +200,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     }
   }
   if (rc == PN_OK && refdir) rc = compare(ctx, refdir, tol, loss, grad, s.problem);
+  if (rc == PN_OK && repeat > 0) rc = cli_repeat_gradients(ctx, &s, dir, repeat, json, quiet);
   free(grad);
   cli_setup_free(&s);
   return rc == PN_OK ? 0 : cli_fail(ctx, "gradient", rc);

@@ -1,0 +1,156 @@
+/* pinode gradient --repeat R [--json FILE]: time repeated gradients.  A
+ * gradient's time is that of the slowest rank (the ranks start together
+ * after a barrier, and the result is ready only when every rank is done);
+ * the per-phase times come from pn_stats on each rank and are gathered. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repeat.h"
+
+/* What each rank reports: medians over the repetitions of its pn_stats. */
+enum { R_FWD, R_BWD, R_WAIT, R_BYTES, R_RSS, R_LO, R_HI, R_M, R_NFIELDS };
+
+static int cmp_double(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of x[0..n) (sorts x). */
+static double median(double *x, int n)
+{
+  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* Append printf-style to buf (capacity cap, length *len); output that does
+ * not fit is dropped and reported by the caller through *len ≥ cap. */
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+  if (*len >= cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  const int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+  va_end(ap);
+  *len += n > 0 ? (size_t)n : 0;
+}
+
+/* Append s as a JSON string literal (quotes, backslashes and control
+ * characters escaped). */
+static void append_json_string(char *buf, size_t cap, size_t *len, const char *s)
+{
+  append(buf, cap, len, "\"");
+  for (; *s; s++) {
+    const unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      append(buf, cap, len, "\\%c", ch);
+    else if (ch < 0x20)
+      append(buf, cap, len, "\\u%04x", ch);
+    else
+      append(buf, cap, len, "%c", ch);
+  }
+  append(buf, cap, len, "\"");
+}
+
+/* The JSON document (rank 0): problem shape, times per gradient, per rank. */
+static int write_json(pn_ctx *ctx, const char *path, const cli_setup *s, const char *dir, int R,
+                      const double *t_sorted, double t_med, const double *ranks)
+{
+  const pn_problem *p = s->problem;
+  const int P = pn_ctx_size(ctx);
+  const size_t cap = 1024 + 6 * strlen(dir) + 64 * (size_t)R + 320 * (size_t)P;
+  char *buf = malloc(cap);
+  if (!buf) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the JSON of --json %s", path);
+  size_t len = 0;
+  append(buf, cap, &len, "{\n  \"problem\": ");
+  append_json_string(buf, cap, &len, dir);
+  append(buf, cap, &len,
+         ",\n  \"scheme\": \"%s\",\n  \"ranks\": %d,\n"
+         "  \"microbatches\": %d,\n  \"steps\": %ld,\n  \"batch\": %d,\n  \"dim\": %d,\n"
+         "  \"nparam\": %d,\n  \"repeat\": %d,\n  \"time_per_gradient\": {\"median\": %.6e, "
+         "\"min\": %.6e, \"max\": %.6e, \"samples_sorted\": [",
+         p->scheme, P, (int)ranks[R_M], p->steps, p->batch, p->spec.dim, p->nparam, R, t_med,
+         t_sorted[0], t_sorted[R - 1]);
+  for (int r = 0; r < R; r++) append(buf, cap, &len, "%s%.6e", r ? ", " : "", t_sorted[r]);
+  append(buf, cap, &len, "]},\n  \"per_rank\": [\n");
+  for (int q = 0; q < P; q++) {
+    const double *x = ranks + (size_t)q * R_NFIELDS;
+    append(buf, cap, &len,
+           "    {\"rank\": %d, \"block\": [%.0f, %.0f], \"time_forward\": %.6e, "
+           "\"time_backward\": %.6e, \"time_wait\": %.6e, \"bytes_solver\": %.0f, "
+           "\"peak_rss_kb\": %.0f}%s\n",
+           q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_BYTES], x[R_RSS],
+           q + 1 < P ? "," : "");
+  }
+  append(buf, cap, &len, "  ]\n}\n");
+  int rc = len < cap ? pn_write_file_atomic(ctx, path, buf, len)
+                     : pn_ctx_fail(ctx, PN_ERR_LIMIT, "the JSON of --json %s outgrew its buffer", path);
+  free(buf);
+  return rc;
+}
+
+static void print_summary(pn_ctx *ctx, int R, const double *t_sorted, double t_med,
+                          const double *ranks)
+{
+  cli_print(ctx, "repeat %d: time per gradient median %.4g s, min %.4g s, max %.4g s\n", R, t_med,
+            t_sorted[0], t_sorted[R - 1]);
+  for (int q = 0; q < pn_ctx_size(ctx); q++) {
+    const double *x = ranks + (size_t)q * R_NFIELDS;
+    cli_print(ctx,
+              "  rank %d: steps [%.0f, %.0f), forward %.4g s, backward %.4g s, waiting %.4g s "
+              "(medians), solver %.1f MB, peak RSS %.1f MB\n",
+              q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_BYTES] / 1048576.0,
+              x[R_RSS] / 1024.0);
+  }
+}
+
+int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int repeat,
+                         const char *json_path, int quiet)
+{
+  const pn_problem *p = s->problem;
+  const int R = repeat, P = pn_ctx_size(ctx), rank = pn_ctx_rank(ctx);
+  const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
+  MPI_Comm comm = pn_ctx_comm(ctx);
+  double *grad = calloc(np + nz + 4 * (size_t)R, sizeof(double));
+  double *ranks = calloc((size_t)P * R_NFIELDS, sizeof(double));
+  int rc = PN_OK, ok = grad && ranks, all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm); /* no rank goes on alone */
+  if (!all) {
+    rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for --repeat %d (on some rank)", R);
+    goto cleanup;
+  }
+  double *t = grad + np + nz, *fwd = t + R, *bwd = fwd + R, *wait = bwd + R;
+  pn_stats st;
+  memset(&st, 0, sizeof st);
+  double loss = 0.0;
+  for (int r = 0; r < R && rc == PN_OK; r++) {
+    MPI_Barrier(comm);
+    const double t0 = MPI_Wtime();
+    rc = pn_solver_gradient(s->solver, p->theta, p->batch, p->z0, s->loss, &loss, grad, grad + np);
+    const double mine = MPI_Wtime() - t0;
+    MPI_Allreduce(&mine, &t[r], 1, MPI_DOUBLE, MPI_MAX, comm);
+    pn_solver_get_stats(s->solver, &st);
+    fwd[r] = st.time_forward;
+    bwd[r] = st.time_backward;
+    wait[r] = st.time_wait;
+  }
+  if (rc != PN_OK) goto cleanup; /* the solver's errors are agreed on by every rank */
+  const double local[R_NFIELDS] = {median(fwd, R), median(bwd, R), median(wait, R),
+                                   (double)st.bytes_solver, (double)st.peak_rss_kb,
+                                   (double)st.block_lo, (double)st.block_hi, (double)st.microbatches};
+  MPI_Gather(local, R_NFIELDS, MPI_DOUBLE, ranks, R_NFIELDS, MPI_DOUBLE, 0, comm);
+  const double t_med = median(t, R); /* sorts t */
+  if (!quiet) print_summary(ctx, R, t, t_med, ranks);
+  ok = 1;
+  if (json_path && rank == 0) ok = write_json(ctx, json_path, s, dir, R, t, t_med, ranks) == PN_OK;
+  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
+  if (!ok) rc = rank == 0 ? PN_ERR_IO : pn_ctx_fail(ctx, PN_ERR_IO, "rank 0 could not write %s", json_path);
+cleanup:
+  free(grad);
+  free(ranks);
+  return rc;
+}
