@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `pinode gradient` on bad input: a nonzero exit status and a message that
+# says what is wrong, never a crash and never a silent success.
+# Usage: test_gradient_errors.sh PINODE_BINARY SOURCE_DIR
+set -uo pipefail
+pinode=$1
+small=$2/tests/data/bench/small
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pinode-gerr-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+# expect CODE NEEDLE -- ARGS...: exit status CODE and NEEDLE in stdout+stderr.
+expect() {
+  local code=$1 needle=$2
+  shift 3
+  "$pinode" gradient "$@" >"$tmp/log" 2>&1
+  local rc=$?
+  if [ "$rc" != "$code" ] || ! grep -qF -- "$needle" "$tmp/log"; then
+    echo "FAIL: pinode gradient $* -> exit $rc (want $code), output lacks '$needle':"
+    sed 's/^/    /' "$tmp/log"
+    status=1
+  else
+    echo "ok: $* -> $rc, '$needle'"
+  fi
+}
+
+expect 2 "usage: pinode gradient" -- "$small"
+expect 2 "--tol needs a positive number" -- --tol abc "$small" "$tmp/o"
+expect 2 "--tol needs a positive number" -- --tol -1 "$small" "$tmp/o"
+expect 2 "--microbatches needs an integer" -- --microbatches 0 "$small" "$tmp/o"
+expect 2 "--storage must be" -- --storage every:0 "$small" "$tmp/o"
+expect 1 "cannot open $tmp/none/meta.txt" -- "$tmp/none" "$tmp/o"
+
+# A problem with an unknown scheme, and one whose label is off the grid.
+mkdir -p "$tmp/p1" "$tmp/p2"
+cp "$small"/*.txt "$tmp/p1/"
+cp "$small"/*.txt "$tmp/p2/"
+sed -i 's/^scheme .*/scheme rk5/' "$tmp/p1/meta.txt"
+expect 1 "unknown scheme 'rk5'" -- "$tmp/p1" "$tmp/o"
+echo 0.55 >"$tmp/p2/times.txt"
+expect 1 "label 0 at t = 0.55" -- "$tmp/p2" "$tmp/o"
+# A missing reference file for --compare.
+expect 1 "cannot open $tmp/noref/loss.txt" -- --compare "$tmp/noref" "$small" "$tmp/o"
+exit $status
