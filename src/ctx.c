@@ -119,7 +119,7 @@ int pni_agree(pn_ctx *ctx, int local_rc)
   MPI_Bcast(&code, 1, MPI_INT, first, ctx->comm);
   MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, ctx->comm);
   msg[sizeof msg - 1] = '\0';
-  if (ctx->rank != first) snprintf(ctx->msg, sizeof ctx->msg, "rank %d: %s", first, msg);
+  if (ctx->rank != first) snprintf(ctx->msg, sizeof ctx->msg, "rank %d: %.1000s", first, msg);
   ctx->code = code;
   return code;
 }
