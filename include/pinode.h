@@ -7,6 +7,7 @@
 #define PINODE_H
 
 #include "pinode/ctx.h"
+#include "pinode/data.h"
 #include "pinode/error.h"
 #include "pinode/io.h"
 #include "pinode/loss.h"
