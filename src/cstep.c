@@ -169,6 +169,16 @@ static cplx activation(pn_activation act, cplx x)
   return NAN;
 }
 
+/* x·y by the textbook formula.  For finite operands it is what the `*`
+ * operator computes, but `*` also follows C Annex G (recovering infinities
+ * from NaN results), which costs a libgcc call per product unless the
+ * compiler may inline it; this product is the inner loop of every solve. */
+static inline cplx cmul(cplx x, cplx y)
+{
+  const double a = creal(x), b = cimag(x), c = creal(y), d = cimag(y);
+  return CMPLX(a * c - b * d, a * d + b * c);
+}
+
 /* f_out = f(t, z; θ) for one sample (D entries), layer by layer. */
 static void net_eval(cstep_ws *w, double t, const cplx *z, cplx *f_out)
 {
@@ -181,7 +191,7 @@ static void net_eval(cstep_ws *w, double t, const cplx *z, cplx *f_out)
     cplx *out = last ? f_out : y;
     for (int o = 0; o < w->out[l]; o++) {
       cplx s = b[o];
-      for (int i = 0; i < in; i++) s += W[(size_t)o * (size_t)in + (size_t)i] * x[i];
+      for (int i = 0; i < in; i++) s += cmul(W[(size_t)o * (size_t)in + (size_t)i], x[i]);
       out[o] = last ? s : activation(w->act[l], s);
     }
     cplx *tmp = x; /* this layer's output is the next one's input */
