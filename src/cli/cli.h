@@ -35,4 +35,33 @@ void cli_setup_free(cli_setup *s);
 /* Parse "all" or "every:K" into opts->storage / storage_param. */
 int cli_parse_storage(const char *text, pn_solver_opts *opts);
 
+/* pinode gradcheck (cmd_gradcheck.c): the seed paper's claims measured on a
+ * model.  The table is computed from built objects, whatever they were read
+ * from (a problem directory; later a training config). */
+int cmd_gradcheck(pn_ctx *ctx, int argc, char **argv);
+
+typedef struct gradcheck_input {
+  const pn_mlp_spec *spec; /* the network (the complex step re-implements MLPs) */
+  const pn_loss *loss;     /* an MSE loss for batch and spec->dim */
+  const double *theta;     /* P parameters */
+  const double *z0;        /* batch × D initial states */
+  int batch;
+  double t0, t1;
+  long nsteps;             /* the coarsest grid; level l has nsteps·2^l steps */
+} gradcheck_input;
+
+typedef struct gradcheck_opts {
+  const char *scheme; /* one scheme (must outlive the call), or NULL for all built-in ones */
+  int levels;         /* number of step sizes h, h/2, ... */
+  int single;         /* 1: also the single-point rows */
+  double tol;         /* the discrete adjoint must match the complex step to tol */
+  const char *csv;    /* also write the table there, or NULL */
+} gradcheck_opts;
+
+/* Compute, print (rank 0) and optionally write the table, then what it shows
+ * about each claim.  PN_OK, or PN_ERR_NOT_CONVERGED if the discrete adjoint
+ * missed the complex step by more than tol in some row, or the error of a
+ * failed step.  Collective on ctx. */
+int gradcheck_run(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o);
+
 #endif

@@ -14,8 +14,8 @@ static void usage(pn_ctx *ctx)
             "\n"
             "Reads the problem directory DIR (format: ../shared/bench/README.md) and writes\n"
             "OUTDIR/loss.txt, OUTDIR/grad_theta.txt and OUTDIR/grad_z0.txt (one number a line,\n"
-            "17 significant digits), computed with the exact discrete adjoint.  Runs on any\n"
-            "number of MPI ranks (the time interval is split across them).\n"
+            "17 significant digits), computed with the exact discrete adjoint (by default).\n"
+            "Runs on any number of MPI ranks (the time interval is split across them).\n"
             "\n"
             "options:\n"
             "  --microbatches M   pipeline micro-batches (default: automatic)\n"
@@ -26,6 +26,11 @@ static void usage(pn_ctx *ctx)
             "  --repeat R         then time R more gradients: median/min/max per gradient,\n"
             "                     per-rank phase times and memory (benchmarks)\n"
             "  --json FILE        with --repeat: also write those numbers to FILE as JSON\n"
+            "  --adjoint A        discrete (default: the exact gradient), continuous-backsolve\n"
+            "                     or continuous-interp (the optimise-then-discretise adjoint,\n"
+            "                     off by O(h^q); see pinode gradcheck)\n"
+            "  --mode M           multi (default: one backward sweep) or single (one sweep\n"
+            "                     per label, summed: K times dearer, a reference)\n"
             "  --quiet            print nothing on success\n"
             "  -h, --help         this text\n");
 }
@@ -78,6 +83,33 @@ static int compare(pn_ctx *ctx, const char *refdir, double tol, double loss, con
   return pn_ctx_fail(ctx, PN_ERR_ARG, "the gradient differs from %s by more than %.1e", refdir, tol);
 }
 
+/* A method other than the default says so, and backsolve reports how far its
+ * backward-integrated z drifted from the forward states (largest over the
+ * ranks' blocks) — on stderr as a warning when large, even with --quiet. */
+static void report_method(pn_ctx *ctx, const pn_solver *S, pn_adjoint_kind adjoint,
+                          pn_sweep_mode mode, int quiet)
+{
+  pn_stats st;
+  pn_solver_get_stats(S, &st);
+  struct {
+    double err;
+    int rank;
+  } drift = {st.backsolve_z_err, pn_ctx_rank(ctx)};
+  MPI_Allreduce(MPI_IN_PLACE, &drift, 1, MPI_DOUBLE_INT, MPI_MAXLOC, pn_ctx_comm(ctx));
+  if (!quiet && (adjoint != PN_ADJOINT_DISCRETE || mode != PN_SWEEP_MULTI))
+    cli_print(ctx, "method: %s adjoint, %s-point%s\n", pn_adjoint_kind_name(adjoint),
+              pn_sweep_mode_name(mode),
+              adjoint == PN_ADJOINT_DISCRETE ? "" : " (not the exact gradient of the solver)");
+  if (adjoint != PN_ADJOINT_CONTINUOUS_BACKSOLVE) return;
+  if (!quiet)
+    cli_print(ctx, "backsolve drift of z: %.3e relative (largest, in the block of rank %d)\n",
+              drift.err, drift.rank);
+  if (pn_ctx_rank(ctx) == 0 && drift.err > 1e-6)
+    fprintf(stderr, "pinode gradient: warning: backsolve's z drifted from the forward states by "
+                    "%.1e relative (block of rank %d): its gradient is unreliable here\n",
+            drift.err, drift.rank);
+}
+
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
@@ -87,8 +119,12 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                                            {"tol", required_argument, NULL, 't'},
                                            {"repeat", required_argument, NULL, 'r'},
                                            {"json", required_argument, NULL, 'j'},
+                                           {"adjoint", required_argument, NULL, 'a'},
+                                           {"mode", required_argument, NULL, 'M'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
+  pn_adjoint_kind adjoint = PN_ADJOINT_DISCRETE;
+  pn_sweep_mode mode = PN_SWEEP_MULTI;
   pn_solver_opts opts;
   pn_solver_opts_default(&opts);
   int quiet = 0, c;
@@ -136,6 +172,19 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     case 'j':
       json = optarg;
       break;
+    case 'a':
+      if (pn_adjoint_kind_from_name(optarg, &adjoint) != PN_OK) {
+        cli_print(ctx, "pinode gradient: --adjoint must be discrete, continuous-backsolve or "
+                       "continuous-interp, got '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'M':
+      if (pn_sweep_mode_from_name(optarg, &mode) != PN_OK) {
+        cli_print(ctx, "pinode gradient: --mode must be multi or single, got '%s'\n", optarg);
+        return 2;
+      }
+      break;
     case 'h':
       usage(ctx);
       return 0;
@@ -146,6 +195,10 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
   }
   if (argc - optind != 2) {
     usage(ctx);
+    return 2;
+  }
+  if (repeat > 0 && (adjoint != PN_ADJOINT_DISCRETE || mode != PN_SWEEP_MULTI)) {
+    cli_print(ctx, "pinode gradient: --repeat times the default method only (discrete, multi)\n");
     return 2;
   }
   if (json && repeat == 0) {
@@ -163,7 +216,8 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     if (!grad) rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the gradient");
     const double t = MPI_Wtime();
     if (rc == PN_OK)
-      rc = pn_solver_gradient(s.solver, p->theta, p->batch, p->z0, s.loss, &loss, grad, grad + np);
+      rc = pn_solver_gradient_method(s.solver, adjoint, mode, p->theta, p->batch, p->z0, s.loss,
+                                     &loss, grad, grad + np);
     const double elapsed = MPI_Wtime() - t;
     int wrc = PN_OK;
     if (rc == PN_OK && pn_ctx_rank(ctx) == 0) {
@@ -198,6 +252,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                 norm2(grad, np), norm2(grad + np, nz), elapsed, st.time_forward, st.time_backward,
                 (double)st.peak_rss_kb / 1024.0);
     }
+    if (rc == PN_OK) report_method(ctx, s.solver, adjoint, mode, quiet);
   }
   if (rc == PN_OK && refdir) rc = compare(ctx, refdir, tol, loss, grad, s.problem);
   if (rc == PN_OK && repeat > 0) rc = cli_repeat_gradients(ctx, &s, dir, repeat, json, quiet);

@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"gradient", cmd_gradient, "loss and exact gradients of a problem directory"},
+    {"gradcheck", cmd_gradcheck, "the seed paper's claims: every gradient method vs complex step"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
