@@ -384,6 +384,18 @@ static int forward_events(pn_solver *S, sweep *sw, long step, int b0, int nb, co
   return PN_OK;
 }
 
+/* A failure inside step n (a model callback, or recomputing a checkpointed
+ * state) knows its time but not the step or the rank: append them. */
+static int in_step(pn_solver *S, int rc, const char *sweep, long n)
+{
+  if (rc == PN_OK) return rc;
+  const size_t len = strlen(S->ctx->msg);
+  snprintf(S->ctx->msg + len, sizeof S->ctx->msg - len,
+           " (%s sweep, step %ld from t = %.17g, on rank %d)", sweep, n,
+           S->opts.t0 + (double)n * S->h, S->rank);
+  return rc;
+}
+
 /* Forward through this rank's block for one micro-batch; z: its rows, in place. */
 static int forward_block(pn_solver *S, sweep *sw, int m, const double *theta, double *z)
 {
@@ -393,7 +405,8 @@ static int forward_block(pn_solver *S, sweep *sw, int m, const double *theta, do
   if (S->rank == 0) PN_CALL(forward_events(S, sw, 0, b0, nb, z, &li, &si));
   for (long n = S->lo; n < S->hi; n++) {
     if (sw->store) pni_traj_record(&S->traj[m], n, z);
-    PN_CALL(pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, z, theta, z));
+    PN_CALL(in_step(S, pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, z, theta, z),
+                    "forward", n));
     if (S->opts.check_finite) PN_CALL(nonfinite_error(S, "the state", n + 1, b0, z, w));
     PN_CALL(forward_events(S, sw, n + 1, b0, nb, z, &li, &si));
   }
@@ -587,7 +600,7 @@ static int backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, 
   if (S->adjoint != PN_ADJOINT_DISCRETE && top > S->lo)
     PN_CALL(continuous_start(S, m, top, nb, theta));
   for (long n = top - 1; n >= S->lo; n--) {
-    PN_CALL(backward_step(S, m, n, nb, theta, lam));
+    PN_CALL(in_step(S, backward_step(S, m, n, nb, theta, lam), "backward", n));
     if (S->opts.check_finite) {
       PN_CALL(nonfinite_error(S, "the adjoint", n, b0, lam, w));
       if (backsolve) PN_CALL(nonfinite_error(S, "the backsolved state", n, b0, S->mws.znode, w));
