@@ -31,7 +31,8 @@
  * moves sample b, so its solve integrates that sample alone.
  * Returns PN_OK, PN_ERR_ARG, PN_ERR_GRID, PN_ERR_MEM, or PN_ERR_NONFINITE
  * naming the input whose solve produced a non-finite loss.
- * Cost: (P + batch·D + 1) solves.  Not collective; allocates only up front. */
+ * Cost: P + 1 solves of the whole batch and batch·D solves of one sample.
+ * Not collective; allocates only up front. */
 int pni_cstep_gradient(pn_ctx *ctx, const pn_mlp_spec *spec, const pn_tableau *tab,
                        double t0, double t1, long nsteps, int batch, const double *z0,
                        const double *theta, const pn_loss *loss, double *loss_out,
