@@ -97,9 +97,12 @@ void pn_generator_opts_default(pn_generator_kind kind, pn_generator_opts *o)
   memset(o, 0, sizeof *o);
   o->kind = kind;
   o->ntraj = 16;
-  o->npoints = 41;
+  o->npoints = 21;
   o->t0 = 0.0;
-  o->t1 = kind == PN_GEN_LORENZ ? 1.0 : 10.0;
+  /* A fraction of the dynamics' time scale: long enough to show the flow,
+   * short enough that fitting whole trajectories is well posed. */
+  static const double t1[4] = {2.0, 5.0, 5.0, 1.0};
+  o->t1 = t1[kind < 4 ? kind : 0];
   o->noise = 0.0;
   o->seed = 1;
   o->substeps = 50;
@@ -150,14 +153,14 @@ static void rk4(pn_generator_kind kind, int D, double dt, long nsteps, double *z
 }
 
 /* Initial state of one trajectory, from the seeded stream. */
-static void initial_state(pn_generator_kind kind, int j, pn_rng *rng, double *z)
+static void initial_state(pn_generator_kind kind, pn_rng *rng, double *z)
 {
   switch (kind) {
-  case PN_GEN_SPIRAL: { /* trajectory 0 is the demo's (2, 0) */
-    const double r = j == 0 ? 2.0 : 1.0 + pn_rng_uniform(rng);
-    const double a = j == 0 ? 0.0 : 6.283185307179586 * pn_rng_uniform(rng);
-    z[0] = r * cos(a);
-    z[1] = r * sin(a);
+  case PN_GEN_SPIRAL: { /* a point of the demo's trajectory from (2, 0), at a time in [0, 25) */
+    const long n = (long)(2500.0 * pn_rng_uniform(rng));
+    z[0] = 2.0;
+    z[1] = 0.0;
+    rk4(kind, 2, 0.01, n, z);
     break;
   }
   case PN_GEN_LOTKA_VOLTERRA:
@@ -210,7 +213,7 @@ int pn_dataset_generate(pn_ctx *ctx, const pn_generator_opts *o, pn_dataset **ou
   const double dt_obs = (o->t1 - o->t0) / (double)(o->npoints - 1);
   for (int j = 0; j < o->ntraj; j++) {
     double z[3];
-    initial_state(o->kind, j, &rng, z);
+    initial_state(o->kind, &rng, z);
     for (int i = 0; i < o->npoints; i++) {
       const long r = ds->offset[j] + i;
       if (i > 0) rk4(o->kind, D, dt_obs / o->substeps, o->substeps, z);

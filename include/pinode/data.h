@@ -43,7 +43,8 @@ typedef struct pn_dataset {
 
 /** @brief Built-in problems. */
 typedef enum pn_generator_kind {
-  PN_GEN_SPIRAL = 0, /**< dz/dt = (z∘z∘z) A, A = [[−0.1, 2], [−2, −0.1]] (torchdiffeq's ode_demo) */
+  PN_GEN_SPIRAL = 0, /**< dz/dt = (z∘z∘z) A, A = [[−0.1, 2], [−2, −0.1]] (torchdiffeq's ode_demo);
+                          trajectories start on the demo's spiral from (2, 0), at times in [0, 25) */
   PN_GEN_LOTKA_VOLTERRA, /**< x' = 1.5x − xy, y' = xy − 3y */
   PN_GEN_PENDULUM,   /**< θ' = ω, ω' = −4 sin θ − 0.3 ω (damped) */
   PN_GEN_LORENZ      /**< Lorenz-63, σ = 10, ρ = 28, β = 8/3, started on the attractor */
@@ -60,7 +61,8 @@ typedef struct pn_generator_opts {
   int substeps;    /**< RK4 steps per observation interval for the ground truth (≥ 1) */
 } pn_generator_opts;
 
-/** @brief Defaults of a generator (interval, counts; noise 0, seed 1, 50 substeps). */
+/** @brief Defaults of a generator: 16 trajectories of 21 points on [0, t1] (t1 = 2,
+ * 5, 5, 1 for spiral, lotka_volterra, pendulum, lorenz), noise 0, seed 1, 50 substeps. */
 PN_EXPORT void pn_generator_opts_default(pn_generator_kind kind, pn_generator_opts *opts);
 /** @brief "spiral", "lotka_volterra", "pendulum", "lorenz". @return PN_OK or PN_ERR_ARG. */
 PN_EXPORT int pn_generator_from_name(const char *name, pn_generator_kind *out);

@@ -10,6 +10,8 @@
 typedef int (*cli_command_fn)(pn_ctx *ctx, int argc, char **argv);
 
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv);
+int cmd_train(pn_ctx *ctx, int argc, char **argv);   /* cmd_train.c */
+int cmd_predict(pn_ctx *ctx, int argc, char **argv); /* cmd_predict.c */
 
 /* Print on rank 0 only. */
 void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -17,6 +19,10 @@ void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 
 /* Report a failed library call on rank 0 ("pinode <cmd>: <message>") and
  * return the exit status for it. */
 int cli_fail(pn_ctx *ctx, const char *cmd, int rc);
+
+/* Collective: every rank passes its status; all return the lowest failing
+ * rank's code with its message (PN_OK if none failed). */
+int cli_agree(pn_ctx *ctx, int rc);
 
 /* Objects built from a problem directory. */
 typedef struct cli_setup {

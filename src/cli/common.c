@@ -22,6 +22,23 @@ int cli_fail(pn_ctx *ctx, const char *cmd, int rc)
   return 1;
 }
 
+int cli_agree(pn_ctx *ctx, int rc)
+{
+  /* The lowest failing rank's code and message go to every rank. */
+  const int size = pn_ctx_size(ctx);
+  int mine = rc != PN_OK ? pn_ctx_rank(ctx) : size, first = size;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, pn_ctx_comm(ctx));
+  if (first == size) return PN_OK;
+  char msg[1024];
+  int code = rc;
+  snprintf(msg, sizeof msg, "%s", pn_ctx_last_error(ctx));
+  MPI_Bcast(&code, 1, MPI_INT, first, pn_ctx_comm(ctx));
+  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, pn_ctx_comm(ctx));
+  msg[sizeof msg - 1] = '\0';
+  if (pn_ctx_rank(ctx) != first) pn_ctx_fail(ctx, code, "%s", msg);
+  return code;
+}
+
 int cli_setup_problem(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, cli_setup *out)
 {
   memset(out, 0, sizeof *out);

@@ -12,6 +12,8 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"train", cmd_train, "fit a neural ODE to data (an INI configuration)"},
+    {"predict", cmd_predict, "integrate a trained model from initial states"},
     {"gradient", cmd_gradient, "loss and exact gradients of a problem directory"},
     {"gradcheck", cmd_gradcheck, "the seed paper's claims: every gradient method vs complex step"},
 };

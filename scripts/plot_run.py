@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Plot a pinode training run: data and prediction overlaid, and the losses.
+
+usage: scripts/plot_run.py RUNDIR [--out FILE] [--trajectories N]
+
+Reads RUNDIR/{data.csv, predictions.csv, history.csv, summary.json} (written by
+`pinode train`) and writes RUNDIR/fit.png (or --out): a phase portrait and the
+components over time (dots: data, lines: the trained model integrated from each
+trajectory's initial state; dashed: validation trajectories, never trained on),
+and the training and validation losses per iteration.
+"""
+import argparse
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def read_trajectories(path):
+    """CSV trajectory,time,z1..zD -> {id: (times, states)} in file order."""
+    rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    out = {}
+    for tid in dict.fromkeys(rows[:, 0].astype(int)):
+        sel = rows[:, 0].astype(int) == tid
+        out[tid] = (rows[sel, 1], rows[sel, 2:])
+    return out
+
+
+def read_history(path):
+    with open(path) as f:
+        names = f.readline().strip().split(",")
+    h = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return {n: h[:, i] for i, n in enumerate(names)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("rundir")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--trajectories", type=int, default=6, help="how many to draw")
+    a = ap.parse_args()
+    d = a.rundir
+    with open(os.path.join(d, "summary.json")) as f:
+        summary = json.load(f)
+    data = read_trajectories(os.path.join(d, "data.csv"))
+    pred = read_trajectories(os.path.join(d, "predictions.csv"))
+    hist = read_history(os.path.join(d, "history.csv"))
+    val_ids = set(summary.get("validation_ids", []))
+
+    # Some training and some validation trajectories, validation first.
+    ids = list(data)
+    chosen = [i for i in ids if i in val_ids][: max(1, a.trajectories // 3)]
+    chosen += [i for i in ids if i not in val_ids][: a.trajectories - len(chosen)]
+    D = next(iter(data.values()))[1].shape[1]
+    colors = plt.cm.tab10(np.linspace(0, 1, 10))
+
+    fig, ax = plt.subplots(1, 3, figsize=(16, 4.8))
+    # Phase portrait: z1 against z2 (Lorenz: x against z, the butterfly).
+    j = 2 if D >= 3 else 1 if D >= 2 else 0
+    for c, tid in enumerate(chosen):
+        col = colors[c % 10]
+        style = "--" if tid in val_ids else "-"
+        t, z = data[tid]
+        tp, zp = pred[tid]
+        ax[0].plot(zp[:, 0], zp[:, j], style, color=col, lw=1.5)
+        ax[0].plot(z[:, 0], z[:, j], "o", color=col, ms=3)
+        ax[1].plot(tp, zp[:, 0], style, color=col, lw=1.5)
+        ax[1].plot(t, z[:, 0], "o", color=col, ms=3)
+    ax[0].set_xlabel("z1")
+    ax[0].set_ylabel("z%d" % (j + 1))
+    ax[0].set_title("phase portrait (dots: data, lines: model; dashed: validation)")
+    ax[1].set_xlabel("t")
+    ax[1].set_ylabel("z1")
+    ax[1].set_title("first component over time")
+
+    it = hist["iteration"]
+    ax[2].semilogy(it, hist["loss"], lw=0.8, label="mini-batch loss")
+    v = hist["val_loss"]
+    ok = np.isfinite(v)
+    if ok.any():
+        ax[2].semilogy(it[ok], v[ok], "o-", ms=3, label="validation loss")
+    ax[2].set_xlabel("iteration")
+    ax[2].set_title("loss")
+    ax[2].legend()
+    fin = summary["final"]
+
+    def fmt(x):
+        return "n/a" if x is None else "%.3g" % x
+
+    fig.suptitle(
+        "%s: %s, %d steps, %d rank(s), %d iterations in %.1f s; final RMSE train %s, validation %s"
+        % (
+            os.path.basename(summary["config_file"]),
+            summary["scheme"],
+            summary["steps"],
+            summary["ranks"],
+            summary["iterations_done"],
+            summary["timings_seconds"]["total"],
+            fmt(fin["train_rmse"]),
+            fmt(fin["validation_rmse"]),
+        )
+    )
+    fig.tight_layout()
+    out = a.out or os.path.join(d, "fit.png")
+    fig.savefig(out, dpi=90)
+    print("wrote", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,558 @@
+/* pinode train CONFIG: fit a neural ODE to data.  Every rank holds the same θ
+ * and applies the same update to the Allreduced gradient; mini-batches come
+ * from the same seeded RNG on every rank; so the run is deterministic and
+ * can be checkpointed and resumed bitwise. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "run.h"
+
+enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
+enum { FINISHED = 0, INTERRUPTED, DIVERGED };
+
+typedef struct trainer {
+  pn_ctx *ctx;
+  const cli_config *cfg;
+  cli_problem *p;
+  const char *dir;
+  pn_solver *S_train, *S_val;
+  pn_batch *b_train, *b_val;
+  int *members, *scratch;
+  double *grad;
+  train_state st;
+  train_timers tm;
+  progress pr;
+  int status;
+  char message[1200];
+  double final_train, final_val; /* losses over all training / validation trajectories */
+} trainer;
+
+static void usage(pn_ctx *ctx)
+{
+  cli_print(ctx,
+            "usage: pinode train [options] CONFIG\n"
+            "\n"
+            "Fits a neural ODE to the data of the INI file CONFIG (keys: README, 'Configuration\n"
+            "reference', or --list-keys) and writes into output.dir: history.csv, model.pinode,\n"
+            "predictions.csv, data.csv, config.ini, summary.json and checkpoint.pinode.\n"
+            "Runs on any number of MPI ranks (the time interval is split across them).\n"
+            "\n"
+            "options:\n"
+            "  --set SECTION.KEY=VALUE  override a key of CONFIG (repeatable)\n"
+            "  --resume DIR             continue the run in DIR from its checkpoint (bitwise\n"
+            "                           the same result as an uninterrupted run)\n"
+            "  --quiet                  no progress output\n"
+            "  --print-config           print the effective configuration and exit\n"
+            "  --list-keys              print every key with its default and exit\n"
+            "  -h, --help               this text\n"
+            "\n"
+            "exit status: 0 finished, 1 error or diverged, 2 usage, 3 stopped by SIGTERM/SIGINT\n"
+            "after writing a checkpoint (continue with --resume DIR)\n");
+}
+
+static void list_keys(pn_ctx *ctx)
+{
+  for (int i = 0; i < cli_config_nkeys(); i++) {
+    const char *name, *def, *acc, *doc;
+    cli_config_key(i, &name, &def, &acc, &doc);
+    cli_print(ctx, "%-28s default %-10s %s (accepted: %s)\n", name, def[0] ? def : "\"\"", doc,
+              acc);
+  }
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static int optim_create(trainer *T)
+{
+  const cli_config *c = T->cfg;
+  pn_optim_opts o;
+  pn_optim_opts_default(&o);
+  o.method = (pn_optim_method)c->method;
+  o.lr = c->lr;
+  o.beta1 = c->beta1;
+  o.beta2 = c->beta2;
+  o.eps = c->eps;
+  o.momentum = c->momentum;
+  o.nesterov = c->nesterov;
+  o.weight_decay = c->weight_decay;
+  o.clip_norm = c->clip_norm;
+  o.schedule = (pn_lr_schedule)c->schedule;
+  o.decay_iterations = c->decay_iterations > 0 ? c->decay_iterations : c->iterations;
+  o.decay_rate = c->decay_rate;
+  o.lr_min = c->lr_min;
+  o.warmup = c->warmup;
+  return pn_optim_create(T->ctx, T->p->nparam, &o, &T->st.opt);
+}
+
+static int history_alloc(trainer *T)
+{
+  const size_t n = (size_t)T->cfg->iterations;
+  double *h = calloc(5 * n, sizeof(double));
+  if (!h) return pn_ctx_fail(T->ctx, PN_ERR_MEM, "out of memory for the loss history");
+  T->st.h_loss = h;
+  T->st.h_val = h + n;
+  T->st.h_gnorm = h + 2 * n;
+  T->st.h_lr = h + 3 * n;
+  T->st.h_sec = h + 4 * n;
+  T->st.cap = (long)n;
+  return PN_OK;
+}
+
+static int trainer_init(trainer *T)
+{
+  cli_problem *p = T->p;
+  pn_ctx *ctx = T->ctx;
+  const double t0 = p->sopts.t0;
+  const pn_reduction red = (pn_reduction)T->cfg->reduction;
+  T->members = calloc(2 * (size_t)p->ntrain, sizeof(int));
+  T->grad = calloc((size_t)p->nparam, sizeof(double));
+  T->st.theta = calloc((size_t)p->nparam, sizeof(double));
+  if (!T->members || !T->grad || !T->st.theta)
+    return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the trainer");
+  T->scratch = T->members + p->ntrain;
+  memcpy(T->st.theta, p->theta, sizeof(double) * (size_t)p->nparam);
+  CLI_TRY(history_alloc(T));
+  CLI_TRY(optim_create(T));
+  pn_rng_seed(&T->st.rng, T->cfg->optim_seed);
+  CLI_TRY(pn_solver_create(ctx, p->model, p->tab, &p->sopts, &T->S_train));
+  CLI_TRY(pn_batch_create(ctx, p->data, p->batch, t0, red, &T->b_train));
+  if (p->nval > 0) {
+    CLI_TRY(pn_solver_create(ctx, p->model, p->tab, &p->sopts, &T->S_val));
+    CLI_TRY(pn_batch_create(ctx, p->data, p->nval, t0, red, &T->b_val));
+    CLI_TRY(pn_batch_set(T->b_val, p->val));
+  }
+  return PN_OK;
+}
+
+static void trainer_free(trainer *T)
+{
+  pn_solver_destroy(&T->S_train);
+  pn_solver_destroy(&T->S_val);
+  pn_batch_destroy(&T->b_train);
+  pn_batch_destroy(&T->b_val);
+  pn_optim_destroy(&T->st.opt);
+  free(T->members);
+  free(T->grad);
+  free(T->st.theta);
+  free(T->st.h_loss);
+}
+
+/* ---- one iteration ------------------------------------------------------------ */
+
+/* A failure that means the training diverged (not a bug or a bad input). */
+static int diverged(trainer *T, int rc, const char *what)
+{
+  if (rc != PN_ERR_NONFINITE) return rc;
+  T->status = DIVERGED;
+  snprintf(T->message, sizeof T->message, "training diverged at iteration %ld (%s): %s",
+           T->st.iteration + 1, what, pn_ctx_last_error(T->ctx));
+  return PN_OK;
+}
+
+static void add_solver_stats(trainer *T, const pn_solver *S)
+{
+  pn_stats s;
+  pn_solver_get_stats(S, &s);
+  T->tm.forward += s.time_forward;
+  T->tm.backward += s.time_backward;
+  T->tm.wait += s.time_wait;
+  T->tm.rhs += s.rhs_evals;
+  T->tm.vjp += s.vjp_evals;
+}
+
+static int validate(trainer *T, double *val)
+{
+  *val = NAN;
+  const long it = T->st.iteration + 1;
+  if (!T->S_val || (it % T->cfg->validate_every != 0 && it != T->cfg->iterations)) return PN_OK;
+  const double t = MPI_Wtime();
+  const int rc = pn_solver_loss(T->S_val, T->st.theta, T->p->nval, pn_batch_z0(T->b_val),
+                                pn_batch_loss(T->b_val), val);
+  add_solver_stats(T, T->S_val);
+  T->tm.validation += MPI_Wtime() - t;
+  return rc;
+}
+
+static int iterate(trainer *T)
+{
+  const cli_config *c = T->cfg;
+  cli_problem *p = T->p;
+  train_state *st = &T->st;
+  const double t_start = MPI_Wtime();
+  pn_draw_batch(&st->rng, p->train, p->ntrain, p->batch, T->members, T->scratch);
+  CLI_TRY(pn_batch_set(T->b_train, T->members));
+  double loss = NAN, val = NAN;
+  int rc = pn_solver_gradient_method(T->S_train, (pn_adjoint_kind)c->adjoint,
+                                     (pn_sweep_mode)c->sweep, st->theta, p->batch,
+                                     pn_batch_z0(T->b_train), pn_batch_loss(T->b_train), &loss,
+                                     T->grad, NULL);
+  add_solver_stats(T, T->S_train);
+  const double t_grad = MPI_Wtime();
+  T->tm.gradient += t_grad - t_start;
+  if (rc != PN_OK) return diverged(T, rc, "gradient");
+  if (!isfinite(loss))
+    return diverged(T, pn_ctx_fail(T->ctx, PN_ERR_NONFINITE, "the loss is %g", loss), "loss");
+  pn_optim_info info;
+  rc = pn_optim_step(st->opt, st->theta, T->grad, &info);
+  T->tm.optimizer += MPI_Wtime() - t_grad;
+  if (rc != PN_OK) return diverged(T, rc, "update");
+  rc = validate(T, &val);
+  if (rc != PN_OK) return diverged(T, rc, "validation");
+  const long i = st->iteration++;
+  st->h_loss[i] = loss;
+  st->h_val[i] = val;
+  st->h_gnorm[i] = info.grad_norm;
+  st->h_lr[i] = info.lr;
+  st->h_sec[i] = MPI_Wtime() - t_start;
+  return PN_OK;
+}
+
+static int checkpoint(trainer *T)
+{
+  char path[CLI_PATH + 32];
+  const double t = MPI_Wtime();
+  snprintf(path, sizeof path, "%s/checkpoint.pinode", T->dir);
+  const int rc = cli_model_write(T->ctx, T->cfg, T->p, &T->st, 1, path);
+  T->tm.checkpoint += MPI_Wtime() - t;
+  return rc;
+}
+
+/* Every rank must hold the same θ (same updates of the same Allreduced
+ * gradient); a cheap check at each checkpoint catches a violation early. */
+static int check_replicated(trainer *T)
+{
+  double s[2] = {0, 0}, lo[2], hi[2];
+  for (int i = 0; i < T->p->nparam; i++) {
+    s[0] += T->st.theta[i];
+    s[1] += (double)(i % 7 + 1) * T->st.theta[i];
+  }
+  MPI_Allreduce(s, lo, 2, MPI_DOUBLE, MPI_MIN, pn_ctx_comm(T->ctx));
+  MPI_Allreduce(s, hi, 2, MPI_DOUBLE, MPI_MAX, pn_ctx_comm(T->ctx));
+  if (memcmp(lo, hi, sizeof lo) == 0) return PN_OK;
+  return pn_ctx_fail(T->ctx, PN_ERR_STATE,
+                     "the ranks' parameters differ at iteration %ld (checksums %.17g vs %.17g): "
+                     "the gradient was not identical on every rank",
+                     T->st.iteration, lo[0], hi[0]);
+}
+
+static int train_loop(trainer *T)
+{
+  const cli_config *c = T->cfg;
+  const double t0 = MPI_Wtime();
+  while (T->st.iteration < c->iterations) {
+    if (cli_signal_agree(T->ctx)) {
+      T->status = INTERRUPTED;
+      snprintf(T->message, sizeof T->message, "stopped by a signal after iteration %ld",
+               T->st.iteration);
+      break;
+    }
+    CLI_TRY(iterate(T));
+    if (T->status == DIVERGED) break;
+    const int last = T->st.iteration == c->iterations;
+    cli_progress(T->ctx, &T->pr, &T->st, c->iterations, MPI_Wtime() - t0, last);
+    if (c->checkpoint_every > 0 && T->st.iteration % c->checkpoint_every == 0 && !last) {
+      CLI_TRY(check_replicated(T));
+      CLI_TRY(checkpoint(T));
+    }
+  }
+  if (T->pr.tty && !T->pr.quiet && T->status != FINISHED && pn_ctx_rank(T->ctx) == 0) printf("\n");
+  return PN_OK;
+}
+
+/* ---- the end of a run ------------------------------------------------------------ */
+
+/* Loss over every training trajectory (the mini-batch loss is noisy) and over
+ * the validation trajectories, at the final θ. */
+static int final_losses(trainer *T)
+{
+  cli_problem *p = T->p;
+  pn_batch *all = NULL;
+  pn_solver *S = NULL;
+  T->final_val = NAN;
+  int rc = pn_batch_create(T->ctx, p->data, p->ntrain, p->sopts.t0,
+                           (pn_reduction)T->cfg->reduction, &all);
+  if (rc == PN_OK) rc = pn_batch_set(all, p->train);
+  if (rc == PN_OK) rc = pn_solver_create(T->ctx, p->model, p->tab, &p->sopts, &S);
+  if (rc == PN_OK)
+    rc = pn_solver_loss(S, T->st.theta, p->ntrain, pn_batch_z0(all), pn_batch_loss(all),
+                        &T->final_train);
+  if (rc == PN_OK && T->S_val)
+    rc = pn_solver_loss(T->S_val, T->st.theta, p->nval, pn_batch_z0(T->b_val),
+                        pn_batch_loss(T->b_val), &T->final_val);
+  pn_solver_destroy(&S);
+  pn_batch_destroy(&all);
+  if (rc == PN_ERR_NONFINITE) { /* the final model blows up on some trajectory */
+    T->final_train = NAN;
+    rc = PN_OK;
+  }
+  return rc;
+}
+
+static void gather_summary_numbers(trainer *T, double *rss_mb, double *mx, long *cnt)
+{
+  struct rusage ru;
+  double mine = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+  MPI_Gather(&mine, 1, MPI_DOUBLE, rss_mb, 1, MPI_DOUBLE, 0, pn_ctx_comm(T->ctx));
+  const double local[3] = {T->tm.forward, T->tm.backward, T->tm.wait};
+  MPI_Reduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, 0, pn_ctx_comm(T->ctx));
+  const long lc[2] = {T->tm.rhs, T->tm.vjp};
+  MPI_Reduce(lc, cnt, 2, MPI_LONG, MPI_SUM, 0, pn_ctx_comm(T->ctx));
+}
+
+static void write_config_json(json_writer *w, const cli_config *cfg)
+{
+  json_open(w, "config", '{');
+  char section[32] = "";
+  for (int i = 0; i < cli_config_nkeys(); i++) {
+    const char *name, *def, *acc, *doc;
+    cli_config_key(i, &name, &def, &acc, &doc);
+    const size_t len = (size_t)(strchr(name, '.') - name);
+    if (strncmp(section, name, len) != 0 || section[len] != '\0') {
+      if (section[0]) json_close(w, '}');
+      snprintf(section, sizeof section, "%.*s", (int)len, name);
+      json_open(w, section, '{');
+    }
+    json_string(w, name + len + 1, cfg->value[i]);
+  }
+  if (section[0]) json_close(w, '}');
+  json_close(w, '}');
+}
+
+static void write_summary_json(trainer *T, FILE *f, const double *rss, const double *mx,
+                               const long *cnt)
+{
+  static const char *const status[] = {"finished", "interrupted", "diverged"};
+  const cli_problem *p = T->p;
+  const cli_config *c = T->cfg;
+  const double rmse = c->reduction == PN_REDUCE_MEAN ? 1.0 / c->scale : NAN;
+  json_writer w = {f, 0, {0}};
+  json_open(&w, NULL, '{');
+  json_string(&w, "pinode_version", PN_VERSION_STRING);
+  json_string(&w, "config_file", c->path);
+  json_string(&w, "status", status[T->status]);
+  json_string(&w, "message", T->message);
+  json_int(&w, "ranks", pn_ctx_size(T->ctx));
+  json_string(&w, "scheme", c->scheme);
+  json_string(&w, "adjoint", pn_adjoint_kind_name((pn_adjoint_kind)c->adjoint));
+  json_int(&w, "steps", p->sopts.nsteps);
+  json_number(&w, "t0", p->sopts.t0);
+  json_number(&w, "t1", p->sopts.t1);
+  json_int(&w, "parameters", p->nparam);
+  json_int(&w, "train_trajectories", p->ntrain);
+  json_int(&w, "validation_trajectories", p->nval);
+  json_open(&w, "validation_ids", '[');
+  for (int i = 0; i < p->nval; i++) json_int(&w, NULL, p->data->traj_id[p->val[i]]);
+  json_close(&w, ']');
+  json_int(&w, "batch", p->batch);
+  json_int(&w, "iterations_requested", c->iterations);
+  json_int(&w, "iterations_done", T->st.iteration);
+  json_int(&w, "resumed_from", T->st.resumed_from);
+  json_open(&w, "final", '{');
+  json_number(&w, "train_loss", T->final_train);
+  json_number(&w, "validation_loss", T->final_val);
+  json_number(&w, "train_rmse", sqrt(T->final_train) * rmse);
+  json_number(&w, "validation_rmse", sqrt(T->final_val) * rmse);
+  json_number(&w, "last_batch_loss", T->st.iteration ? T->st.h_loss[T->st.iteration - 1] : NAN);
+  json_close(&w, '}');
+  json_open(&w, "timings_seconds", '{');
+  json_number(&w, "total", T->tm.total);
+  json_number(&w, "setup", T->tm.setup);
+  json_number(&w, "gradient", T->tm.gradient);
+  json_number(&w, "optimizer", T->tm.optimizer);
+  json_number(&w, "validation", T->tm.validation);
+  json_number(&w, "checkpoint", T->tm.checkpoint);
+  json_number(&w, "prediction", T->tm.prediction);
+  json_number(&w, "solver_forward_max_rank", mx[0]);
+  json_number(&w, "solver_backward_max_rank", mx[1]);
+  json_number(&w, "solver_wait_max_rank", mx[2]);
+  json_close(&w, '}');
+  json_int(&w, "rhs_evaluations", cnt[0]);
+  json_int(&w, "vjp_evaluations", cnt[1]);
+  json_open(&w, "peak_rss_mb_per_rank", '[');
+  for (int r = 0; r < pn_ctx_size(T->ctx); r++) json_number(&w, NULL, rss[r]);
+  json_close(&w, ']');
+  write_config_json(&w, c);
+  json_close(&w, '}');
+}
+
+static int write_summary(trainer *T)
+{
+  const int P = pn_ctx_size(T->ctx);
+  double *rss = calloc((size_t)P, sizeof(double)), mx[3] = {0, 0, 0};
+  long cnt[2] = {0, 0};
+  if (!rss) return pn_ctx_fail(T->ctx, PN_ERR_MEM, "out of memory for the summary");
+  gather_summary_numbers(T, rss, mx, cnt);
+  int rc = PN_OK;
+  if (pn_ctx_rank(T->ctx) == 0) {
+    char *text = NULL, path[CLI_PATH + 32];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+      rc = pn_ctx_fail(T->ctx, PN_ERR_MEM, "out of memory for the summary");
+    } else {
+      write_summary_json(T, f, rss, mx, cnt);
+      fclose(f);
+      snprintf(path, sizeof path, "%s/summary.json", T->dir);
+      rc = pn_write_file_atomic(T->ctx, path, text, len);
+      free(text);
+    }
+  }
+  free(rss);
+  return cli_agree(T->ctx, rc);
+}
+
+/* Model, history, predictions, summary; a final checkpoint unless diverged
+ * (then the last good checkpoint stays, and model.pinode holds the last good
+ * θ: a failed iteration never changes θ). */
+static int finish(trainer *T, double t_begin)
+{
+  char path[CLI_PATH + 32];
+  if (T->status != DIVERGED) CLI_TRY(checkpoint(T));
+  snprintf(path, sizeof path, "%s/model.pinode", T->dir);
+  CLI_TRY(cli_model_write(T->ctx, T->cfg, T->p, &T->st, 0, path));
+  CLI_TRY(cli_write_history(T->ctx, T->dir, &T->st));
+  CLI_TRY(final_losses(T));
+  const double t = MPI_Wtime();
+  snprintf(path, sizeof path, "%s/predictions.csv", T->dir);
+  int rc = cli_predict_write(T->ctx, T->p->model, T->p->tab, &T->p->sopts, T->st.theta,
+                             T->p->data, T->cfg->scale, T->cfg->predict_every, path);
+  if (rc == PN_ERR_NONFINITE && T->status == DIVERGED) rc = PN_OK; /* nothing to predict */
+  CLI_TRY(rc);
+  T->tm.prediction = MPI_Wtime() - t;
+  T->tm.total = MPI_Wtime() - t_begin;
+  return write_summary(T);
+}
+
+static void report(trainer *T)
+{
+  const cli_config *c = T->cfg;
+  if (T->status == DIVERGED) {
+    if (pn_ctx_rank(T->ctx) == 0)
+      fprintf(stderr,
+              "pinode train: %s\nThe last good weights (iteration %ld) are in %s/model.pinode; "
+              "the last good checkpoint is kept.  Try a smaller optimizer.lr or "
+              "optimizer.clip_norm.\n",
+              T->message, T->st.iteration, T->dir);
+    return;
+  }
+  if (T->pr.quiet) return;
+  cli_print(T->ctx, "%s: %ld iterations on %d rank(s) in %.2f s (gradient %.2f s)\n",
+            T->status == INTERRUPTED ? "interrupted" : "finished", T->st.iteration,
+            pn_ctx_size(T->ctx), T->tm.total, T->tm.gradient);
+  const double u = c->reduction == PN_REDUCE_MEAN ? 1.0 / c->scale : NAN;
+  cli_print(T->ctx, "final loss: train %.4e (rmse %.3e), validation %.4e (rmse %.3e)\n",
+            T->final_train, sqrt(T->final_train) * u, T->final_val, sqrt(T->final_val) * u);
+  cli_print(T->ctx, "outputs in %s/ (model.pinode, history.csv, predictions.csv, summary.json)\n",
+            T->dir);
+  if (T->status == INTERRUPTED)
+    cli_print(T->ctx, "continue with: pinode train %s --resume %s\n", c->path, T->dir);
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+typedef struct train_args {
+  const char *config, *resume;
+  char *sets[256];
+  int nsets, quiet, print_config;
+} train_args;
+
+/* Returns −1 to go on, or an exit status. */
+static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
+{
+  static const struct option longopts[] = {{"set", required_argument, NULL, 's'},
+                                           {"resume", required_argument, NULL, 'r'},
+                                           {"quiet", no_argument, NULL, 'q'},
+                                           {"print-config", no_argument, NULL, 'p'},
+                                           {"list-keys", no_argument, NULL, 'l'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
+  memset(a, 0, sizeof *a);
+  optind = 1;
+  opterr = pn_ctx_rank(ctx) == 0;
+  for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
+    switch (c) {
+    case 's':
+      if (a->nsets == 256) {
+        cli_print(ctx, "pinode train: at most 256 --set options\n");
+        return EXIT_USAGE;
+      }
+      a->sets[a->nsets++] = optarg;
+      break;
+    case 'r': a->resume = optarg; break;
+    case 'q': a->quiet = 1; break;
+    case 'p': a->print_config = 1; break;
+    case 'l': list_keys(ctx); return 0;
+    case 'h': usage(ctx); return 0;
+    default: usage(ctx); return EXIT_USAGE;
+    }
+  }
+  if (argc - optind != 1) {
+    usage(ctx);
+    return EXIT_USAGE;
+  }
+  a->config = argv[optind];
+  return -1;
+}
+
+static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer *T)
+{
+  const double t_begin = MPI_Wtime();
+  T->dir = a->resume ? a->resume : cfg->dir;
+  CLI_TRY(cli_outdir_prepare(ctx, T->dir, cfg->overwrite, a->resume != NULL));
+  CLI_TRY(cli_problem_build(ctx, cfg, T->p));
+  CLI_TRY(trainer_init(T));
+  if (a->resume) {
+    char path[CLI_PATH + 32];
+    snprintf(path, sizeof path, "%s/checkpoint.pinode", a->resume);
+    CLI_TRY(cli_checkpoint_load(ctx, path, cfg, T->p, &T->st));
+    cli_print(ctx, "resuming %s at iteration %ld of %ld\n", a->resume, T->st.iteration,
+              cfg->iterations);
+  }
+  CLI_TRY(cli_write_inputs(ctx, T->dir, cfg, T->p));
+  T->tm.setup = MPI_Wtime() - t_begin;
+  if (!a->quiet)
+    cli_print(ctx, "%s: %d trajectories (%d train, %d validation) of D = %d, %d parameters, %s "
+                   "with %ld steps on [%g, %g], %d rank(s)\n",
+              cfg->path, T->p->data->ntraj, T->p->ntrain, T->p->nval, T->p->data->dim,
+              T->p->nparam, cfg->scheme, T->p->sopts.nsteps, T->p->sopts.t0, T->p->sopts.t1,
+              pn_ctx_size(ctx));
+  cli_signals_install();
+  int rc = train_loop(T);
+  cli_signals_restore();
+  if (rc == PN_OK) rc = finish(T, t_begin);
+  return rc;
+}
+
+int cmd_train(pn_ctx *ctx, int argc, char **argv)
+{
+  train_args a;
+  const int status = parse_args(ctx, argc, argv, &a);
+  if (status >= 0) return status;
+  cli_config *cfg = calloc(1, sizeof *cfg);
+  cli_problem p;
+  memset(&p, 0, sizeof p);
+  trainer T;
+  memset(&T, 0, sizeof T);
+  T.ctx = ctx;
+  T.cfg = cfg;
+  T.p = &p;
+  T.st.resumed_from = 0;
+  int rc = cfg ? cli_config_load(ctx, a.config, a.nsets, a.sets, cfg)
+               : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the configuration");
+  if (rc == PN_OK && a.print_config) {
+    if (pn_ctx_rank(ctx) == 0) cli_config_print(cfg, stdout);
+  } else if (rc == PN_OK) {
+    T.pr = (progress){isatty(STDOUT_FILENO), a.quiet, cfg->log_every, -1e9};
+    rc = run(ctx, &a, cfg, &T);
+    if (rc == PN_OK) report(&T);
+  }
+  trainer_free(&T);
+  cli_problem_free(&p);
+  free(cfg);
+  if (rc != PN_OK) return cli_fail(ctx, "train", rc);
+  return T.status == DIVERGED ? 1 : T.status == INTERRUPTED ? EXIT_INTERRUPTED : 0;
+}

@@ -1,0 +1,102 @@
+/* Internals of pinode train and predict: the training state, checkpoints and
+ * model files, the run's output files, signals, and a small JSON writer. */
+#ifndef PINODE_CLI_RUN_H
+#define PINODE_CLI_RUN_H
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "config.h"
+
+/* ---- signals (signals.c) ---- */
+void cli_signals_install(void);
+void cli_signals_restore(void);
+/* Collective: the signal caught by any rank (0 if none), so that every rank
+ * stops after the same iteration. */
+int cli_signal_agree(pn_ctx *ctx);
+
+/* ---- JSON (json.c) ---- */
+typedef struct json_writer {
+  FILE *f;
+  int depth;
+  int count[32]; /* values written at each depth */
+} json_writer;
+void json_open(json_writer *w, const char *key, char bracket); /* key NULL in arrays */
+void json_close(json_writer *w, char bracket);
+void json_string(json_writer *w, const char *key, const char *s);
+void json_number(json_writer *w, const char *key, double x); /* NaN/Inf → null */
+void json_int(json_writer *w, const char *key, long x);
+
+/* ---- the training state (train.c) ---- */
+
+/* Everything a checkpoint must restore for a bitwise-identical continuation. */
+typedef struct train_state {
+  long iteration;   /* updates applied */
+  long resumed_from;
+  double *theta;    /* P, identical on every rank */
+  pn_optim *opt;
+  pn_rng rng;       /* mini-batch draws */
+  long cap;         /* history capacity (optimizer.iterations) */
+  double *h_loss, *h_val, *h_gnorm, *h_lr, *h_sec; /* one entry per update */
+} train_state;
+
+/* Wall-clock seconds per phase on this rank, and solver counters. */
+typedef struct train_timers {
+  double setup, gradient, optimizer, validation, checkpoint, prediction, total;
+  double forward, backward, wait; /* inside the solver */
+  long rhs, vjp;
+} train_timers;
+
+/* ---- model files and checkpoints (checkpoint.c) ---- */
+
+/* Fill a model file with the network, θ, the grid and the data scale (what
+ * predict needs); with `state`, also the optimiser, the RNG, the history and
+ * the configuration echo (a checkpoint). */
+int cli_model_fill(pn_ctx *ctx, pn_modelfile *mf, const cli_config *cfg, const cli_problem *p,
+                   const train_state *st, int checkpoint);
+
+/* Write DIR/name from rank 0 (atomically); the outcome is agreed by all ranks. */
+int cli_model_write(pn_ctx *ctx, const cli_config *cfg, const cli_problem *p,
+                    const train_state *st, int checkpoint, const char *path);
+
+/* Restore a checkpoint into st (θ, optimiser, RNG, history) after checking
+ * that it was written for the same configuration (all keys except output.*,
+ * parallel.* and optimizer.iterations must be equal).  Collective. */
+int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
+                        const cli_problem *p, train_state *st);
+
+/* ---- outputs (outputs.c) ---- */
+
+/* Prepare the output directory on rank 0: create it; refuse an existing,
+ * non-empty one unless overwrite (or resume, which needs its checkpoint).
+ * Collective (the verdict is shared). */
+int cli_outdir_prepare(pn_ctx *ctx, const char *dir, int overwrite, int resume);
+
+/* Write text to a file atomically from rank 0; collective verdict. */
+int cli_write_text(pn_ctx *ctx, const char *path, const char *text, size_t len);
+
+/* DIR/config.ini (effective configuration) and DIR/data.csv (in the data's
+ * original units).  Collective. */
+int cli_write_inputs(pn_ctx *ctx, const char *dir, const cli_config *cfg, const cli_problem *p);
+
+/* DIR/history.csv from the state's history.  Collective. */
+int cli_write_history(pn_ctx *ctx, const char *dir, const train_state *st);
+
+/* Integrate the model from the first row of every trajectory of `init` over
+ * the grid of `sopts` and write the states every `every` steps to `path`
+ * (CSV, in original units: states divided by `scale`).  Collective. */
+int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
+                      const pn_solver_opts *sopts, const double *theta, const pn_dataset *init,
+                      double scale, long every, const char *path);
+
+/* One progress line (rank 0): a single updating line on a terminal, plain
+ * lines otherwise; nothing when quiet. */
+typedef struct progress {
+  int tty, quiet;
+  long every;
+  double last_print;
+} progress;
+void cli_progress(pn_ctx *ctx, progress *pr, const train_state *st, long total, double seconds,
+                  int last);
+
+#endif
