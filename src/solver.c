@@ -48,6 +48,8 @@ struct pn_solver {
   int batch, nmicro, max_micro;
   int *mb0;          /* micro-batch m holds samples [mb0[m], mb0[m+1]) */
   pni_traj *traj;    /* one per micro-batch */
+  pn_storage_kind store_kind; /* the trajectories' policy (auto resolved) */
+  long store_param;
   int traj_ready;
   double *z, *lam;   /* B×D current states and adjoints */
   double *sendbuf, *recvbuf; /* per micro-batch: rows + 1 status slot */
@@ -94,10 +96,15 @@ static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
            "%d ranks but only %ld steps: every rank needs at least one step (use at most %ld "
            "ranks, or more steps)",
            ctx->size, o->nsteps, o->nsteps);
-  PN_CHECK(ctx, o->storage == PN_STORE_ALL || o->storage == PN_STORE_EVERY, PN_ERR_ARG,
-           "unknown trajectory storage %d", (int)o->storage);
+  PN_CHECK(ctx,
+           o->storage == PN_STORE_ALL || o->storage == PN_STORE_EVERY ||
+               o->storage == PN_STORE_BINOMIAL || o->storage == PN_STORE_AUTO,
+           PN_ERR_ARG, "unknown trajectory storage %d (all, every, binomial or auto)",
+           (int)o->storage);
   PN_CHECK(ctx, o->storage != PN_STORE_EVERY || o->storage_param >= 1, PN_ERR_ARG,
            "storage every k-th state needs k >= 1 (got %ld)", o->storage_param);
+  PN_CHECK(ctx, o->storage != PN_STORE_BINOMIAL || o->storage_param >= 1, PN_ERR_ARG,
+           "binomial checkpointing needs c >= 1 checkpoints (got %ld)", o->storage_param);
   PN_CHECK(ctx, o->microbatches >= 0, PN_ERR_ARG, "%d micro-batches: need >= 0 (0 = automatic)",
            o->microbatches);
   return PN_OK;
@@ -184,26 +191,36 @@ static int choose_microbatches(const pn_solver *S, int batch)
   return M < batch ? M : batch;
 }
 
+/* The trajectory's advance: the forward sweep's own step function, hence
+ * bitwise the same states.  pni_step allows z_next == z (binomial storage
+ * advances its working state in place). */
 static int recompute_step(void *arg, long n, const double *z, double *z_next)
 {
   pn_solver *S = arg;
   return pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, S->cur_nb, z, S->cur_theta, z_next);
 }
 
-/* Bytes per rank for a batch: trajectory, stepper and model workspaces, buffers. */
+static int micro_size(int batch, int M, int m) { return batch / M + (m < batch % M); }
+
+/* Bytes of the trajectories (one per micro-batch) under a storage policy. */
+static size_t traj_bytes(const pn_solver *S, int batch, int M, pn_storage_kind kind, long param)
+{
+  const size_t D = (size_t)pn_model_dim(S->model);
+  size_t bytes = 0;
+  for (int m = 0; m < M; m++)
+    bytes += pni_traj_bytes(kind, param, S->lo, S->hi, (size_t)micro_size(batch, M, m) * D);
+  return bytes;
+}
+
+/* Bytes per rank for a batch: trajectory (as allocated), stepper and model
+ * workspaces, state/adjoint/message buffers, bookkeeping. */
 static size_t workspace_bytes(const pn_solver *S, int batch, int M, int with_traj)
 {
   const size_t D = (size_t)pn_model_dim(S->model), P = (size_t)pn_model_nparam(S->model);
-  size_t bytes = 0;
-  int maxnb = 0;
-  for (int m = 0; m < M; m++) {
-    const int nb = batch / M + (m < batch % M);
-    if (nb > maxnb) maxnb = nb;
-    if (with_traj)
-      bytes += pni_traj_bytes(S->opts.storage, S->opts.storage_param, S->lo, S->hi, (size_t)nb * D);
-  }
-  bytes += pni_stepper_bytes(S->tab, S->model, maxnb);
+  size_t bytes = pni_stepper_bytes(S->tab, S->model, micro_size(batch, M, 0));
   bytes += sizeof(double) * (5 * (size_t)batch * D + 2 * (size_t)M + P);
+  bytes += (size_t)M * (sizeof(pni_traj) + 2 * sizeof(MPI_Request) + sizeof(int));
+  if (with_traj) bytes += traj_bytes(S, batch, M, S->store_kind, S->store_param);
   return bytes;
 }
 
@@ -220,39 +237,166 @@ static size_t available_memory(void)
   return kb * 1024;
 }
 
-static int check_memory(pn_solver *S, int batch, int M, int with_traj)
+/* A policy as the CLI spells it: all, every:K, binomial:C, auto. */
+static const char *storage_text(pn_storage_kind kind, long param, char *buf, size_t len)
 {
-  const size_t need = workspace_bytes(S, batch, M, with_traj);
-  const size_t limit = S->opts.memory_limit, avail = available_memory();
-  const char *what = NULL;
-  size_t cap = 0;
-  if (limit > 0 && need > limit) {
-    what = "the memory limit";
-    cap = limit;
-  } else if (avail > 0 && need > avail) {
-    what = "the memory available on this node";
-    cap = avail;
+  if (kind == PN_STORE_EVERY) snprintf(buf, len, "every:%ld", param);
+  else if (kind == PN_STORE_BINOMIAL) snprintf(buf, len, "binomial:%ld", param);
+  else snprintf(buf, len, "%s", kind == PN_STORE_AUTO ? "auto" : "all");
+  return buf;
+}
+
+/* The largest c whose binomial trajectories fit in `room` bytes (0: none);
+ * more than N − 1 checkpoints per block would hold nothing more. */
+static long max_checkpoints(const pn_solver *S, int batch, int M, size_t room)
+{
+  long lo = 0, hi = S->hi - S->lo > 1 ? S->hi - S->lo - 1 : 1;
+  while (lo < hi) { /* bytes grow with c: bisect */
+    const long mid = lo + (hi - lo + 1) / 2;
+    if (traj_bytes(S, batch, M, PN_STORE_BINOMIAL, mid) <= room) lo = mid;
+    else hi = mid - 1;
   }
-  if (!what) return PN_OK;
-  const size_t traj = need - workspace_bytes(S, batch, M, 0);
-  const size_t other = need - traj;
-  long k = 0; /* a checkpoint stride that would fit */
-  if (cap > other && traj > 0) k = (long)((double)traj / (double)(cap - other) * 2.0) + 1;
+  return lo;
+}
+
+/* The budget a gradient must fit: the limit the caller gave, else this node's
+ * available memory (for auto storage shared by all ranks of the
+ * communicator, since they may all sit on this node); 0 if none is known. */
+static size_t memory_budget(const pn_solver *S, pn_storage_kind kind, char *what, size_t len)
+{
+  if (S->opts.memory_limit > 0) {
+    snprintf(what, len, "the memory limit");
+    return S->opts.memory_limit;
+  }
+  const size_t avail = available_memory();
+  if (kind == PN_STORE_AUTO && S->size > 1) {
+    snprintf(what, len, "this node's available memory shared by %d ranks", S->size);
+    return avail / (size_t)S->size;
+  }
+  snprintf(what, len, "the memory available on this node");
+  return avail;
+}
+
+/* Settings whose trajectories fit in `room` bytes, as a phrase. */
+static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, size_t other,
+                             char *buf, size_t len)
+{
+  const long n = S->hi - S->lo, c = max_checkpoints(S, batch, M, room);
+  if (c < 1) {
+    snprintf(buf, len,
+             "no storage fits (binomial:1 needs %.1f MB in all): use a smaller batch, fewer "
+             "labels or a larger budget",
+             (double)(other + traj_bytes(S, batch, M, PN_STORE_BINOMIAL, 1)) / 1048576.0);
+    return;
+  }
+  const double steps = 1.0 + (double)pni_traj_recompute(PN_STORE_BINOMIAL, c, n) / (double)n;
+  const int used = snprintf(buf, len,
+                            "storage binomial:%ld or less fits (%.2f forward steps per step), as "
+                            "does auto",
+                            c, steps);
+  const long k = (long)ceil(sqrt((double)n));
+  if (k > 1 && traj_bytes(S, batch, M, PN_STORE_EVERY, k) <= room && used > 0 &&
+      (size_t)used < len)
+    snprintf(buf + used, len - (size_t)used, ", or every:%ld", k);
+}
+
+/* The refusal: the estimate, the budget it exceeds, and settings that fit.
+ * with_traj = 0: the workspaces alone (loss, forward). */
+static int refuse(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind kind, long param,
+                  size_t other, size_t budget, const char *what)
+{
+  const double MB = 1048576.0;
+  if (!with_traj)
+    return pni_error(S->ctx, PN_ERR_LIMIT, __FILE__, __LINE__, __func__,
+                     "rank %d would need %.1f MB of workspaces and buffers for batch %d, more than "
+                     "%s (%.1f MB): use a smaller batch or a larger budget",
+                     S->rank, (double)other / MB, batch, what, (double)budget / MB);
+  if (kind == PN_STORE_AUTO) { /* nothing fitted: show the least any storage needs */
+    kind = PN_STORE_BINOMIAL;
+    param = 1;
+  }
+  const size_t traj = traj_bytes(S, batch, M, kind, param);
+  char name[64], fits[320];
+  fitting_settings(S, batch, M, budget > other ? budget - other : 0, other, fits, sizeof fits);
   return pni_error(S->ctx, PN_ERR_LIMIT, __FILE__, __LINE__, __func__,
-                   "this rank needs %.1f MB (trajectory of %ld steps x %d samples: %.1f MB), more "
-                   "than %s (%.1f MB); use more ranks, a smaller batch, or store every k-th state "
-                   "(k >= %ld)",
-                   (double)need / 1048576.0, S->hi - S->lo, batch, (double)traj / 1048576.0, what,
-                   (double)cap / 1048576.0, k > 1 ? k : 2);
+                   "rank %d would need %.1f MB for this gradient: trajectory %.1f MB (storage %s, "
+                   "%ld of %ld steps, batch %d) plus %.1f MB of workspaces, buffers and %d label "
+                   "jumps; that is more than %s (%.1f MB); %s",
+                   S->rank, (double)(other + traj) / MB, (double)traj / MB,
+                   storage_text(kind, param, name, sizeof name), S->hi - S->lo, S->opts.nsteps,
+                   batch, (double)other / MB, S->nlabels, what, (double)budget / MB, fits);
+}
+
+/* Bytes of the label jumps a gradient keeps (ensure_jumps), 0 without one. */
+static size_t jumps_bytes(const pn_solver *S, int batch, int with_traj)
+{
+  if (!with_traj) return 0;
+  return sizeof(double) * (size_t)S->nlabels * (size_t)batch * (size_t)pn_model_dim(S->model);
+}
+
+/* Resolve the storage policy for a batch (auto: all if it fits, else the
+ * largest binomial c that fits) and check the estimate against the budget
+ * before anything is allocated.  Sets *kind, *param. */
+static int check_memory(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind *kind,
+                        long *param)
+{
+  char what[96];
+  const size_t other = workspace_bytes(S, batch, M, 0) + jumps_bytes(S, batch, with_traj);
+  *kind = with_traj ? S->opts.storage : PN_STORE_ALL;
+  *param = S->opts.storage_param;
+  const size_t budget = memory_budget(S, *kind, what, sizeof what);
+  S->stats.bytes_limit = budget;
+  if (!with_traj) {
+    if (budget > 0 && other > budget) return refuse(S, batch, M, 0, *kind, 0, other, budget, what);
+    return PN_OK;
+  }
+  if (*kind == PN_STORE_AUTO) {
+    *kind = PN_STORE_ALL;
+    if (budget > 0 && other + traj_bytes(S, batch, M, PN_STORE_ALL, 0) > budget) {
+      *kind = PN_STORE_BINOMIAL;
+      *param = max_checkpoints(S, batch, M, budget > other ? budget - other : 0);
+      if (*param < 1) return refuse(S, batch, M, 1, PN_STORE_AUTO, 0, other, budget, what);
+    }
+  }
+  if (budget > 0 && other + traj_bytes(S, batch, M, *kind, *param) > budget)
+    return refuse(S, batch, M, 1, *kind, *param, other, budget, what);
+  return PN_OK;
+}
+
+/* What the gradient's storage is and the fewest recomputations possible with
+ * the same number of states held (the binomial optimum). */
+static void storage_stats(pn_solver *S)
+{
+  const long len = S->hi - S->lo;
+  const long states = pni_traj_states(S->store_kind, S->store_param, len);
+  S->stats.storage = S->store_kind;
+  S->stats.storage_param = S->store_kind == PN_STORE_ALL ? 0 : S->store_param;
+  S->stats.steps_recompute_min =
+      (long)S->nmicro * pni_binomial_recompute(len, states > 1 ? states - 1 : 1);
+}
+
+/* The workspaces in place still fit the memory limit (more labels than the
+ * last call may have grown the jumps). */
+static int still_fits(const pn_solver *S, int batch, int M, int with_traj)
+{
+  return S->opts.memory_limit == 0 ||
+         workspace_bytes(S, batch, M, with_traj) + jumps_bytes(S, batch, with_traj) <=
+             S->opts.memory_limit;
 }
 
 /* (Re)allocate the workspaces for a batch size; nothing is allocated when the
- * batch size and the need for a trajectory are unchanged. */
+ * batch size, the need for a trajectory and its policy are unchanged. */
 static int setup_batch(pn_solver *S, int batch, int with_traj)
 {
   const int M = choose_microbatches(S, batch);
-  if (batch == S->batch && M == S->nmicro && (!with_traj || S->traj_ready)) return PN_OK;
-  PN_CALL(check_memory(S, batch, M, with_traj));
+  pn_storage_kind kind = S->store_kind;
+  long param = S->store_param;
+  if (batch == S->batch && M == S->nmicro && (!with_traj || S->traj_ready) &&
+      still_fits(S, batch, M, with_traj)) {
+    if (with_traj) storage_stats(S);
+    return PN_OK;
+  }
+  PN_CALL(check_memory(S, batch, M, with_traj, &kind, &param));
   free_workspace(S);
   pn_ctx *ctx = S->ctx;
   const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)batch * D;
@@ -260,7 +404,7 @@ static int setup_batch(pn_solver *S, int batch, int with_traj)
   PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)M + 1, sizeof(int), &S->mb0, "micro-batches"));
   S->max_micro = 0;
   for (int m = 0; m < M; m++) {
-    const int nb = batch / M + (m < batch % M);
+    const int nb = micro_size(batch, M, m);
     S->mb0[m + 1] = S->mb0[m] + nb;
     if (nb > S->max_micro) S->max_micro = nb;
   }
@@ -281,10 +425,13 @@ static int setup_batch(pn_solver *S, int batch, int with_traj)
     PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)M, sizeof(pni_traj), &S->traj, "trajectories"));
     for (int m = 0; m < M; m++) {
       const size_t width = (size_t)(S->mb0[m + 1] - S->mb0[m]) * D;
-      PN_CALL_GOTO(rc, pni_traj_init(&S->traj[m], ctx, S->opts.storage, S->opts.storage_param,
-                                     S->lo, S->hi, width, recompute_step, S));
+      PN_CALL_GOTO(rc, pni_traj_init(&S->traj[m], ctx, kind, param, S->lo, S->hi, width,
+                                     recompute_step, S));
     }
+    S->store_kind = kind;
+    S->store_param = param;
     S->traj_ready = 1;
+    storage_stats(S);
   }
   return PN_OK;
 cleanup:

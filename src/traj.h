@@ -2,7 +2,26 @@
  * `width` doubles per state.  The forward sweep records z_n for n = lo..hi−1
  * in order; the backward sweep fetches them for n = hi−1 down to lo.
  * Policies that store fewer states recompute the others with `advance`
- * (the same step function as the forward sweep, so results are bitwise equal). */
+ * (the same step function as the forward sweep, so results are bitwise equal).
+ *
+ * Policies (pn_storage_kind; AUTO is resolved by the solver before this):
+ *   ALL       every state: N states, no recomputation.
+ *   EVERY     every k-th state plus one recomputed segment of k states:
+ *             ⌈N/k⌉ + k states, N − ⌈N/k⌉ steps recomputed.
+ *   BINOMIAL  Griewank–Walther binomial checkpointing ("Revolve", offline:
+ *             N known) with c checkpoints.  Convention: c counts every
+ *             checkpoint including z_lo (so c ≥ 1), and the storage also holds
+ *             one working state (Revolve's "current state"): min(c+1, N)
+ *             states in all.  With r the smallest integer with
+ *             β(c, r) = C(c+r, c) ≥ N, reversing N steps takes
+ *             t(N, c) = r·N − β(c+1, r−1) forward steps (Griewank 1992), the
+ *             minimum over all schedules; N − 1 of those are the first sweep,
+ *             which the solver's forward sweep does anyway (it records while
+ *             it computes the loss), so the steps recomputed are exactly
+ *             t(N, c) − (N − 1) = pni_binomial_recompute(N, c).
+ *             Memory is O(c): c + 1 states and c grid indices, nothing O(N).
+ *
+ * Not collective; no MPI. */
 #ifndef PINODE_TRAJ_H
 #define PINODE_TRAJ_H
 
@@ -11,33 +30,75 @@
 #include "pinode/ctx.h"
 #include "pinode/solver.h"
 
-/* z_next = one step from z_n at grid index n. */
+/* z_next = one step from z_n at grid index n.  Must allow z_next == z (the
+ * binomial policy advances its working state in place). */
 typedef int (*pni_advance_fn)(void *arg, long n, const double *z, double *z_next);
 
 typedef struct pni_traj {
+  pn_ctx *ctx;
   pn_storage_kind kind;
-  long lo, hi, k;   /* k: checkpoint stride (every-k) */
+  long lo, hi, k;   /* k: checkpoint stride (every-k), or c (binomial) */
   size_t width;
-  double *store;    /* checkpoints (or all states) */
-  double *segment;  /* every-k: recomputed states of the current segment */
-  long seg_start;   /* grid index of segment[0], −1 if none */
+  double *store;    /* all states, every k-th state, or the c checkpoint slots */
+  double *segment;  /* every-k: recomputed states of the current segment;
+                       binomial: the working state */
+  long seg_start;   /* every-k: grid index of segment[0], −1 if none;
+                       binomial: grid index of the working state, −1 if none */
   pni_advance_fn advance;
   void *arg;
   long recomputed;  /* steps recomputed since the last record of lo */
   long stored;      /* states held */
+  /* Binomial: slots 0..depth−1 hold the checkpoints at grid indices pos[i]
+   * (increasing: a stack, since the backward sweep consumes them last-in
+   * first-out).  Forward plan: the next index to checkpoint, with the length
+   * and checkpoint count of the sub-reversal it splits. */
+  long nslots, depth, *pos;
+  long plan_next, plan_len, plan_slots;
+  /* Order checks: the last index recorded (lo−1: none) and fetched (hi: none). */
+  long recorded, fetched;
+  const double *fetched_ptr;
 } pni_traj;
+
+/* β(s, r) = C(s + r, s), the most steps s checkpoints can reverse when no
+ * step is advanced more than r times; 0 for r < 0; saturates at LONG_MAX. */
+long pni_binomial_beta(long s, long r);
+
+/* The repetition number: the smallest r ≥ 0 with β(c, r) ≥ N (N, c ≥ 1). */
+long pni_binomial_reps(long nsteps, long c);
+
+/* Minimal steps recomputed to reverse N steps with c checkpoints (convention
+ * above): r·N − β(c+1, r−1) − (N − 1). */
+long pni_binomial_recompute(long nsteps, long c);
+
+/* An optimal first advance j (1 ≤ j < l) for reversing l ≥ 2 steps from a
+ * checkpoint with s ≥ 1 checkpoints (that one included): the largest j with
+ * j + t(l−j, s−1) + t(j, s) = t(l, s). */
+long pni_binomial_split(long l, long s);
+
+/* States a policy holds for a block of len steps (see the table above). */
+long pni_traj_states(pn_storage_kind kind, long param, long len);
+
+/* Steps a policy recomputes in one full backward sweep of len steps. */
+long pni_traj_recompute(pn_storage_kind kind, long param, long len);
 
 /* Bytes a trajectory of this shape holds. */
 size_t pni_traj_bytes(pn_storage_kind kind, long param, long lo, long hi, size_t width);
 
+/* kind: ALL, EVERY (param = k ≥ 1) or BINOMIAL (param = c ≥ 1); PN_ERR_ARG
+ * otherwise, PN_ERR_MEM if out of memory (tr is then freed). */
 int pni_traj_init(pni_traj *tr, pn_ctx *ctx, pn_storage_kind kind, long param, long lo, long hi,
                   size_t width, pni_advance_fn advance, void *arg);
 void pni_traj_free(pni_traj *tr);
 
-/* Forward: remember z_n (n = lo..hi−1, increasing). */
+/* Forward: remember z_n (n = lo..hi−1, increasing; recording lo starts over). */
 void pni_traj_record(pni_traj *tr, long n, const double *z);
 
-/* Backward: *z_out = z_n (n = hi−1..lo, decreasing); valid until the next fetch. */
+/* Backward: *z_out = z_n, valid until the next fetch (fetching the same n
+ * twice in a row returns the same pointer).  Cost is optimal for
+ * n = hi−1, hi−2, ..., lo; any other order is correct too (a fetch above the
+ * previous one starts over from z_lo, as a new sweep would).  PN_ERR_STATE if
+ * the forward sweep did not record all of lo..hi−1 first, PN_ERR_ARG if n is
+ * outside [lo, hi); an error of advance is passed on. */
 int pni_traj_fetch(pni_traj *tr, long n, const double **z_out);
 
 #endif

@@ -29,7 +29,17 @@ typedef struct pn_solver pn_solver;
 /** @brief Trajectory storage inside each rank's block. */
 typedef enum pn_storage_kind {
   PN_STORE_ALL = 0,  /**< every state of the block */
-  PN_STORE_EVERY     /**< every k-th state; the others recomputed */
+  PN_STORE_EVERY,    /**< every k-th state; the others recomputed */
+  /** Binomial checkpointing (Griewank–Walther "Revolve", offline): c
+   *  checkpoints (z at the block's start included) plus one working state;
+   *  recomputes the fewest steps any schedule with c checkpoints can, i.e.
+   *  r·N − β(c+1, r−1) − (N − 1) for a block of N steps, where r is the
+   *  smallest integer with β(c, r) = C(c+r, c) ≥ N. */
+  PN_STORE_BINOMIAL,
+  /** The solver chooses: all states if they fit in memory_limit (or, with no
+   *  limit, in this node's available memory shared by the ranks), else binomial
+   *  with the largest c that fits after everything else the solver holds. */
+  PN_STORE_AUTO
 } pn_storage_kind;
 
 /** @brief Solver options; start from pn_solver_opts_default(). */
@@ -37,8 +47,12 @@ typedef struct pn_solver_opts {
   double t0, t1;           /**< time interval, t1 > t0 */
   long nsteps;             /**< N ≥ 1 fixed steps */
   pn_storage_kind storage; /**< default PN_STORE_ALL */
-  long storage_param;      /**< k for PN_STORE_EVERY */
-  size_t memory_limit;     /**< bytes per rank the solver may hold; 0 = no limit */
+  long storage_param;      /**< k for PN_STORE_EVERY, c for PN_STORE_BINOMIAL */
+  size_t memory_limit;     /**< bytes per rank the solver may hold (trajectory,
+                                workspaces, buffers, label jumps); 0 = no limit.
+                                A gradient whose estimate exceeds it is refused
+                                with PN_ERR_LIMIT before anything is allocated
+                                (except with PN_STORE_AUTO, which fits into it). */
   int microbatches;        /**< M ≥ 1, or 0 for an automatic choice */
   int check_finite;        /**< 1 (default): stop at the first NaN/Inf state */
 } pn_solver_opts;
@@ -106,6 +120,16 @@ typedef struct pn_stats {
   double backsolve_z_err;  /**< backsolve only: ‖z_backsolved(t_lo) − z_lo‖ /
                                 ‖z_lo‖ over this rank's block, all samples (the
                                 largest over single-point sweeps); 0 otherwise */
+  /* Trajectory storage of the last gradient on this rank. */
+  pn_storage_kind storage;  /**< the policy used (PN_STORE_AUTO resolved) */
+  long storage_param;       /**< its k (every) or c (binomial) */
+  long steps_recompute_min; /**< the fewest steps any schedule holding
+                                 states_stored states per trajectory could
+                                 recompute here (the binomial optimum, summed
+                                 over micro-batches like steps_recomputed) */
+  size_t bytes_limit;       /**< the budget the storage was fitted to:
+                                 memory_limit, or the available memory shared
+                                 by the ranks (PN_STORE_AUTO); 0 = none */
 } pn_stats;
 
 /**
