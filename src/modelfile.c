@@ -139,7 +139,7 @@ int pn_modelfile_set(pn_modelfile *mf, const char *key, const char *value)
   PN_CHECK(mf->ctx, valid_key(key) && strcmp(key, "array") != 0 && strcmp(key, "end") != 0,
            PN_ERR_ARG, "model-file key '%s': need [a-z][a-z0-9_.]*, at most %d characters, not "
            "'array' or 'end'", key ? key : "(null)", MAX_KEY);
-  PN_CHECK(mf->ctx, value && !strchr(value, '\n') && strlen(value) <= MAX_VALUE, PN_ERR_ARG,
+  PN_CHECK(mf->ctx, value && !strpbrk(value, "\r\n") && strlen(value) <= MAX_VALUE, PN_ERR_ARG,
            "model-file key '%s': the value must be one line of at most %d characters", key,
            MAX_VALUE);
   char *v = dup_str(mf->ctx, value, strlen(value));
@@ -381,19 +381,29 @@ int pn_modelfile_get_mlp(pn_modelfile *mf, pn_mlp_spec *spec_out, const double *
 {
   if (!mf || !spec_out || !theta_out || !nparam_out) return PN_ERR_ARG;
   PN_CALL(get_shape(mf, spec_out));
+  long np = 0;
+  PN_CALL(pn_modelfile_get_long(mf, "nparam", 0, 1L << 30, &np));
+  const entry *e = find_entry(mf, "nparam");
+  char w[1200];
+  /* The count the shape implies, before building the model: a few bytes of
+   * shape must not make pinode allocate more than the file's θ holds. */
+  long implied = 0;
+  for (int l = 0, in = spec_out->dim + spec_out->time_input; l <= spec_out->nhidden; l++) {
+    const int out = l == spec_out->nhidden ? spec_out->dim : spec_out->widths[l];
+    implied += (long)in * out + out;
+    in = out;
+  }
+  PN_CHECK(mf->ctx, np == implied, PN_ERR_PARSE, "%s: %ld parameters, but the shape has %ld",
+           where(mf, "nparam", e->line, w, sizeof w), np, implied);
+  const double *theta = NULL;
+  PN_CALL(pn_modelfile_get_array(mf, "theta", np, &theta, NULL));
   /* The model itself knows its parameter count: build it once to ask. */
   pn_model *model = NULL;
   PN_CALL(pn_model_create_mlp(mf->ctx, spec_out, &model));
   const int P = pn_model_nparam(model);
   pn_model_destroy(&model);
-  long np = 0;
-  PN_CALL(pn_modelfile_get_long(mf, "nparam", 0, 1L << 30, &np));
-  const entry *e = find_entry(mf, "nparam");
-  char w[1200];
-  PN_CHECK(mf->ctx, np == P, PN_ERR_PARSE, "%s: %ld parameters, but the shape has %d",
+  PN_CHECK(mf->ctx, np == P, PN_ERR_PARSE, "%s: %ld parameters, but the model has %d",
            where(mf, "nparam", e->line, w, sizeof w), np, P);
-  const double *theta = NULL;
-  PN_CALL(pn_modelfile_get_array(mf, "theta", P, &theta, NULL));
   const long bad = pni_first_nonfinite(theta, (size_t)P);
   PN_CHECK(mf->ctx, bad < 0, PN_ERR_NONFINITE, "%s:%ld: parameter %ld of 'theta' is %g",
            mf->path, find_array(mf, "theta")->line + 1 + bad, bad, theta[bad < 0 ? 0 : bad]);
@@ -502,6 +512,10 @@ static int read_entry(reader *r, char *s)
            mf->path, r->line, s);
   PN_CHECK(mf->ctx, !find_entry(mf, s), PN_ERR_PARSE, "%s:%ld: key '%s' appears twice", mf->path,
            r->line, s);
+  /* A carriage return is only accepted as part of a CRLF line end (stripped
+   * by next_line): inside a value it would not survive a write and a read. */
+  PN_CHECK(mf->ctx, !strchr(value, '\r'), PN_ERR_PARSE,
+           "%s:%ld: key '%s': a carriage return inside the value", mf->path, r->line, s);
   char *v = dup_str(mf->ctx, value, strlen(value));
   if (!v) return PN_ERR_MEM;
   return put_entry(mf, s, v, r->line);
