@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Strong scaling of the time-parallel gradient (a benchmark, not a test).
+# For each bench problem, rank count P and micro-batch count M, runs
+#   mpiexec -n P pinode gradient --microbatches M --repeat R --json ...
+# (one OpenBLAS thread per rank; R timed gradients after one warm-up) and
+# prints per (P, M): median / min / max time per gradient, speedup and
+# parallel efficiency against P = 1, M = 1 measured in the same run, the
+# largest per-rank waiting time (pn_stats.time_wait) and each rank's peak RSS.
+#
+# usage: scripts/scaling.sh [--build DIR] [--repeat R] [--problems "spiral wide long"]
+#                           [--ranks "1 2"] [--microbatches "1 2 4 8 16 auto"] [--out DIR]
+# Needs a built pinode (cmake --build DIR); writes the JSON of every run to
+# --out (default: a temporary directory, removed at the end).  The machine
+# should be otherwise idle: timings of a shared machine are noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build repeat=5 problems="spiral wide long" ranks="1 2" ms="1 2 4 8 16 auto" out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --problems) problems=$2; shift 2 ;;
+    --ranks) ranks=$2; shift 2 ;;
+    --microbatches) ms=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "scaling.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+bin=$build/bin/pinode
+[ -x "$bin" ] || { echo "scaling.sh: no $bin; build first (cmake --build $build)" >&2; exit 1; }
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. scripts/blas-env.sh
+export OPENBLAS_NUM_THREADS=1 # one BLAS thread per rank, whatever the caller set
+
+keep=1
+if [ -z "$out" ]; then
+  out=$(mktemp -d)
+  keep=0
+fi
+mkdir -p "$out"
+cleanup() { [ "$keep" = 1 ] || rm -rf "$out"; }
+trap cleanup EXIT
+
+echo "# pinode scaling: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "# OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-default}, $repeat timed gradients per run after one warm-up"
+for prob in $problems; do
+  dir=tests/data/bench/$prob
+  [ -d "$dir" ] || { echo "scaling.sh: no problem directory $dir" >&2; exit 1; }
+  for P in $ranks; do
+    for M in $ms; do
+      mopt=()
+      [ "$M" = auto ] || mopt=(--microbatches "$M")
+      mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient --quiet "${mopt[@]}" \
+        --repeat "$repeat" --json "$out/$prob-P$P-M$M.json" "$dir" "$out/grad-$prob"
+    done
+  done
+done
+
+"$python" - "$out" $problems <<'PY'
+import glob, json, os, sys
+
+out, problems = sys.argv[1], sys.argv[2:]
+print(f"{'problem':8} {'P':>2} {'M':>5} {'N':>6} {'B':>4} {'median s':>9} {'min s':>8} {'max s':>8}"
+      f" {'speedup':>7} {'effic.':>6} {'wait s':>7}  peak RSS per rank (MB)")
+for prob in problems:
+    runs = []
+    for path in glob.glob(os.path.join(out, f"{prob}-P*-M*.json")):
+        asked = path.rsplit("-M", 1)[1][:-5]
+        with open(path) as f:
+            runs.append((asked, json.load(f)))
+    base = [d for a, d in runs if d["ranks"] == 1 and d["microbatches"] == 1]
+    t1 = min(d["time_per_gradient"]["median"] for d in base) if base else None
+    runs.sort(key=lambda r: (r[1]["ranks"], r[0] != "auto", r[1]["microbatches"]))
+    for asked, d in runs:
+        t = d["time_per_gradient"]
+        P = d["ranks"]
+        m = f"{d['microbatches']}" + ("*" if asked == "auto" else "")
+        sp = t1 / t["median"] if t1 else float("nan")
+        wait = max(r["time_wait"] for r in d["per_rank"])
+        rss = ", ".join(f"{r['peak_rss_kb'] / 1024:.1f}" for r in d["per_rank"])
+        print(f"{prob:8} {P:2d} {m:>5} {d['steps']:6d} {d['batch']:4d} {t['median']:9.4f} "
+              f"{t['min']:8.4f} {t['max']:8.4f} {sp:7.2f} {100 * sp / P:5.0f}% {wait:7.4f}  {rss}")
+print("M* = automatic choice; speedup and efficiency against P = 1, M = 1 of the same run;"
+      " wait s = largest per-rank median time waiting for neighbours (pn_stats.time_wait)")
+PY
