@@ -13,3 +13,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# SLURM daemons and clients for the SLURM integration test (tests/cli/test_slurm.sh
+# starts a private cluster from them; slurm/local/).  Optional: if they cannot
+# be installed, that test reports itself skipped, so a failure here is only a
+# warning.  No daemon is started by the installation (policy-rc.d).
+slurm_pkgs=(slurmctld slurmd slurm-client munge)
+slurm_missing=()
+for p in "${slurm_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || slurm_missing+=("$p")
+done
+if [ ${#slurm_missing[@]} -gt 0 ]; then
+  echo "installing (optional, for the SLURM test): ${slurm_missing[*]}"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" || policy=""
+  fi
+  if ! { $sudo apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+           "${slurm_missing[@]}" >/dev/null; }; then
+    echo "warning: could not install ${slurm_missing[*]}; the SLURM test will be skipped" >&2
+  fi
+  [ -z "$policy" ] || $sudo rm -f "$policy"
+fi
