@@ -32,6 +32,9 @@ typedef struct method_ws {
   double *znode;    /* one micro-batch: backsolved z, or interp's right node z_{n+1} */
   double *fhi, *flo; /* interp: f at the right and left nodes */
   double *z0bar;    /* single-point: Σ over the sweeps of ∂L/∂z0, B×D */
+  double *zlo;      /* backsolve: the forward z_lo of every micro-batch, B×D (it
+                       stores no trajectory, only this, to report its drift and
+                       to recompute the state at a single-point label) */
 } method_ws;
 
 struct pn_solver {
@@ -493,6 +496,7 @@ typedef struct sweep {
   const pn_loss *loss; /* labels to evaluate, or NULL */
   int store;           /* record the trajectory */
   int jumps;           /* keep ∂ℓ/∂z of each label for the backward sweep */
+  double *zlo;         /* if set: keep each micro-batch's state at lo (B×D) */
   const event *saves;  /* requested outputs, sorted by step (owned ones only) */
   int nsaves;
   double *states_out;  /* nsave×B×D */
@@ -628,6 +632,7 @@ static int forward_sweep(pn_solver *S, sweep *sw, const double *theta, const dou
     else if (receive(S, m, z) != PN_OK)
       upstream = PN_ERR_REMOTE;
     S->cur_nb = S->mb0[m + 1] - S->mb0[m];
+    if (sw->zlo) memcpy(sw->zlo + (size_t)S->mb0[m] * D, z, sizeof(double) * msg_len(S, m));
     if (rc == PN_OK && upstream == PN_OK) rc = forward_block(S, sw, m, theta, z);
     if (S->rank < S->size - 1)
       send(S, m, z, rc != PN_OK ? rc : upstream, S->rank + 1, TAG_FORWARD);
@@ -684,13 +689,25 @@ static int state_at(pn_solver *S, int m, long n, const double **z_out)
 /* Before the first step of a block, the continuous adjoints need z (and for
  * interp f) at the grid index `top` where this rank's part of the sweep
  * starts.  Backsolve starts from this rank's own forward state there (the
- * time-parallel form of backsolve: z is not passed between ranks). */
+ * time-parallel form of backsolve: z is not passed between ranks); having no
+ * trajectory, it recomputes that state from z_lo when top < hi (a
+ * single-point sweep), with the forward sweep's own step: the same bits. */
 static int continuous_start(pn_solver *S, int m, long top, int nb, const double *theta)
 {
   method_ws *W = &S->mws;
+  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
+  if (S->adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE && top < S->hi) {
+    memcpy(W->znode, W->zlo + (size_t)S->mb0[m] * (size_t)pn_model_dim(S->model),
+           sizeof(double) * w);
+    for (long n = S->lo; n < top; n++)
+      PN_CALL(pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, W->znode, theta,
+                       W->znode));
+    S->stats.steps_recomputed += top - S->lo;
+    return PN_OK;
+  }
   const double *z = NULL;
   PN_CALL(state_at(S, m, top, &z));
-  memcpy(W->znode, z, sizeof(double) * (size_t)nb * (size_t)pn_model_dim(S->model));
+  memcpy(W->znode, z, sizeof(double) * w);
   if (S->adjoint == PN_ADJOINT_CONTINUOUS_INTERP)
     PN_CALL(pni_cadj_rhs(&W->cadj, S->opts.t0 + (double)top * S->h, nb, W->znode, theta, W->fhi));
   return PN_OK;
@@ -720,16 +737,20 @@ static int backward_step(pn_solver *S, int m, long n, int nb, const double *thet
 }
 
 /* Backsolve: how far the backsolved z drifted from the forward z_lo. */
-static int backsolve_drift(pn_solver *S, bsweep *bw, int m, size_t w)
+static void backsolve_drift(pn_solver *S, bsweep *bw, int m, size_t w)
 {
-  const double *zlo = NULL;
-  PN_CALL(state_at(S, m, S->lo, &zlo));
+  const double *zlo = S->mws.zlo + (size_t)S->mb0[m] * (size_t)pn_model_dim(S->model);
   for (size_t x = 0; x < w; x++) {
     const double d = S->mws.znode[x] - zlo[x];
     bw->zerr_num += d * d;
     bw->zerr_den += zlo[x] * zlo[x];
   }
-  return PN_OK;
+}
+
+/* Steps the trajectory of micro-batch m recomputed so far (0 without one). */
+static long traj_recomputed(const pn_solver *S, int m)
+{
+  return S->traj_ready ? S->traj[m].recomputed : 0;
 }
 
 /* Backward through this rank's part of a sweep for one micro-batch; lam: its
@@ -739,7 +760,7 @@ static int backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, 
   const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
   const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
   const long top = bw->top < S->hi ? bw->top : S->hi;
-  const long recomputed0 = S->traj[m].recomputed;
+  const long recomputed0 = traj_recomputed(S, m);
   const int backsolve = S->adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE;
   int li = S->nlabels - 1;
   S->cur_nb = nb;
@@ -754,8 +775,8 @@ static int backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, 
     }
     if (n > S->lo || S->rank == 0) add_jumps(S, bw, &li, n, b0, nb, lam);
   }
-  if (backsolve && top > S->lo) PN_CALL(backsolve_drift(S, bw, m, w));
-  S->stats.steps_recomputed += S->traj[m].recomputed - recomputed0;
+  if (backsolve && top > S->lo) backsolve_drift(S, bw, m, w);
+  S->stats.steps_recomputed += traj_recomputed(S, m) - recomputed0;
   return PN_OK;
 }
 
@@ -846,7 +867,10 @@ static int ensure_method_ws(pn_solver *S, int batch)
   method_ws *W = &S->mws;
   const int continuous = S->adjoint != PN_ADJOINT_DISCRETE;
   const size_t D = (size_t)pn_model_dim(S->model), mw = (size_t)S->max_micro * D;
-  const size_t need = (continuous ? 3 * mw : 0) + (S->sweep == PN_SWEEP_SINGLE ? (size_t)batch * D : 0);
+  const size_t w = (size_t)batch * D;
+  const int single = S->sweep == PN_SWEEP_SINGLE;
+  const int backsolve = S->adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE;
+  const size_t need = (continuous ? 3 * mw : 0) + (single ? w : 0) + (backsolve ? w : 0);
   if (continuous && (!W->cadj.Z || W->cadj.max_batch < S->max_micro)) {
     pni_cadj_free(&W->cadj);
     PN_CALL(pni_cadj_init(&W->cadj, S->ctx, S->tab, S->model, S->max_micro));
@@ -858,11 +882,20 @@ static int ensure_method_ws(pn_solver *S, int batch)
     PN_CALL(pni_calloc(S->ctx, need, sizeof(double), &W->buf, "gradient-method buffers"));
     W->cap = need;
   }
-  if (!W->buf) return PN_OK; /* the discrete multi-point default needs none */
-  W->znode = W->buf;
-  W->fhi = W->znode + mw;
-  W->flo = W->fhi + mw;
-  W->z0bar = continuous ? W->flo + mw : W->buf;
+  /* Carve the buffers this method uses (none for the discrete multi-point default). */
+  double *p = W->buf;
+  W->znode = W->fhi = W->flo = W->z0bar = W->zlo = NULL;
+  if (continuous) {
+    W->znode = p;
+    W->fhi = p + mw;
+    W->flo = p + 2 * mw;
+    p += 3 * mw;
+  }
+  if (single) {
+    W->z0bar = p;
+    p += w;
+  }
+  if (backsolve) W->zlo = p;
   return PN_OK;
 }
 
@@ -914,13 +947,15 @@ static void end_stats(pn_solver *S)
 
 /* Everything before a sweep; the outcome is agreed on by all ranks. */
 static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
-                   const pn_loss *loss, int with_traj)
+                   const pn_loss *loss, int gradient)
 {
+  /* Backsolve stores no trajectory: that is its point. */
+  const int with_traj = gradient && S->adjoint != PN_ADJOINT_CONTINUOUS_BACKSOLVE;
   int rc = check_inputs(S, theta, nb, z0);
   if (rc == PN_OK) rc = bind_labels(S, loss, nb);
   if (rc == PN_OK) rc = setup_batch(S, nb, with_traj);
-  if (rc == PN_OK && with_traj) rc = ensure_jumps(S, nb);
-  if (rc == PN_OK && with_traj) rc = ensure_method_ws(S, nb);
+  if (rc == PN_OK && gradient) rc = ensure_jumps(S, nb);
+  if (rc == PN_OK && gradient) rc = ensure_method_ws(S, nb);
   return pni_agree(S->ctx, rc);
 }
 
@@ -945,7 +980,8 @@ int pn_solver_gradient_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mo
   S->adjoint = adjoint;
   S->sweep = mode;
   PN_CALL(prepare(S, theta, nb, z0, loss, 1));
-  sweep sw = {.loss = loss, .store = 1, .jumps = 1};
+  const int backsolve = adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE;
+  sweep sw = {.loss = loss, .store = !backsolve, .jumps = 1, .zlo = backsolve ? S->mws.zlo : NULL};
   PN_CALL(pni_agree(ctx, forward_sweep(S, &sw, theta, z0)));
   const long rhs_before = backward_rhs_count(S);
   PN_CALL(pni_agree(ctx, backward_sweeps(S, loss, theta)));

@@ -70,9 +70,10 @@ typedef enum pn_adjoint_kind {
    *  the solver to rounding.  The default. */
   PN_ADJOINT_DISCRETE = 0,
   /** Continuous (optimise-then-discretise) adjoint, z integrated backward
-   *  alongside a (torchdiffeq's odeint_adjoint).  Each rank restarts z from
-   *  its own forward state at the right end of its block: the time-parallel
-   *  form of backsolve.  Its drift is reported in pn_stats.backsolve_z_err. */
+   *  alongside a (torchdiffeq's odeint_adjoint).  Stores no trajectory (only
+   *  each block's first state).  Each rank restarts z from its own forward
+   *  state at the right end of its block: the time-parallel form of
+   *  backsolve.  Its drift is reported in pn_stats.backsolve_z_err. */
   PN_ADJOINT_CONTINUOUS_BACKSOLVE,
   /** Continuous adjoint, z from the stored forward states, cubic Hermite in
    *  between (slopes f at the grid points). */

@@ -222,10 +222,48 @@ static void backsolve_drift_is_reported_and_grows(void **state)
   pnt_fails_with(pnt_ctx, relax_backsolve(80.0, &d, &g), PN_ERR_NONFINITE, "the backsolved state");
 }
 
+/* Backsolve keeps no trajectory (that is its point): a fresh solver holds
+ * no state of it and fewer bytes than for the discrete adjoint, which then
+ * stores all N states of the block. */
+static void backsolve_stores_no_trajectory(void **state)
+{
+  (void)state;
+  problem p;
+  problem_make(&p);
+  pn_tableau *tab = NULL;
+  pn_solver *S = NULL;
+  pn_solver_opts o;
+  pn_solver_opts_default(&o);
+  o.nsteps = 400;
+  pnt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
+  pnt_ok(pnt_ctx, pn_solver_create(pnt_ctx, p.model, tab, &o, &S));
+  double g[(D + 1) * H + H + H * D + D];
+  pn_stats bs, disc;
+  pnt_ok(pnt_ctx, pn_solver_gradient_method(S, PN_ADJOINT_CONTINUOUS_BACKSOLVE, PN_SWEEP_SINGLE,
+                                            p.theta, B, p.z0, p.loss, NULL, g, NULL));
+  pnt_ok(pnt_ctx, pn_solver_get_stats(S, &bs));
+  pn_solver_destroy(&S);
+  pnt_ok(pnt_ctx, pn_solver_create(pnt_ctx, p.model, tab, &o, &S));
+  pnt_ok(pnt_ctx, pn_solver_gradient(S, p.theta, B, p.z0, p.loss, NULL, g, NULL));
+  pnt_ok(pnt_ctx, pn_solver_get_stats(S, &disc));
+  print_message("backsolve: %ld states, %zu bytes; discrete: %ld states, %zu bytes\n",
+                bs.states_stored, bs.bytes_solver, disc.states_stored, disc.bytes_solver);
+  assert_int_equal(bs.states_stored, 0);
+  assert_int_equal(disc.states_stored, 400);
+  assert_true(bs.bytes_solver + 400 * B * D * sizeof(double) / 2 < disc.bytes_solver);
+  /* single-point: the labels at t = 0.25, 0.5 (twice) are reached by
+   * recomputing the forward from z_lo: 100 + 200 + 200 steps */
+  assert_int_equal(bs.steps_recomputed, 500);
+  pn_solver_destroy(&S);
+  pn_tableau_destroy(&tab);
+  problem_free(&p);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(interp_gap_has_scheme_order),
     cmocka_unit_test(backsolve_gap_has_scheme_order),
     cmocka_unit_test(backsolve_drift_is_reported_and_grows),
+    cmocka_unit_test(backsolve_stores_no_trajectory),
 };
 
 PNT_MAIN("continuous", tests)
