@@ -1,6 +1,7 @@
 /* Training data: CSV reader/writer, built-in generators, train/validation
  * split, mini-batch draws and the masked MSE loss of a batch (see data.h). */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,15 +483,18 @@ static long grid_index(double t, double t0, double h, long nsteps)
 }
 
 /* Smallest step count in [N, 16N] that puts every time on the grid (0 if
- * none); the search is capped so that a huge dataset cannot stall it. */
+ * none); the search is capped at 2e7 row checks (a failing row counts too),
+ * so that neither a huge dataset nor a huge N can stall it. */
 static long fitting_steps(const pn_dataset *ds, double t0, double t1, long nsteps)
 {
   long budget = 20000000;
-  for (long n = nsteps; n <= 16 * nsteps && budget > 0; n++) {
+  const long last = nsteps > LONG_MAX / 16 ? LONG_MAX : 16 * nsteps;
+  for (long n = nsteps; budget > 0; n++) {
     const double h = (t1 - t0) / (double)n;
     long r = 0;
-    for (; r < ds->nrows && grid_index(ds->time[r], t0, h, n) >= 0; r++) budget--;
+    while (r < ds->nrows && budget-- > 0 && grid_index(ds->time[r], t0, h, n) >= 0) r++;
     if (r == ds->nrows) return n;
+    if (n == last) break;
   }
   return 0;
 }

@@ -24,9 +24,14 @@ int pn_read_file_bcast(pn_ctx *ctx, const char *path, size_t max_bytes, char **b
   long long len = 0;
   char *buf = NULL;
   if (ctx->rank == 0) {
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer
+     * while the other ranks wait for this one; it is refused below. */
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
-      rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+      const int e = errno;
+      if (fd >= 0) close(fd);
+      rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot open %s: %s", path, strerror(e));
     } else {
       struct stat st;
       if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
