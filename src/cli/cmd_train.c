@@ -47,20 +47,27 @@ static void usage(pn_ctx *ctx)
             "                           the same result as an uninterrupted run)\n"
             "  --quiet                  no progress output\n"
             "  --print-config           print the effective configuration and exit\n"
-            "  --list-keys              print every key with its default and exit\n"
+            "  --list-keys[=markdown]   print every key with its default and exit\n"
             "  -h, --help               this text\n"
             "\n"
             "exit status: 0 finished, 1 error or diverged, 2 usage, 3 stopped by SIGTERM/SIGINT\n"
             "after writing a checkpoint (continue with --resume DIR)\n");
 }
 
-static void list_keys(pn_ctx *ctx)
+/* Every key; as the README's table with "markdown" (a test keeps them equal). */
+static void list_keys(pn_ctx *ctx, const char *format)
 {
+  const int md = format && strcmp(format, "markdown") == 0;
+  if (md) cli_print(ctx, "| key | default | accepted values | meaning |\n|---|---|---|---|\n");
   for (int i = 0; i < cli_config_nkeys(); i++) {
     const char *name, *def, *acc, *doc;
     cli_config_key(i, &name, &def, &acc, &doc);
-    cli_print(ctx, "%-28s default %-10s %s (accepted: %s)\n", name, def[0] ? def : "\"\"", doc,
-              acc);
+    if (md)
+      cli_print(ctx, "| `%s` | %s%s%s | %s | %s |\n", name, def[0] && def[0] != '(' ? "`" : "",
+                def[0] ? def : "(empty)", def[0] && def[0] != '(' ? "`" : "", acc, doc);
+    else
+      cli_print(ctx, "%-28s default %-10s %s (accepted: %s)\n", name, def[0] ? def : "\"\"", doc,
+                acc);
   }
 }
 
@@ -467,7 +474,7 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
                                            {"resume", required_argument, NULL, 'r'},
                                            {"quiet", no_argument, NULL, 'q'},
                                            {"print-config", no_argument, NULL, 'p'},
-                                           {"list-keys", no_argument, NULL, 'l'},
+                                           {"list-keys", optional_argument, NULL, 'l'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
@@ -485,7 +492,7 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
     case 'r': a->resume = optarg; break;
     case 'q': a->quiet = 1; break;
     case 'p': a->print_config = 1; break;
-    case 'l': list_keys(ctx); return 0;
+    case 'l': list_keys(ctx, optarg); return 0;
     case 'h': usage(ctx); return 0;
     default: usage(ctx); return EXIT_USAGE;
     }
@@ -502,9 +509,11 @@ static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer 
 {
   const double t_begin = MPI_Wtime();
   T->dir = a->resume ? a->resume : cfg->dir;
-  CLI_TRY(cli_outdir_prepare(ctx, T->dir, cfg->overwrite, a->resume != NULL));
+  /* Everything that can be wrong with the configuration is found before the
+   * output directory is touched. */
   CLI_TRY(cli_problem_build(ctx, cfg, T->p));
   CLI_TRY(trainer_init(T));
+  CLI_TRY(cli_outdir_prepare(ctx, T->dir, cfg->overwrite, a->resume != NULL));
   if (a->resume) {
     char path[CLI_PATH + 32];
     snprintf(path, sizeof path, "%s/checkpoint.pinode", a->resume);

@@ -63,7 +63,9 @@ static const key keys[] = {
     {"solver", "t1", T_REAL, F(t1), "data", -BIG, BIG, 0, "data", NULL,
      "a number > t0, or data (the last observation time)", "end of the interval"},
     {"solver", "storage", T_STRING, F(storage), "all", 0, 0, 0, NULL, NULL,
-     "all, every:K (K >= 1)", "trajectory storage for the backward sweep (as pinode gradient --storage)"},
+     "all, every:K, binomial:C (K, C >= 1), auto",
+     "trajectory storage for the backward sweep: every state, every K-th, C binomial "
+     "checkpoints, or the most that fits solver.memory_limit_mb (as pinode gradient --storage)"},
     {"solver", "memory_limit_mb", T_REAL, F(memory_limit_mb), "0", 0, BIG, 0, NULL, NULL,
      "a number >= 0 (0: no limit)", "memory the solver may hold per rank, in MiB"},
     {"solver", "check_finite", T_BOOL, F(check_finite), "true", 0, 0, 0, NULL, NULL,
@@ -405,6 +407,7 @@ typedef struct ini_state {
   const char *text;
   size_t len, pos;
   long line, too_long;
+  long section_line; /* line of the last [section] header */
   int rc;
 } ini_state;
 
@@ -428,6 +431,7 @@ static char *read_line(char *str, int num, void *stream)
     st->too_long = st->line;
     return NULL;
   }
+  if (n > 0 && *s == '[') st->section_line = st->line;
   memcpy(str, s, n);
   str[n] = '\n';
   str[n + 1] = '\0';
@@ -448,14 +452,16 @@ static int on_key(void *user, const char *section, const char *name, const char 
     }
   size_t n = strlen(v);
   while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r')) v[--n] = '\0';
-  const origin o = {st->cfg->path, st->line, NULL};
+  /* An unknown section is reported at its header, not at its first key. */
+  const int known = section[0] == '\0' || enum_index(sections, section) >= 0;
+  const origin o = {st->cfg->path, known ? st->line : st->section_line, NULL};
   st->rc = assign(st->ctx, st->cfg, section, name, v, &o);
   return st->rc == PN_OK;
 }
 
 static int parse_file(pn_ctx *ctx, cli_config *cfg, const char *text, size_t len)
 {
-  ini_state st = {ctx, cfg, text, len, 0, 0, 0, PN_OK};
+  ini_state st = {ctx, cfg, text, len, 0, 0, 0, 0, PN_OK};
   const int bad = ini_parse_stream(read_line, &st, on_key, &st);
   if (st.rc != PN_OK) return st.rc;
   if (st.too_long)
@@ -522,7 +528,7 @@ static int check_together(pn_ctx *ctx, cli_config *cfg)
   pn_solver_opts so;
   pn_solver_opts_default(&so);
   if (cli_parse_storage(cfg->storage, &so) != PN_OK)
-    return fail_key(ctx, cfg, "solver", "storage", "%s: '%s' is not accepted (accepted: all, every:K with K >= 1)",
+    return fail_key(ctx, cfg, "solver", "storage", "%s: '%s' is not accepted (accepted: all, every:K, binomial:C with K, C >= 1, auto)",
                     cfg->storage);
   if (cfg->nacts != 1 && cfg->nacts != cfg->nhidden)
     return fail_key(ctx, cfg, "model", "activation",
@@ -536,7 +542,7 @@ static int check_together(pn_ctx *ctx, cli_config *cfg)
                     cfg->value[find_key("solver", "t0")]);
   const int csv = cfg->source == CLI_SOURCE_CSV;
   if (csv && cfg->file[0] == '\0')
-    return fail_key(ctx, cfg, "data", "file", "%s: required with data.source = csv%s", "");
+    return fail_key(ctx, cfg, "data", "source", "%s: csv needs data.file, the path of the CSV file%s", "");
   if (!csv && cfg->file[0] != '\0')
     return fail_key(ctx, cfg, "data", "file", "%s: only used with data.source = csv, not %s",
                     cfg->value[find_key("data", "source")]);
