@@ -12,6 +12,7 @@ typedef int (*cli_command_fn)(pn_ctx *ctx, int argc, char **argv);
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv);
 int cmd_train(pn_ctx *ctx, int argc, char **argv);   /* cmd_train.c */
 int cmd_predict(pn_ctx *ctx, int argc, char **argv); /* cmd_predict.c */
+int cmd_bench(pn_ctx *ctx, int argc, char **argv);   /* cmd_bench.c */
 
 /* Print on rank 0 only. */
 void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -38,7 +39,7 @@ typedef struct cli_setup {
 int cli_setup_problem(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, cli_setup *out);
 void cli_setup_free(cli_setup *s);
 
-/* Parse "all" or "every:K" into opts->storage / storage_param. */
+/* Parse all, every:K, binomial:C or auto into opts->storage / storage_param. */
 int cli_parse_storage(const char *text, pn_solver_opts *opts);
 
 /* pinode gradcheck (cmd_gradcheck.c): the seed paper's claims measured on a
@@ -69,5 +70,14 @@ typedef struct gradcheck_opts {
  * missed the complex step by more than tol in some row, or the error of a
  * failed step.  Collective on ctx. */
 int gradcheck_run(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o);
+
+/* gradcheck on a training configuration file (gradcheck_config.c): the
+ * network and initial θ, the training trajectories (which must share their
+ * observation times: the complex step implements the plain MSE) and the grid
+ * of CONFIG.  Collective on ctx. */
+int cli_gradcheck_config(pn_ctx *ctx, const char *path, const gradcheck_opts *o, long steps);
+
+/* 1 if path is a regular file (decided on rank 0, same answer on every rank). */
+int cli_is_regular_file(pn_ctx *ctx, const char *path);
 
 #endif

@@ -16,9 +16,9 @@
 #include "cstep.h"
 
 /* Propagate a pinode error code. */
-#define TRY(expr)                    \
-  do {                               \
-    const int try_rc_ = (expr);      \
+#define TRY(expr)                       \
+  do {                                  \
+    const int try_rc_ = (expr);         \
     if (try_rc_ != PN_OK) return try_rc_; \
   } while (0)
 
@@ -343,7 +343,7 @@ int gradcheck_run(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *
 static void usage(pn_ctx *ctx)
 {
   cli_print(ctx,
-            "usage: pinode gradcheck [options] DIR\n"
+            "usage: pinode gradcheck [options] DIR|CONFIG\n"
             "\n"
             "The three claims of 'A note on the adjoint method for neural ordinary differential\n"
             "equation network' (arXiv 2402.15141), on the problem directory DIR: for every\n"
@@ -354,7 +354,8 @@ static void usage(pn_ctx *ctx)
             "gradient (vs_discrete) and its observed order; single- vs multi-point\n"
             "(vs_multi); backsolve's drift of z; the cost of each (batched RHS and VJP calls\n"
             "summed over ranks; seconds on the slowest rank).  Fails (exit 1) if the discrete\n"
-            "adjoint misses the complex step by more than --tol.  Any number of MPI ranks.\n"
+            "adjoint misses the complex step by more than --tol.  Any number of MPI ranks.\n"            "CONFIG (a pinode train configuration file) instead of DIR: its network with its\n"
+            "initial weights, its training trajectories as one batch and its grid.\n"
             "\n"
             "options:\n"
             "  --scheme NAME   one scheme instead of all built-in ones\n"
@@ -424,6 +425,10 @@ int cmd_gradcheck(pn_ctx *ctx, int argc, char **argv)
   const int status = parse(ctx, argc, argv, &o, &steps);
   if (status >= 0) return status;
   const char *dir = argv[optind];
+  if (cli_is_regular_file(ctx, dir)) { /* a training configuration (gradcheck_config.c) */
+    const int crc = cli_gradcheck_config(ctx, dir, &o, steps);
+    return crc == PN_OK ? 0 : cli_fail(ctx, "gradcheck", crc);
+  }
   pn_problem *p = NULL;
   pn_loss *loss = NULL;
   pn_tableau *tab = NULL;

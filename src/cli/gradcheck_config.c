@@ -1,0 +1,48 @@
+/* pinode gradcheck CONFIG: the gradcheck table on the model and data of a
+ * training configuration (its network with its initial θ, its training
+ * trajectories as one batch, its grid), built by the same code as train. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "config.h"
+
+int cli_is_regular_file(pn_ctx *ctx, const char *path)
+{
+  /* Rank 0 decides, so that every rank takes the same branch. */
+  int yes = 0;
+  struct stat st;
+  if (pn_ctx_rank(ctx) == 0) yes = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+  MPI_Bcast(&yes, 1, MPI_INT, 0, pn_ctx_comm(ctx));
+  return yes;
+}
+
+int cli_gradcheck_config(pn_ctx *ctx, const char *path, const gradcheck_opts *o, long steps)
+{
+  cli_config *cfg = calloc(1, sizeof *cfg);
+  cli_problem p;
+  memset(&p, 0, sizeof p);
+  pn_loss *loss = NULL;
+  double *z0 = NULL;
+  int B = 0;
+  int rc = cfg ? cli_config_load(ctx, path, 0, NULL, cfg)
+               : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the configuration");
+  if (rc == PN_OK) rc = cli_problem_build(ctx, cfg, &p);
+  if (rc == PN_OK) rc = cli_problem_mse(ctx, cfg, &p, &loss, &z0, &B);
+  if (rc == PN_OK) {
+    const gradcheck_input in = {&p.spec, loss,        p.theta,     z0, B, p.sopts.t0,
+                                p.sopts.t1, steps > 0 ? steps : p.sopts.nsteps};
+    cli_print(ctx,
+              "%s: D = %d, P = %d, B = %d training trajectories, K = %d labels, t in [%g, %g], "
+              "%d rank(s)\n\n",
+              path, p.spec.dim, p.nparam, B, pn_loss_nlabels(loss), p.sopts.t0, p.sopts.t1,
+              pn_ctx_size(ctx));
+    rc = gradcheck_run(ctx, &in, o);
+  }
+  pn_loss_destroy(&loss);
+  free(z0);
+  cli_problem_free(&p);
+  free(cfg);
+  return rc;
+}
