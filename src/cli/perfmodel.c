@@ -1019,7 +1019,7 @@ static void usage(pn_ctx *ctx)
             "  --coarse-steps G         its steps per block (default 1)\n"
             "  --latency S              message latency in seconds instead of the ping-pong's\n"
             "  --bandwidth BYTES_PER_S  bandwidth instead of the ping-pong's\n"
-            "  --repeat R               timed samples per measurement (default 5; the best\n"
+            "  --repeat R               timed samples per measurement (default 7; the best\n"
             "                           of them is used, the cost without interference)\n"
             "  --validate               also time the real pipelined gradient of DIR on these\n"
             "                           ranks and compare with the model (wall time; per-rank\n"
@@ -1081,7 +1081,7 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, model_opts *o)
   o->KA = -1;
   o->coarse_scheme = "euler";
   o->coarse_steps = 1;
-  o->repeat = 5;
+  o->repeat = 7;
   o->tol = 0.15;
   long v = 0;
   long list[MAX_RANK_ROWS];
