@@ -145,7 +145,7 @@ done
 
 # the model, once per study (array jobs: with the first point)
 if [ "$model_ranks" -gt 0 ] && { [ -z "$point" ] || [ "$point" = 0 ]; }; then
-  if "$pinode" bench --help 2>/dev/null | grep -q -- '--model'; then
+  if "$pinode" bench --model --help 2>/dev/null | grep -q 'usage: pinode bench --model'; then
     popt=()
     [ -z "$parareal" ] || popt=(--parareal-iterations "$parareal")
     [ -z "$micro" ] || popt+=(--microbatches "$micro")

@@ -4,8 +4,8 @@
  * checked against the real solver on the ranks it runs on.
  *
  * Measured here (rank 0 alone on a one-rank communicator split off the
- * context's, process CPU time, so that a shared or oversubscribed machine
- * does not inflate it):
+ * context's while the other ranks sleep, process CPU time, the best of R
+ * samples, so that a shared or oversubscribed machine does not inflate it):
  *   t(b)  forward+backward time per step of one micro-batch of b samples, for
  *         b = 1, 2, 4, ... and the batch (interpolated in between), and its
  *         forward part t_f(b);
@@ -256,6 +256,19 @@ static double min_of(const double *x, int n)
   for (int i = 1; i < n; i++)
     if (x[i] < m) m = x[i];
   return m;
+}
+
+/* A barrier that sleeps: the ranks that wait while others measure poll a
+ * non-blocking barrier every millisecond instead of spinning inside MPI, so
+ * that the measuring ranks have the CPUs to themselves. */
+static void quiet_barrier(MPI_Comm comm)
+{
+  MPI_Request req;
+  int done = 0;
+  const struct timespec ms = {0, 1000000};
+  MPI_Ibarrier(comm, &req);
+  for (MPI_Test(&req, &done, MPI_STATUS_IGNORE); !done; MPI_Test(&req, &done, MPI_STATUS_IGNORE))
+    nanosleep(&ms, NULL);
 }
 
 static int ceil_log2(long P)
@@ -620,6 +633,7 @@ static int calibrate(pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme
     MPI_Comm_free(&one);
   }
   MPI_Comm comm = pn_ctx_comm(ctx);
+  quiet_barrier(comm);
   MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
   if (rc != PN_OK)
     return rank == 0 ? rc : pn_ctx_fail(ctx, rc, "the calibration failed on rank 0");
@@ -715,6 +729,7 @@ static int pingpong(pn_ctx *ctx, int repeat, net_info *net)
   }
   free(buf);
   free(t);
+  quiet_barrier(comm);
   MPI_Bcast(net, (int)sizeof *net, MPI_BYTE, 0, comm);
   return PN_OK;
 }

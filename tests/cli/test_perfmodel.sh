@@ -14,7 +14,7 @@ bin=$1 src=$2
 python=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if ! "$bin" bench --help 2>/dev/null | grep -q -- '--model'; then
+if ! "$bin" bench --model --help 2>/dev/null | grep -q "usage: pinode bench --model"; then
   echo "SKIPPED: this pinode has no 'bench --model' (the bench command does not dispatch to it)"
   exit 77
 fi
