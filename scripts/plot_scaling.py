@@ -105,6 +105,8 @@ def panel_phases(ax, rows, series):
         ax.plot(mp, tm, style, color="0.4", lw=1, label=label.replace("model:", "model time:"))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    # waits near zero (one rank) would stretch the axis over decades
+    ax.set_ylim(bottom=1e-3 * min(r["t_median"] for r in rows))
     ax.set_xlabel("ranks P")
     ax.set_ylabel("seconds per gradient")
     ax.grid(True, which="both", alpha=0.3)

@@ -526,7 +526,8 @@ static int cal_case_make(const cal_env *E, const pn_tableau *tab, int b, long n,
   k->z0 = calloc((size_t)b * (size_t)D * 2, sizeof(double)); /* z0, then zero targets */
   if (!k->z0) return pn_ctx_fail(E->self, PN_ERR_MEM, "out of memory for a calibration batch");
   for (int s = 0; s < b; s++)
-    memcpy(k->z0 + (size_t)s * D, p->z0 + (size_t)(s % p->batch) * D, sizeof(double) * (size_t)D);
+    memcpy(k->z0 + (size_t)s * (size_t)D, p->z0 + (size_t)(s % p->batch) * (size_t)D,
+           sizeof(double) * (size_t)D);
   const double h = (p->t1 - p->t0) / (double)p->steps, t1 = p->t0 + (double)n * h;
   TRY(pn_loss_create_mse(E->self, 1, &t1, k->z0 + (size_t)b * D, NULL, b, D, &k->loss));
   pn_solver_opts o;
