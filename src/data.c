@@ -307,7 +307,7 @@ static int csv_header(csv *c, char **fields, int *dim)
   const size_t len = strlen(s);
   char *copy = NULL;
   PN_CALL(pni_calloc(c->ctx, len + 1, 1, &copy, "CSV header"));
-  memcpy(copy, s, len);
+  memcpy(copy, s, len + 1); /* with its NUL */
   const int n = split_fields(copy, fields, MAX_DIM + 2);
   int rc = PN_OK;
   PN_CHECK_GOTO(rc, c->ctx, n >= 3 && n <= MAX_DIM + 2, PN_ERR_PARSE,
