@@ -961,22 +961,36 @@ static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
 
 static long backward_rhs_count(const pn_solver *S) { return S->st.rhs_evals + S->mws.cadj.rhs_evals; }
 
+static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, int check_method,
+                    const double *theta, int nb, const double *z0, const pn_loss *loss,
+                    double *loss_out, double *grad_theta_out, double *grad_z0_out);
+
+/* The default method is the same on every rank by construction: no
+ * agreement round for it (the training loop calls this every step). */
 int pn_solver_gradient(pn_solver *S, const double *theta, int nb, const double *z0,
                        const pn_loss *loss, double *loss_out, double *grad_theta_out,
                        double *grad_z0_out)
 {
-  return pn_solver_gradient_method(S, PN_ADJOINT_DISCRETE, PN_SWEEP_MULTI, theta, nb, z0, loss,
-                                   loss_out, grad_theta_out, grad_z0_out);
+  return gradient(S, PN_ADJOINT_DISCRETE, PN_SWEEP_MULTI, 0, theta, nb, z0, loss, loss_out,
+                  grad_theta_out, grad_z0_out);
 }
 
 int pn_solver_gradient_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode,
                               const double *theta, int nb, const double *z0, const pn_loss *loss,
                               double *loss_out, double *grad_theta_out, double *grad_z0_out)
 {
+  return gradient(S, adjoint, mode, 1, theta, nb, z0, loss, loss_out, grad_theta_out,
+                  grad_z0_out);
+}
+
+static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, int check_method,
+                    const double *theta, int nb, const double *z0, const pn_loss *loss,
+                    double *loss_out, double *grad_theta_out, double *grad_z0_out)
+{
   if (!S) return PN_ERR_ARG;
   pn_ctx *ctx = S->ctx;
   begin_stats(S);
-  PN_CALL(agree_method(S, adjoint, mode));
+  if (check_method) PN_CALL(agree_method(S, adjoint, mode));
   S->adjoint = adjoint;
   S->sweep = mode;
   PN_CALL(prepare(S, theta, nb, z0, loss, 1));

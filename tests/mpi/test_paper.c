@@ -284,9 +284,40 @@ static void backsolve_is_time_parallel_restart(void **state)
   }
 }
 
+/* Ranks that ask for different methods would pair different messages: every
+ * rank must get PN_ERR_ARG with the same message, and nobody may hang. */
+static void mismatched_methods_are_refused(void **state)
+{
+  (void)state;
+  int rank = 0, nranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+  problem p;
+  problem_make(pnt_ctx, &p, "heun");
+  pn_solver *S = NULL;
+  pn_solver_opts o;
+  pn_solver_opts_default(&o);
+  o.t1 = T1;
+  o.nsteps = N;
+  pnt_ok(pnt_ctx, pn_solver_create(pnt_ctx, p.model, p.tab, &o, &S));
+  const pn_sweep_mode mode = rank == nranks - 1 ? PN_SWEEP_SINGLE : PN_SWEEP_MULTI;
+  double loss = 0.0;
+  const int rc = pn_solver_gradient_method(S, PN_ADJOINT_CONTINUOUS_INTERP, mode, p.theta, B,
+                                           p.z0, p.loss, &loss, NULL, NULL);
+  if (nranks == 1)
+    pnt_ok(pnt_ctx, rc);
+  else
+    pnt_fails_with(pnt_ctx, rc, PN_ERR_ARG, "different gradient methods");
+  /* the solver is still usable afterwards */
+  pnt_ok(pnt_ctx, pn_solver_gradient(S, p.theta, B, p.z0, p.loss, &loss, NULL, NULL));
+  pn_solver_destroy(&S);
+  problem_free(&p);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(methods_match_serial),
     cmocka_unit_test(backsolve_is_time_parallel_restart),
+    cmocka_unit_test(mismatched_methods_are_refused),
 };
 
 PNT_MAIN("paper", tests)
