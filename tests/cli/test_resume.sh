@@ -4,6 +4,7 @@
 # continued with --resume ends with bitwise the same model as an uninterrupted
 # run.  Also: resuming with another configuration, or from nothing, fails.
 # Usage: test_resume.sh PINODE_BINARY SOURCE_DIR
+# ctest-labels: slow
 set -euo pipefail
 PINODE=$1
 PY=/usr/bin/python3
