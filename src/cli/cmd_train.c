@@ -529,10 +529,12 @@ static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer 
               cfg->path, T->p->data->ntraj, T->p->ntrain, T->p->nval, T->p->data->dim,
               T->p->nparam, cfg->scheme, T->p->sopts.nsteps, T->p->sopts.t0, T->p->sopts.t1,
               pn_ctx_size(ctx));
+  /* Installed until every output is written: a signal during the final
+   * writes only sets the flag, so they complete. */
   cli_signals_install();
   int rc = train_loop(T);
-  cli_signals_restore();
   if (rc == PN_OK) rc = finish(T, t_begin);
+  cli_signals_restore();
   return rc;
 }
 
