@@ -692,7 +692,19 @@ int pn_batch_create(pn_ctx *ctx, const pn_dataset *ds, int size, double t0, pn_r
            "batch of %d trajectories from a dataset of %d", size, ds->ntraj);
   PN_CHECK(ctx, red == PN_REDUCE_MEAN || red == PN_REDUCE_SUM, PN_ERR_ARG, "unknown reduction %d",
            (int)red);
-  (void)t0; /* every trajectory's first row is at t0: pn_dataset_check_grid */
+  /* Every trajectory's first row is its initial state, at t0 (what
+   * pn_dataset_check_grid verifies on the solver's grid; here to 1e-9 of the
+   * dataset's time span, for callers that skipped it). */
+  double lo = INFINITY, hi = -INFINITY;
+  for (long r = 0; r < ds->nrows; r++) {
+    lo = fmin(lo, ds->time[r]);
+    hi = fmax(hi, ds->time[r]);
+  }
+  char w[700];
+  for (int j = 0; j < ds->ntraj; j++)
+    PN_CHECK(ctx, fabs(ds->time[ds->offset[j]] - t0) <= 1e-9 * fmax(hi - lo, 1e-300), PN_ERR_GRID,
+             "%s: the first time %.17g is not t0 = %.17g", row_where(ds, j, ds->offset[j], w, sizeof w),
+             ds->time[ds->offset[j]], t0);
   pn_batch *B = NULL;
   PN_CALL(pni_calloc(ctx, 1, sizeof *B, &B, "batch"));
   int rc = PN_OK;

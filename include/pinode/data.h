@@ -144,8 +144,9 @@ typedef struct pn_batch pn_batch;
  * loss.  The loss has one label per distinct observation time of the dataset
  * after t0; a trajectory without a row at a label time contributes nothing
  * there (masked MSE):  L = s Σ_{observed (b, t)} Σ_d (z_b(t)_d − y_{b,t,d})²,
- * s = 1/(n_obs · D) (mean) or 1 (sum).  @p ds is borrowed (must outlive the
- * batch).  Not collective.
+ * s = 1/(n_obs · D) (mean) or 1 (sum).  Every trajectory's first row must be
+ * at @p t0 (PN_ERR_GRID otherwise; pn_dataset_check_grid() checks it on the
+ * solver grid).  @p ds is borrowed (must outlive the batch).  Not collective.
  */
 PN_EXPORT int pn_batch_create(pn_ctx *ctx, const pn_dataset *ds, int size, double t0,
                               pn_reduction reduction, pn_batch **out);

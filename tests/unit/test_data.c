@@ -383,6 +383,11 @@ static void batch_loss_is_a_masked_mse(void **state)
   pnt_fails_with(pnt_ctx, pn_batch_set(b, only0), PN_ERR_ARG, "no observations");
   pn_batch_destroy(&b);
   pn_dataset_destroy(&ds);
+  ds = read_ok("trajectory,time,x\n0,0,1\n0,1,2\n1,0.5,1\n1,1,3\n");
+  pnt_fails_with(pnt_ctx, pn_batch_create(pnt_ctx, ds, 1, 0.0, PN_REDUCE_MEAN, &b), PN_ERR_GRID,
+                 "ok.csv:4: trajectory 1: the first time 0.5 is not t0 = 0");
+  assert_null(b);
+  pn_dataset_destroy(&ds);
 }
 
 static const struct CMUnitTest tests[] = {
