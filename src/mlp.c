@@ -1,12 +1,19 @@
-/* The built-in multilayer perceptron, evaluated on the whole batch with
- * cblas_dgemm: H = act(X Wᵀ + b) layer by layer (X is nb × in, row-major). */
-#include <cblas.h>
+/* The built-in multilayer perceptron, evaluated on the whole batch:
+ * H = act(X Wᵀ + b) layer by layer (X is nb × in, row-major), the products
+ * by pni_mm (gemm.h) with the bias added in the product, tanh vectorised
+ * (vmath.h).  The forward products read the weights transposed (Wᵀ, in × out,
+ * rows contiguous, as pni_mm wants its right operand) and the backward ones
+ * as they are; both are kept in 64-byte aligned copies, rebuilt only when θ
+ * changes (noticed by a memcmp of θ per evaluation, ~1 % of its cost).  All
+ * work buffers are aligned too (gemm.h, PNI_ALIGN). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "gemm.h"
 #include "model_impl.h"
+#include "vmath.h"
 
 #define MLP_MAX_HIDDEN 64
 #define MLP_MAX_LAYERS (MLP_MAX_HIDDEN + 1)
@@ -21,12 +28,23 @@ typedef struct mlp {
   pn_activation act[MLP_MAX_LAYERS]; /* per hidden layer */
   int maxw;                     /* widest layer */
   int max_batch, nsets;         /* sets = slots + 1 scratch set (index 0) */
-  /* Per set and hidden layer l: activations post (nb × out[l]) and their
-   * derivative dact, both at offset set_stride*set + layer_off[l]. */
+  int need_dact;                /* a hidden activation keeps its derivative */
+  /* Per set and hidden layer l: activations post (nb × out[l]) and, if
+   * need_dact, their derivative dact, both at offset set_stride*set +
+   * layer_off[l]. */
   size_t layer_off[MLP_MAX_LAYERS], set_stride;
   double *post, *dact;
   double *g0, *g1; /* backward buffers, nb × maxw */
   double *bias;    /* effective bias of layer 0 (time column folded in), out[0] */
+  double *colsum;  /* Σ_rows g of one layer, maxw */
+  double *dwt;     /* transposed weight gradient of a layer with < 8 inputs, 8 × maxw */
+  /* Aligned copies of the weights of the parameters saved in theta_seen
+   * (nparam, θ's layout), valid once w_valid is set: W_l (out[l] × in[l]) at
+   * w + w_off[l], and Wᵀ_l (in_eff × out[l], in_eff = D for layer 0, the
+   * time column being folded into the bias) at wt + wt_off[l]. */
+  double *w, *wt, *theta_seen;
+  size_t w_off[MLP_MAX_LAYERS], wt_off[MLP_MAX_LAYERS], nparam;
+  int w_valid;
 } mlp;
 
 static void mlp_destroy(void *impl)
@@ -37,54 +55,77 @@ static void mlp_destroy(void *impl)
   free(p->dact);
   free(p->g0);
   free(p->bias);
+  free(p->colsum);
+  free(p->dwt);
+  free(p->w);
+  free(p->wt);
+  free(p->theta_seen);
   free(p);
 }
 
-/* y ← act(y + b) row by row; with keep, also d ← act'(y + b). */
-static void bias_act(pn_activation act, int nb, int w, const double *b, double *y, double *d,
-                     int keep)
+/* Activations whose derivative is a function of their output y (tanh:
+ * 1 − y², sigmoid: y(1 − y), identity: 1), so the VJP needs only y; the
+ * others keep act'(x) in dact. */
+static int derivative_from_output(pn_activation act)
 {
-  for (int r = 0; r < nb; r++) {
-    double *yr = y + (size_t)r * w, *dr = keep ? d + (size_t)r * w : NULL;
-    switch (act) {
-    case PN_ACT_IDENTITY:
-      for (int o = 0; o < w; o++) yr[o] += b[o];
-      if (keep)
-        for (int o = 0; o < w; o++) dr[o] = 1.0;
-      break;
-    case PN_ACT_TANH:
-      for (int o = 0; o < w; o++) yr[o] = tanh(yr[o] + b[o]);
-      if (keep)
-        for (int o = 0; o < w; o++) dr[o] = 1.0 - yr[o] * yr[o];
-      break;
-    case PN_ACT_SIGMOID:
-      for (int o = 0; o < w; o++) yr[o] = 1.0 / (1.0 + exp(-(yr[o] + b[o])));
-      if (keep)
-        for (int o = 0; o < w; o++) dr[o] = yr[o] * (1.0 - yr[o]);
-      break;
-    case PN_ACT_SOFTPLUS:
-      for (int o = 0; o < w; o++) {
-        double x = yr[o] + b[o];
-        /* log(1 + e^x) without overflow; derivative σ(x). */
-        yr[o] = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-        if (keep) dr[o] = 1.0 / (1.0 + exp(-x));
-      }
-      break;
-    case PN_ACT_RELU:
-      for (int o = 0; o < w; o++) {
-        double x = yr[o] + b[o];
-        yr[o] = x > 0 ? x : 0.0;
-        if (keep) dr[o] = x > 0 ? 1.0 : 0.0;
-      }
-      break;
-    case PN_ACT_SILU:
-      for (int o = 0; o < w; o++) {
-        double x = yr[o] + b[o], s = 1.0 / (1.0 + exp(-x));
-        yr[o] = x * s;
-        if (keep) dr[o] = s * (1.0 + x * (1.0 - s));
-      }
-      break;
+  return act == PN_ACT_TANH || act == PN_ACT_SIGMOID || act == PN_ACT_IDENTITY;
+}
+
+/* y ← act(y) for n entries (the bias is already in y); with keep, and an
+ * activation whose derivative is not a function of y, also d ← act'(y). */
+static void apply_act(pn_activation act, size_t n, double *y, double *d, int keep)
+{
+  keep = keep && !derivative_from_output(act);
+  switch (act) {
+  case PN_ACT_IDENTITY:
+    break;
+  case PN_ACT_TANH: /* the benchmarks' activation: vectorised */
+    pni_vtanh(n, y);
+    break;
+  case PN_ACT_SIGMOID:
+    for (size_t i = 0; i < n; i++) y[i] = 1.0 / (1.0 + exp(-y[i]));
+    break;
+  case PN_ACT_SOFTPLUS:
+    for (size_t i = 0; i < n; i++) {
+      const double x = y[i];
+      /* log(1 + e^x) without overflow; derivative σ(x). */
+      y[i] = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+      if (keep) d[i] = 1.0 / (1.0 + exp(-x));
     }
+    break;
+  case PN_ACT_RELU:
+    for (size_t i = 0; i < n; i++) {
+      const double x = y[i];
+      y[i] = x > 0 ? x : 0.0;
+      if (keep) d[i] = x > 0 ? 1.0 : 0.0;
+    }
+    break;
+  case PN_ACT_SILU:
+    for (size_t i = 0; i < n; i++) {
+      const double x = y[i], s = 1.0 / (1.0 + exp(-x));
+      y[i] = x * s;
+      if (keep) d[i] = s * (1.0 + x * (1.0 - s));
+    }
+    break;
+  }
+}
+
+/* g ← g ⊙ act'(x) for n entries, from the kept output y or derivative d.
+ * The derivative is that of the function evaluated in bias_act (for tanh,
+ * 1 − y² of the very y computed), so the adjoint stays exact. */
+static void act_backward(pn_activation act, size_t n, const double *y, const double *d, double *g)
+{
+  switch (act) {
+  case PN_ACT_IDENTITY:
+    return;
+  case PN_ACT_TANH:
+    for (size_t i = 0; i < n; i++) g[i] *= 1.0 - y[i] * y[i];
+    return;
+  case PN_ACT_SIGMOID:
+    for (size_t i = 0; i < n; i++) g[i] *= y[i] * (1.0 - y[i]);
+    return;
+  default:
+    for (size_t i = 0; i < n; i++) g[i] *= d[i];
   }
 }
 
@@ -98,21 +139,86 @@ static const double *layer_bias(mlp *p, int l, double t, const double *theta)
   return p->bias;
 }
 
+/* Make p->w and p->wt the weights of θ, unless they already are (compared
+ * bitwise with the θ they were made from: a changed θ is always noticed). */
+static void refresh_weights(mlp *p, const double *theta)
+{
+  if (p->w_valid && memcmp(theta, p->theta_seen, sizeof(double) * p->nparam) == 0) return;
+  memcpy(p->theta_seen, theta, sizeof(double) * p->nparam);
+  for (int l = 0; l < p->nlayers; l++) {
+    const int in_eff = l == 0 ? p->dim : p->out[l - 1], out = p->out[l];
+    const double *W = theta + p->woff[l];
+    double *WT = p->wt + p->wt_off[l];
+    memcpy(p->w + p->w_off[l], W, sizeof(double) * (size_t)out * (size_t)p->in[l]);
+    for (int o = 0; o < out; o++)
+      for (int i = 0; i < in_eff; i++) WT[(size_t)i * out + o] = W[(size_t)o * p->in[l] + i];
+  }
+  p->w_valid = 1;
+}
+
+/* A product with n < 8 output columns and k ≥ 8 terms is done as dot
+ * products (pni_mm_nt), where pni_mm would fill a fraction of each vector.
+ * The choice depends on the layer's shape only, never on the batch, so that
+ * a row's result does not depend on how the batch is split. */
+static int narrow(int n, int k) { return n < 8 && k >= 8; }
+
+/* y = x Wᵀ_l + b_l for nb rows (x: nb × in_eff); p->w, p->wt current. */
+static void layer_product(mlp *p, int l, double t, int nb, const double *x, const double *theta,
+                          double *y)
+{
+  const int in_eff = l == 0 ? p->dim : p->out[l - 1], out = p->out[l];
+  const double *b = layer_bias(p, l, t, theta);
+  if (narrow(out, in_eff)) /* rows of W are the rows of Bt */
+    pni_mm_nt(nb, out, in_eff, x, (size_t)in_eff, p->w + p->w_off[l], (size_t)p->in[l], y,
+              (size_t)out, PNI_MM_BIAS, b);
+  else
+    pni_mm(nb, out, in_eff, x, (size_t)in_eff, 1, p->wt + p->wt_off[l], (size_t)out, y,
+           (size_t)out, PNI_MM_BIAS, b);
+}
+
+/* dW_l += gᵀ x (dW: out × in_eff, leading dimension ldw).  With few inputs
+ * (the first layer of a low-dimensional ODE) the transpose (x)ᵀ g, whose
+ * rows are long, is formed instead and added transposed. */
+static void weight_gradient(mlp *p, int out, int in_eff, int ldw, int nb, const double *g,
+                            const double *x, double *dW)
+{
+  if (!narrow(in_eff, out)) {
+    pni_mm(out, in_eff, nb, g, 1, (size_t)out, x, (size_t)in_eff, dW, (size_t)ldw, PNI_MM_ACC,
+           NULL);
+    return;
+  }
+  double *dWT = p->dwt; /* in_eff × out */
+  pni_mm(in_eff, out, nb, x, 1, (size_t)in_eff, g, (size_t)out, dWT, (size_t)out, PNI_MM_ZERO,
+         NULL);
+  for (int o = 0; o < out; o++)
+    for (int i = 0; i < in_eff; i++) dW[(size_t)o * ldw + i] += dWT[(size_t)i * out + o];
+}
+
+/* gx = g W_l (g: nb × out; W_l without the time column); p->w, p->wt current. */
+static void input_gradient(mlp *p, int l, int nb, const double *g, double *gx)
+{
+  const int out = p->out[l], in_eff = l == 0 ? p->dim : p->out[l - 1];
+  if (narrow(in_eff, out))
+    pni_mm_nt(nb, in_eff, out, g, (size_t)out, p->wt + p->wt_off[l], (size_t)out, gx,
+              (size_t)in_eff, PNI_MM_ZERO, NULL);
+  else
+    pni_mm(nb, in_eff, out, g, (size_t)out, 1, p->w + p->w_off[l], (size_t)p->in[l], gx,
+           (size_t)in_eff, PNI_MM_ZERO, NULL);
+}
+
 /* Hidden layers of the network at (t, z) into activation set `set` (with the
  * derivatives when keep); returns the last hidden activations (z if none). */
 static const double *forward_hidden(mlp *p, int set, int keep, double t, int nb, const double *z,
                                     const double *theta)
 {
   const double *x = z;
-  int in_eff = p->dim;
+  refresh_weights(p, theta);
   for (int l = 0; l + 1 < p->nlayers; l++) {
     double *y = p->post + p->set_stride * set + p->layer_off[l];
-    double *d = p->dact + p->set_stride * set + p->layer_off[l];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, p->out[l], in_eff, 1.0, x, in_eff,
-                theta + p->woff[l], p->in[l], 0.0, y, p->out[l]);
-    bias_act(p->act[l], nb, p->out[l], layer_bias(p, l, t, theta), y, d, keep);
+    double *d = p->need_dact ? p->dact + p->set_stride * set + p->layer_off[l] : NULL;
+    layer_product(p, l, t, nb, x, theta, y);
+    apply_act(p->act[l], (size_t)nb * (size_t)p->out[l], y, d, keep);
     x = y;
-    in_eff = p->out[l];
   }
   return x;
 }
@@ -121,20 +227,17 @@ static int mlp_rhs(void *impl, int slot, double t, int nb, const double *z, cons
                    double *f_out)
 {
   mlp *p = impl;
-  const int L = p->nlayers - 1; /* the output layer */
   const double *x = forward_hidden(p, slot + 1, slot >= 0, t, nb, z, theta);
-  const int in_eff = L == 0 ? p->dim : p->out[L - 1];
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, p->dim, in_eff, 1.0, x, in_eff,
-              theta + p->woff[L], p->in[L], 0.0, f_out, p->dim);
-  bias_act(PN_ACT_IDENTITY, nb, p->dim, layer_bias(p, L, t, theta), f_out, NULL, 0);
+  layer_product(p, p->nlayers - 1, t, nb, x, theta, f_out); /* linear output layer */
   return PN_OK;
 }
 
-/* Σ_r g[r, o] added into acc[o] (scaled by s). */
-static void add_colsum(int nb, int w, const double *g, double s, double *acc)
+/* s[o] = Σ_r g[r, o] (r < nb, o < w); vectorises over o. */
+static void column_sums(int nb, int w, const double *g, double *s)
 {
+  memset(s, 0, sizeof(double) * (size_t)w);
   for (int r = 0; r < nb; r++)
-    for (int o = 0; o < w; o++) acc[o] += s * g[(size_t)r * w + o];
+    for (int o = 0; o < w; o++) s[o] += g[(size_t)r * w + o];
 }
 
 static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, const double *theta,
@@ -145,70 +248,77 @@ static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, cons
   if (slot < 0) { /* nothing kept: recompute activations and derivatives in set 0 */
     forward_hidden(p, 0, 1, t, nb, z, theta);
     set = 0;
+  } else {
+    refresh_weights(p, theta);
   }
   const double *g = a;
   double *gbuf[2] = {p->g0, p->g1};
   for (int l = p->nlayers - 1; l >= 0; l--) {
-    const int out = p->out[l];
+    const int out = p->out[l], ldw = p->in[l];
     const int in_eff = l == 0 ? p->dim : p->out[l - 1];
     const double *x = l == 0 ? z : p->post + p->set_stride * set + p->layer_off[l - 1];
-    const double *W = theta + p->woff[l];
     double *dW = theta_bar_inout + p->woff[l], *db = theta_bar_inout + p->boff[l];
     /* dW_l += gᵀ x_l;  db_l += Σ_rows g */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in_eff, nb, 1.0, g, out, x, in_eff,
-                1.0, dW, p->in[l]);
-    add_colsum(nb, out, g, 1.0, db);
+    weight_gradient(p, out, in_eff, ldw, nb, g, x, dW);
+    column_sums(nb, out, g, p->colsum);
+    for (int o = 0; o < out; o++) db[o] += p->colsum[o];
     if (l == 0) {
       if (p->time_input) /* the time column: dW[:, D] += t Σ_rows g */
-        for (int r = 0; r < nb; r++)
-          for (int o = 0; o < out; o++) dW[(size_t)o * p->in[0] + p->dim] += t * g[(size_t)r * out + o];
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, p->dim, out, 1.0, g, out, W,
-                  p->in[0], 0.0, z_bar_out, p->dim);
+        for (int o = 0; o < out; o++) dW[(size_t)o * ldw + p->dim] += t * p->colsum[o];
+      input_gradient(p, 0, nb, g, z_bar_out); /* z̄ = g W_0 (no time column) */
     } else {
       double *gx = gbuf[l & 1];
-      const double *d = p->dact + p->set_stride * set + p->layer_off[l - 1];
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, in_eff, out, 1.0, g, out, W,
-                  p->in[l], 0.0, gx, in_eff);
-      const size_t n = (size_t)nb * (size_t)in_eff;
-      for (size_t i = 0; i < n; i++) gx[i] *= d[i];
+      const double *d = p->need_dact ? p->dact + p->set_stride * set + p->layer_off[l - 1] : NULL;
+      input_gradient(p, l, nb, g, gx);
+      act_backward(p->act[l - 1], (size_t)nb * (size_t)in_eff, x, d, gx);
       g = gx;
     }
   }
   return PN_OK;
 }
 
+/* Doubles of one activation set for max_batch rows (each layer's block aligned). */
+static size_t set_doubles(const mlp *p, int max_batch)
+{
+  size_t n = 0;
+  for (int l = 0; l + 1 < p->nlayers; l++) n += pni_round_up((size_t)p->out[l] * (size_t)max_batch);
+  return n;
+}
+
 static size_t mlp_workspace_bytes(const void *impl, int max_batch, int nslots)
 {
   const mlp *p = impl;
-  size_t per_set = 0;
-  for (int l = 0; l + 1 < p->nlayers; l++) per_set += (size_t)p->out[l];
-  return sizeof(double) * ((size_t)max_batch * (2 * per_set * (size_t)(nslots + 1) +
-                                                2 * (size_t)p->maxw) +
-                           (size_t)p->out[0]);
+  const size_t sets = (size_t)(p->need_dact ? 2 : 1); /* post (+ dact) */
+  const size_t gbuf = pni_round_up((size_t)max_batch * (size_t)p->maxw);
+  return sizeof(double) * (sets * set_doubles(p, max_batch) * (size_t)(nslots + 1) + 2 * gbuf +
+                           (size_t)p->out[0] + 9 * (size_t)p->maxw + 3 * p->nparam);
 }
 
 static int mlp_reserve(void *impl, pn_ctx *ctx, int max_batch, int nslots)
 {
   mlp *p = impl;
-  size_t per_set = 0;
+  size_t off = 0;
   for (int l = 0; l + 1 < p->nlayers; l++) {
-    p->layer_off[l] = per_set * (size_t)max_batch;
-    per_set += (size_t)p->out[l];
+    p->layer_off[l] = off;
+    off += pni_round_up((size_t)p->out[l] * (size_t)max_batch);
   }
-  const size_t stride = per_set * (size_t)max_batch, nsets = (size_t)nslots + 1;
+  const size_t stride = off, nsets = (size_t)nslots + 1;
+  const size_t gbuf = pni_round_up((size_t)max_batch * (size_t)p->maxw);
   double *post = NULL, *dact = NULL, *g = NULL;
   int rc = PN_OK;
-  PN_CALL_GOTO(rc, pni_calloc(ctx, stride * nsets, sizeof(double), &post, "MLP activations"));
-  PN_CALL_GOTO(rc, pni_calloc(ctx, stride * nsets, sizeof(double), &dact, "MLP derivatives"));
-  PN_CALL_GOTO(rc, pni_calloc(ctx, 2 * (size_t)max_batch * (size_t)p->maxw, sizeof(double), &g,
-                              "MLP backward buffers"));
+  PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, stride * nsets, sizeof(double), &post,
+                                      "MLP activations"));
+  if (p->need_dact)
+    PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, stride * nsets, sizeof(double), &dact,
+                                        "MLP derivatives"));
+  PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, 2 * gbuf, sizeof(double), &g, "MLP backward buffers"));
   free(p->post);
   free(p->dact);
   free(p->g0);
   p->post = post;
   p->dact = dact;
   p->g0 = g;
-  p->g1 = g + (size_t)max_batch * (size_t)p->maxw;
+  p->g1 = g + gbuf;
   p->set_stride = stride;
   p->max_batch = max_batch;
   p->nsets = (int)nsets;
@@ -282,7 +392,10 @@ int pn_model_create_mlp(pn_ctx *ctx, const pn_mlp_spec *spec, pn_model **out)
   for (int l = 0; l < L; l++) {
     p->in[l] = l == 0 ? spec->dim + p->time_input : spec->widths[l - 1];
     p->out[l] = l == L - 1 ? spec->dim : spec->widths[l];
-    if (l < L - 1) p->act[l] = spec->acts[l];
+    if (l < L - 1) {
+      p->act[l] = spec->acts[l];
+      if (!derivative_from_output(p->act[l])) p->need_dact = 1;
+    }
     p->woff[l] = off;
     off += (size_t)p->in[l] * (size_t)p->out[l];
     p->boff[l] = off;
@@ -291,7 +404,22 @@ int pn_model_create_mlp(pn_ctx *ctx, const pn_mlp_spec *spec, pn_model **out)
   }
   PN_CHECK_GOTO(rc, ctx, off <= (size_t)1 << 30, PN_ERR_ARG, "MLP with %zu parameters is too large",
                 off);
-  PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)p->out[0], sizeof(double), &p->bias, "MLP bias"));
+  PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, (size_t)p->out[0], sizeof(double), &p->bias,
+                                      "MLP bias"));
+  PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)p->maxw, sizeof(double), &p->colsum, "MLP sums"));
+  PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, 8 * (size_t)p->maxw, sizeof(double), &p->dwt,
+                                      "MLP scratch"));
+  p->nparam = off;
+  PN_CALL_GOTO(rc, pni_calloc(ctx, off, sizeof(double), &p->theta_seen, "MLP parameters"));
+  size_t nw = 0, nwt = 0; /* aligned blocks: W_l (out × in[l]), Wᵀ_l ((in[l] − time) × out) */
+  for (int l = 0; l < L; l++) {
+    p->w_off[l] = nw;
+    p->wt_off[l] = nwt;
+    nw += pni_round_up((size_t)p->out[l] * (size_t)p->in[l]);
+    nwt += pni_round_up((size_t)p->out[l] * (size_t)(l == 0 ? spec->dim : p->in[l]));
+  }
+  PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, nw, sizeof(double), &p->w, "MLP weights"));
+  PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, nwt, sizeof(double), &p->wt, "MLP transposed weights"));
   return pni_model_wrap(ctx, spec->dim, (int)off, &mlp_ops, p, "MLP", out);
 cleanup:
   mlp_destroy(p);

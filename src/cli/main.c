@@ -16,6 +16,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "integrate a trained model from initial states"},
     {"gradient", cmd_gradient, "loss and exact gradients of a problem directory"},
     {"gradcheck", cmd_gradcheck, "the seed paper's claims: every gradient method vs complex step"},
+    {"bench", cmd_bench, "time per gradient of the benchmarks, against DGEMM, PETSc, PyTorch"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,835 @@
+/* pinode bench: time per gradient of the benchmark problems (spiral, wide,
+ * long) in one table, with the flop rate against the DGEMM rate measured in
+ * the same run, peak memory, the BLAS kernel, and (--peers) the ratios
+ * against PETSc's TSAdjoint and PyTorch run side by side in the same run.
+ *
+ * Under mpiexec -n 2 it also times the 2-rank pipeline; the single-rank
+ * configurations then run on rank 0 while rank 1 sleeps (it polls a
+ * non-blocking barrier every millisecond instead of spinning in MPI), so
+ * that rank 0 has the machine to itself. */
+#define _DEFAULT_SOURCE /* wait4: the peak memory of a peer process */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blasinfo.h"
+#include "cli.h"
+#include "gemm.h"
+#include "internal.h"
+#include "perfmodel.h"
+#include "vmath.h"
+
+extern char **environ;
+
+enum { MAX_PROBLEMS = 8, MAX_ROWS = 64 };
+
+typedef struct bench_opts {
+  const char *bench_dir;
+  const char *dirs[MAX_PROBLEMS];
+  int nproblems;
+  int repeat, warmup, threads, peers, torch_repeat, dgemm;
+  double ckpt_mb;
+  long tiny_steps;
+  const char *petsc, *torch, *python;
+} bench_opts;
+
+/* One line of the table. */
+typedef struct row {
+  char problem[32], config[40];
+  double med, min, max; /* seconds per gradient */
+  double flops;         /* matrix-product flops per gradient (0: not counted) */
+  double peak_mb;       /* peak resident memory (largest rank) */
+  double err;           /* largest relative difference from ref/ (<0: none) */
+  int pinode;           /* 1: a pinode configuration, 0: a peer */
+} row;
+
+typedef struct bench {
+  pn_ctx *world, *self;
+  bench_opts o;
+  row rows[MAX_ROWS];
+  int nrows;
+  double dgemm_peak;                 /* GFLOP/s, OpenBLAS, n = 2048, 1 thread */
+  double peer_petsc[MAX_PROBLEMS];   /* seconds per gradient, 0 if none */
+  double peer_torch[MAX_PROBLEMS];
+  double one_thread[MAX_PROBLEMS];   /* pinode, 1 thread */
+  double two_ranks[MAX_PROBLEMS];
+  double ckpt[MAX_PROBLEMS];
+  double tiny_fwd, tiny_grad, tiny_flops_fwd, tiny_flops_grad; /* per step */
+} bench;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median_of(double *x, int n)
+{
+  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+static const char *base_name(const char *path)
+{
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  size_t i = n;
+  while (i > 0 && path[i - 1] != '/') i--;
+  static char buf[32]; /* the table's problem column */
+  const int len = (int)(n - i) < 31 ? (int)(n - i) : 31;
+  snprintf(buf, sizeof buf, "%.*s", len, path + i);
+  return buf;
+}
+
+/* Reset this process's peak resident size (Linux: "5" > /proc/self/clear_refs). */
+static void reset_peak(void)
+{
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (!f) return;
+  fputs("5", f);
+  fclose(f);
+}
+
+/* Peak resident size since the last reset, MB (VmHWM), or getrusage's. */
+static double peak_mb(void)
+{
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  if (f) fclose(f);
+  if (kb < 0) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    kb = ru.ru_maxrss;
+  }
+  return (double)kb / 1024.0;
+}
+
+/* Run fn on rank 0 while the other ranks sleep (polling a non-blocking
+ * barrier each millisecond, so that they use no CPU); the status of rank 0
+ * is returned on every rank.  Collective on world. */
+typedef int (*solo_fn)(bench *b, void *arg);
+static int solo(bench *b, solo_fn fn, void *arg)
+{
+  const MPI_Comm comm = pn_ctx_comm(b->world);
+  int rc = PN_OK, done = 0;
+  if (pn_ctx_rank(b->world) == 0) rc = fn(b, arg);
+  MPI_Request req;
+  MPI_Ibarrier(comm, &req);
+  const struct timespec ms = {0, 1000000};
+  while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) nanosleep(&ms, NULL);
+  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  return rc;
+}
+
+/* ---- DGEMM rates ----------------------------------------------------------- */
+
+/* GFLOP/s of C = A·B (m×k times k×n) with OpenBLAS (isa < 0) or pinode's
+ * products; the best of `reps` timed batches of calls lasting ≥ 20 ms. */
+static double gemm_rate(int isa, int m, int n, int k, int reps)
+{
+  double *a = NULL, *bm = NULL, *c = NULL;
+  if (pni_calloc_aligned(NULL, (size_t)m * (size_t)k, sizeof(double), &a, "A") != PN_OK ||
+      pni_calloc_aligned(NULL, (size_t)k * (size_t)n, sizeof(double), &bm, "B") != PN_OK ||
+      pni_calloc_aligned(NULL, (size_t)m * (size_t)n, sizeof(double), &c, "C") != PN_OK) {
+    free(a);
+    free(bm);
+    return 0.0;
+  }
+  for (size_t i = 0; i < (size_t)m * (size_t)k; i++) a[i] = sin((double)i);
+  for (size_t i = 0; i < (size_t)k * (size_t)n; i++) bm[i] = cos((double)i);
+  const double flop = 2.0 * m * n * k;
+  long calls = 1;
+  double best = 0.0;
+  for (int r = 0; r < reps; r++) {
+    double t;
+    for (;;) {
+      const double t0 = MPI_Wtime();
+      for (long q = 0; q < calls; q++) {
+        if (isa < 0)
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, bm, n, 0.0,
+                      c, n);
+        else
+          pni_mm_isa((pni_vmath_isa)isa, m, n, k, a, (size_t)k, 1, bm, (size_t)n, c, (size_t)n,
+                     PNI_MM_ZERO, NULL);
+      }
+      t = MPI_Wtime() - t0;
+      if (t >= 0.02 || calls > (1L << 24)) break;
+      calls *= 2;
+    }
+    const double rate = flop * (double)calls / t * 1e-9;
+    if (rate > best) best = rate;
+  }
+  free(a);
+  free(bm);
+  free(c);
+  return best;
+}
+
+/* Rates on a problem's own shapes: B×D·D×H, B×H·H×D (forward, z̄ and the
+ * hidden-layer gradient), D×B·B×H and H×B·B×D (the weight gradients, summed
+ * over the batch), all with the flops of each shape counted once. */
+static void shape_rates(const pn_problem *p, double *blas, double *mine)
+{
+  const int B = p->batch, D = p->spec.dim, H = p->spec.nhidden > 0 ? p->spec.widths[0] : D;
+  const int shapes[4][3] = {{B, H, D}, {B, D, H}, {D, H, B}, {H, D, B}};
+  double tb = 0.0, tm = 0.0, fl = 0.0;
+  for (int i = 0; i < 4; i++) {
+    const double f = 2.0 * shapes[i][0] * shapes[i][1] * shapes[i][2];
+    fl += f;
+    tb += f / (gemm_rate(-1, shapes[i][0], shapes[i][1], shapes[i][2], 3) * 1e9);
+    tm += f / (gemm_rate((int)pni_vmath_best_isa(), shapes[i][0], shapes[i][1], shapes[i][2], 3) *
+               1e9);
+  }
+  *blas = fl / tb * 1e-9;
+  *mine = tm > 0 ? fl / tm * 1e-9 : 0.0;
+}
+
+static int measure_dgemm(bench *b, void *arg)
+{
+  (void)arg;
+  openblas_set_num_threads(1);
+  b->dgemm_peak = gemm_rate(-1, 2048, 2048, 2048, 3);
+  printf("DGEMM (OpenBLAS, 1 thread, n = 2048): %.1f GFLOP/s", b->dgemm_peak);
+  if (b->o.threads > 1) {
+    openblas_set_num_threads(b->o.threads);
+    printf("; %d threads: %.1f GFLOP/s", b->o.threads, gemm_rate(-1, 2048, 2048, 2048, 3));
+    openblas_set_num_threads(1);
+  }
+  printf("\n");
+  for (int i = 0; i < b->o.nproblems; i++) {
+    pn_problem *p = NULL;
+    if (pn_problem_read(b->self, b->o.dirs[i], &p) != PN_OK) continue;
+    double blas, mine;
+    shape_rates(p, &blas, &mine);
+    printf("  on %s's shapes (B=%d, D=%d, H=%d): OpenBLAS %.1f GFLOP/s", base_name(b->o.dirs[i]),
+           p->batch, p->spec.dim, p->spec.nhidden > 0 ? p->spec.widths[0] : 0, blas);
+    if (mine > 0) printf(", pinode's %s %.1f GFLOP/s", pni_mm_backend(), mine);
+    printf("\n");
+    pn_problem_destroy(&p);
+  }
+  fflush(stdout);
+  return PN_OK;
+}
+
+/* ---- timing pinode ----------------------------------------------------------- */
+
+/* Largest norm-wise relative difference of (loss, ∂L/∂θ, ∂L/∂z0) from
+ * DIR/ref/, or −1 if there is no reference.  Rank-local (uses ctx self). */
+static double ref_error(pn_ctx *self, const char *dir, double loss, const double *grad, size_t np,
+                        size_t nz)
+{
+  const char *names[3] = {"loss.txt", "grad_theta.txt", "grad_z0.txt"};
+  const double *vals[3] = {&loss, grad, grad + np};
+  const size_t lens[3] = {1, np, nz};
+  double worst = 0.0;
+  for (int i = 0; i < 3; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ref/%s", dir, names[i]);
+    if (access(path, R_OK) != 0) return -1.0;
+    double *ref = NULL;
+    size_t n = 0;
+    if (pn_read_numbers(self, path, (long)lens[i], &ref, &n) != PN_OK) return -1.0;
+    double d = 0.0, r = 0.0;
+    for (size_t j = 0; j < n; j++) {
+      d += (vals[i][j] - ref[j]) * (vals[i][j] - ref[j]);
+      r += ref[j] * ref[j];
+    }
+    free(ref);
+    const double e = r > 0 ? sqrt(d / r) : sqrt(d);
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
+/* Time `repeat` gradients (after `warmup`) of DIR on ctx with opts: each
+ * gradient's time is the slowest rank's, between barriers.  Collective on
+ * ctx; fills r on every rank. */
+static int time_gradient(bench *b, pn_ctx *ctx, const char *dir, const pn_solver_opts *opts,
+                         row *r)
+{
+  cli_setup s;
+  const MPI_Comm comm = pn_ctx_comm(ctx);
+  reset_peak();
+  int rc = cli_setup_problem(ctx, dir, opts, &s);
+  double *grad = NULL, *t = NULL, loss = 0.0;
+  size_t np = 0, nz = 0;
+  if (rc == PN_OK) {
+    np = (size_t)s.problem->nparam;
+    nz = (size_t)s.problem->batch * (size_t)s.problem->spec.dim;
+    grad = malloc(sizeof(double) * (np + nz));
+    t = malloc(sizeof(double) * (size_t)b->o.repeat);
+    if (!grad || !t) rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the benchmark");
+  }
+  rc = cli_agree(ctx, rc);
+  const pn_problem *p = s.problem;
+  for (int i = 0; rc == PN_OK && i < b->o.warmup + b->o.repeat; i++) {
+    MPI_Barrier(comm);
+    const double f0 = pni_mm_flops(), t0 = MPI_Wtime();
+    rc = pn_solver_gradient(s.solver, p->theta, p->batch, p->z0, s.loss, &loss, grad, grad + np);
+    double dt = MPI_Wtime() - t0, fl = pni_mm_flops() - f0;
+    MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, comm);
+    MPI_Allreduce(MPI_IN_PLACE, &fl, 1, MPI_DOUBLE, MPI_SUM, comm);
+    if (i >= b->o.warmup) t[i - b->o.warmup] = dt;
+    r->flops = fl;
+  }
+  if (rc == PN_OK) {
+    r->min = r->max = t[0];
+    for (int i = 1; i < b->o.repeat; i++) {
+      if (t[i] < r->min) r->min = t[i];
+      if (t[i] > r->max) r->max = t[i];
+    }
+    r->med = median_of(t, b->o.repeat);
+    r->peak_mb = peak_mb();
+    MPI_Allreduce(MPI_IN_PLACE, &r->peak_mb, 1, MPI_DOUBLE, MPI_MAX, comm);
+    r->err = pn_ctx_rank(ctx) == 0 ? ref_error(b->self, dir, loss, grad, np, nz) : 0.0;
+    r->pinode = 1;
+  }
+  free(grad);
+  free(t);
+  cli_setup_free(&s);
+  return rc;
+}
+
+typedef struct config {
+  const char *dir;
+  int problem, threads;
+  double mem_mb; /* > 0: PN_STORE_AUTO under this memory limit */
+  const char *label;
+} config;
+
+static row *new_row(bench *b, const char *problem, const char *label)
+{
+  if (b->nrows >= MAX_ROWS) return NULL;
+  row *r = &b->rows[b->nrows++];
+  memset(r, 0, sizeof *r);
+  snprintf(r->problem, sizeof r->problem, "%s", problem);
+  snprintf(r->config, sizeof r->config, "%s", label);
+  r->err = -1.0;
+  return r;
+}
+
+static int run_solo_config(bench *b, void *arg)
+{
+  const config *c = arg;
+  pn_solver_opts opts;
+  pn_solver_opts_default(&opts);
+  if (c->mem_mb > 0) {
+    opts.storage = PN_STORE_AUTO;
+    opts.memory_limit = (size_t)(c->mem_mb * 1048576.0);
+  }
+  openblas_set_num_threads(c->threads);
+  row *r = new_row(b, base_name(c->dir), c->label);
+  int rc = r ? time_gradient(b, b->self, c->dir, &opts, r) : PN_ERR_LIMIT;
+  openblas_set_num_threads(1);
+  if (rc != PN_OK) {
+    fprintf(stderr, "pinode bench: %s (%s): %s\n", base_name(c->dir), c->label,
+            pn_ctx_last_error(b->self));
+    if (r) b->nrows--;
+    return rc;
+  }
+  printf("  %-8s %-22s %9.4f s per gradient\n", r->problem, r->config, r->med);
+  fflush(stdout);
+  if (c->mem_mb > 0) b->ckpt[c->problem] = r->med;
+  else if (c->threads == 1) b->one_thread[c->problem] = r->med;
+  return PN_OK;
+}
+
+/* ---- peers ------------------------------------------------------------------ */
+
+/* Is this environment variable one that would make a child MPI program
+ * think it belongs to our MPI job? */
+static int mpi_job_variable(const char *kv)
+{
+  static const char *const prefixes[] = {"OMPI_", "PMIX_", "OPAL_", "ORTE_", "PRTE_", "PMI_",
+                                         "HYDRA_", "MPI_LOCAL", NULL};
+  if (strncmp(kv, "OMPI_ALLOW_RUN_AS_ROOT", 22) == 0) return 0;
+  for (const char *const *p = prefixes; *p; p++)
+    if (strncmp(kv, *p, strlen(*p)) == 0) return 1;
+  return 0;
+}
+
+/* Run argv with our environment minus the MPI job's variables and with
+ * `extra` (NAME=VALUE strings; a NAME= entry removes NAME); capture its
+ * output (stdout and stderr) into *out (malloc'd) and its peak memory.
+ * Returns its exit status, or −1 if it could not be run. */
+static int run_peer(char *const argv[], const char *const *extra, char **out, double *peak)
+{
+  size_t n = 0, ne = 0;
+  while (environ[n]) n++;
+  while (extra && extra[ne]) ne++;
+  char **envp = calloc(n + ne + 1, sizeof *envp);
+  if (!envp) return -1;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (mpi_job_variable(environ[i])) continue;
+    int overridden = 0;
+    for (size_t j = 0; j < ne; j++) {
+      const size_t len = strcspn(extra[j], "=") + 1;
+      if (strncmp(environ[i], extra[j], len) == 0) overridden = 1;
+    }
+    if (!overridden) envp[k++] = environ[i];
+  }
+  for (size_t j = 0; j < ne; j++)
+    if (extra[j][strcspn(extra[j], "=") + 1] != '\0') envp[k++] = (char *)extra[j];
+  int fd[2];
+  if (pipe(fd) != 0) {
+    free(envp);
+    return -1;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
+  posix_spawn_file_actions_addclose(&fa, fd[0]);
+  pid_t pid;
+  const int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  free(envp);
+  close(fd[1]);
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  for (ssize_t got = 1; buf && got > 0;) {
+    if (len + 1 >= cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb) break;
+      buf = nb;
+    }
+    got = read(fd[0], buf + len, cap - len - 1);
+    if (got > 0) len += (size_t)got;
+  }
+  close(fd[0]);
+  if (buf) buf[len] = '\0';
+  *out = buf;
+  if (err != 0) return -1;
+  int status = 0;
+  struct rusage ru;
+  if (wait4(pid, &status, 0, &ru) < 0) return -1;
+  *peak = (double)ru.ru_maxrss / 1024.0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_petsc(bench *b, void *arg)
+{
+  const config *c = arg;
+  char rep[32], warm[32], dir[4096];
+  snprintf(rep, sizeof rep, "%d", b->o.repeat);
+  snprintf(warm, sizeof warm, "%d", b->o.warmup);
+  snprintf(dir, sizeof dir, "%s", c->dir);
+  char *argv[] = {(char *)b->o.petsc, "-data", dir, "-nrep", rep, "-warm", warm, NULL};
+  const char *extra[] = {"OPENBLAS_NUM_THREADS=1", NULL};
+  char *out = NULL;
+  double peak = 0.0, med = 0.0, mn = 0.0, mx = 0.0;
+  const int st = run_peer(argv, extra, &out, &peak);
+  const char *line = out ? strstr(out, "gradient median") : NULL;
+  if (st != 0 || !line || sscanf(line, "gradient median %lf s min %lf max %lf", &med, &mn, &mx) != 3) {
+    printf("  %-8s PETSc TSAdjoint: failed (exit %d)%s%.300s\n", base_name(c->dir), st,
+           out ? ":\n" : "", out ? out : "");
+    free(out);
+    return PN_OK; /* a peer's failure is reported, not fatal */
+  }
+  free(out);
+  row *r = new_row(b, base_name(c->dir), "PETSc TSAdjoint, 1 thr");
+  if (r) {
+    r->med = med;
+    r->min = mn;
+    r->max = mx;
+    r->peak_mb = peak;
+  }
+  b->peer_petsc[c->problem] = med;
+  printf("  %-8s %-22s %9.4f s per gradient\n", base_name(c->dir), "PETSc TSAdjoint", med);
+  fflush(stdout);
+  return PN_OK;
+}
+
+static int run_torch(bench *b, void *arg)
+{
+  const config *c = arg;
+  char rep[32], dir[4096];
+  snprintf(rep, sizeof rep, "%d", b->o.torch_repeat);
+  snprintf(dir, sizeof dir, "%s", c->dir);
+  char *argv[] = {(char *)b->o.python, (char *)b->o.torch, dir, rep, NULL};
+  /* "Tuned" as in ../shared/peers/torch/README.md: threads that sleep when idle. */
+  const char *extra[] = {"OMP_WAIT_POLICY=PASSIVE", "OPENBLAS_NUM_THREADS=", NULL};
+  char *out = NULL;
+  double peak = 0.0, med = 0.0;
+  const int st = run_peer(argv, extra, &out, &peak);
+  if (st != 0 || !out || sscanf(out, "%lf", &med) != 1) {
+    printf("  %-8s PyTorch: failed (exit %d)%s%.300s\n", base_name(c->dir), st, out ? ":\n" : "",
+           out ? out : "");
+    free(out);
+    return PN_OK;
+  }
+  free(out);
+  row *r = new_row(b, base_name(c->dir), "PyTorch autograd, 2 thr");
+  if (r) {
+    r->med = r->min = r->max = med;
+    r->peak_mb = peak;
+  }
+  b->peer_torch[c->problem] = med;
+  printf("  %-8s %-22s %9.4f s per gradient\n", base_name(c->dir), "PyTorch autograd", med);
+  fflush(stdout);
+  return PN_OK;
+}
+
+static int executable(const char *path) { return path && *path && access(path, X_OK) == 0; }
+
+/* ---- the tiny problem: per-step overhead ---------------------------------- */
+
+/* D = 2, H = 16, B = 1, tanh, rk4, a label at the end: seconds per step of
+ * the forward sweep and of the gradient, and their product flops. */
+static int run_tiny(bench *b, void *arg)
+{
+  (void)arg;
+  pn_ctx *ctx = b->self;
+  const int widths[1] = {16};
+  const pn_activation acts[1] = {PN_ACT_TANH};
+  const pn_mlp_spec spec = {2, 1, widths, acts, 0};
+  pn_model *model = NULL;
+  pn_tableau *tab = NULL;
+  pn_loss *loss = NULL;
+  pn_solver *solver = NULL;
+  double theta[82], z0[2] = {0.5, -0.25}, target[2] = {0.1, 0.2}, grad[84], L = 0.0;
+  const double tlab = 1.0;
+  pn_solver_opts opts;
+  pn_solver_opts_default(&opts);
+  opts.t0 = 0.0;
+  opts.t1 = 1.0;
+  opts.nsteps = b->o.tiny_steps;
+  int rc = pn_model_create_mlp(ctx, &spec, &model);
+  if (rc == PN_OK && pn_model_nparam(model) != 82) rc = pn_ctx_fail(ctx, PN_ERR_ARG, "tiny: P");
+  if (rc == PN_OK) rc = pn_model_init_params(model, 7, theta);
+  if (rc == PN_OK) rc = pn_tableau_create(ctx, "rk4", &tab);
+  if (rc == PN_OK) rc = pn_loss_create_mse(ctx, 1, &tlab, target, NULL, 1, 2, &loss);
+  if (rc == PN_OK) rc = pn_solver_create(ctx, model, tab, &opts, &solver);
+  double tf[64], tg[64];
+  const int R = b->o.repeat < 64 ? b->o.repeat : 64;
+  for (int i = 0; rc == PN_OK && i < b->o.warmup + R; i++) {
+    double f0 = pni_mm_flops(), t0 = MPI_Wtime();
+    rc = pn_solver_loss(solver, theta, 1, z0, loss, &L);
+    const double dtf = MPI_Wtime() - t0;
+    b->tiny_flops_fwd = (pni_mm_flops() - f0) / (double)opts.nsteps;
+    f0 = pni_mm_flops();
+    t0 = MPI_Wtime();
+    if (rc == PN_OK) rc = pn_solver_gradient(solver, theta, 1, z0, loss, &L, grad, grad + 82);
+    const double dtg = MPI_Wtime() - t0;
+    b->tiny_flops_grad = (pni_mm_flops() - f0) / (double)opts.nsteps;
+    if (i >= b->o.warmup) {
+      tf[i - b->o.warmup] = dtf / (double)opts.nsteps;
+      tg[i - b->o.warmup] = dtg / (double)opts.nsteps;
+    }
+  }
+  if (rc == PN_OK) {
+    b->tiny_fwd = median_of(tf, R);
+    b->tiny_grad = median_of(tg, R);
+  } else {
+    fprintf(stderr, "pinode bench: tiny problem: %s\n", pn_ctx_last_error(ctx));
+  }
+  pn_solver_destroy(&solver);
+  pn_loss_destroy(&loss);
+  pn_tableau_destroy(&tab);
+  pn_model_destroy(&model);
+  return rc;
+}
+
+/* ---- report ------------------------------------------------------------------ */
+
+static void print_table(const bench *b)
+{
+  printf("\n%-8s %-24s %-30s %8s %7s %8s %8s %9s %9s\n", "problem", "configuration",
+         "time per gradient: median [min-max]", "GFLOP/s", "%DGEMM", "peak MB", "PETSc/", "PyTorch/",
+         "err vs");
+  printf("%-8s %-24s %-30s %8s %7s %8s %8s %9s %9s\n", "", "", "", "", "", "", "pinode",
+         "pinode", "ref/");
+  for (int i = 0; i < b->nrows; i++) {
+    const row *r = &b->rows[i];
+    int pi = 0;
+    for (int j = 0; j < b->o.nproblems; j++)
+      if (strcmp(base_name(b->o.dirs[j]), r->problem) == 0) pi = j;
+    char tbuf[64], gf[16] = "-", pct[16] = "-", vp[16] = "-", vt[16] = "-", err[16] = "-";
+    snprintf(tbuf, sizeof tbuf, "%.4f s [%.4f-%.4f]", r->med, r->min, r->max);
+    if (r->pinode && r->flops > 0) {
+      snprintf(gf, sizeof gf, "%.1f", r->flops / r->med * 1e-9);
+      if (b->dgemm_peak > 0)
+        snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r->flops / r->med * 1e-9 / b->dgemm_peak);
+    }
+    if (r->pinode && b->peer_petsc[pi] > 0) snprintf(vp, sizeof vp, "%.2fx", b->peer_petsc[pi] / r->med);
+    if (r->pinode && b->peer_torch[pi] > 0) snprintf(vt, sizeof vt, "%.1fx", b->peer_torch[pi] / r->med);
+    if (r->err >= 0) snprintf(err, sizeof err, "%.1e", r->err);
+    printf("%-8s %-24s %-30s %8s %7s %8.1f %8s %9s %9s\n", r->problem, r->config, tbuf, gf, pct,
+           r->peak_mb, vp, vt, err);
+  }
+}
+
+/* The issue's targets, checked on this run's numbers. */
+static void print_targets(const bench *b)
+{
+  printf("\ntargets (issue 9), from this run:\n");
+  for (int j = 0; j < b->o.nproblems; j++) {
+    const char *name = base_name(b->o.dirs[j]);
+    const double t1 = b->one_thread[j];
+    if (t1 <= 0) continue;
+    printf("  %-8s", name);
+    if (b->peer_petsc[j] > 0)
+      printf(" PETSc/pinode %.2f (target >= 2: %s);", b->peer_petsc[j] / t1,
+             b->peer_petsc[j] / t1 >= 2.0 ? "met" : "NOT met");
+    if (b->peer_torch[j] > 0 && strcmp(name, "spiral") == 0)
+      printf(" PyTorch/pinode %.1f (target >= 30: %s);", b->peer_torch[j] / t1,
+             b->peer_torch[j] / t1 >= 30.0 ? "met" : "NOT met");
+    for (int i = 0; i < b->nrows; i++)
+      if (strcmp(b->rows[i].problem, name) == 0 && b->rows[i].pinode &&
+          strcmp(b->rows[i].config, "pinode, 1 thread") == 0 && strcmp(name, "wide") == 0 &&
+          b->dgemm_peak > 0) {
+        const double f = b->rows[i].flops / b->rows[i].med * 1e-9 / b->dgemm_peak;
+        printf(" %.0f%% of DGEMM (target >= 70%%: %s);", 100 * f, f >= 0.7 ? "met" : "NOT met");
+      }
+    if (b->ckpt[j] > 0)
+      printf(" checkpointed/all-states %.2f (target <= 1.5: %s);", b->ckpt[j] / t1,
+             b->ckpt[j] / t1 <= 1.5 ? "met" : "NOT met");
+    if (b->two_ranks[j] > 0)
+      printf(" 2 ranks %.2fx one thread (target >= 1.7: %s);", t1 / b->two_ranks[j],
+             t1 / b->two_ranks[j] >= 1.7 ? "met" : "NOT met");
+    printf("\n");
+  }
+  if (b->tiny_grad > 0) {
+    printf("  tiny (D=2, H=16, B=1, rk4, %ld steps): forward %.0f ns per step (%.0f flops), "
+           "gradient %.0f ns per step (%.0f flops)",
+           b->o.tiny_steps, b->tiny_fwd * 1e9, b->tiny_flops_fwd, b->tiny_grad * 1e9,
+           b->tiny_flops_grad);
+    if (b->dgemm_peak > 0) { /* the budget: 3x the flops at the DGEMM rate, plus 300 ns */
+      const double bf = 3 * b->tiny_flops_fwd / (b->dgemm_peak * 1e9) + 300e-9;
+      const double bg = 3 * b->tiny_flops_grad / (b->dgemm_peak * 1e9) + 300e-9;
+      printf("; target <= 3x flops at the DGEMM rate + 300 ns: forward %.0f ns (%s), gradient "
+             "%.0f ns (%s)",
+             bf * 1e9, b->tiny_fwd <= bf ? "met" : "NOT met", bg * 1e9,
+             b->tiny_grad <= bg ? "met" : "NOT met");
+    }
+    printf("\n");
+  }
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+static void usage(pn_ctx *ctx)
+{
+  cli_print(ctx,
+            "usage: pinode bench [options] [PROBLEM_DIR ...]\n"
+            "       mpiexec -n 2 pinode bench [options]   (adds the 2-rank pipeline)\n"
+            "       pinode bench --model --help           (the performance model)\n"
+            "\n"
+            "Times the exact gradient of benchmark problems (default: spiral, wide and long\n"
+            "of --bench-dir) and prints one table: time per gradient (median [min-max]),\n"
+            "matrix-product flop rate and its fraction of the DGEMM rate measured in this\n"
+            "run, peak memory, agreement with DIR/ref/, and with --peers the speed-ups over\n"
+            "PETSc's TSAdjoint and PyTorch measured in this run.  Reports the BLAS kernel\n"
+            "and warns when OpenBLAS fell back to a generic one.\n"
+            "\n"
+            "options:\n"
+            "  --bench-dir DIR    where spiral/, wide/ and long/ are (default tests/data/bench)\n"
+            "  --repeat R         timed gradients per configuration (default 7)\n"
+            "  --warmup W         untimed gradients before them (default 2)\n"
+            "  --threads T        also measure DGEMM with T OpenBLAS threads (default 2;\n"
+            "                     pinode's own products do not use OpenBLAS)\n"
+            "  --checkpoint-mb X  also time each problem with automatic storage (binomial\n"
+            "                     checkpointing when needed) under an X MB limit (default 32;\n"
+            "                     0: no)\n"
+            "  --tiny STEPS       per-step overhead of D=2, H=16, B=1 (default 20000; 0: no)\n"
+            "  --no-dgemm         skip the DGEMM rate measurement\n"
+            "  --peers            also run PETSc TSAdjoint and PyTorch on the same problems\n"
+            "  --petsc PROG       the PETSc driver (default $PINODE_PETSC_DRIVER)\n"
+            "  --torch SCRIPT     torch_time.py (default $PINODE_TORCH_SCRIPT)\n"
+            "  --python PROG      Python for it (default /usr/bin/python3)\n"
+            "  --torch-repeat R   PyTorch's timed gradients (default 3)\n"
+            "  -h, --help         this text\n"
+            "scripts/bench.sh builds the PETSc driver and runs this with --peers.\n");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+  char *end = NULL;
+  const long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end != '\0' || v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
+static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
+{
+  static const struct option longopts[] = {
+      {"bench-dir", required_argument, NULL, 'd'}, {"repeat", required_argument, NULL, 'r'},
+      {"warmup", required_argument, NULL, 'w'},    {"threads", required_argument, NULL, 't'},
+      {"checkpoint-mb", required_argument, NULL, 'c'}, {"tiny", required_argument, NULL, 'y'},
+      {"no-dgemm", no_argument, NULL, 'g'},        {"peers", no_argument, NULL, 'p'},
+      {"petsc", required_argument, NULL, 'P'},     {"torch", required_argument, NULL, 'T'},
+      {"python", required_argument, NULL, 'Y'},    {"torch-repeat", required_argument, NULL, 'R'},
+      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+  memset(o, 0, sizeof *o);
+  o->bench_dir = "tests/data/bench";
+  o->repeat = 7;
+  o->warmup = 2;
+  o->threads = 2;
+  o->ckpt_mb = 32;
+  o->tiny_steps = 20000;
+  o->dgemm = 1;
+  o->torch_repeat = 3;
+  o->petsc = getenv("PINODE_PETSC_DRIVER");
+  o->torch = getenv("PINODE_TORCH_SCRIPT");
+  o->python = "/usr/bin/python3";
+  long v = 0;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    const char *bad = NULL;
+    switch (c) {
+    case 'd': o->bench_dir = optarg; break;
+    case 'r': if (parse_int(optarg, 1, 10000, &v)) o->repeat = (int)v; else bad = "--repeat needs 1..10000"; break;
+    case 'w': if (parse_int(optarg, 0, 10000, &v)) o->warmup = (int)v; else bad = "--warmup needs 0..10000"; break;
+    case 't': if (parse_int(optarg, 1, 256, &v)) o->threads = (int)v; else bad = "--threads needs 1..256"; break;
+    case 'c': if (parse_int(optarg, 0, 1 << 20, &v)) o->ckpt_mb = (double)v; else bad = "--checkpoint-mb needs 0..1048576"; break;
+    case 'y': if (parse_int(optarg, 0, 100000000, &v)) o->tiny_steps = v; else bad = "--tiny needs 0..100000000"; break;
+    case 'g': o->dgemm = 0; break;
+    case 'p': o->peers = 1; break;
+    case 'P': o->petsc = optarg; break;
+    case 'T': o->torch = optarg; break;
+    case 'Y': o->python = optarg; break;
+    case 'R': if (parse_int(optarg, 1, 1000, &v)) o->torch_repeat = (int)v; else bad = "--torch-repeat needs 1..1000"; break;
+    case 'h': usage(ctx); return 0;
+    default: usage(ctx); return 2;
+    }
+    if (bad) {
+      cli_print(ctx, "pinode bench: %s, got '%s'\n", bad, optarg);
+      return 2;
+    }
+  }
+  static char defaults[3][4096];
+  if (optind == argc) {
+    const char *names[3] = {"spiral", "wide", "long"};
+    for (int i = 0; i < 3; i++) {
+      snprintf(defaults[i], sizeof defaults[i], "%s/%s", o->bench_dir, names[i]);
+      o->dirs[o->nproblems++] = defaults[i];
+    }
+  }
+  for (; optind < argc; optind++) {
+    if (o->nproblems >= MAX_PROBLEMS) {
+      cli_print(ctx, "pinode bench: at most %d problems\n", MAX_PROBLEMS);
+      return 2;
+    }
+    o->dirs[o->nproblems++] = argv[optind];
+  }
+  return -1; /* go on */
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static int print_header(bench *b, void *arg)
+{
+  (void)arg;
+  cli_blas_info info;
+  char text[1024], load[128] = "?";
+  cli_blas_info_get(&info);
+  cli_blas_info_format(&info, text, sizeof text);
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (!fgets(load, sizeof load, f)) snprintf(load, sizeof load, "?\n");
+    fclose(f);
+  }
+  char host[256] = "?";
+  gethostname(host, sizeof host);
+  printf("pinode bench on %s, %d MPI rank%s, load average %s%s", host, pn_ctx_size(b->world),
+         pn_ctx_size(b->world) > 1 ? "s" : "", load, text);
+  if (info.fallback) fprintf(stderr, "%s", strstr(text, "WARNING"));
+  fflush(stdout);
+  return PN_OK;
+}
+
+static int bench_problem(bench *b, int j)
+{
+  const char *dir = b->o.dirs[j];
+  config c = {dir, j, 1, 0.0, "pinode, 1 thread"};
+  PN_CALL(solo(b, run_solo_config, &c));
+  if (b->o.ckpt_mb > 0) {
+    char label[40];
+    snprintf(label, sizeof label, "pinode, auto <= %.0f MB", b->o.ckpt_mb);
+    config c3 = {dir, j, 1, b->o.ckpt_mb, label};
+    PN_CALL(solo(b, run_solo_config, &c3));
+  }
+  const int P = pn_ctx_size(b->world);
+  if (P > 1) { /* the pipeline over all ranks, one thread each */
+    pn_solver_opts opts;
+    pn_solver_opts_default(&opts);
+    row r;
+    memset(&r, 0, sizeof r);
+    PN_CALL(time_gradient(b, b->world, dir, &opts, &r));
+    if (pn_ctx_rank(b->world) == 0) {
+      row *nr = new_row(b, base_name(dir), "");
+      if (nr) {
+        *nr = r;
+        snprintf(nr->problem, sizeof nr->problem, "%s", base_name(dir));
+        snprintf(nr->config, sizeof nr->config, "pinode, %d ranks", P);
+      }
+      b->two_ranks[j] = r.med;
+      printf("  %-8s pinode, %d ranks %15.4f s per gradient\n", base_name(dir), P, r.med);
+      fflush(stdout);
+    }
+  }
+  if (b->o.peers) {
+    if (executable(b->o.petsc)) PN_CALL(solo(b, run_petsc, &c));
+    if (executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0)
+      PN_CALL(solo(b, run_torch, &c));
+  }
+  return PN_OK;
+}
+
+int cmd_bench(pn_ctx *ctx, int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++) /* the performance model (perfmodel.c) has its own options */
+    if (strcmp(argv[i], "--model") == 0) return cli_bench_model(ctx, argc, argv);
+  bench *b = calloc(1, sizeof *b);
+  if (!b) return cli_fail(ctx, "bench", pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory"));
+  const int parsed = parse_options(ctx, argc, argv, &b->o);
+  if (parsed >= 0) {
+    free(b);
+    return parsed;
+  }
+  b->world = ctx;
+  int rc = pn_ctx_create(MPI_COMM_SELF, &b->self);
+  if (rc != PN_OK) {
+    free(b);
+    return cli_fail(ctx, "bench", pn_ctx_fail(ctx, rc, "cannot make a one-rank context"));
+  }
+  openblas_set_num_threads(1);
+  solo(b, print_header, NULL);
+  if (b->o.peers && pn_ctx_rank(ctx) == 0) {
+    cli_print(ctx, "peers: PETSc %s, PyTorch %s\n",
+              executable(b->o.petsc) ? b->o.petsc : "not available (--petsc or $PINODE_PETSC_DRIVER)",
+              executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0
+                  ? b->o.torch
+                  : "not available (--torch or $PINODE_TORCH_SCRIPT, and python3-torch)");
+  }
+  for (int j = 0; rc == PN_OK && j < b->o.nproblems; j++) rc = bench_problem(b, j);
+  if (rc == PN_OK && b->o.tiny_steps > 0) rc = solo(b, run_tiny, NULL);
+  /* Last, so that OpenBLAS's buffers (tens of MB once it has run an n = 2048
+   * product) are not in the peak memory of pinode's rows. */
+  if (rc == PN_OK && b->o.dgemm) rc = solo(b, measure_dgemm, NULL);
+  if (rc == PN_OK && pn_ctx_rank(ctx) == 0) {
+    print_table(b);
+    print_targets(b);
+  }
+  pn_ctx_destroy(&b->self);
+  free(b);
+  /* A failure on rank 0 alone was reported there; one of all ranks is in ctx. */
+  if (rc != PN_OK && pn_ctx_last_code(ctx) != PN_OK) return cli_fail(ctx, "bench", rc);
+  return rc == PN_OK ? 0 : 1;
+}

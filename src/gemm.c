@@ -1,0 +1,346 @@
+/* Dense matrix products of the MLP (see gemm.h). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "internal.h"
+
+int pni_calloc_aligned(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what)
+{
+  void **p = ptr_out;
+  *p = NULL;
+  if (count == 0 || size == 0) count = size = 1; /* valid, freeable pointer */
+  if (count > (SIZE_MAX - PNI_ALIGN) / size)
+    return pn_ctx_fail(ctx, PN_ERR_MEM, "allocation of %zu x %zu bytes for %s overflows", count,
+                       size, what);
+  const size_t bytes = (count * size + PNI_ALIGN - 1) / PNI_ALIGN * PNI_ALIGN;
+  if (posix_memalign(p, PNI_ALIGN, bytes) != 0) {
+    *p = NULL;
+    return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory allocating %.1f MB for %s",
+                       (double)bytes / 1048576.0, what);
+  }
+  memset(*p, 0, bytes);
+  return PN_OK;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define PNI_HAVE_AVX512_KERNELS 1
+#include <immintrin.h>
+#else
+#define PNI_HAVE_AVX512_KERNELS 0
+#endif
+
+/* ---- portable kernels ------------------------------------------------------ */
+
+/* a*b + c, fused when the instantiation has FMA (fused is a constant). */
+#define MADD(a, b, c) (fused ? __builtin_fma((a), (b), (c)) : (a) * (b) + (c))
+
+/* Row by row, k in order, the loop over the columns vectorised by the
+ * compiler.  With FMA this is, entry for entry, the same arithmetic as the
+ * AVX-512 tiles (start from init, one fused multiply-add per k), so both
+ * give bitwise the same C. */
+static inline __attribute__((always_inline)) void
+mm_rows(int m, int n, int k, const double *a, size_t sai, size_t sak, const double *b, size_t ldb,
+        double *c, size_t ldc, pni_mm_init init, const double *bias, const int fused)
+{
+  for (int i = 0; i < m; i++) {
+    double *ci = c + (size_t)i * ldc;
+    if (init == PNI_MM_ZERO) memset(ci, 0, sizeof(double) * (size_t)n);
+    else if (init == PNI_MM_BIAS) memcpy(ci, bias, sizeof(double) * (size_t)n);
+    for (int p = 0; p < k; p++) {
+      const double av = a[(size_t)i * sai + (size_t)p * sak], *bp = b + (size_t)p * ldb;
+      for (int j = 0; j < n; j++) ci[j] = MADD(av, bp[j], ci[j]);
+    }
+  }
+}
+
+/* Dot products with 8 partial sums (lane l takes every 8th term, the last
+ * block padded with zeros) added by the same tree as _mm512_reduce_add_pd:
+ * ((s0+s4)+(s2+s6)) + ((s1+s5)+(s3+s7)).  With FMA, bitwise the AVX-512
+ * kernel's result. */
+static inline __attribute__((always_inline)) void
+mm_nt_rows(int m, int n, int k, const double *a, size_t lda, const double *bt, size_t ldbt,
+           double *c, size_t ldc, pni_mm_init init, const double *bias, const int fused)
+{
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      const double *ai = a + (size_t)i * lda, *bj = bt + (size_t)j * ldbt;
+      double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int p = 0;
+      for (; p + 8 <= k; p += 8)
+        for (int l = 0; l < 8; l++) s[l] = MADD(ai[p + l], bj[p + l], s[l]);
+      if (p < k)
+        for (int l = 0; l < 8; l++) {
+          const int in = p + l < k;
+          s[l] = MADD(in ? ai[p + l] : 0.0, in ? bj[p + l] : 0.0, s[l]);
+        }
+      const double sum = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+      double *cij = c + (size_t)i * ldc + j;
+      const double base = init == PNI_MM_ACC ? *cij : init == PNI_MM_BIAS ? bias[j] : 0.0;
+      *cij = base + sum;
+    }
+}
+
+#define DEFINE_PORTABLE(SUFFIX, ATTR, FUSED)                                                  \
+  ATTR static void mm_##SUFFIX(int m, int n, int k, const double *a, size_t sai, size_t sak, \
+                               const double *b, size_t ldb, double *c, size_t ldc,           \
+                               pni_mm_init init, const double *bias)                         \
+  {                                                                                           \
+    mm_rows(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias, FUSED);                        \
+  }                                                                                           \
+  ATTR static void mm_nt_##SUFFIX(int m, int n, int k, const double *a, size_t lda,          \
+                                  const double *bt, size_t ldbt, double *c, size_t ldc,      \
+                                  pni_mm_init init, const double *bias)                      \
+  {                                                                                           \
+    mm_nt_rows(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias, FUSED);                        \
+  }
+
+DEFINE_PORTABLE(generic, , 0)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define PNI_HAVE_AVX2_LOOPS 1
+DEFINE_PORTABLE(avx2, __attribute__((target("avx2,fma"))), 1)
+#else
+#define PNI_HAVE_AVX2_LOOPS 0
+#endif
+
+/* ---- AVX-512 kernels ------------------------------------------------------ */
+#if PNI_HAVE_AVX512_KERNELS
+
+#define AVX512 __attribute__((target("avx512f")))
+enum { NV_MAX = 4, NR_MAX = 8 * NV_MAX, KC = 256 };
+/* Rows per tile for 1..4 vectors of 8 columns: as many as the 32 registers
+ * allow (MR·NV accumulators + NV of B + 1 of A), and at least 8 independent
+ * FMA chains so that their latency is hidden. */
+static const int mr_max[NV_MAX] = {12, 8, 8, 6};
+
+/* One tile: rows [0, MR) × columns [0, 8·NV) of C (the last vector of 8
+ * columns masked by `last`), k innermost.  Accumulators are named variables,
+ * not arrays, so that the compiler keeps all MR·NV of them in registers;
+ * the `if (MR > r)` and `if (NV > v)` tests are constants and vanish. */
+#define ROW_INIT(r)                                                                          \
+  if (MR > r) {                                                                              \
+    if (init == PNI_MM_ACC) {                                                                \
+      const double *cr = c + (size_t)(r) * ldc;                                              \
+      c##r##_0 = B_LOAD(0, cr);                                                              \
+      if (NV > 1) c##r##_1 = B_LOAD(1, cr);                                                  \
+      if (NV > 2) c##r##_2 = B_LOAD(2, cr);                                                  \
+      if (NV > 3) c##r##_3 = B_LOAD(3, cr);                                                  \
+    } else {                                                                                 \
+      c##r##_0 = i0;                                                                         \
+      c##r##_1 = i1;                                                                         \
+      c##r##_2 = i2;                                                                         \
+      c##r##_3 = i3;                                                                         \
+    }                                                                                        \
+  }
+#define ROW_FMA(r)                                                                           \
+  if (MR > r) {                                                                              \
+    const __m512d av = _mm512_set1_pd(ak[(size_t)(r) * sai]);                                \
+    c##r##_0 = _mm512_fmadd_pd(av, b0, c##r##_0);                                            \
+    if (NV > 1) c##r##_1 = _mm512_fmadd_pd(av, b1, c##r##_1);                                \
+    if (NV > 2) c##r##_2 = _mm512_fmadd_pd(av, b2, c##r##_2);                                \
+    if (NV > 3) c##r##_3 = _mm512_fmadd_pd(av, b3, c##r##_3);                                \
+  }
+#define V_STORE(v, dst, x)                                                                   \
+  if (NV > v + 1) _mm512_storeu_pd((dst) + 8 * v, x);                                        \
+  else if (NV == v + 1) _mm512_mask_storeu_pd((dst) + 8 * v, last, x);
+#define ROW_STORE(r)                                                                         \
+  if (MR > r) {                                                                              \
+    double *cr = c + (size_t)(r) * ldc;                                                      \
+    V_STORE(0, cr, c##r##_0)                                                                 \
+    V_STORE(1, cr, c##r##_1)                                                                 \
+    V_STORE(2, cr, c##r##_2)                                                                 \
+    V_STORE(3, cr, c##r##_3)                                                                 \
+  }
+/* Vector v of 8 doubles at dst; the last one masked (no access past it). */
+#define B_LOAD(v, dst)                                                                       \
+  (NV > v + 1 ? _mm512_loadu_pd((dst) + 8 * v) : _mm512_maskz_loadu_pd(last, (dst) + 8 * v))
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define DECL(r) __m512d c##r##_0 = z, c##r##_1 = z, c##r##_2 = z, c##r##_3 = z;
+
+#define DEFINE_TILE(MR_, NV_)                                                                \
+  AVX512 static void tile_##MR_##_##NV_(int k, const double *a, size_t sai, size_t sak,     \
+                                        const double *b, size_t ldb, double *c, size_t ldc,  \
+                                        pni_mm_init init, const double *bias, __mmask8 last) \
+  {                                                                                          \
+    enum { MR = MR_, NV = NV_ };                                                             \
+    const __m512d z = _mm512_setzero_pd();                                                   \
+    __m512d i0 = z, i1 = z, i2 = z, i3 = z;                                                  \
+    if (init == PNI_MM_BIAS) {                                                               \
+      i0 = B_LOAD(0, bias);                                                                  \
+      if (NV > 1) i1 = B_LOAD(1, bias);                                                      \
+      if (NV > 2) i2 = B_LOAD(2, bias);                                                      \
+      if (NV > 3) i3 = B_LOAD(3, bias);                                                      \
+    }                                                                                        \
+    ROWS(DECL)                                                                               \
+    ROWS(ROW_INIT)                                                                           \
+    for (int p = 0; p < k; p++) {                                                            \
+      const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                     \
+      const __m512d b0 = B_LOAD(0, bk);                                                      \
+      const __m512d b1 = NV > 1 ? B_LOAD(1, bk) : z;                                         \
+      const __m512d b2 = NV > 2 ? B_LOAD(2, bk) : z;                                         \
+      const __m512d b3 = NV > 3 ? B_LOAD(3, bk) : z;                                         \
+      ROWS(ROW_FMA)                                                                          \
+    }                                                                                        \
+    ROWS(ROW_STORE)                                                                          \
+  }
+
+typedef void (*tile_fn)(int, const double *, size_t, size_t, const double *, size_t, double *,
+                        size_t, pni_mm_init, const double *, __mmask8);
+#define TILES_UP_TO_6(NV)                                                                    \
+  DEFINE_TILE(1, NV) DEFINE_TILE(2, NV) DEFINE_TILE(3, NV) DEFINE_TILE(4, NV)                \
+  DEFINE_TILE(5, NV) DEFINE_TILE(6, NV)
+#define TILES_7_TO_8(NV) DEFINE_TILE(7, NV) DEFINE_TILE(8, NV)
+TILES_UP_TO_6(1) TILES_7_TO_8(1)
+DEFINE_TILE(9, 1) DEFINE_TILE(10, 1) DEFINE_TILE(11, 1) DEFINE_TILE(12, 1)
+TILES_UP_TO_6(2) TILES_7_TO_8(2)
+TILES_UP_TO_6(3) TILES_7_TO_8(3)
+TILES_UP_TO_6(4)
+
+/* tiles[nv − 1][mr − 1] */
+#define T6(NV) tile_1_##NV, tile_2_##NV, tile_3_##NV, tile_4_##NV, tile_5_##NV, tile_6_##NV
+static const tile_fn tiles[NV_MAX][12] = {
+    {T6(1), tile_7_1, tile_8_1, tile_9_1, tile_10_1, tile_11_1, tile_12_1},
+    {T6(2), tile_7_2, tile_8_2},
+    {T6(3), tile_7_3, tile_8_3},
+    {T6(4)}};
+
+/* k in chunks of KC (so that a KC × 32 block of B stays in cache), then
+ * column blocks, so that such a block is reused by every row block.  A
+ * chunk after the first adds to C: each entry is still summed in the order
+ * of k, so the result does not depend on KC. */
+AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, size_t sak,
+                             const double *b, size_t ldb, double *c, size_t ldc,
+                             pni_mm_init init, const double *bias)
+{
+  int p0 = 0;
+  do {
+    const int kc = k - p0 < KC ? k - p0 : KC;
+    const pni_mm_init how = p0 == 0 ? init : PNI_MM_ACC;
+    for (int j0 = 0; j0 < n; j0 += NR_MAX) {
+      const int nr = n - j0 < NR_MAX ? n - j0 : NR_MAX;
+      const int nv = (nr + 7) / 8, rem = nr - 8 * (nv - 1); /* 1..8 columns in the last vector */
+      const __mmask8 last = (__mmask8)((1u << rem) - 1u);
+      const double *bj = b + (size_t)p0 * ldb + j0, *biasj = bias ? bias + j0 : NULL;
+      const double *ap = a + (size_t)p0 * sak;
+      for (int i0 = 0; i0 < m; i0 += mr_max[nv - 1]) {
+        const int mr = m - i0 < mr_max[nv - 1] ? m - i0 : mr_max[nv - 1];
+        tiles[nv - 1][mr - 1](kc, ap + (size_t)i0 * sai, sai, sak, bj, ldb,
+                              c + (size_t)i0 * ldc + j0, ldc, how, biasj, last);
+      }
+    }
+    p0 += kc;
+  } while (p0 < k);
+}
+
+/* Dot products of rows: four rows of A against one row of Bt at a time, so
+ * that four independent FMA chains hide the FMA latency; the last chunk of
+ * k masked.  Each lane sums every 8th term; the lanes are then added by a
+ * fixed tree (_mm512_reduce_add_pd). */
+AVX512 static void mm_nt_avx512(int m, int n, int k, const double *a, size_t lda,
+                                const double *bt, size_t ldbt, double *c, size_t ldc,
+                                pni_mm_init init, const double *bias)
+{
+  const int kfull = k & ~7;
+  const __mmask8 tail = (__mmask8)((1u << (k & 7)) - 1u);
+  for (int i0 = 0; i0 < m; i0 += 4) {
+    const int mr = m - i0 < 4 ? m - i0 : 4;
+    const double *ar[4];
+    for (int r = 0; r < 4; r++) ar[r] = a + (size_t)(i0 + (r < mr ? r : 0)) * lda;
+    for (int j = 0; j < n; j++) {
+      const double *bj = bt + (size_t)j * ldbt;
+      __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+      for (int p = 0; p < kfull; p += 8) {
+        const __m512d bv = _mm512_loadu_pd(bj + p);
+        s0 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[0] + p), bv, s0);
+        s1 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[1] + p), bv, s1);
+        s2 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[2] + p), bv, s2);
+        s3 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[3] + p), bv, s3);
+      }
+      if (tail) {
+        const __m512d bv = _mm512_maskz_loadu_pd(tail, bj + kfull);
+        s0 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[0] + kfull), bv, s0);
+        s1 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[1] + kfull), bv, s1);
+        s2 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[2] + kfull), bv, s2);
+        s3 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[3] + kfull), bv, s3);
+      }
+      const double sums[4] = {_mm512_reduce_add_pd(s0), _mm512_reduce_add_pd(s1),
+                              _mm512_reduce_add_pd(s2), _mm512_reduce_add_pd(s3)};
+      for (int r = 0; r < mr; r++) {
+        double *cij = c + (size_t)(i0 + r) * ldc + j;
+        const double base = init == PNI_MM_ACC ? *cij : init == PNI_MM_BIAS ? bias[j] : 0.0;
+        *cij = base + sums[r];
+      }
+    }
+  }
+}
+#endif
+
+/* ---- dispatch --------------------------------------------------------------- */
+
+static double mm_flops; /* see pni_mm_flops */
+
+double pni_mm_flops(void) { return mm_flops; }
+
+void pni_mm_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t sai, size_t sak,
+                const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
+                const double *bias)
+{
+  mm_flops += 2.0 * m * n * k;
+#if PNI_HAVE_AVX512_KERNELS
+  if (isa == PNI_ISA_AVX512) {
+    mm_avx512(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+    return;
+  }
+#endif
+#if PNI_HAVE_AVX2_LOOPS
+  if (isa == PNI_ISA_AVX2) {
+    mm_avx2(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+    return;
+  }
+#endif
+  (void)isa;
+  mm_generic(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+}
+
+void pni_mm(int m, int n, int k, const double *a, size_t sai, size_t sak, const double *b,
+            size_t ldb, double *c, size_t ldc, pni_mm_init init, const double *bias)
+{
+  pni_mm_isa(pni_vmath_best_isa(), m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+}
+
+void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t lda,
+                   const double *bt, size_t ldbt, double *c, size_t ldc, pni_mm_init init,
+                   const double *bias)
+{
+  mm_flops += 2.0 * m * n * k;
+#if PNI_HAVE_AVX512_KERNELS
+  if (isa == PNI_ISA_AVX512) {
+    mm_nt_avx512(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+    return;
+  }
+#endif
+#if PNI_HAVE_AVX2_LOOPS
+  if (isa == PNI_ISA_AVX2) {
+    mm_nt_avx2(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+    return;
+  }
+#endif
+  (void)isa;
+  mm_nt_generic(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+}
+
+void pni_mm_nt(int m, int n, int k, const double *a, size_t lda, const double *bt, size_t ldbt,
+               double *c, size_t ldc, pni_mm_init init, const double *bias)
+{
+  pni_mm_nt_isa(pni_vmath_best_isa(), m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+}
+
+const char *pni_mm_backend(void)
+{
+  switch (pni_vmath_best_isa()) {
+  case PNI_ISA_AVX512: return "AVX-512 kernels";
+  case PNI_ISA_AVX2: return "AVX2 loops";
+  default: return "portable loops";
+  }
+}

@@ -1,0 +1,88 @@
+/* Dense matrix products of the built-in MLP.
+ *
+ * C (m×n, row-major, leading dimension ldc) = init + A·B, where
+ *   A(i, k) = a[i*sai + k*sak]  (so A or Aᵀ stored row-major, sak = 1 or sai = 1),
+ *   B(k, j) = b[k*ldb + j]      (row-major, rows contiguous),
+ *   init    = 0, C itself, or the row vector `bias` repeated on every row.
+ *
+ * On CPUs with AVX-512F this runs register-blocked kernels of our own (up to
+ * 6 rows × 32 columns of C in 24 registers, the k loop innermost, masked
+ * loads for the last columns): on the MLP's shapes they run at 79–81
+ * GFLOP/s where OpenBLAS gets 57–63 (it packs both operands on every call, a
+ * cost that also dominates small products).  Elsewhere, loops that the
+ * compiler vectorises (an AVX2+FMA build and a generic one, chosen at run
+ * time).  OpenBLAS is not used: its result for a row depends on how many
+ * rows are multiplied (measured), which would break the next property.
+ *
+ * Every entry of C is computed by a fixed sequence of operations on its row
+ * of A (sum over k in increasing order, one fused multiply-add per k, on top
+ * of init; pni_mm_nt: a fixed tree), whatever m, n, the entry's position and
+ * the alignment: a row of C does not depend on the other rows, so the
+ * forward trajectory is bitwise the same for any micro-batch split.  With
+ * FMA the AVX-512 and AVX2 builds agree bitwise.  No MPI, no allocation. */
+#ifndef PINODE_GEMM_H
+#define PINODE_GEMM_H
+
+#include <stddef.h>
+
+#include "pinode/ctx.h"
+#include "vmath.h"
+
+/* Bytes of the alignment of the kernels' buffers: a cache line and an
+ * AVX-512 vector.  With 16-byte (malloc) alignment every vector load of a
+ * row straddles two cache lines; 64-byte alignment measured 79–81 GFLOP/s
+ * against 60–74 on the benchmark's products. */
+#define PNI_ALIGN 64
+
+/* Round a count of doubles up to a whole number of aligned blocks, so that
+ * consecutive sub-arrays of an aligned buffer stay aligned. */
+static inline size_t pni_round_up(size_t ndoubles)
+{
+  const size_t q = PNI_ALIGN / sizeof(double);
+  return (ndoubles + q - 1) / q * q;
+}
+
+/* Zeroed, PNI_ALIGN-aligned, overflow-checked memory for count × size
+ * bytes (freed with free()); on failure *ptr_out = NULL and PN_ERR_MEM is
+ * recorded in ctx with `what`. */
+int pni_calloc_aligned(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what);
+
+typedef enum pni_mm_init {
+  PNI_MM_ZERO = 0, /* C = A·B */
+  PNI_MM_ACC,      /* C += A·B */
+  PNI_MM_BIAS      /* C = A·B + 1·biasᵀ (bias has n entries) */
+} pni_mm_init;
+
+/* The product above with the best implementation for this CPU.  Requires
+ * m, n, k ≥ 0, sai = 1 or sak = 1, and ldb ≥ n, ldc ≥ n. */
+void pni_mm(int m, int n, int k, const double *a, size_t sai, size_t sak, const double *b,
+            size_t ldb, double *c, size_t ldc, pni_mm_init init, const double *bias);
+
+/* The same with a chosen build (the caller checks pni_vmath_isa_supported).
+ * For tests and benchmarks. */
+void pni_mm_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t sai, size_t sak,
+                const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
+                const double *bias);
+
+/* C (m×n) = init + A·Btᵀ with A (m×k) and Bt (n×k) both row-major (rows
+ * contiguous, leading dimensions lda ≥ k and ldbt ≥ k): dot products of
+ * rows, vectorised over k.  For narrow products (n < 8), where pni_mm
+ * would use a fraction of each vector.  Each entry is a fixed reduction of
+ * its row of A and row of Bt, independent of the other rows. */
+void pni_mm_nt(int m, int n, int k, const double *a, size_t lda, const double *bt, size_t ldbt,
+               double *c, size_t ldc, pni_mm_init init, const double *bias);
+void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t lda,
+                   const double *bt, size_t ldbt, double *c, size_t ldc, pni_mm_init init,
+                   const double *bias);
+
+/* Floating-point operations (2·m·n·k per product) of every pni_mm and
+ * pni_mm_nt call of this process so far: the exact matrix-product flops of
+ * the MLP, for flop rates in benchmarks.  A statistic only (no behaviour
+ * depends on it); not thread-safe, like the rest of a model. */
+double pni_mm_flops(void);
+
+/* What pni_mm uses on this CPU: "AVX-512 kernels", "AVX2 loops" or
+ * "portable loops". */
+const char *pni_mm_backend(void);
+
+#endif

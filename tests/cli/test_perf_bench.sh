@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# pinode bench: the table (one row per configuration, the gradient agreeing
+# with ref/), the BLAS line, the DGEMM lines, the tiny problem's line, the
+# 2-rank row under mpiexec -n 2, peers reported "not available" when absent,
+# --model handed to the performance model; bad options and problems refused.
+# No timing is asserted (the machine is shared): only the shape of the output
+# and the numbers that do not depend on speed.
+# Usage: test_perf_bench.sh PINODE_BINARY SOURCE_DIR
+set -euo pipefail
+bin=$1 src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+small=$src/tests/data/bench/small
+deep=$src/tests/data/bench/deep
+
+# One rank: two problems, a checkpointed row, the tiny problem.
+"$bin" bench --repeat 2 --warmup 1 --tiny 200 --checkpoint-mb 1 --threads 1 \
+  --petsc "$tmp/no-such-petsc" --torch "$tmp/no-such.py" --peers "$small" "$deep" >"$tmp/log1"
+grep -q "^BLAS: OpenBLAS" "$tmp/log1"
+grep -q "^DGEMM (OpenBLAS, 1 thread, n = 2048): [0-9.]* GFLOP/s" "$tmp/log1"
+grep -q "^  on deep's shapes (B=5, D=3, H=32)" "$tmp/log1"
+grep -q "^peers: PETSc not available" "$tmp/log1"
+grep -q "PyTorch not available" "$tmp/log1"
+grep -q "^  tiny (D=2, H=16, B=1, rk4, 200 steps): forward [0-9]* ns per step" "$tmp/log1"
+# Table rows: problem, configuration, then the error against ref/ last.
+for p in small deep; do
+  for cfg in "pinode, 1 thread" "pinode, auto <= 1 MB"; do
+    line=$(grep "^$p  *$cfg " "$tmp/log1" | tail -1)
+    [ -n "$line" ] || { echo "no row '$p $cfg'"; cat "$tmp/log1"; exit 1; }
+    err=$(echo "$line" | awk '{print $NF}')
+    /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
+  done
+done
+# The flop count of a gradient is exact, hence the same in every run: deep's
+# matrix products (3→32→32→3 with time input, rk38, 60 steps, batch 5) are
+# counted by the library; the rate column must be a number.
+grep "^deep  *pinode, 1 thread " "$tmp/log1" | awk '{ if ($(NF-5) !~ /^[0-9.]+$/) exit 1 }'
+
+# Two ranks: the pipeline row appears and still agrees with ref/.
+mpiexec -n 2 "$bin" bench --repeat 1 --warmup 0 --tiny 0 --checkpoint-mb 0 --no-dgemm "$small" \
+  >"$tmp/log2"
+line=$(grep "^small  *pinode, 2 ranks " "$tmp/log2")
+err=$(echo "$line" | awk '{print $NF}')
+/usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
+
+# --model goes to the performance model.
+"$bin" bench --model --help | grep -q "usage: pinode bench --model"
+
+# Bad options: status 2 and a message naming the option.
+for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--tiny 1e3" "--bogus"; do
+  status=0
+  # shellcheck disable=SC2086
+  "$bin" bench $args "$small" >"$tmp/bad.log" 2>&1 || status=$?
+  [ "$status" = 2 ] || { echo "bench $args: status $status"; cat "$tmp/bad.log"; exit 1; }
+done
+grep -q "usage: pinode bench" "$tmp/bad.log"
+# A problem that does not exist: failure with the reading error.
+status=0
+"$bin" bench --repeat 1 --warmup 0 --tiny 0 --no-dgemm "$tmp/nowhere" >"$tmp/bad.log" 2>&1 || status=$?
+[ "$status" != 0 ]
+grep -q "nowhere" "$tmp/bad.log"
+echo "bench CLI: ok"

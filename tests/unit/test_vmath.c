@@ -1,0 +1,187 @@
+/* The vectorised tanh (src/vmath.c), every instruction-set build this CPU
+ * can run, against libm's long-double tanhl (64-bit mantissa: its error is
+ * ~2^-11 of a double ulp, so it serves as the correctly rounded value):
+ *   - accuracy in ulps over dense sets of inputs: a uniform grid over
+ *     [−25, 25], magnitudes 2^-60..2^6 on a geometric grid (both signs),
+ *     the neighbourhoods of the branch point 0.625 and of the saturation
+ *     near 19, and random doubles;
+ *   - special values (NaN, ±inf, ±0, subnormals);
+ *   - an element's result does not depend on its position in the array or
+ *     on the array's length (vector body vs scalar tail): bitwise;
+ *   - the derivative 1 − y² that the MLP's VJP uses matches the derivative
+ *     of the function evaluated here (central difference). */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmath.h"
+
+/* Why 2 ulp: the kernel's error budget is ~1 ulp from the Cephes rational or
+ * from e^{2|x|} (degree-13 Taylor, Cody–Waite reduction), plus one rounding
+ * of the division and of 1 − q; measured 1.38 ulp (glibc's own tanh: 2.1).
+ * A wrong coefficient or branch shows up as thousands of ulps. */
+#define MAX_ULP 2.0
+
+/* |y − ref| in units of the last place of the double nearest to ref. */
+static double ulp_error(double y, long double ref)
+{
+  if (isnan(y) || isinf(y)) return INFINITY;
+  const long double a = fabsl(ref);
+  long double ulp;
+  if (a < (long double)DBL_MIN) {
+    ulp = ldexpl(1.0L, -1074);
+  } else {
+    int e;
+    frexpl(a, &e);
+    ulp = ldexpl(1.0L, e - 53);
+  }
+  return (double)(fabsl((long double)y - ref) / ulp);
+}
+
+/* Largest ulp error of build isa over x[0..n) (x is preserved). */
+static double worst_ulp(pni_vmath_isa isa, const double *x, size_t n, double *y, double *where)
+{
+  memcpy(y, x, n * sizeof *y);
+  pni_vtanh_isa(isa, n, y);
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const double u = ulp_error(y[i], tanhl((long double)x[i]));
+    if (u > worst) {
+      worst = u;
+      *where = x[i];
+    }
+  }
+  return worst;
+}
+
+static void accuracy(void **state)
+{
+  (void)state;
+  const size_t n = 1 << 21;
+  double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  assert_non_null(x);
+  assert_non_null(y);
+  pn_rng rng;
+  for (int isa = 0; isa < PNI_ISA_COUNT; isa++) {
+    if (!pni_vmath_isa_supported((pni_vmath_isa)isa)) continue;
+    double worst = 0.0, where = 0.0;
+    for (int set = 0; set < 5; set++) {
+      pn_rng_seed(&rng, 11 + (uint64_t)set);
+      for (size_t i = 0; i < n; i++) {
+        const double t = (double)i / (double)n;
+        switch (set) {
+        case 0: x[i] = -25.0 + 50.0 * t; break;
+        case 1: x[i] = (i & 1 ? -1.0 : 1.0) * exp2(-60.0 + 66.0 * t); break;
+        case 2: x[i] = 0.625 + 2e-3 * (t - 0.5); break;
+        case 3: x[i] = (i & 1 ? -1.0 : 1.0) * (18.5 + 2.0 * t); break;
+        default: x[i] = 8.0 * pn_rng_normal(&rng); break;
+        }
+      }
+      double w = 0.0;
+      const double u = worst_ulp((pni_vmath_isa)isa, x, n, y, &w);
+      if (u > worst) {
+        worst = u;
+        where = w;
+      }
+    }
+    printf("tanh (%s): max error %.3f ulp at x = %.17g\n",
+           pni_vmath_isa_name((pni_vmath_isa)isa), worst, where);
+    assert_true(worst <= MAX_ULP);
+  }
+  free(x);
+  free(y);
+}
+
+static void special_values(void **state)
+{
+  (void)state;
+  const double in[8] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 4.9e-324, -1e-310, 1e300};
+  for (int isa = 0; isa < PNI_ISA_COUNT; isa++) {
+    if (!pni_vmath_isa_supported((pni_vmath_isa)isa)) continue;
+    double y[8];
+    memcpy(y, in, sizeof y);
+    pni_vtanh_isa((pni_vmath_isa)isa, 8, y);
+    assert_true(isnan(y[0])); /* bad input never passes silently */
+    assert_true(y[1] == 1.0 && y[2] == -1.0);
+    assert_true(y[3] == 0.0 && !signbit(y[3]));
+    assert_true(y[4] == 0.0 && signbit(y[4]));
+    assert_true(y[5] == in[5] && y[6] == in[6]); /* tanh x = x below 2^-27 */
+    assert_true(y[7] == 1.0);
+  }
+}
+
+/* The MLP relies on this: a row's activations do not depend on the batch. */
+static void position_independent(void **state)
+{
+  (void)state;
+  double x[64], one[64], all[64];
+  pnt_randn(x, 64, 5, 3.0);
+  for (int isa = 0; isa < PNI_ISA_COUNT; isa++) {
+    if (!pni_vmath_isa_supported((pni_vmath_isa)isa)) continue;
+    for (int i = 0; i < 64; i++) {
+      one[i] = x[i];
+      pni_vtanh_isa((pni_vmath_isa)isa, 1, &one[i]);
+    }
+    for (size_t n = 1; n <= 64; n++) {
+      for (size_t off = 0; off + n <= 64; off += 7) {
+        memcpy(all, x, sizeof all);
+        pni_vtanh_isa((pni_vmath_isa)isa, n, all + off);
+        assert_memory_equal(all + off, one + off, n * sizeof(double));
+      }
+    }
+    /* and the default build is the best one */
+    memcpy(all, x, sizeof all);
+    pni_vtanh(64, all);
+    if (isa == (int)pni_vmath_best_isa()) assert_memory_equal(all, one, sizeof all);
+  }
+}
+
+/* Why 1e-8: the central difference with step δ = 1e-5 has truncation error
+ * δ²|tanh'''|/6 ≤ 4e-11 and rounding error ~2 ulp/δ ≈ 4e-11 (relative to
+ * tanh' ≥ 0.01 on the grid), so a mismatch above 1e-8 means the evaluated
+ * function is not the tanh whose derivative the VJP uses (e.g. a jump at
+ * the branch point 0.625). */
+static void derivative_matches(void **state)
+{
+  (void)state;
+  const double d = 1e-5;
+  double worst = 0.0;
+  for (double x = -2.7; x <= 2.7; x += 0.0137) {
+    double v[3] = {x - d, x, x + d};
+    pni_vtanh(3, v);
+    const double fd = (v[2] - v[0]) / (2 * d), an = 1.0 - v[1] * v[1];
+    const double e = fabs(fd - an) / an;
+    if (e > worst) worst = e;
+  }
+  for (double x = 0.625 - 3 * d; x <= 0.625 + 3 * d; x += d / 7) { /* across the branch */
+    double v[3] = {x - d, x, x + d};
+    pni_vtanh(3, v);
+    const double e = fabs((v[2] - v[0]) / (2 * d) - (1.0 - v[1] * v[1])) / (1.0 - v[1] * v[1]);
+    if (e > worst) worst = e;
+  }
+  printf("derivative: max relative mismatch %.2e\n", worst);
+  assert_true(worst < 1e-8);
+}
+
+static void names(void **state)
+{
+  (void)state;
+  assert_string_equal(pni_vmath_isa_name(PNI_ISA_GENERIC), "generic");
+  assert_string_equal(pni_vmath_isa_name(PNI_ISA_COUNT), "unknown");
+  assert_true(pni_vmath_isa_supported(PNI_ISA_GENERIC));
+  assert_true(pni_vmath_isa_supported(pni_vmath_best_isa()));
+  assert_false(pni_vmath_isa_supported(PNI_ISA_COUNT));
+}
+
+int main(int argc, char **argv)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(accuracy),           cmocka_unit_test(special_values),
+      cmocka_unit_test(position_independent), cmocka_unit_test(derivative_matches),
+      cmocka_unit_test(names),
+  };
+  return pnt_main(argc, argv, "vmath", tests, sizeof tests / sizeof tests[0]);
+}
