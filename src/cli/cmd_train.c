@@ -461,6 +461,18 @@ static void report(trainer *T)
 
 /* ---- the command ------------------------------------------------------------------ */
 
+/* Whether progress may be one updating line.  Under mpiexec (Open MPI, MPICH's
+ * Hydra) a rank's stdout is a pseudo-terminal even when mpiexec's own output
+ * goes to a file, so there the answer cannot be known and plain lines are
+ * printed: they read well on a terminal too. */
+static int stdout_is_terminal(void)
+{
+  static const char *const launcher_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};
+  for (int i = 0; i < 3; i++)
+    if (getenv(launcher_vars[i])) return 0;
+  return isatty(STDOUT_FILENO);
+}
+
 typedef struct train_args {
   const char *config, *resume;
   char *sets[256];
@@ -557,7 +569,7 @@ int cmd_train(pn_ctx *ctx, int argc, char **argv)
   if (rc == PN_OK && a.print_config) {
     if (pn_ctx_rank(ctx) == 0) cli_config_print(cfg, stdout);
   } else if (rc == PN_OK) {
-    T.pr = (progress){isatty(STDOUT_FILENO), a.quiet, cfg->log_every, -1e9};
+    T.pr = (progress){stdout_is_terminal(), a.quiet, cfg->log_every, -1e9};
     rc = run(ctx, &a, cfg, &T);
     if (rc == PN_OK) report(&T);
   }

@@ -34,6 +34,10 @@ for f in history.csv model.pinode predictions.csv data.csv config.ini summary.js
   [ -s "$T/a/$f" ] || fail "missing output $f"
 done
 grep -q "^finished: 30 iterations on 1 rank" "$T/a.log" || fail "no final report: $(cat "$T/a.log")"
+# Progress: plain lines every output.log_every iterations (and the first and
+# last) under mpiexec, never carriage returns in a log.
+[ "$(grep -c '^it .*loss .*val .*|g| .*s/it  ETA' "$T/a.log")" = 4 ] || fail "progress: $(cat "$T/a.log")"
+! grep -q $'\r' "$T/a.log" || fail "carriage return in the progress log"
 $PY - "$T/a" <<'EOF' || fail "summary/history/predictions check"
 import json, sys, numpy as np
 d = sys.argv[1]
