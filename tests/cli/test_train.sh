@@ -117,4 +117,15 @@ if it > 0:  # a checkpoint was written at every good iteration: the last one is 
     assert np.array_equal(c["arrays"]["theta"], m["arrays"]["theta"])
 print("diverged after %d good iterations: %s" % (it, s["message"][:100]))
 EOF
+# Help and usage.
+"$PINODE" --help | grep -q "^  train .*fit a neural ODE" || fail "pinode --help lacks train"
+"$PINODE" --help | grep -q "^  predict " || fail "pinode --help lacks predict"
+"$PINODE" train --help | grep -q "usage: pinode train \[options\] CONFIG" || fail "train --help"
+"$PINODE" predict --help | grep -q "usage: pinode predict" || fail "predict --help"
+"$PINODE" --version | grep -q "^pinode [0-9]" || fail "--version"
+set +e
+"$PINODE" train >/dev/null 2>&1; s1=$?
+"$PINODE" train "$T/tiny.ini" --bogus >/dev/null 2>&1; s2=$?
+set -e
+[ $s1 = 2 ] && [ $s2 = 2 ] || fail "usage errors exit with $s1 and $s2, expected 2"
 echo "test_train: all checks passed"
