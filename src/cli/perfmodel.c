@@ -789,10 +789,13 @@ static double coll_time(const model *m, long P)
                          8.0 * (double)m->B * m->D / W);
 }
 
-/* The solver's automatic micro-batch count. */
+/* The solver's automatic micro-batch count (a copy of the rule in solver.c,
+ * choose_microbatches: M = round(sqrt((P-1)·B/2)), 1 ≤ M ≤ B).  The
+ * validation reports it when the solver chose otherwise. */
 static int auto_microbatches(long P, int B)
 {
-  const long M = P == 1 ? 1 : 4 * P;
+  long M = lround(sqrt((double)(P - 1) * (double)B / 2.0));
+  if (M < 1) M = 1;
   return M < B ? (int)M : B;
 }
 
@@ -1023,7 +1026,8 @@ static void usage(pn_ctx *ctx)
             "  --steps N                model N steps (default: the problem's)\n"
             "  --batch B                model a batch of B samples (default: the problem's)\n"
             "  --microbatches M         micro-batches of the pipeline (default: the solver's\n"
-            "                           automatic choice, min(4P, B)); the best M is also shown\n"
+            "                           automatic choice, round(sqrt((P-1)B/2))); the best M\n"
+            "                           is also shown\n"
             "  --storage S              trajectory storage: all (default) or every:K\n"
             "  --max-ranks P            largest P of the table (default 4096)\n"
             "  --ranks P1,P2,...        the P of the table instead of powers of two\n"
@@ -1264,7 +1268,7 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
             1e6 * net->L, net->L_given ? "given" : net->measured ? "measured" : "none: 0",
             net->W / 1e9, net->W_given ? "given" : net->measured ? "measured" : "none: infinite");
   cli_print(ctx, "\npipeline (exact), M = %s:\n",
-            o->microbatches ? "as given" : "automatic, min(4P, B)");
+            o->microbatches ? "as given" : "automatic, round(sqrt((P-1)B/2))");
   cli_print(ctx, "  %6s %6s %12s %9s %7s | %6s %12s %9s | %12s %7s\n", "P", "M", "T s/grad",
             "speedup", "effic.", "best M", "T s/grad", "speedup", "weak T(NP)", "w.eff.");
   for (int i = 0; i < nrows; i++) {
@@ -1321,6 +1325,10 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
     }
     cli_print(ctx, "  criterion: %s; model within %.0f %%: %s\n", v->criterion, 100 * v->tol,
               v->within ? "yes" : "NO");
+    if (!o->microbatches && v->M != auto_microbatches(v->P, p->batch))
+      cli_print(ctx, "  note: the solver chose M = %d where the model's copy of its automatic "
+                "rule gives %d (perfmodel.c, auto_microbatches)\n", v->M,
+                auto_microbatches(v->P, p->batch));
     if (host->load1 > host->cpus_online)
       cli_print(ctx, "  note: this machine is busy (load %.1f on %ld CPUs): wall times include "
                 "waiting for CPUs\n", host->load1, host->cpus_online);

@@ -2,8 +2,9 @@
 # Scaling studies without SLURM (scripts/study_local.sh, plain mpiexec): a
 # strong and a weak study on P = 1, 2 produce one well-formed result file per
 # point (P, M, N, B, times per phase, memory per rank, host), a consistent CSV
-# (speedup and efficiency against P = 1, weak N = P*N1) and the PNGs; a
-# malformed result file is refused by the collector.  Checks the machinery,
+# (speedup and efficiency against P = 1, weak N = P*N1), the model of
+# pinode bench --model and the PNGs; a malformed result file is refused by
+# the collector.  Checks the machinery,
 # not the timings (the machine is shared).
 # Usage: test_study_local.sh PINODE_BINARY SOURCE_DIR
 # ctest-labels: slow
@@ -16,8 +17,10 @@ trap 'rm -rf "$tmp"' EXIT
 problem=$src/tests/data/bench/small
 
 for study in strong weak; do
+  model=(--model-ranks 0)   # the strong study also runs pinode bench --model (2 ranks)
+  [ "$study" = weak ] || model=(--model-ranks 2 --parareal-iterations 2)
   "$src/scripts/study_local.sh" "$study" "$problem" --ranks "1 2" --repeat 3 --pinode "$bin" \
-    --model-ranks 0 --out "$tmp/$study" >"$tmp/$study.log" 2>&1 \
+    "${model[@]}" --out "$tmp/$study" >"$tmp/$study.log" 2>&1 \
     || { cat "$tmp/$study.log" >&2; exit 1; }
   grep -q "wrote $tmp/$study/scaling.csv (2 points)" "$tmp/$study.log"
   "$python" - "$tmp/$study" "$study" <<'PY'
@@ -56,6 +59,14 @@ for name in ("scaling", "speedup", "efficiency", "phases"):
     assert os.path.getsize(f) > 10000, f
 PY
 done
+# the model of the strong study, drawn in its plots
+"$python" - "$tmp/strong/model.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["kind"] == "pinode-perfmodel" and m["network"]["measured"], m["network"]
+assert [p["K"] for p in m["parareal"]] == [2] and m["pipeline"][0]["P"] == 1
+PY
+grep -q "^pipeline (exact)" "$tmp/strong/model.txt"
 # weak scaling ran a problem twice as long on 2 ranks
 grep -q '^steps 20$' "$tmp/weak/problems/P2/meta.txt"
 [ "$(wc -l < "$tmp/weak/problems/P2/times.txt")" = 2 ]
