@@ -339,6 +339,8 @@ static int parse_value(pn_ctx *ctx, const key *k, const origin *o, const char *s
   case T_STRING:
   case T_PATH:
     if (strlen(s) >= CLI_PATH / 2) return value_error(ctx, k, o, s, "is too long");
+    /* Possible only through --set; checkpoints echo values one per line. */
+    if (strpbrk(s, "\r\n")) return value_error(ctx, k, o, s, "contains a line break");
     if (k->type == T_PATH)
       resolve_path(o, s, field);
     else

@@ -98,8 +98,9 @@ expect_error "--set optimizer.lr=abc: key 'optimizer.lr': 'abc' is not a number 
   --set optimizer.lr=abc
 expect_error "--set lr=1: expected section.key=value" "$BASE" --set lr=1
 expect_error "--set optimizer.rate=1: unknown key 'rate' in [optimizer]" "$BASE" --set optimizer.rate=1
+expect_error "contains a line break (accepted: a directory, or auto" "$BASE" --set output.dir=$'a\nb'
 # Keys together.
-expect_error "c18.ini:12: key 'model.activation': give one activation, or one per hidden layer (model.hidden = '8')" \
+expect_error ".ini:12: key 'model.activation': give one activation, or one per hidden layer (model.hidden = '8')" \
   "$BASE"'[model]
 activation = tanh relu
 '
@@ -109,7 +110,7 @@ expect_error "--set solver.storage: 'every:0' is not accepted (accepted: all, ev
 expect_error "--set solver.t1: must be greater than solver.t0 = 1" "$BASE" --set solver.t0=1 --set solver.t1=1
 expect_error "--set data.source: csv needs data.file, the path of the CSV file" "$BASE" --set data.source=csv
 expect_error "--set data.file: only used with data.source = csv, not spiral" "$BASE" --set data.file=x.csv
-expect_error "c25.ini:7: key 'data.trajectories': only used by generators, not with data.source = csv" \
+expect_error ".ini:7: key 'data.trajectories': only used by generators, not with data.source = csv" \
   "$BASE" --set data.source=csv --set data.file=x.csv
 expect_error "optimizer.batch_size = 9, but there are only 4 training trajectories" "$BASE" \
   --set optimizer.batch_size=9
