@@ -184,13 +184,21 @@ int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out)
   return PN_OK;
 }
 
-/* Micro-batch count: M = 1 on one rank (no pipeline to fill); otherwise enough
- * micro-batches that the pipeline's fill and drain, (P−1)/(M+P−1) of the time,
- * stay small, without micro-batches so small that per-call overheads dominate. */
+/* Micro-batch count (an explicit opts.microbatches wins; M ≤ B).  With M
+ * micro-batches the pipeline leaves every rank idle for (P−1) of M+P−1
+ * micro-batch slots (fill and drain, DESIGN §4.1), so more micro-batches
+ * help; but each one also costs a fixed amount per step, about KAPPA
+ * samples' worth of work (smaller matrix products run at a lower rate, and
+ * the stepper's per-call work is per micro-batch).  Time ∝ (M+P−1)/M ·
+ * (KAPPA·M + B) is least at M* = √((P−1)·B/KAPPA): M = 1 on one rank, and
+ * e.g. 3 for B = 16 or 11 for B = 256 on two ranks.  KAPPA = 2 was measured
+ * on the bench problems (README, "Time parallelism", scripts/scaling.sh). */
 static int choose_microbatches(const pn_solver *S, int batch)
 {
+  const double KAPPA = 2.0;
   int M = S->opts.microbatches;
-  if (M == 0) M = S->size == 1 ? 1 : 4 * S->size;
+  if (M == 0) M = (int)lround(sqrt((double)(S->size - 1) * (double)batch / KAPPA));
+  if (M < 1) M = 1;
   return M < batch ? M : batch;
 }
 

@@ -68,6 +68,10 @@ static void compare_case(pn_ctx *self, const char *scheme, model_case mc, int M,
   pmt_expect_serial(&par, &ser, what);
   pnt_assert_all(M == 0 || par.microbatches == (M < BATCH ? M : BATCH),
                  "%s: asked for %d micro-batches, got %d", what, M, par.microbatches);
+  /* The automatic choice: no pipeline on one rank, a pipeline on several. */
+  const int P = pn_ctx_size(pnt_ctx);
+  pnt_assert_all(M != 0 || (P == 1 ? par.microbatches == 1 : par.microbatches >= 2),
+                 "%s: automatic choice of %d micro-batches on %d ranks", what, par.microbatches, P);
   /* A nonzero result: comparing zeros would prove nothing. */
   const double gth = pmt_norm(par.grad, par.np), gz = pmt_norm(par.grad + par.np, par.nz);
   pnt_assert_all(par.loss > 0 && gth > 0 && gz > 0,
