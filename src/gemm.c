@@ -233,39 +233,47 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
   } while (p0 < k);
 }
 
-/* Dot products of rows: four rows of A against one row of Bt at a time, so
- * that four independent FMA chains hide the FMA latency; the last chunk of
- * k masked.  Each lane sums every 8th term; the lanes are then added by a
- * fixed tree (_mm512_reduce_add_pd). */
+/* Dot products of R rows of A with one row of Bt: R independent FMA chains
+ * (R = 4 hides the FMA latency; fewer rows are not padded with dummies), the
+ * last chunk of k masked.  Each lane sums every 8th term; the lanes are then
+ * added by a fixed tree (_mm512_reduce_add_pd). */
+#define DEFINE_NT_ROWS(R)                                                                    \
+  AVX512 static void nt_rows_##R(int k, const double *a, size_t lda, const double *bj,      \
+                                 double *sums)                                               \
+  {                                                                                          \
+    const int kfull = k & ~7;                                                                \
+    const __mmask8 tail = (__mmask8)((1u << (k & 7)) - 1u);                                  \
+    __m512d s[R];                                                                            \
+    for (int r = 0; r < R; r++) s[r] = _mm512_setzero_pd();                                  \
+    for (int p = 0; p < kfull; p += 8) {                                                     \
+      const __m512d bv = _mm512_loadu_pd(bj + p);                                            \
+      for (int r = 0; r < R; r++)                                                            \
+        s[r] = _mm512_fmadd_pd(_mm512_loadu_pd(a + (size_t)r * lda + p), bv, s[r]);          \
+    }                                                                                        \
+    if (tail) {                                                                              \
+      const __m512d bv = _mm512_maskz_loadu_pd(tail, bj + kfull);                            \
+      for (int r = 0; r < R; r++)                                                            \
+        s[r] = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, a + (size_t)r * lda + kfull), bv, \
+                               s[r]);                                                        \
+    }                                                                                        \
+    for (int r = 0; r < R; r++) sums[r] = _mm512_reduce_add_pd(s[r]);                        \
+  }
+DEFINE_NT_ROWS(1)
+DEFINE_NT_ROWS(2)
+DEFINE_NT_ROWS(3)
+DEFINE_NT_ROWS(4)
+
 AVX512 static void mm_nt_avx512(int m, int n, int k, const double *a, size_t lda,
                                 const double *bt, size_t ldbt, double *c, size_t ldc,
                                 pni_mm_init init, const double *bias)
 {
-  const int kfull = k & ~7;
-  const __mmask8 tail = (__mmask8)((1u << (k & 7)) - 1u);
+  typedef void (*rows_fn)(int, const double *, size_t, const double *, double *);
+  static const rows_fn rows[4] = {nt_rows_1, nt_rows_2, nt_rows_3, nt_rows_4};
   for (int i0 = 0; i0 < m; i0 += 4) {
     const int mr = m - i0 < 4 ? m - i0 : 4;
-    const double *ar[4];
-    for (int r = 0; r < 4; r++) ar[r] = a + (size_t)(i0 + (r < mr ? r : 0)) * lda;
     for (int j = 0; j < n; j++) {
-      const double *bj = bt + (size_t)j * ldbt;
-      __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
-      for (int p = 0; p < kfull; p += 8) {
-        const __m512d bv = _mm512_loadu_pd(bj + p);
-        s0 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[0] + p), bv, s0);
-        s1 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[1] + p), bv, s1);
-        s2 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[2] + p), bv, s2);
-        s3 = _mm512_fmadd_pd(_mm512_loadu_pd(ar[3] + p), bv, s3);
-      }
-      if (tail) {
-        const __m512d bv = _mm512_maskz_loadu_pd(tail, bj + kfull);
-        s0 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[0] + kfull), bv, s0);
-        s1 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[1] + kfull), bv, s1);
-        s2 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[2] + kfull), bv, s2);
-        s3 = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, ar[3] + kfull), bv, s3);
-      }
-      const double sums[4] = {_mm512_reduce_add_pd(s0), _mm512_reduce_add_pd(s1),
-                              _mm512_reduce_add_pd(s2), _mm512_reduce_add_pd(s3)};
+      double sums[4];
+      rows[mr - 1](k, a + (size_t)i0 * lda, lda, bt + (size_t)j * ldbt, sums);
       for (int r = 0; r < mr; r++) {
         double *cij = c + (size_t)(i0 + r) * ldc + j;
         const double base = init == PNI_MM_ACC ? *cij : init == PNI_MM_BIAS ? bias[j] : 0.0;
