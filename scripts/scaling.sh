@@ -9,6 +9,11 @@
 #
 # usage: scripts/scaling.sh [--build DIR] [--repeat R] [--problems "spiral wide long"]
 #                           [--ranks "1 2"] [--microbatches "1 2 4 8 16 auto"] [--out DIR]
+# A problem NAME:bB:nN is bench problem NAME with its batch grown to B (its
+# samples repeated, each copy perturbed by 1e-3 relative) and N steps of the
+# same size (labels beyond the shorter interval dropped; if none is left, the
+# first one moves to the end), e.g. long:b256:n2000
+# to see how the batch size decides the pipeline's efficiency.
 # Needs a built pinode (cmake --build DIR); writes the JSON of every run to
 # --out (default: a temporary directory, removed at the end).  The machine
 # should be otherwise idle: timings of a shared machine are noisy.
@@ -24,7 +29,7 @@ while [ $# -gt 0 ]; do
     --ranks) ranks=$2; shift 2 ;;
     --microbatches) ms=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "scaling.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,8 +54,42 @@ trap cleanup EXIT
 
 echo "# pinode scaling: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "# OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-default}, $repeat timed gradients per run after one warm-up"
+# Bench problem NAME with batch B and N steps (see above) in directory OUT.
+derive() {
+  "$python" - "$@" <<'PY'
+import os, sys
+src, B, N, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+os.makedirs(out, exist_ok=True)
+read = lambda f: [l.strip() for l in open(os.path.join(src, f)) if l.strip()]
+meta = dict(l.split(None, 1) for l in read("meta.txt"))
+D, B0, N0 = int(meta["dim"]), int(meta["batch"]), int(meta["steps"])
+t0, t1 = float(meta["t0"]), float(meta["t1"])
+t1n = t0 + (t1 - t0) * N / N0
+meta.update(batch=str(B), steps=str(N), t1=repr(t1n))
+open(os.path.join(out, "meta.txt"), "w").write("".join(f"{k} {v}\n" for k, v in meta.items()))
+open(os.path.join(out, "theta.txt"), "w").write("\n".join(read("theta.txt")) + "\n")
+z0 = [float(x) for x in read("z0.txt")]
+times = [float(x) for x in read("times.txt")]
+y = [float(x) for x in read("targets.txt")]
+def grow(v):  # B0 samples of D -> B samples, copy c perturbed by 1e-3 * c relative
+    return [v[(b % B0) * D + d] * (1 + 1e-3 * (b // B0)) for b in range(B) for d in range(D)]
+keep = [k for k, t in enumerate(times) if t <= t1n + 1e-9 * (t1 - t0)]
+when = [times[k] for k in keep]
+if not keep:  # every label lay beyond the shorter interval: keep the first, at its end
+    keep, when = [0], [t1n]
+open(os.path.join(out, "z0.txt"), "w").write("".join(f"{x!r}\n" for x in grow(z0)))
+open(os.path.join(out, "times.txt"), "w").write("".join(f"{t!r}\n" for t in when))
+open(os.path.join(out, "targets.txt"), "w").write(
+    "".join(f"{x!r}\n" for k in keep for x in grow(y[k * B0 * D:(k + 1) * B0 * D])))
+PY
+}
+
 for prob in $problems; do
   dir=tests/data/bench/$prob
+  if [[ "$prob" =~ ^([a-z]+):b([0-9]+):n([0-9]+)$ ]]; then
+    dir=$out/problem-$prob
+    derive "tests/data/bench/${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" "$dir"
+  fi
   [ -d "$dir" ] || { echo "scaling.sh: no problem directory $dir" >&2; exit 1; }
   for P in $ranks; do
     for M in $ms; do
