@@ -80,17 +80,24 @@ job_state() {
     | sed -n 's/.*JobState=\([A-Z_]*\).*Restarts=\([0-9]*\).*/\1 \2/p;' | tr -d '\n'
   scontrol -o show job "$1" 2>/dev/null | head -n 1 | sed -n 's/.* Reason=\([^ ]*\).*/ \1/p'
 }
-# wait_job ID SECONDS -> the final state; a requeued job's 2-minute hold
-# (SLURM sets BeginTime = now + 120 s on requeue) is lifted so that the test
-# does not sleep through it.
+# wait_job ID SECONDS -> the final state.  A requeued job's hold (SLURM sets
+# BeginTime = now + 120 s on requeue) is lifted so that the test does not
+# sleep through it, but only 3 s after the requeue with the node idle again:
+# slurmd refuses to launch a job whose credential was revoked in the same
+# second ("Job credential revoked"), which is what the hold guards against.
 wait_job() {
-  local id=$1 end=$(( $(date +%s) + $2 )) st
+  local id=$1 end=$(( $(date +%s) + $2 )) st held=0
   while :; do
     st=$(job_state "$id")
     case "$st" in
       COMPLETED*|FAILED*|CANCELLED*|TIMEOUT*|NODE_FAIL*|OUT_OF_MEMORY*|BOOT_FAIL*|DEADLINE*) echo "$st"; return 0 ;;
       "") echo GONE; return 0 ;;
-      PENDING*BeginTime*) scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 || true ;;
+      PENDING*BeginTime*)
+        [ "$held" -gt 0 ] || held=$(date +%s)
+        if [ $(( $(date +%s) - held )) -ge 3 ] && [ "$(sinfo -h -N -o %T | sort -u)" = idle ]; then
+          scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 || true
+        fi
+        ;;
     esac
     if [ "$(date +%s)" -ge "$end" ]; then
       echo "TIMEOUT_WAITING($st)"
