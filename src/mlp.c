@@ -119,13 +119,13 @@ static void act_backward(pn_activation act, size_t n, const double *y, const dou
   case PN_ACT_IDENTITY:
     return;
   case PN_ACT_TANH:
-    for (size_t i = 0; i < n; i++) g[i] *= 1.0 - y[i] * y[i];
+    pni_vtanh_grad(n, y, g);
     return;
   case PN_ACT_SIGMOID:
-    for (size_t i = 0; i < n; i++) g[i] *= y[i] * (1.0 - y[i]);
+    pni_vsigmoid_grad(n, y, g);
     return;
   default:
-    for (size_t i = 0; i < n; i++) g[i] *= d[i];
+    pni_vmul(n, d, g);
   }
 }
 
@@ -232,12 +232,25 @@ static int mlp_rhs(void *impl, int slot, double t, int nb, const double *z, cons
   return PN_OK;
 }
 
-/* s[o] = Σ_r g[r, o] (r < nb, o < w); vectorises over o. */
-static void column_sums(int nb, int w, const double *g, double *s)
+/* Ask the cache for activation set `set` (first nb rows of each layer).  A
+ * backward sweep over a tape (step.h) visits the slots in decreasing order,
+ * so the set below the one in use is the next one needed; without this its
+ * first accesses wait on memory (the tape of spiral is 26 MB: measured 5 %
+ * slower than recomputing).  Large sets are left to the hardware prefetcher,
+ * which follows their long contiguous rows by itself. */
+static void prefetch_set(const mlp *p, int set, int nb)
 {
-  memset(s, 0, sizeof(double) * (size_t)w);
-  for (int r = 0; r < nb; r++)
-    for (int o = 0; o < w; o++) s[o] += g[(size_t)r * w + o];
+  if (set < 0 || set >= p->nsets) return;
+  for (int l = 0; l + 1 < p->nlayers; l++) {
+    const size_t n = (size_t)nb * (size_t)p->out[l];
+    if (n > 8192) continue; /* 64 KB */
+    const double *y = p->post + p->set_stride * (size_t)set + p->layer_off[l];
+    const double *d = p->need_dact ? p->dact + p->set_stride * (size_t)set + p->layer_off[l] : NULL;
+    for (size_t i = 0; i < n; i += 8) {
+      __builtin_prefetch(y + i);
+      if (d) __builtin_prefetch(d + i);
+    }
+  }
 }
 
 static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, const double *theta,
@@ -250,6 +263,7 @@ static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, cons
     set = 0;
   } else {
     refresh_weights(p, theta);
+    prefetch_set(p, set - 1, nb);
   }
   const double *g = a;
   double *gbuf[2] = {p->g0, p->g1};
@@ -260,8 +274,8 @@ static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, cons
     double *dW = theta_bar_inout + p->woff[l], *db = theta_bar_inout + p->boff[l];
     /* dW_l += gᵀ x_l;  db_l += Σ_rows g */
     weight_gradient(p, out, in_eff, ldw, nb, g, x, dW);
-    column_sums(nb, out, g, p->colsum);
-    for (int o = 0; o < out; o++) db[o] += p->colsum[o];
+    pni_vcolsum(nb, out, g, p->colsum);
+    pni_vadd((size_t)out, p->colsum, db);
     if (l == 0) {
       if (p->time_input) /* the time column: dW[:, D] += t Σ_rows g */
         for (int o = 0; o < out; o++) dW[(size_t)o * ldw + p->dim] += t * p->colsum[o];

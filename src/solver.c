@@ -101,8 +101,9 @@ static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
            ctx->size, o->nsteps, o->nsteps);
   PN_CHECK(ctx,
            o->storage == PN_STORE_ALL || o->storage == PN_STORE_EVERY ||
-               o->storage == PN_STORE_BINOMIAL || o->storage == PN_STORE_AUTO,
-           PN_ERR_ARG, "unknown trajectory storage %d (all, every, binomial or auto)",
+               o->storage == PN_STORE_BINOMIAL || o->storage == PN_STORE_AUTO ||
+               o->storage == PN_STORE_STAGES,
+           PN_ERR_ARG, "unknown trajectory storage %d (all, every, binomial, auto or stages)",
            (int)o->storage);
   PN_CHECK(ctx, o->storage != PN_STORE_EVERY || o->storage_param >= 1, PN_ERR_ARG,
            "storage every k-th state needs k >= 1 (got %ld)", o->storage_param);
@@ -213,11 +214,24 @@ static int recompute_step(void *arg, long n, const double *z, double *z_next)
 
 static int micro_size(int batch, int M, int m) { return batch / M + (m < batch % M); }
 
-/* Bytes of the trajectories (one per micro-batch) under a storage policy. */
+/* The trajectories' own policy: stages keeps every state in them (and the
+ * rest in the stepper's tape). */
+static pn_storage_kind traj_kind(pn_storage_kind kind)
+{
+  return kind == PN_STORE_STAGES ? PN_STORE_ALL : kind;
+}
+
+/* Bytes of the trajectories (one per micro-batch) under a storage policy;
+ * stages adds the stepper's tape (step.h): one record per step and
+ * micro-batch, sized for the largest micro-batch. */
 static size_t traj_bytes(const pn_solver *S, int batch, int M, pn_storage_kind kind, long param)
 {
   const size_t D = (size_t)pn_model_dim(S->model);
   size_t bytes = 0;
+  if (kind == PN_STORE_STAGES)
+    bytes = pni_stepper_tape_bytes(S->tab, S->model, micro_size(batch, M, 0),
+                                   (long)M * (S->hi - S->lo));
+  kind = traj_kind(kind);
   for (int m = 0; m < M; m++)
     bytes += pni_traj_bytes(kind, param, S->lo, S->hi, (size_t)micro_size(batch, M, m) * D);
   return bytes;
@@ -253,7 +267,8 @@ static const char *storage_text(pn_storage_kind kind, long param, char *buf, siz
 {
   if (kind == PN_STORE_EVERY) snprintf(buf, len, "every:%ld", param);
   else if (kind == PN_STORE_BINOMIAL) snprintf(buf, len, "binomial:%ld", param);
-  else snprintf(buf, len, "%s", kind == PN_STORE_AUTO ? "auto" : "all");
+  else snprintf(buf, len, "%s",
+                kind == PN_STORE_AUTO ? "auto" : kind == PN_STORE_STAGES ? "stages" : "all");
   return buf;
 }
 
@@ -436,9 +451,11 @@ static int setup_batch(pn_solver *S, int batch, int with_traj)
     PN_CALL_GOTO(rc, pni_calloc(ctx, (size_t)M, sizeof(pni_traj), &S->traj, "trajectories"));
     for (int m = 0; m < M; m++) {
       const size_t width = (size_t)(S->mb0[m + 1] - S->mb0[m]) * D;
-      PN_CALL_GOTO(rc, pni_traj_init(&S->traj[m], ctx, kind, param, S->lo, S->hi, width,
-                                     recompute_step, S));
+      PN_CALL_GOTO(rc, pni_traj_init(&S->traj[m], ctx, traj_kind(kind), param, S->lo, S->hi,
+                                     width, recompute_step, S));
     }
+    if (kind == PN_STORE_STAGES) /* record r = m·(hi − lo) + n − lo: step n of micro-batch m */
+      PN_CALL_GOTO(rc, pni_stepper_tape(&S->st, (long)M * (S->hi - S->lo)));
     S->store_kind = kind;
     S->store_param = param;
     S->traj_ready = 1;
@@ -560,11 +577,15 @@ static int forward_block(pn_solver *S, sweep *sw, int m, const double *theta, do
 {
   const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
   const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
+  const int tape = sw->store && S->store_kind == PN_STORE_STAGES;
   int li = 0, si = 0;
   if (S->rank == 0) PN_CALL(forward_events(S, sw, 0, b0, nb, z, &li, &si));
   for (long n = S->lo; n < S->hi; n++) {
+    const double t = S->opts.t0 + (double)n * S->h;
     if (sw->store) pni_traj_record(&S->traj[m], n, z);
-    PN_CALL(in_step(S, pni_step(&S->st, S->opts.t0 + (double)n * S->h, S->h, nb, z, theta, z),
+    const long rec = (long)m * (S->hi - S->lo) + (n - S->lo);
+    PN_CALL(in_step(S, tape ? pni_step_record(&S->st, rec, t, S->h, nb, z, theta, z)
+                            : pni_step(&S->st, t, S->h, nb, z, theta, z),
                     "forward", n));
     if (S->opts.check_finite) PN_CALL(nonfinite_error(S, "the state", n + 1, b0, z, w));
     PN_CALL(forward_events(S, sw, n + 1, b0, nb, z, &li, &si));
@@ -729,6 +750,9 @@ static int backward_step(pn_solver *S, int m, long n, int nb, const double *thet
   const double *zn = NULL;
   if (S->adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE)
     return pni_cadj_step_backsolve(&W->cadj, t_hi, S->h, nb, W->znode, theta, lam, S->theta_bar);
+  if (S->adjoint == PN_ADJOINT_DISCRETE && S->store_kind == PN_STORE_STAGES) /* nothing to redo */
+    return pni_step_adjoint_record(&S->st, (long)m * (S->hi - S->lo) + (n - S->lo), t, S->h, nb,
+                                   theta, lam, S->theta_bar);
   PN_CALL(pni_traj_fetch(&S->traj[m], n, &zn));
   if (S->adjoint == PN_ADJOINT_DISCRETE)
     return pni_step_adjoint(&S->st, t, S->h, nb, zn, theta, lam, S->theta_bar);

@@ -5,6 +5,7 @@
 #include "gemm.h"
 #include "internal.h"
 #include "step.h"
+#include "vmath.h"
 
 /* Doubles of one stage buffer, rounded up so that every stage buffer of an
  * aligned block is aligned (the model's products read them). */
@@ -97,8 +98,7 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
       for (int j = 0; j < i; j++) {
         const double ha = h * A[i * s + j];
         if (A[i * s + j] == 0.0) continue;
-        const double *k = st->K + (size_t)j * ws;
-        for (size_t x = 0; x < w; x++) Y[x] += ha * k[x];
+        pni_vaxpy(w, ha, st->K + (size_t)j * ws, Y);
       }
       st->Yp[i] = Y;
     }
@@ -119,10 +119,9 @@ static void combine(pni_stepper *st, double h, int nb, const double *z, double *
   memset(inc, 0, sizeof(double) * w);
   for (int i = 0; i < st->s; i++) {
     if (b[i] == 0.0) continue;
-    const double *k = st->K + (size_t)i * ws;
-    for (size_t x = 0; x < w; x++) inc[x] += b[i] * k[x];
+    pni_vaxpy(w, b[i], st->K + (size_t)i * ws, inc);
   }
-  for (size_t x = 0; x < w; x++) z_next[x] = z[x] + h * inc[x];
+  pni_vxpay(w, z, h, inc, z_next);
 }
 
 int pni_step(pni_stepper *st, double t, double h, int nb, const double *z, const double *theta,
@@ -148,12 +147,11 @@ static int adjoint_stages(pni_stepper *st, double t, double h, int nb, const dou
     double *kbar = st->acc, *Ybar = st->Ybar + (size_t)i * ws;
     int nonzero = b[i] != 0.0;
     const double hb = h * b[i];
-    for (size_t x = 0; x < w; x++) kbar[x] = hb * lambda[x];
+    pni_vscale(w, hb, lambda, kbar);
     for (int j = i + 1; j < s; j++) {
       if (A[j * s + i] == 0.0) continue;
       const double ha = h * A[j * s + i];
-      const double *Yb = st->Ybar + (size_t)j * ws;
-      for (size_t x = 0; x < w; x++) kbar[x] += ha * Yb[x];
+      pni_vaxpy(w, ha, st->Ybar + (size_t)j * ws, kbar);
       nonzero = 1;
     }
     if (!nonzero) { /* stage i does not influence z_next */
@@ -165,10 +163,7 @@ static int adjoint_stages(pni_stepper *st, double t, double h, int nb, const dou
     st->vjp_evals++;
   }
   /* λ_n = λ_{n+1} + Σ_i Ȳ_i */
-  for (int i = 0; i < s; i++) {
-    const double *Yb = st->Ybar + (size_t)i * ws;
-    for (size_t x = 0; x < w; x++) lambda[x] += Yb[x];
-  }
+  for (int i = 0; i < s; i++) pni_vadd(w, st->Ybar + (size_t)i * ws, lambda);
   return PN_OK;
 }
 
@@ -248,5 +243,9 @@ int pni_step_adjoint_record(pni_stepper *st, long rec, double t, double h, int n
            *tape_count(st, rec), nb);
   const double *Yrec = st->tape_Y + (size_t)rec * (size_t)st->s * st->ws;
   for (int i = 0; i < st->s; i++) st->Yp[i] = Yrec + (size_t)i * st->ws;
+  /* A backward sweep takes the records in decreasing order: ask for the
+   * next one's stage inputs while this one is worked on. */
+  if (rec > 0)
+    for (size_t x = 0; x < (size_t)st->s * st->ws; x += 8) __builtin_prefetch(Yrec - (size_t)st->s * st->ws + x);
   return adjoint_stages(st, t, h, nb, theta, st->s * (int)(rec + 1), NULL, lambda, theta_bar);
 }

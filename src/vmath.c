@@ -101,6 +101,85 @@ DEFINE_TANH_KERNEL(avx2, __attribute__((target("avx2,fma"))), 1)
 DEFINE_TANH_KERNEL(avx512, __attribute__((target("avx512f,avx512dq,fma"))), 1)
 #endif
 
+/* ---- elementwise operations ----------------------------------------------- */
+
+/* The loops, instantiated per instruction set; plain (unfused) arithmetic. */
+#define DEFINE_ELEMENTWISE(SUFFIX, ATTR)                                                  \
+  ATTR static void axpy_##SUFFIX(size_t n, double a, const double *x, double *y)         \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];                                      \
+  }                                                                                       \
+  ATTR static void scale_##SUFFIX(size_t n, double a, const double *x, double *y)        \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) y[i] = a * x[i];                                       \
+  }                                                                                       \
+  ATTR static void xpay_##SUFFIX(size_t n, const double *x, double a, const double *y,   \
+                                 double *out)                                             \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) out[i] = x[i] + a * y[i];                              \
+  }                                                                                       \
+  ATTR static void add_##SUFFIX(size_t n, const double *x, double *y)                    \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) y[i] += x[i];                                          \
+  }                                                                                       \
+  ATTR static void mul_##SUFFIX(size_t n, const double *x, double *y)                    \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) y[i] *= x[i];                                          \
+  }                                                                                       \
+  ATTR static void tanh_grad_##SUFFIX(size_t n, const double *t, double *g)              \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) g[i] *= 1.0 - t[i] * t[i];                             \
+  }                                                                                       \
+  ATTR static void sigmoid_grad_##SUFFIX(size_t n, const double *t, double *g)           \
+  {                                                                                       \
+    for (size_t i = 0; i < n; i++) g[i] *= t[i] * (1.0 - t[i]);                           \
+  }                                                                                       \
+  ATTR static void colsum_##SUFFIX(int rows, int w, const double *g, double *s)          \
+  {                                                                                       \
+    for (int o = 0; o < w; o++) s[o] = 0.0;                                               \
+    for (int r = 0; r < rows; r++) {                                                      \
+      const double *gr = g + (size_t)r * (size_t)w;                                       \
+      for (int o = 0; o < w; o++) s[o] += gr[o];                                          \
+    }                                                                                     \
+  }
+
+DEFINE_ELEMENTWISE(generic, )
+#if PNI_X86
+DEFINE_ELEMENTWISE(avx2, __attribute__((target("avx2"))))
+DEFINE_ELEMENTWISE(avx512, __attribute__((target("avx512f"))))
+#define DISPATCH(NAME, ...)                                                               \
+  do {                                                                                    \
+    if (best_isa == PNI_ISA_AVX512) NAME##_avx512(__VA_ARGS__);                           \
+    else if (best_isa == PNI_ISA_AVX2) NAME##_avx2(__VA_ARGS__);                          \
+    else NAME##_generic(__VA_ARGS__);                                                     \
+  } while (0)
+#else
+#define DISPATCH(NAME, ...) NAME##_generic(__VA_ARGS__)
+#endif
+
+static pni_vmath_isa best_isa = PNI_ISA_GENERIC; /* set once, see find_best_isa */
+
+void pni_vaxpy(size_t n, double a, const double *x, double *y) { DISPATCH(axpy, n, a, x, y); }
+void pni_vscale(size_t n, double a, const double *x, double *y) { DISPATCH(scale, n, a, x, y); }
+void pni_vadd(size_t n, const double *x, double *y) { DISPATCH(add, n, x, y); }
+void pni_vmul(size_t n, const double *x, double *y) { DISPATCH(mul, n, x, y); }
+void pni_vtanh_grad(size_t n, const double *t, double *g) { DISPATCH(tanh_grad, n, t, g); }
+void pni_vsigmoid_grad(size_t n, const double *s, double *g) { DISPATCH(sigmoid_grad, n, s, g); }
+void pni_vcolsum(int rows, int w, const double *g, double *s) { DISPATCH(colsum, rows, w, g, s); }
+
+void pni_vxpay(size_t n, const double *x, double a, const double *y, double *out)
+{
+  /* In place, the loop would see its operands overlap and take its scalar
+   * version: add into the output instead (x + a·y either way, bitwise). */
+  if (out == x) DISPATCH(axpy, n, a, y, out);
+  else if (out == y) {
+    DISPATCH(scale, n, a, y, out);
+    DISPATCH(add, n, x, out);
+  } else {
+    DISPATCH(xpay, n, x, a, y, out);
+  }
+}
+
 int pni_vmath_isa_supported(pni_vmath_isa isa)
 {
   switch (isa) {
@@ -118,10 +197,9 @@ int pni_vmath_isa_supported(pni_vmath_isa isa)
   }
 }
 
-/* The best build for this CPU, found once when the library is loaded (the
- * kernels are called millions of times; asking the CPU each time would cost
- * more than a small product). */
-static pni_vmath_isa best_isa = PNI_ISA_GENERIC;
+/* best_isa: the best build for this CPU, found once when the library is
+ * loaded (the kernels are called millions of times; asking the CPU each time
+ * would cost more than a small product). */
 
 __attribute__((constructor)) static void find_best_isa(void)
 {

@@ -44,4 +44,18 @@ void pni_vtanh(size_t n, double *y);
  * pni_vmath_isa_supported(isa).  For tests and benchmarks. */
 void pni_vtanh_isa(pni_vmath_isa isa, size_t n, double *y);
 
+/* Elementwise vector operations of the stepper and the MLP, in the same
+ * three builds (the baseline x86-64 build would run them two doubles at a
+ * time).  Plain multiplies and adds, never fused, so every build gives
+ * bitwise the same result.  Not in place unless said. */
+void pni_vaxpy(size_t n, double a, const double *x, double *y);          /* y += a·x */
+void pni_vscale(size_t n, double a, const double *x, double *y);         /* y = a·x */
+void pni_vxpay(size_t n, const double *x, double a, const double *y, double *out);
+                                                  /* out = x + a·y (out may be x or y) */
+void pni_vadd(size_t n, const double *x, double *y);                     /* y += x */
+void pni_vmul(size_t n, const double *x, double *y);                     /* y ⊙= x */
+void pni_vtanh_grad(size_t n, const double *t, double *g);              /* g ⊙= 1 − t² */
+void pni_vsigmoid_grad(size_t n, const double *s, double *g);           /* g ⊙= s(1 − s) */
+void pni_vcolsum(int rows, int w, const double *g, double *s); /* s[o] = Σ_r g[r·w + o] */
+
 #endif

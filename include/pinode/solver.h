@@ -39,7 +39,15 @@ typedef enum pn_storage_kind {
   /** The solver chooses: all states if they fit in memory_limit (or, with no
    *  limit, in this node's available memory shared by the ranks), else binomial
    *  with the largest c that fits after everything else the solver holds. */
-  PN_STORE_AUTO
+  PN_STORE_AUTO,
+  /** Every state and, for every step, what its adjoint needs: the stage
+   *  inputs and the network's intermediate values at each stage (for the
+   *  built-in MLP, its hidden activations).  The discrete adjoint then
+   *  recomputes nothing (no forward evaluation in the backward sweep) and
+   *  gives bitwise the gradient of PN_STORE_ALL; the most memory: per step
+   *  and sample, s·(D + Σ hidden widths) doubles on top of D (e.g. 2.6 MB a
+   *  step for the wide benchmark, 0.13 MB with PN_STORE_ALL). */
+  PN_STORE_STAGES
 } pn_storage_kind;
 
 /** @brief Solver options; start from pn_solver_opts_default(). */

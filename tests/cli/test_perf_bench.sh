@@ -13,7 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 small=$src/tests/data/bench/small
 deep=$src/tests/data/bench/deep
 
-# One rank: two problems, a checkpointed row, the tiny problem.
+# One rank: two problems, each with the tape (stages), every state (all) and
+# automatic storage under a 1 MB limit; the tiny problem.
 "$bin" bench --repeat 2 --warmup 1 --tiny 200 --checkpoint-mb 1 --threads 1 \
   --petsc "$tmp/no-such-petsc" --torch "$tmp/no-such.py" --peers "$small" "$deep" >"$tmp/log1"
 grep -q "^BLAS: OpenBLAS" "$tmp/log1"
@@ -24,7 +25,7 @@ grep -q "PyTorch not available" "$tmp/log1"
 grep -q "^  tiny (D=2, H=16, B=1, rk4, 200 steps): forward [0-9]* ns per step" "$tmp/log1"
 # Table rows: problem, configuration, then the error against ref/ last.
 for p in small deep; do
-  for cfg in "pinode, 1 thread" "pinode, auto <= 1 MB"; do
+  for cfg in "pinode stages, 1 thr" "pinode all, 1 thr" "pinode auto<=1MB, 1 thr"; do
     line=$(grep "^$p  *$cfg " "$tmp/log1" | tail -1)
     [ -n "$line" ] || { echo "no row '$p $cfg'"; cat "$tmp/log1"; exit 1; }
     err=$(echo "$line" | awk '{print $NF}')
@@ -34,12 +35,12 @@ done
 # The flop count of a gradient is exact, hence the same in every run: deep's
 # matrix products (3→32→32→3 with time input, rk38, 60 steps, batch 5) are
 # counted by the library; the rate column must be a number.
-grep "^deep  *pinode, 1 thread " "$tmp/log1" | awk '{ if ($(NF-5) !~ /^[0-9.]+$/) exit 1 }'
+grep "^deep  *pinode stages, 1 thr " "$tmp/log1" | awk '{ if ($(NF-5) !~ /^[0-9.]+$/) exit 1 }'
 
 # Two ranks: the pipeline row appears and still agrees with ref/.
 mpiexec -n 2 "$bin" bench --repeat 1 --warmup 0 --tiny 0 --checkpoint-mb 0 --no-dgemm "$small" \
   >"$tmp/log2"
-line=$(grep "^small  *pinode, 2 ranks " "$tmp/log2")
+line=$(grep "^small  *pinode stages, 2 ranks " "$tmp/log2")
 err=$(echo "$line" | awk '{print $NF}')
 /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
 
