@@ -5,7 +5,11 @@
 # (one OpenBLAS thread per rank; R timed gradients after one warm-up) and
 # prints per (P, M): median / min / max time per gradient, speedup and
 # parallel efficiency against P = 1, M = 1 measured in the same run, the
-# largest per-rank waiting time (pn_stats.time_wait) and each rank's peak RSS.
+# largest per-rank waiting time (pn_stats.time_wait), each rank's peak RSS
+# and cpu/wall: the smallest ratio over the ranks of process CPU time to wall
+# time per gradient.  Idle ranks spin inside MPI, so on a machine with a free
+# core per rank it is ~1; well below 1 means the ranks shared their cores
+# with other work and that run's times overstate the solver's.
 #
 # usage: scripts/scaling.sh [--build DIR] [--repeat R] [--problems "spiral wide long"]
 #                           [--ranks "1 2"] [--microbatches "1 2 4 8 16 auto"] [--out DIR]
@@ -106,7 +110,7 @@ import glob, json, os, sys
 
 out, problems = sys.argv[1], sys.argv[2:]
 print(f"{'problem':8} {'P':>2} {'M':>5} {'N':>6} {'B':>4} {'median s':>9} {'min s':>8} {'max s':>8}"
-      f" {'speedup':>7} {'effic.':>6} {'wait s':>7}  peak RSS per rank (MB)")
+      f" {'speedup':>7} {'effic.':>6} {'wait s':>7} {'cpu/wall':>8}  peak RSS per rank (MB)")
 for prob in problems:
     runs = []
     for path in glob.glob(os.path.join(out, f"{prob}-P*-M*.json")):
@@ -122,9 +126,12 @@ for prob in problems:
         m = f"{d['microbatches']}" + ("*" if asked == "auto" else "")
         sp = t1 / t["median"] if t1 else float("nan")
         wait = max(r["time_wait"] for r in d["per_rank"])
+        busy = min(r["cpu_time"] for r in d["per_rank"]) / t["median"]
         rss = ", ".join(f"{r['peak_rss_kb'] / 1024:.1f}" for r in d["per_rank"])
         print(f"{prob:8} {P:2d} {m:>5} {d['steps']:6d} {d['batch']:4d} {t['median']:9.4f} "
-              f"{t['min']:8.4f} {t['max']:8.4f} {sp:7.2f} {100 * sp / P:5.0f}% {wait:7.4f}  {rss}")
+              f"{t['min']:8.4f} {t['max']:8.4f} {sp:7.2f} {100 * sp / P:5.0f}% {wait:7.4f} "
+              f"{busy:8.2f}  {rss}")
 print("M* = automatic choice; speedup and efficiency against P = 1, M = 1 of the same run;"
-      " wait s = largest per-rank median time waiting for neighbours (pn_stats.time_wait)")
+      " wait s = largest per-rank median time waiting for neighbours (pn_stats.time_wait);"
+      " cpu/wall well below 1: the ranks shared their cores with other work")
 PY

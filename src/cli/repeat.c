@@ -1,16 +1,29 @@
 /* pinode gradient --repeat R [--json FILE]: time repeated gradients.  A
  * gradient's time is that of the slowest rank (the ranks start together
  * after a barrier, and the result is ready only when every rank is done);
- * the per-phase times come from pn_stats on each rank and are gathered. */
+ * the per-phase times come from pn_stats on each rank and are gathered.
+ * Each rank's process CPU time per gradient is reported too: on an idle
+ * machine it equals the wall time (waiting ranks spin inside MPI), so a
+ * smaller ratio means the ranks shared their cores with other work and the
+ * wall times are not to be trusted. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "repeat.h"
 
 /* What each rank reports: medians over the repetitions of its pn_stats. */
-enum { R_FWD, R_BWD, R_WAIT, R_BYTES, R_RSS, R_LO, R_HI, R_M, R_NFIELDS };
+enum { R_FWD, R_BWD, R_WAIT, R_CPU, R_BYTES, R_RSS, R_LO, R_HI, R_M, R_NFIELDS };
+
+static double cpu_seconds(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -81,9 +94,9 @@ static int write_json(pn_ctx *ctx, const char *path, const cli_setup *s, const c
     const double *x = ranks + (size_t)q * R_NFIELDS;
     append(buf, cap, &len,
            "    {\"rank\": %d, \"block\": [%.0f, %.0f], \"time_forward\": %.6e, "
-           "\"time_backward\": %.6e, \"time_wait\": %.6e, \"bytes_solver\": %.0f, "
-           "\"peak_rss_kb\": %.0f}%s\n",
-           q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_BYTES], x[R_RSS],
+           "\"time_backward\": %.6e, \"time_wait\": %.6e, \"cpu_time\": %.6e, "
+           "\"bytes_solver\": %.0f, \"peak_rss_kb\": %.0f}%s\n",
+           q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_CPU], x[R_BYTES], x[R_RSS],
            q + 1 < P ? "," : "");
   }
   append(buf, cap, &len, "  ]\n}\n");
@@ -101,9 +114,9 @@ static void print_summary(pn_ctx *ctx, int R, const double *t_sorted, double t_m
   for (int q = 0; q < pn_ctx_size(ctx); q++) {
     const double *x = ranks + (size_t)q * R_NFIELDS;
     cli_print(ctx,
-              "  rank %d: steps [%.0f, %.0f), forward %.4g s, backward %.4g s, waiting %.4g s "
-              "(medians), solver %.1f MB, peak RSS %.1f MB\n",
-              q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_BYTES] / 1048576.0,
+              "  rank %d: steps [%.0f, %.0f), forward %.4g s, backward %.4g s, waiting %.4g s, "
+              "CPU %.4g s (medians), solver %.1f MB, peak RSS %.1f MB\n",
+              q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_CPU], x[R_BYTES] / 1048576.0,
               x[R_RSS] / 1024.0);
   }
 }
@@ -115,7 +128,7 @@ int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int r
   const int R = repeat, P = pn_ctx_size(ctx), rank = pn_ctx_rank(ctx);
   const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
   MPI_Comm comm = pn_ctx_comm(ctx);
-  double *grad = calloc(np + nz + 4 * (size_t)R, sizeof(double));
+  double *grad = calloc(np + nz + 5 * (size_t)R, sizeof(double));
   double *ranks = calloc((size_t)P * R_NFIELDS, sizeof(double));
   int rc = PN_OK, ok = grad && ranks, all = 0;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm); /* no rank goes on alone */
@@ -123,15 +136,16 @@ int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int r
     rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for --repeat %d (on some rank)", R);
     goto cleanup;
   }
-  double *t = grad + np + nz, *fwd = t + R, *bwd = fwd + R, *wait = bwd + R;
+  double *t = grad + np + nz, *fwd = t + R, *bwd = fwd + R, *wait = bwd + R, *cpu = wait + R;
   pn_stats st;
   memset(&st, 0, sizeof st);
   double loss = 0.0;
   for (int r = 0; r < R && rc == PN_OK; r++) {
     MPI_Barrier(comm);
-    const double t0 = MPI_Wtime();
+    const double t0 = MPI_Wtime(), c0 = cpu_seconds();
     rc = pn_solver_gradient(s->solver, p->theta, p->batch, p->z0, s->loss, &loss, grad, grad + np);
     const double mine = MPI_Wtime() - t0;
+    cpu[r] = cpu_seconds() - c0;
     MPI_Allreduce(&mine, &t[r], 1, MPI_DOUBLE, MPI_MAX, comm);
     pn_solver_get_stats(s->solver, &st);
     fwd[r] = st.time_forward;
@@ -140,7 +154,7 @@ int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int r
   }
   if (rc != PN_OK) goto cleanup; /* the solver's errors are agreed on by every rank */
   const double local[R_NFIELDS] = {median(fwd, R), median(bwd, R), median(wait, R),
-                                   (double)st.bytes_solver, (double)st.peak_rss_kb,
+                                   median(cpu, R), (double)st.bytes_solver, (double)st.peak_rss_kb,
                                    (double)st.block_lo, (double)st.block_hi, (double)st.microbatches};
   MPI_Gather(local, R_NFIELDS, MPI_DOUBLE, ranks, R_NFIELDS, MPI_DOUBLE, 0, comm);
   const double t_med = median(t, R); /* sorts t */

@@ -28,6 +28,7 @@ assert [x["rank"] for x in r] == list(range(P))
 assert r[0]["block"][0] == 0 and r[-1]["block"][1] == 1000
 assert all(a["block"][1] == b["block"][0] for a, b in zip(r, r[1:]))
 assert all(x["peak_rss_kb"] > 0 and x["bytes_solver"] > 0 and x["time_forward"] > 0 for x in r)
+assert all(x["cpu_time"] > 0 for x in r)
 PY
 done
 # --quiet prints nothing on success, but still writes the JSON.
