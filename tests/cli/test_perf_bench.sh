@@ -40,7 +40,7 @@ grep "^deep  *pinode stages, 1 thr " "$tmp/log1" | awk '{ if ($(NF-5) !~ /^[0-9.
 # Two ranks: the pipeline row appears and still agrees with ref/.
 mpiexec -n 2 "$bin" bench --repeat 1 --warmup 0 --tiny 0 --checkpoint-mb 0 --no-dgemm "$small" \
   >"$tmp/log2"
-line=$(grep "^small  *pinode stages, 2 ranks " "$tmp/log2")
+line=$(grep "^small  *pinode [a-z]*, 2 ranks, M=1 " "$tmp/log2")
 err=$(echo "$line" | awk '{print $NF}')
 /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
 
@@ -48,7 +48,7 @@ err=$(echo "$line" | awk '{print $NF}')
 "$bin" bench --model --help | grep -q "usage: pinode bench --model"
 
 # Bad options: status 2 and a message naming the option.
-for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--tiny 1e3" "--bogus"; do
+for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--tiny 1e3" "--microbatches 0" "--storage none" "--clock x" "--bogus"; do
   status=0
   # shellcheck disable=SC2086
   "$bin" bench $args "$small" >"$tmp/bad.log" 2>&1 || status=$?
