@@ -9,7 +9,12 @@
 # and cpu/wall: the smallest ratio over the ranks of process CPU time to wall
 # time per gradient.  Idle ranks spin inside MPI, so on a machine with a free
 # core per rank it is ~1; well below 1 means the ranks shared their cores
-# with other work and that run's times overstate the solver's.
+# with other work and that run's times overstate the solver's.  The column
+# "model" is the efficiency the pipeline would have on free cores, from the
+# CPU times of the P = 1 runs alone (robust to a busy machine):
+#   E(P, M) = M·c(1) / ((M + P − 1)·c(M)),  c(M) = CPU time per gradient, P = 1
+# (idle fill and drain of P − 1 micro-batch slots; the cost of splitting the
+# batch into M; communication neglected).
 #
 # usage: scripts/scaling.sh [--build DIR] [--repeat R] [--problems "spiral wide long"]
 #                           [--ranks "1 2"] [--microbatches "1 2 4 8 16 auto"] [--out DIR]
@@ -110,7 +115,8 @@ import glob, json, os, sys
 
 out, problems = sys.argv[1], sys.argv[2:]
 print(f"{'problem':8} {'P':>2} {'M':>5} {'N':>6} {'B':>4} {'median s':>9} {'min s':>8} {'max s':>8}"
-      f" {'speedup':>7} {'effic.':>6} {'wait s':>7} {'cpu/wall':>8}  peak RSS per rank (MB)")
+      f" {'speedup':>7} {'effic.':>6} {'model':>6} {'wait s':>7} {'cpu/wall':>8}"
+      "  peak RSS per rank (MB)")
 for prob in problems:
     runs = []
     for path in glob.glob(os.path.join(out, f"{prob}-P*-M*.json")):
@@ -119,6 +125,11 @@ for prob in problems:
             runs.append((asked, json.load(f)))
     base = [d for a, d in runs if d["ranks"] == 1 and d["microbatches"] == 1]
     t1 = min(d["time_per_gradient"]["median"] for d in base) if base else None
+    cpu1 = {}  # M -> CPU time per gradient on one rank
+    for a, d in runs:
+        if d["ranks"] == 1:
+            c, M = d["per_rank"][0]["cpu_time"], d["microbatches"]
+            cpu1[M] = min(c, cpu1.get(M, c))
     runs.sort(key=lambda r: (r[1]["ranks"], r[0] != "auto", r[1]["microbatches"]))
     for asked, d in runs:
         t = d["time_per_gradient"]
@@ -128,10 +139,14 @@ for prob in problems:
         wait = max(r["time_wait"] for r in d["per_rank"])
         busy = min(r["cpu_time"] for r in d["per_rank"]) / t["median"]
         rss = ", ".join(f"{r['peak_rss_kb'] / 1024:.1f}" for r in d["per_rank"])
+        M = d["microbatches"]
+        model = (f"{100 * M * cpu1[1] / ((M + P - 1) * cpu1[M]):5.0f}%"
+                 if 1 in cpu1 and M in cpu1 else f"{'-':>6}")
         print(f"{prob:8} {P:2d} {m:>5} {d['steps']:6d} {d['batch']:4d} {t['median']:9.4f} "
-              f"{t['min']:8.4f} {t['max']:8.4f} {sp:7.2f} {100 * sp / P:5.0f}% {wait:7.4f} "
+              f"{t['min']:8.4f} {t['max']:8.4f} {sp:7.2f} {100 * sp / P:5.0f}% {model} {wait:7.4f} "
               f"{busy:8.2f}  {rss}")
 print("M* = automatic choice; speedup and efficiency against P = 1, M = 1 of the same run;"
+      " model = pipeline efficiency predicted from the P = 1 CPU times;"
       " wait s = largest per-rank median time waiting for neighbours (pn_stats.time_wait);"
       " cpu/wall well below 1: the ranks shared their cores with other work")
 PY
