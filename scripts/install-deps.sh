@@ -2,7 +2,9 @@
 # Install pinode's build and test dependencies from Debian packages, if missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libcmocka-dev
-      libinih-dev python3-numpy python3-matplotlib)
+      libinih-dev python3-numpy python3-matplotlib
+      # reliability checks (README "Reliability"): libFuzzer, static analysis, memcheck
+      clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind procps)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

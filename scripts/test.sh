@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing (Debian packages), build
 # with -Werror, run every test; then the same tests built with AddressSanitizer
-# + UBSan.  Usage: scripts/test.sh [--no-install] [--fast] [ctest args...]
-#   --fast  skip the sanitizer build (for quick local iterations)
+# + UBSan; then the reliability checks: static analysis, valgrind memcheck of
+# the unit tests, and a bounded fuzzing run of every reader
+# (PINODE_FUZZ_SECONDS per reader, default 60).
+# Usage: scripts/test.sh [--no-install] [--fast] [ctest args...]
+#   --fast  skip the sanitizer build and the reliability checks (for quick
+#           local iterations)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 install=1 fast=0
@@ -29,5 +33,13 @@ if [ "$fast" = 0 ]; then
         -DPINODE_ENABLE_SANITIZERS=ON >/dev/null
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow "$@")
+
+  # Reliability checks (README "Reliability"), each its own script.
+  echo "== reliability: static analysis of src/ (cppcheck, clang-tidy)"
+  scripts/static-analysis.sh --build-dir build-static --jobs "$jobs"
+  echo "== reliability: valgrind memcheck over the unit tests (Release build)"
+  scripts/valgrind.sh --build-dir build --parallel "$jobs"
+  echo "== reliability: fuzzing the readers (libFuzzer, ${PINODE_FUZZ_SECONDS:-60} s each)"
+  scripts/fuzz.sh --build-dir build-fuzz --seconds "${PINODE_FUZZ_SECONDS:-60}" --parallel "$jobs"
 fi
 echo "== all tests passed"
