@@ -116,7 +116,7 @@ static int trainer_init(trainer *T)
   const double t0 = p->sopts.t0;
   const pn_reduction red = (pn_reduction)T->cfg->reduction;
   T->members = calloc(2 * (size_t)p->ntrain, sizeof(int));
-  T->grad = calloc((size_t)p->nparam, sizeof(double));
+  T->grad = calloc(2 * (size_t)p->nparam, sizeof(double)); /* ∂L/∂θ, then θ before an update */
   T->st.theta = calloc((size_t)p->nparam, sizeof(double));
   if (!T->members || !T->grad || !T->st.theta)
     return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the trainer");
@@ -204,11 +204,22 @@ static int iterate(trainer *T)
   if (!isfinite(loss))
     return diverged(T, pn_ctx_fail(T->ctx, PN_ERR_NONFINITE, "the loss is %g", loss), "loss");
   pn_optim_info info;
+  /* An update that fails, or whose θ makes the validation diverge, is undone:
+   * model.pinode must hold the weights of the last good iteration. */
+  double *theta_prev = T->grad + p->nparam;
+  const size_t bytes = sizeof(double) * (size_t)p->nparam;
+  memcpy(theta_prev, st->theta, bytes);
   rc = pn_optim_step(st->opt, st->theta, T->grad, &info);
   T->tm.optimizer += MPI_Wtime() - t_grad;
-  if (rc != PN_OK) return diverged(T, rc, "update");
-  rc = validate(T, &val);
-  if (rc != PN_OK) return diverged(T, rc, "validation");
+  const char *what = "update";
+  if (rc == PN_OK) {
+    what = "validation";
+    rc = validate(T, &val);
+  }
+  if (rc != PN_OK) {
+    memcpy(st->theta, theta_prev, bytes);
+    return diverged(T, rc, what);
+  }
   const long i = st->iteration++;
   st->h_loss[i] = loss;
   st->h_val[i] = val;
