@@ -192,11 +192,12 @@ int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out)
  * samples' worth of work (smaller matrix products run at a lower rate, and
  * the stepper's per-call work is per micro-batch).  Time ∝ (M+P−1)/M ·
  * (KAPPA·M + B) is least at M* = √((P−1)·B/KAPPA): M = 1 on one rank, and
- * e.g. 3 for B = 16 or 11 for B = 256 on two ranks.  KAPPA = 2 was measured
- * on the bench problems (README, "Time parallelism", scripts/scaling.sh). */
+ * e.g. 3 for B = 16 or 9 for B = 256 on two ranks.  KAPPA = 3 fits the
+ * one-rank costs of the bench problems at M = 1..64 best (README, "Time
+ * parallelism": within 2 points of the best M's efficiency for P = 2..4). */
 static int choose_microbatches(const pn_solver *S, int batch)
 {
-  const double KAPPA = 2.0;
+  const double KAPPA = 3.0;
   int M = S->opts.microbatches;
   if (M == 0) M = (int)lround(sqrt((double)(S->size - 1) * (double)batch / KAPPA));
   if (M < 1) M = 1;

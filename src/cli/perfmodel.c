@@ -790,11 +790,11 @@ static double coll_time(const model *m, long P)
 }
 
 /* The solver's automatic micro-batch count (a copy of the rule in solver.c,
- * choose_microbatches: M = round(sqrt((P-1)·B/2)), 1 ≤ M ≤ B).  The
+ * choose_microbatches: M = round(sqrt((P-1)·B/3)), 1 ≤ M ≤ B).  The
  * validation reports it when the solver chose otherwise. */
 static int auto_microbatches(long P, int B)
 {
-  long M = lround(sqrt((double)(P - 1) * (double)B / 2.0));
+  long M = lround(sqrt((double)(P - 1) * (double)B / 3.0));
   if (M < 1) M = 1;
   return M < B ? (int)M : B;
 }
@@ -1026,7 +1026,7 @@ static void usage(pn_ctx *ctx)
             "  --steps N                model N steps (default: the problem's)\n"
             "  --batch B                model a batch of B samples (default: the problem's)\n"
             "  --microbatches M         micro-batches of the pipeline (default: the solver's\n"
-            "                           automatic choice, round(sqrt((P-1)B/2))); the best M\n"
+            "                           automatic choice, round(sqrt((P-1)B/3))); the best M\n"
             "                           is also shown\n"
             "  --storage S              trajectory storage: all (default) or every:K\n"
             "  --max-ranks P            largest P of the table (default 4096)\n"
@@ -1268,7 +1268,7 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
             1e6 * net->L, net->L_given ? "given" : net->measured ? "measured" : "none: 0",
             net->W / 1e9, net->W_given ? "given" : net->measured ? "measured" : "none: infinite");
   cli_print(ctx, "\npipeline (exact), M = %s:\n",
-            o->microbatches ? "as given" : "automatic, round(sqrt((P-1)B/2))");
+            o->microbatches ? "as given" : "automatic, round(sqrt((P-1)B/3))");
   cli_print(ctx, "  %6s %6s %12s %9s %7s | %6s %12s %9s | %12s %7s\n", "P", "M", "T s/grad",
             "speedup", "effic.", "best M", "T s/grad", "speedup", "weak T(NP)", "w.eff.");
   for (int i = 0; i < nrows; i++) {
