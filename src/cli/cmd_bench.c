@@ -421,6 +421,10 @@ static int run_peer(char *const argv[], const char *const *extra, char **out, do
   posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
   posix_spawn_file_actions_addclose(&fa, fd[0]);
   pid_t pid;
+  /* The child inherits our peak resident size through the exec (Linux keeps
+   * the largest of the old and new address space's): reset ours to what we
+   * hold now, a few tens of MB, below any peer's own peak. */
+  reset_peak();
   const int err = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   free(envp);
@@ -600,34 +604,43 @@ static void print_table(const bench *b)
   }
 }
 
-/* The issue's targets, checked on this run's numbers. */
+/* " (target ≥ x: met)" or "NOT met". */
+static const char *verdict(int met) { return met ? "met" : "NOT met"; }
+
+/* The issue's targets, checked on this run's numbers: spiral and wide
+ * against the faster of stages and all (1 thread), long with every state
+ * kept; the pipeline against the faster one-thread configuration. */
 static void print_targets(const bench *b)
 {
   printf("\ntargets (issue 9), from this run:\n");
   for (int j = 0; j < b->o.nproblems; j++) {
     const char *name = base_name(b->o.dirs[j]);
     const double ts = b->stages[j], ta = b->all[j], petsc = b->peer_petsc[j];
-    const int peers = !b->o.cpu_clock;
+    const double best = ts > 0 && (ta <= 0 || ts <= ta) ? ts : ta;
+    const int is_long = strcmp(name, "long") == 0, is_wide = strcmp(name, "wide") == 0;
+    const int is_spiral = strcmp(name, "spiral") == 0, named = is_long || is_wide || is_spiral;
+    if (best <= 0) continue;
     printf("  %-8s", name);
-    if (peers && petsc > 0 && ts > 0)
-      printf(" PETSc/pinode %.2f (stages; target >= 2: %s);", petsc / ts,
-             petsc / ts >= 2.0 ? "met" : "NOT met");
-    if (peers && petsc > 0 && ta > 0)
-      printf(" PETSc/pinode %.2f (all states; target for long >= 2: %s);", petsc / ta,
-             petsc / ta >= 2.0 ? "met" : "NOT met");
-    if (peers && b->peer_torch[j] > 0 && ts > 0)
-      printf(" PyTorch/pinode %.1f (target for spiral >= 30: %s);", b->peer_torch[j] / ts,
-             b->peer_torch[j] / ts >= 30.0 ? "met" : "NOT met");
-    if (ts > 0 && b->dgemm_peak > 0) {
-      const double f = b->stages_flops[j] / ts * 1e-9 / b->dgemm_peak;
-      printf(" %.0f%% of DGEMM (target for wide >= 70%%: %s);", 100 * f, f >= 0.7 ? "met" : "NOT met");
+    if (!b->o.cpu_clock && petsc > 0) {
+      const double t = is_long ? ta : best;
+      if (t > 0)
+        printf(" PETSc/pinode %.2f (%s; target >= 2: %s);", petsc / t,
+               is_long ? "all states" : best == ts ? "stages" : "all", verdict(petsc / t >= 2.0));
     }
-    if (b->ckpt[j] > 0 && ta > 0)
-      printf(" checkpointed/all-states %.2f (target for long <= 1.5: %s);", b->ckpt[j] / ta,
-             b->ckpt[j] / ta <= 1.5 ? "met" : "NOT met");
-    if (b->two_ranks[j] > 0 && ts > 0)
-      printf(" %d ranks %.2fx one (target >= 1.7: %s);", pn_ctx_size(b->world),
-             ts / b->two_ranks[j], ts / b->two_ranks[j] >= 1.7 ? "met" : "NOT met");
+    if (!b->o.cpu_clock && b->peer_torch[j] > 0 && (is_spiral || !named))
+      printf(" PyTorch/pinode %.1f (target >= 30: %s);", b->peer_torch[j] / best,
+             verdict(b->peer_torch[j] / best >= 30.0));
+    if (b->dgemm_peak > 0 && ts > 0 && (is_wide || !named)) {
+      const double f = b->stages_flops[j] / ts * 1e-9 / b->dgemm_peak;
+      printf(" stages at %.0f%% of the DGEMM rate (target >= 70%%: %s);", 100 * f,
+             verdict(f >= 0.7));
+    }
+    if (b->ckpt[j] > 0 && ta > 0 && (is_long || !named))
+      printf(" checkpointed/all states %.2f (target <= 1.5: %s);", b->ckpt[j] / ta,
+             verdict(b->ckpt[j] / ta <= 1.5));
+    if (b->two_ranks[j] > 0 && (is_wide || is_long || !named))
+      printf(" %d ranks %.2fx one thread (target >= 1.7: %s);", pn_ctx_size(b->world),
+             best / b->two_ranks[j], verdict(best / b->two_ranks[j] >= 1.7));
     printf("\n");
   }
   if (b->tiny_grad > 0) {
