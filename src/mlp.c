@@ -216,8 +216,9 @@ static void input_gradient(mlp *p, int l, int nb, const double *g, double *gx)
  * another), so blocking changes no result bit of z, f or z̄. */
 static int block_rows(const mlp *p)
 {
-  const int rb = 16384 / p->maxw / 8 * 8;
-  return rb > 8 ? rb : 8;
+  /* a multiple of 6, the rows of pni_mm's widest tiles */
+  const int rb = 16384 / p->maxw / 6 * 6;
+  return rb > 6 ? rb : 6;
 }
 
 /* Activations of hidden layer l in set `set`, from row r0 (d: derivatives). */
