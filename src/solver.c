@@ -6,76 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adjoint_cont.h"
 #include "ctx_impl.h"
 #include "internal.h"
 #include "loss_impl.h"
 #include "model_impl.h"
-#include "step.h"
+#include "solver_impl.h"
 #include "tdecomp.h"
-#include "traj.h"
 
 enum { TAG_FORWARD = 101, TAG_BACKWARD = 102 };
-
-/* A label (or a requested output) at a grid index. */
-typedef struct event {
-  long step;
-  int id;
-} event;
-
-/* Workspace of the gradient methods other than the default one (continuous
- * adjoints, single-point sweeps), made only when such a method is used. */
-typedef struct method_ws {
-  pni_cadj cadj;    /* continuous-adjoint stage buffers (cadj.Z NULL: not made) */
-  double *buf;      /* the buffers below, one allocation */
-  size_t cap;       /* doubles in buf */
-  double *znode;    /* one micro-batch: backsolved z, or interp's right node z_{n+1} */
-  double *fhi, *flo; /* interp: f at the right and left nodes */
-  double *z0bar;    /* single-point: Σ over the sweeps of ∂L/∂z0, B×D */
-  double *zlo;      /* backsolve: the forward z_lo of every micro-batch, B×D (it
-                       stores no trajectory, only this, to report its drift and
-                       to recompute the state at a single-point label) */
-} method_ws;
-
-struct pn_solver {
-  pn_ctx *ctx;
-  pn_model *model;
-  const pn_tableau *tab;
-  pn_solver_opts opts;
-  double h;
-  long lo, hi; /* this rank's steps [lo, hi) */
-  int rank, size;
-  pni_stepper st;
-
-  /* Workspaces for the current batch size (kept across calls). */
-  int batch, nmicro, max_micro;
-  int *mb0;          /* micro-batch m holds samples [mb0[m], mb0[m+1]) */
-  pni_traj *traj;    /* one per micro-batch */
-  pn_storage_kind store_kind; /* the trajectories' policy (auto resolved) */
-  long store_param;
-  int traj_ready;
-  double *z, *lam;   /* B×D current states and adjoints */
-  double *sendbuf, *recvbuf; /* per micro-batch: rows + 1 status slot */
-  MPI_Request *sreq, *rreq;
-  double *theta_bar, *scratch;
-
-  /* Labels of the loss of the current call, owned by this rank. */
-  event *labels; /* sorted by step */
-  int nlabels, cap_labels;
-  double *jumps; /* ∂ℓ/∂z of each owned label, B×D each */
-  size_t cap_jumps;
-
-  /* For the trajectory's recompute callback. */
-  const double *cur_theta;
-  int cur_nb;
-
-  /* Gradient method of the current call (pn_solver_gradient_method). */
-  pn_adjoint_kind adjoint;
-  pn_sweep_mode sweep;
-  method_ws mws;
-
-  pn_stats stats;
-};
 
 void pn_solver_opts_default(pn_solver_opts *opts)
 {
@@ -111,6 +49,20 @@ static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
            "binomial checkpointing needs c >= 1 checkpoints (got %ld)", o->storage_param);
   PN_CHECK(ctx, o->microbatches >= 0, PN_ERR_ARG, "%d micro-batches: need >= 0 (0 = automatic)",
            o->microbatches);
+  PN_CHECK(ctx, o->method == PN_PARALLEL_PIPELINE || o->method == PN_PARALLEL_PARAREAL,
+           PN_ERR_ARG, "unknown parallel method %d (pipeline or parareal)", (int)o->method);
+  PN_CHECK(ctx, o->method != PN_PARALLEL_PARAREAL || o->storage != PN_STORE_STAGES, PN_ERR_ARG,
+           "storage 'stages' keeps the stage tape of one sweep, which Parareal's repeated fine "
+           "sweeps and adjoint-map sweep cannot share: use all, every, binomial or auto");
+  const pn_parareal_opts *pr = &o->parareal;
+  PN_CHECK(ctx, pr->max_iter >= 0, PN_ERR_ARG,
+           "parareal max_iter = %d: need >= 0 (0 = the number of ranks)", pr->max_iter);
+  PN_CHECK(ctx, isfinite(pr->tol) && pr->tol >= 0.0, PN_ERR_ARG,
+           "parareal tol = %g: need a finite number >= 0", pr->tol);
+  PN_CHECK(ctx, pr->coarse_steps >= 0, PN_ERR_ARG,
+           "parareal coarse_steps = %ld: need >= 0 (0 = a tenth of the block)", pr->coarse_steps);
+  PN_CHECK(ctx, memchr(pr->coarse_scheme, '\0', sizeof pr->coarse_scheme) != NULL, PN_ERR_ARG,
+           "parareal coarse_scheme is not a terminated string");
   return PN_OK;
 }
 
@@ -133,6 +85,11 @@ int pn_solver_create(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
     S->size = ctx->size;
     S->h = (opts->t1 - opts->t0) / (double)opts->nsteps;
     pni_block(opts->nsteps, ctx->size, ctx->rank, &S->lo, &S->hi);
+  }
+  if (rc == PN_OK && opts->method == PN_PARALLEL_PARAREAL) {
+    const char *name = opts->parareal.coarse_scheme[0] ? opts->parareal.coarse_scheme
+                                                       : pn_tableau_name(tab);
+    rc = pn_tableau_create(ctx, name, &S->coarse_tab);
   }
   /* Same verdict on every rank, so that none proceeds alone. */
   rc = pni_agree(ctx, rc);
@@ -167,6 +124,8 @@ int pn_solver_destroy(pn_solver **solver)
 {
   if (!solver || !*solver) return PN_OK;
   free_workspace(*solver);
+  pni_parareal_free(&(*solver)->pr);
+  pn_tableau_destroy(&(*solver)->coarse_tab);
   pni_cadj_free(&(*solver)->mws.cadj);
   free((*solver)->mws.buf);
   free((*solver)->labels);
@@ -197,6 +156,7 @@ int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out)
  * parallelism": within 2 points of the best M's efficiency for P = 2..4). */
 static int choose_microbatches(const pn_solver *S, int batch)
 {
+  if (S->opts.method == PN_PARALLEL_PARAREAL) return 1; /* no pipeline: the whole batch */
   const double KAPPA = 3.0;
   int M = S->opts.microbatches;
   if (M == 0) M = (int)lround(sqrt((double)(S->size - 1) * (double)batch / KAPPA));
@@ -517,19 +477,7 @@ static int ensure_jumps(pn_solver *S, int batch)
   return PN_OK;
 }
 
-/* What a forward sweep does besides stepping. */
-typedef struct sweep {
-  const pn_loss *loss; /* labels to evaluate, or NULL */
-  int store;           /* record the trajectory */
-  int jumps;           /* keep ∂ℓ/∂z of each label for the backward sweep */
-  double *zlo;         /* if set: keep each micro-batch's state at lo (B×D) */
-  const event *saves;  /* requested outputs, sorted by step (owned ones only) */
-  int nsaves;
-  double *states_out;  /* nsave×B×D */
-  double loss_local;
-} sweep;
-
-static int nonfinite_error(pn_solver *S, const char *what, long step, int b0, const double *x,
+int pni_solver_nonfinite(pn_solver *S, const char *what, long step, int b0, const double *x,
                            size_t n)
 {
   const long i = pni_first_nonfinite(x, n);
@@ -563,7 +511,7 @@ static int forward_events(pn_solver *S, sweep *sw, long step, int b0, int nb, co
 
 /* A failure inside step n (a model callback, or recomputing a checkpointed
  * state) knows its time but not the step or the rank: append them. */
-static int in_step(pn_solver *S, int rc, const char *sweep, long n)
+int pni_solver_in_step(pn_solver *S, int rc, const char *sweep, long n)
 {
   if (rc == PN_OK) return rc;
   const size_t len = strlen(S->ctx->msg);
@@ -574,7 +522,7 @@ static int in_step(pn_solver *S, int rc, const char *sweep, long n)
 }
 
 /* Forward through this rank's block for one micro-batch; z: its rows, in place. */
-static int forward_block(pn_solver *S, sweep *sw, int m, const double *theta, double *z)
+int pni_solver_forward_block(pn_solver *S, sweep *sw, int m, const double *theta, double *z)
 {
   const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
   const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
@@ -585,10 +533,10 @@ static int forward_block(pn_solver *S, sweep *sw, int m, const double *theta, do
     const double t = S->opts.t0 + (double)n * S->h;
     if (sw->store) pni_traj_record(&S->traj[m], n, z);
     const long rec = (long)m * (S->hi - S->lo) + (n - S->lo);
-    PN_CALL(in_step(S, tape ? pni_step_record(&S->st, rec, t, S->h, nb, z, theta, z)
+    PN_CALL(pni_solver_in_step(S, tape ? pni_step_record(&S->st, rec, t, S->h, nb, z, theta, z)
                             : pni_step(&S->st, t, S->h, nb, z, theta, z),
                     "forward", n));
-    if (S->opts.check_finite) PN_CALL(nonfinite_error(S, "the state", n + 1, b0, z, w));
+    if (S->opts.check_finite) PN_CALL(pni_solver_nonfinite(S, "the state", n + 1, b0, z, w));
     PN_CALL(forward_events(S, sw, n + 1, b0, nb, z, &li, &si));
   }
   S->stats.steps_forward += S->hi - S->lo;
@@ -663,7 +611,7 @@ static int forward_sweep(pn_solver *S, sweep *sw, const double *theta, const dou
       upstream = PN_ERR_REMOTE;
     S->cur_nb = S->mb0[m + 1] - S->mb0[m];
     if (sw->zlo) memcpy(sw->zlo + (size_t)S->mb0[m] * D, z, sizeof(double) * msg_len(S, m));
-    if (rc == PN_OK && upstream == PN_OK) rc = forward_block(S, sw, m, theta, z);
+    if (rc == PN_OK && upstream == PN_OK) rc = pni_solver_forward_block(S, sw, m, theta, z);
     if (S->rank < S->size - 1)
       send(S, m, z, rc != PN_OK ? rc : upstream, S->rank + 1, TAG_FORWARD);
   }
@@ -672,15 +620,14 @@ static int forward_sweep(pn_solver *S, sweep *sw, const double *theta, const dou
   return rc;
 }
 
-/* ---- backward sweeps: discrete or continuous adjoint, multi- or single-point ---- */
+/* The forward sweep of the solver's parallel method. */
+static int time_parallel_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
+{
+  if (S->opts.method == PN_PARALLEL_PARAREAL) return pni_parareal_forward(S, sw, theta, z0);
+  return forward_sweep(S, sw, theta, z0);
+}
 
-/* One backward sweep: where it starts and which labels' jumps it adds. */
-typedef struct bsweep {
-  int label;        /* single-point: the only label whose jump is added; −1: all */
-  long top;         /* grid index it starts from: N, or the single label's step */
-  double zerr_num;  /* backsolve: Σ ‖z_backsolved(t_lo) − z_lo‖² on this rank */
-  double zerr_den;  /* and Σ ‖z_lo‖² */
-} bsweep;
+/* ---- backward sweeps: discrete or continuous adjoint, multi- or single-point ---- */
 
 /* Grid index of every label of the loss (all K, not only the owned ones);
  * bind_labels stores them right after the owned-label array. */
@@ -788,7 +735,7 @@ static long traj_recomputed(const pn_solver *S, int m)
 
 /* Backward through this rank's part of a sweep for one micro-batch; lam: its
  * rows (λ at min(top, hi) on entry, at lo on exit). */
-static int backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam)
+int pni_solver_backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam)
 {
   const int b0 = S->mb0[m], nb = S->mb0[m + 1] - b0;
   const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
@@ -801,10 +748,10 @@ static int backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, 
   if (S->adjoint != PN_ADJOINT_DISCRETE && top > S->lo)
     PN_CALL(continuous_start(S, m, top, nb, theta));
   for (long n = top - 1; n >= S->lo; n--) {
-    PN_CALL(in_step(S, backward_step(S, m, n, nb, theta, lam), "backward", n));
+    PN_CALL(pni_solver_in_step(S, backward_step(S, m, n, nb, theta, lam), "backward", n));
     if (S->opts.check_finite) {
-      PN_CALL(nonfinite_error(S, "the adjoint", n, b0, lam, w));
-      if (backsolve) PN_CALL(nonfinite_error(S, "the backsolved state", n, b0, S->mws.znode, w));
+      PN_CALL(pni_solver_nonfinite(S, "the adjoint", n, b0, lam, w));
+      if (backsolve) PN_CALL(pni_solver_nonfinite(S, "the backsolved state", n, b0, S->mws.znode, w));
     }
     if (n > S->lo || S->rank == 0) add_jumps(S, bw, &li, n, b0, nb, lam);
   }
@@ -835,7 +782,7 @@ static void backward_sweep(pn_solver *S, bsweep *bw, const double *theta, int *r
       memset(lam, 0, sizeof(double) * msg_len(S, m));
     else if (receive(S, m, lam) != PN_OK)
       upstream = PN_ERR_REMOTE;
-    if (*rc == PN_OK && upstream == PN_OK) *rc = backward_block(S, bw, m, theta, lam);
+    if (*rc == PN_OK && upstream == PN_OK) *rc = pni_solver_backward_block(S, bw, m, theta, lam);
     if (S->rank > 0) send(S, m, lam, *rc != PN_OK ? *rc : upstream, S->rank - 1, TAG_BACKWARD);
   }
   wait_sends(S);
@@ -972,6 +919,7 @@ static void end_stats(pn_solver *S)
   S->stats.block_hi = S->hi;
   S->stats.microbatches = S->nmicro;
   S->stats.bytes_solver = workspace_bytes(S, S->batch, S->nmicro, S->traj_ready) +
+                          pni_parareal_bytes(S, S->batch) +
                           sizeof(double) * S->cap_jumps + method_ws_bytes(S);
   for (int m = 0; S->traj_ready && m < S->nmicro; m++)
     if (S->traj[m].stored > S->stats.states_stored) S->stats.states_stored = S->traj[m].stored;
@@ -1024,14 +972,22 @@ static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, i
   pn_ctx *ctx = S->ctx;
   begin_stats(S);
   if (check_method) PN_CALL(agree_method(S, adjoint, mode));
+  PN_CHECK(ctx,
+           S->opts.method != PN_PARALLEL_PARAREAL ||
+               (adjoint == PN_ADJOINT_DISCRETE && mode == PN_SWEEP_MULTI),
+           PN_ERR_ARG,
+           "the parareal method computes the discrete multi-point adjoint only (asked: %s, %s); "
+           "use the pipeline method for the other gradient methods",
+           pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
   S->adjoint = adjoint;
   S->sweep = mode;
   PN_CALL(prepare(S, theta, nb, z0, loss, 1));
   const int backsolve = adjoint == PN_ADJOINT_CONTINUOUS_BACKSOLVE;
   sweep sw = {.loss = loss, .store = !backsolve, .jumps = 1, .zlo = backsolve ? S->mws.zlo : NULL};
-  PN_CALL(pni_agree(ctx, forward_sweep(S, &sw, theta, z0)));
+  PN_CALL(pni_agree(ctx, time_parallel_forward(S, &sw, theta, z0)));
   const long rhs_before = backward_rhs_count(S);
-  PN_CALL(pni_agree(ctx, backward_sweeps(S, loss, theta)));
+  PN_CALL(pni_agree(ctx, S->opts.method == PN_PARALLEL_PARAREAL ? pni_parareal_backward(S, theta)
+                                                                : backward_sweeps(S, loss, theta)));
   S->stats.rhs_evals_backward = backward_rhs_count(S) - rhs_before;
   const int P = pn_model_nparam(S->model);
   const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
@@ -1052,6 +1008,22 @@ static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, i
 static const char *const adjoint_names[] = {"discrete", "continuous-backsolve",
                                             "continuous-interp"};
 static const char *const sweep_names[] = {"multi", "single"};
+static const char *const method_names[] = {"pipeline", "parareal"};
+
+int pn_parallel_method_from_name(const char *name, pn_parallel_method *out)
+{
+  for (int i = 0; name && out && i < 2; i++)
+    if (strcmp(name, method_names[i]) == 0) {
+      *out = (pn_parallel_method)i;
+      return PN_OK;
+    }
+  return PN_ERR_ARG;
+}
+
+const char *pn_parallel_method_name(pn_parallel_method method)
+{
+  return (int)method >= 0 && (int)method < 2 ? method_names[method] : "?";
+}
 
 int pn_adjoint_kind_from_name(const char *name, pn_adjoint_kind *out)
 {
@@ -1091,7 +1063,7 @@ int pn_solver_loss(pn_solver *S, const double *theta, int nb, const double *z0,
   begin_stats(S);
   PN_CALL(prepare(S, theta, nb, z0, loss, 0));
   sweep sw = {.loss = loss};
-  PN_CALL(pni_agree(ctx, forward_sweep(S, &sw, theta, z0)));
+  PN_CALL(pni_agree(ctx, time_parallel_forward(S, &sw, theta, z0)));
   double total = 0.0;
   PN_CALL_MPI(ctx, MPI_Allreduce(&sw.loss_local, &total, 1, MPI_DOUBLE, MPI_SUM, ctx->comm));
   if (loss_out) *loss_out = total;
@@ -1125,7 +1097,7 @@ int pn_solver_forward(pn_solver *S, const double *theta, int nb, const double *z
   if (rc == PN_OK) {
     memset(states_out, 0, sizeof(double) * total);
     sweep sw = {.saves = saves, .nsaves = nown, .states_out = states_out};
-    rc = pni_agree(ctx, forward_sweep(S, &sw, theta, z0));
+    rc = pni_agree(ctx, time_parallel_forward(S, &sw, theta, z0));
   }
   /* Each state was written by its owner only; the others hold zeros, so a
    * sum gathers them exactly. */

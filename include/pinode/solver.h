@@ -50,6 +50,34 @@ typedef enum pn_storage_kind {
   PN_STORE_STAGES
 } pn_storage_kind;
 
+/** @brief How the time axis is parallelised across the ranks. */
+typedef enum pn_parallel_method {
+  /** Exact: contiguous blocks of steps, the batch pipelined through the ranks
+   *  in micro-batches (DESIGN §4.1).  Same numbers as one rank.  Default. */
+  PN_PARALLEL_PIPELINE = 0,
+  /** Iterative, for few or single long trajectories: Parareal forward over the
+   *  rank blocks (coarse propagator G, fine F = the real steps) and an exact
+   *  parallel adjoint (each block's affine adjoint map, composed by a parallel
+   *  prefix over the ranks).  Discrete multi-point adjoint only. */
+  PN_PARALLEL_PARAREAL
+} pn_parallel_method;
+
+/** @brief Parse "pipeline" / "parareal". @return PN_OK or PN_ERR_ARG. */
+PN_EXPORT int pn_parallel_method_from_name(const char *name, pn_parallel_method *out);
+/** @brief Name of a parallel method (static string). */
+PN_EXPORT const char *pn_parallel_method_name(pn_parallel_method method);
+
+/** @brief Parareal settings (used with PN_PARALLEL_PARAREAL). */
+typedef struct pn_parareal_opts {
+  int max_iter;           /**< most iterations (fine sweeps); 0 = P, with which
+                               the result equals the pipeline's (≤ 1e-13) */
+  double tol;             /**< stop when the largest relative change of a
+                               block's initial state is ≤ tol; 0: iterate until
+                               the boundary states stop changing (bitwise) */
+  long coarse_steps;      /**< steps of G per rank block; 0 = ⌈block / 10⌉ */
+  char coarse_scheme[16]; /**< tableau of G; "" = the fine scheme */
+} pn_parareal_opts;
+
 /** @brief Solver options; start from pn_solver_opts_default(). */
 typedef struct pn_solver_opts {
   double t0, t1;           /**< time interval, t1 > t0 */
@@ -63,7 +91,12 @@ typedef struct pn_solver_opts {
                                 (except with PN_STORE_AUTO, which fits into it). */
   int microbatches;        /**< M ≥ 1, or 0 for an automatic choice */
   int check_finite;        /**< 1 (default): stop at the first NaN/Inf state */
+  pn_parallel_method method; /**< default PN_PARALLEL_PIPELINE */
+  pn_parareal_opts parareal; /**< PN_PARALLEL_PARAREAL only */
 } pn_solver_opts;
+
+/** @brief Most Parareal residuals kept in pn_stats. */
+#define PN_PARAREAL_HISTORY 64
 
 /** @brief Fill @p opts with defaults (t0 = 0, t1 = 1, N = 1, store all, auto M). */
 PN_EXPORT void pn_solver_opts_default(pn_solver_opts *opts);
@@ -139,6 +172,19 @@ typedef struct pn_stats {
   size_t bytes_limit;       /**< the budget the storage was fitted to:
                                  memory_limit, or the available memory shared
                                  by the ranks (PN_STORE_AUTO); 0 = none */
+  /* Parareal (PN_PARALLEL_PARAREAL) of the last call. */
+  int parareal_iterations;  /**< fine sweeps taken (same on every rank) */
+  double parareal_residual[PN_PARAREAL_HISTORY]; /**< largest relative change
+                                 of a block's initial state after each
+                                 iteration (the first PN_PARAREAL_HISTORY) */
+  long coarse_steps;        /**< steps of G taken by this rank */
+  long fine_sweeps_skipped; /**< fine sweeps this rank skipped because its
+                                 initial state had not changed */
+  long adjoint_map_steps;   /**< backward steps of the affine-map sweep
+                                 (batch B·(D+1)) taken by this rank */
+  double time_coarse;       /**< seconds in G on this rank */
+  double time_adjoint_map;  /**< seconds building and composing the affine
+                                 adjoint maps on this rank */
 } pn_stats;
 
 /**

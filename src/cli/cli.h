@@ -42,6 +42,18 @@ void cli_setup_free(cli_setup *s);
 /* Parse all, every:K, binomial:C or auto into opts->storage / storage_param. */
 int cli_parse_storage(const char *text, pn_solver_opts *opts);
 
+/* Options of the parallel method shared by the commands: 'P' --parallel,
+ * 'I' --parareal-iters, 'T' --parareal-tol, 'C' --coarse-steps,
+ * 'S' --coarse-scheme.  PN_OK or PN_ERR_ARG (then see the help text). */
+int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts);
+const char *cli_parallel_option_help(int which, const char *value);
+
+/* Rank 0 prints the Parareal iterations, residuals and phase times of the last call. */
+void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver);
+
+/* ‖a − b‖ / ‖b‖ (‖a‖ when b is 0). */
+double cli_rel_dist(const double *a, const double *b, size_t n);
+
 /* pinode gradcheck (cmd_gradcheck.c): the seed paper's claims measured on a
  * model.  The table is computed from built objects, whatever they were read
  * from (a problem directory; later a training config). */

@@ -31,6 +31,15 @@ static void usage(pn_ctx *ctx)
             "                     off by O(h^q); see pinode gradcheck)\n"
             "  --mode M           multi (default: one backward sweep) or single (one sweep\n"
             "                     per label, summed: K times dearer, a reference)\n"
+            "  --parallel M       pipeline (default: exact, micro-batches) or parareal\n"
+            "                     (iterative, for few long trajectories)\n"
+            "  --parareal-iters K most Parareal iterations (default: the number of ranks,\n"
+            "                     which is exact)\n"
+            "  --parareal-tol X   stop when the block starts change by <= X (relative)\n"
+            "  --coarse-steps N   steps of the coarse propagator per block (default: 1/10)\n"
+            "  --coarse-scheme S  scheme of the coarse propagator (default: the problem's)\n"
+            "  --exact-distance   with parareal: also compute the exact (pipeline) gradient\n"
+            "                     and print the distance to it\n"
             "  --quiet            print nothing on success\n"
             "  -h, --help         this text\n");
 }
@@ -110,6 +119,29 @@ static void report_method(pn_ctx *ctx, const pn_solver *S, pn_adjoint_kind adjoi
             drift.err, drift.rank);
 }
 
+/* The pipeline's (exact) gradient of the same problem, and how far the
+ * computed one is from it: Parareal stopped at a tolerance is not exact. */
+static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const double *grad)
+{
+  const pn_problem *p = s->problem;
+  const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
+  pn_solver_opts opts = *pn_solver_get_opts(s->solver);
+  opts.method = PN_PARALLEL_PIPELINE;
+  pn_solver *exact = NULL;
+  double *g = calloc(np + nz + 1, sizeof(double)), L = 0.0;
+  int rc = g ? pn_solver_create(ctx, s->model, s->tab, &opts, &exact) : PN_ERR_MEM;
+  if (rc == PN_OK)
+    rc = pn_solver_gradient(exact, p->theta, p->batch, p->z0, s->loss, &L, g, g + np);
+  if (rc == PN_OK)
+    cli_print(ctx, "distance to the exact gradient: loss %.3e, dL/dtheta %.3e, dL/dz0 %.3e "
+                   "(relative)\n",
+              fabs(loss - L) / fmax(fabs(L), 1e-300), cli_rel_dist(grad, g, np),
+              cli_rel_dist(grad + np, g + np, nz));
+  pn_solver_destroy(&exact);
+  free(g);
+  return rc;
+}
+
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
@@ -121,13 +153,19 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                                            {"json", required_argument, NULL, 'j'},
                                            {"adjoint", required_argument, NULL, 'a'},
                                            {"mode", required_argument, NULL, 'M'},
+                                           {"parallel", required_argument, NULL, 'P'},
+                                           {"parareal-iters", required_argument, NULL, 'I'},
+                                           {"parareal-tol", required_argument, NULL, 'T'},
+                                           {"coarse-steps", required_argument, NULL, 'C'},
+                                           {"coarse-scheme", required_argument, NULL, 'S'},
+                                           {"exact-distance", no_argument, NULL, 'E'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   pn_adjoint_kind adjoint = PN_ADJOINT_DISCRETE;
   pn_sweep_mode mode = PN_SWEEP_MULTI;
   pn_solver_opts opts;
   pn_solver_opts_default(&opts);
-  int quiet = 0, c;
+  int quiet = 0, c, exact_distance = 0;
   const char *refdir = NULL, *json = NULL;
   int repeat = 0;
   double tol = 1e-10;
@@ -184,6 +222,19 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
         cli_print(ctx, "pinode gradient: --mode must be multi or single, got '%s'\n", optarg);
         return 2;
       }
+      break;
+    case 'P':
+    case 'I':
+    case 'T':
+    case 'C':
+    case 'S':
+      if (cli_parse_parallel_option(c, optarg, &opts) != PN_OK) {
+        cli_print(ctx, "pinode gradient: %s\n", cli_parallel_option_help(c, optarg));
+        return 2;
+      }
+      break;
+    case 'E':
+      exact_distance = 1;
       break;
     case 'h':
       usage(ctx);
@@ -253,6 +304,9 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                 (double)st.peak_rss_kb / 1024.0);
     }
     if (rc == PN_OK) report_method(ctx, s.solver, adjoint, mode, quiet);
+    if (rc == PN_OK && !quiet && opts.method == PN_PARALLEL_PARAREAL)
+      cli_report_parareal(ctx, s.solver);
+    if (rc == PN_OK && exact_distance) rc = distance_to_exact(ctx, &s, loss, grad);
   }
   if (rc == PN_OK && refdir) rc = compare(ctx, refdir, tol, loss, grad, s.problem);
   if (rc == PN_OK && repeat > 0) rc = cli_repeat_gradients(ctx, &s, dir, repeat, json, quiet);

@@ -1,4 +1,5 @@
 /* Helpers shared by the subcommands. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +83,75 @@ int cli_parse_storage(const char *text, pn_solver_opts *opts)
     }
   }
   return PN_ERR_ARG;
+}
+
+int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts)
+{
+  char *end = NULL;
+  pn_parareal_opts *pr = &opts->parareal;
+  switch (which) {
+  case 'P':
+    return pn_parallel_method_from_name(value, &opts->method);
+  case 'I': {
+    const long k = strtol(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || k < 0 || k > 1000000) return PN_ERR_ARG;
+    pr->max_iter = (int)k;
+    return PN_OK;
+  }
+  case 'T':
+    pr->tol = strtod(value, &end);
+    return *value != '\0' && *end == '\0' && pr->tol >= 0.0 && pr->tol < 1.0 ? PN_OK : PN_ERR_ARG;
+  case 'C':
+    pr->coarse_steps = strtol(value, &end, 10);
+    return *value != '\0' && *end == '\0' && pr->coarse_steps >= 0 ? PN_OK : PN_ERR_ARG;
+  case 'S':
+    if (strlen(value) >= sizeof pr->coarse_scheme) return PN_ERR_ARG;
+    snprintf(pr->coarse_scheme, sizeof pr->coarse_scheme, "%s", value);
+    return PN_OK;
+  }
+  return PN_ERR_ARG;
+}
+
+const char *cli_parallel_option_help(int which, const char *value)
+{
+  static char text[256];
+  const char *what = which == 'P'   ? "--parallel must be pipeline or parareal"
+                     : which == 'I' ? "--parareal-iters needs an integer >= 0 (0: the number of ranks)"
+                     : which == 'T' ? "--parareal-tol needs a number in [0, 1)"
+                     : which == 'C' ? "--coarse-steps needs an integer >= 0 (0: a tenth of the block)"
+                                    : "--coarse-scheme needs a scheme name (e.g. euler, heun, rk4)";
+  snprintf(text, sizeof text, "%s, got '%s'", what, value);
+  return text;
+}
+
+void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver)
+{
+  pn_stats st;
+  pn_solver_get_stats(solver, &st);
+  const pn_solver_opts *o = pn_solver_get_opts(solver);
+  double t[3] = {st.time_coarse, st.time_adjoint_map, (double)st.fine_sweeps_skipped}, tmax[3];
+  MPI_Reduce(t, tmax, 3, MPI_DOUBLE, MPI_MAX, 0, pn_ctx_comm(ctx));
+  char hist[400] = "";
+  size_t used = 0;
+  for (int k = 0; k < st.parareal_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof hist; k++)
+    used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.1e", k ? " " : "",
+                             st.parareal_residual[k]);
+  cli_print(ctx,
+            "parareal: %d iterations (limit %d, tol %.1e), residual per iteration: %s\n"
+            "          coarse %s, %ld steps per block; slowest rank: %.3f s in G, %.3f s building "
+            "adjoint maps\n",
+            st.parareal_iterations, o->parareal.max_iter > 0 ? o->parareal.max_iter : pn_ctx_size(ctx),
+            o->parareal.tol, hist,
+            o->parareal.coarse_scheme[0] ? o->parareal.coarse_scheme : "(fine scheme)",
+            st.parareal_iterations > 0 ? st.coarse_steps : 0, tmax[0], tmax[1]);
+}
+
+double cli_rel_dist(const double *a, const double *b, size_t n)
+{
+  double d = 0.0, r = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    d += (a[i] - b[i]) * (a[i] - b[i]);
+    r += b[i] * b[i];
+  }
+  return r > 0 ? sqrt(d / r) : sqrt(d);
 }

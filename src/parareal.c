@@ -1,0 +1,435 @@
+/* Parareal over the rank blocks (DESIGN §4.2), for few or single long
+ * trajectories where the micro-batch pipeline has nothing to overlap.
+ *
+ * Forward: U_r is the state at the start of rank r's block.  Each iteration
+ * every rank runs its fine steps F from its current U_r (in parallel,
+ * storing its trajectory and evaluating its labels), then the corrections
+ *     U_{r+1} ← G(U_r^new) + F(U_r^old) − G(U_r^old)
+ * travel from rank to rank (G: a few steps of a cheap scheme over the
+ * block).  A rank whose U_r did not change passes F(U_r) on unchanged, so
+ * after k iterations the first k boundary states are bitwise those of one
+ * rank, and after P iterations everything is.  The iteration stops when the
+ * largest relative change of a U_r is ≤ tol (0: when none changed).
+ *
+ * Adjoint: the backward sweep is linear in λ, so each block is an affine map
+ * λ_lo = M_r λ_hi + j_r (per sample, M_r is D×D; j_r holds the block's label
+ * jumps).  Every rank builds its (M_r, j_r) from its stored trajectory — all
+ * ranks at once — then one MPI_Exscan over the ranks in reverse order
+ * composes them, giving every rank the exact λ at its right end, and each
+ * rank finally runs its ordinary backward block once, accumulating θ̄.  This
+ * is exact (the gradient equals the pipeline's to rounding) and costs no
+ * iterations; the price is D + 1 backward passes per step to build M_r. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx_impl.h"
+#include "internal.h"
+#include "model_impl.h"
+#include "solver_impl.h"
+
+enum { TAG_PARAREAL = 103 };
+
+struct pni_parareal {
+  int batch;          /* B the buffers were made for */
+  pni_stepper coarse; /* G's stepper */
+  pni_stepper wide;   /* the map sweep's stepper: B·(D+1) rows */
+  double *zwide;      /* (D+1) copies of z_n, one per column of the map */
+  double *buf;        /* the buffers below, one allocation */
+  double *U, *Unew, *Gold, *Unext; /* B×D each */
+  double *sendbuf, *recvbuf;       /* B×D + 1 status slot each */
+  double *cols;       /* (D+1) × B×D: λ for each column of the affine map */
+  double *tbar;       /* P: θ̄ of the map sweep, discarded */
+  double *elem, *scan; /* one packed affine map each (see pack_map) */
+  size_t elem_len;    /* doubles in one packed map */
+  MPI_Comm rev;       /* the ranks in reverse order, for the suffix scan */
+  MPI_Datatype elem_type;
+  MPI_Op compose_op;
+  MPI_Request sreq;
+};
+
+/* ---- workspace ---------------------------------------------------------- */
+
+static size_t doubles_needed(const pn_solver *S, int batch)
+{
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)batch * D;
+  const size_t elem = 2 + (size_t)batch * (D * D + D);
+  return 4 * w + 2 * (w + 1) + 2 * (D + 1) * w + (size_t)pn_model_nparam(S->model) + 2 * elem;
+}
+
+size_t pni_parareal_bytes(const pn_solver *S, int batch)
+{
+  if (!S->pr || batch < 1) return 0;
+  const int D = pn_model_dim(S->model);
+  return sizeof(double) * doubles_needed(S, batch) +
+         pni_stepper_bytes(S->coarse_tab, S->model, batch) +
+         pni_stepper_bytes(S->tab, S->model, batch * (D + 1));
+}
+
+void pni_parareal_free(pni_parareal **pr)
+{
+  if (!pr || !*pr) return;
+  pni_parareal *p = *pr;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) {
+    if (p->sreq != MPI_REQUEST_NULL) MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+    if (p->elem_type != MPI_DATATYPE_NULL) MPI_Type_free(&p->elem_type);
+    if (p->compose_op != MPI_OP_NULL) MPI_Op_free(&p->compose_op);
+    if (p->rev != MPI_COMM_NULL) MPI_Comm_free(&p->rev);
+  }
+  pni_stepper_free(&p->coarse);
+  pni_stepper_free(&p->wide);
+  free(p->buf);
+  free(p);
+  *pr = NULL;
+}
+
+/* Scratch of the compose operation: MPI calls it inside MPI_Exscan, on the
+ * thread that called it, with no way to pass a context. */
+static double *compose_scratch;
+
+/* x ∘ y for packed affine maps, written into y: x holds the ranks to the
+ * right of y's (earlier in the reversed order), so the composition maps λ
+ * at x's right end to λ at y's left end: M = M_y M_x, j = M_y j_x + j_y. */
+static void compose(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+  (void)type;
+  const double *x = in;
+  double *y = inout;
+  const int B = (int)x[0], D = (int)x[1];
+  const size_t stride = (size_t)D * (size_t)D + (size_t)D;
+  for (int e = 0; e < *len; e++) {
+    for (int b = 0; b < B; b++) {
+      const double *Mx = x + 2 + (size_t)b * stride, *jx = Mx + (size_t)D * D;
+      double *My = y + 2 + (size_t)b * stride, *jy = My + (size_t)D * D;
+      double *M = compose_scratch, *j = M + (size_t)D * D;
+      for (int i = 0; i < D; i++) {
+        double s = jy[i];
+        for (int k = 0; k < D; k++) s += My[i * D + k] * jx[k];
+        j[i] = s;
+        for (int c = 0; c < D; c++) {
+          double m = 0.0;
+          for (int k = 0; k < D; k++) m += My[i * D + k] * Mx[k * D + c];
+          M[i * D + c] = m;
+        }
+      }
+      memcpy(My, M, sizeof(double) * stride);
+    }
+    x += 2 + (size_t)B * stride;
+    y += 2 + (size_t)B * stride;
+  }
+}
+
+static int setup(pn_solver *S)
+{
+  pn_ctx *ctx = S->ctx;
+  const int B = S->batch;
+  if (S->pr && S->pr->batch == B) return PN_OK;
+  pni_parareal_free(&S->pr);
+  pni_parareal *p = NULL;
+  PN_CALL(pni_calloc(ctx, 1, sizeof *p, &p, "Parareal workspace"));
+  p->rev = MPI_COMM_NULL;
+  p->elem_type = MPI_DATATYPE_NULL;
+  p->compose_op = MPI_OP_NULL;
+  p->sreq = MPI_REQUEST_NULL;
+  S->pr = p;
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)B * D;
+  p->elem_len = 2 + (size_t)B * (D * D + D);
+  PN_CALL(pni_calloc(ctx, doubles_needed(S, B) + D * D + D, sizeof(double), &p->buf,
+                     "Parareal buffers"));
+  p->U = p->buf;
+  p->Unew = p->U + w;
+  p->Gold = p->Unew + w;
+  p->Unext = p->Gold + w;
+  p->sendbuf = p->Unext + w;
+  p->recvbuf = p->sendbuf + w + 1;
+  p->cols = p->recvbuf + w + 1;
+  p->zwide = p->cols + (D + 1) * w;
+  p->tbar = p->zwide + (D + 1) * w;
+  p->elem = p->tbar + pn_model_nparam(S->model);
+  p->scan = p->elem + p->elem_len;
+  PN_CALL(pni_stepper_init(&p->coarse, ctx, S->coarse_tab, S->model, B));
+  PN_CHECK(ctx, (size_t)B * (D + 1) <= (size_t)INT32_MAX, PN_ERR_LIMIT,
+           "batch %d x (dimension %zu + 1) rows are too many for the adjoint-map sweep", B, D);
+  PN_CALL(pni_stepper_init(&p->wide, ctx, S->tab, S->model, B * ((int)D + 1)));
+  PN_CHECK(ctx, p->elem_len <= (size_t)INT32_MAX, PN_ERR_LIMIT,
+           "the affine adjoint map of a block (%zu doubles) is too large for one MPI message",
+           p->elem_len);
+  PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, 0, S->size - 1 - S->rank, &p->rev));
+  PN_CALL_MPI(ctx, MPI_Type_contiguous((int)p->elem_len, MPI_DOUBLE, &p->elem_type));
+  PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
+  PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
+  p->batch = B;
+  return PN_OK;
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
+static long coarse_steps(const pn_solver *S)
+{
+  const long len = S->hi - S->lo;
+  return S->opts.parareal.coarse_steps > 0 ? S->opts.parareal.coarse_steps : (len + 9) / 10;
+}
+
+/* out = G(u): the coarse propagator over this rank's block. */
+static int coarse(pn_solver *S, const double *theta, const double *u, double *out)
+{
+  pni_parareal *p = S->pr;
+  const long nc = coarse_steps(S);
+  const double T0 = S->opts.t0 + (double)S->lo * S->h, T1 = S->opts.t0 + (double)S->hi * S->h;
+  const double H = (T1 - T0) / (double)nc, t = pni_wtime();
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  memmove(out, u, sizeof(double) * w);
+  for (long j = 0; j < nc; j++)
+    PN_CALL(pni_step(&p->coarse, T0 + (double)j * H, H, S->batch, out, theta, out));
+  S->stats.coarse_steps += nc;
+  S->stats.time_coarse += pni_wtime() - t;
+  if (pni_first_nonfinite(out, w) >= 0)
+    return pni_error(S->ctx, PN_ERR_NONFINITE, __FILE__, __LINE__, __func__,
+                     "the coarse propagator (%s, %ld steps of %.3g over [%.17g, %.17g]) diverged "
+                     "on rank %d: use more parareal coarse steps or a stabler coarse scheme",
+                     pn_tableau_name(S->coarse_tab), nc, H, T0, T1, S->rank);
+  return PN_OK;
+}
+
+/* Largest |a − b| relative to the largest |b| (absolute if b is 0). */
+static double rel_change(const double *a, const double *b, size_t n)
+{
+  double d = 0.0, s = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    d = fmax(d, fabs(a[i] - b[i]));
+    s = fmax(s, fabs(b[i]));
+  }
+  return s > 0.0 ? d / s : d;
+}
+
+/* Send a boundary state and a status to rank r + 1 (the previous send done). */
+static void send_state(pn_solver *S, const double *u, int status)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+  memcpy(p->sendbuf, u, sizeof(double) * w);
+  p->sendbuf[w] = (double)status;
+  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, S->rank + 1, TAG_PARAREAL, S->ctx->comm, &p->sreq);
+}
+
+/* Complete a receive posted on recvbuf; copy the state, return the status. */
+static int finish_receive(pn_solver *S, MPI_Request *req, double *u)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  const double t = pni_wtime();
+  MPI_Wait(req, MPI_STATUS_IGNORE);
+  S->stats.time_wait += pni_wtime() - t;
+  memcpy(u, p->recvbuf, sizeof(double) * w);
+  return (int)p->recvbuf[w];
+}
+
+static void post_receive(pn_solver *S, MPI_Request *req)
+{
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  MPI_Irecv(S->pr->recvbuf, (int)w + 1, MPI_DOUBLE, S->rank - 1, TAG_PARAREAL, S->ctx->comm, req);
+}
+
+/* Iteration 0: the sequential coarse sweep U_{r+1} = G(U_r). */
+static void initial_guess(pn_solver *S, const double *theta, const double *z0, int *rc,
+                          int *upstream)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  if (S->rank == 0) {
+    memcpy(p->U, z0, sizeof(double) * w);
+  } else {
+    MPI_Request req;
+    post_receive(S, &req);
+    if (finish_receive(S, &req, p->U) != PN_OK) *upstream = PN_ERR_REMOTE;
+  }
+  if (S->rank == S->size - 1) return; /* G of the last block would serve nobody */
+  if (*rc == PN_OK && *upstream == PN_OK) *rc = coarse(S, theta, p->U, p->Gold);
+  send_state(S, p->Gold, *rc != PN_OK ? *rc : *upstream);
+}
+
+/* One correction: receive the new U_r, pass U_{r+1} on; returns the change of U_r. */
+static double correct(pn_solver *S, const double *theta, MPI_Request *req, const double *fend,
+                      int *fresh, int *rc, int *upstream)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  double change = 0.0;
+  if (S->rank > 0 && finish_receive(S, req, p->Unew) != PN_OK) *upstream = PN_ERR_REMOTE;
+  const int changed = S->rank > 0 && *upstream == PN_OK &&
+                      memcmp(p->Unew, p->U, sizeof(double) * w) != 0;
+  const int last = S->rank == S->size - 1; /* its U_{r+1} would serve nobody */
+  if (*rc == PN_OK && *upstream == PN_OK) {
+    if (changed) change = rel_change(p->Unew, p->U, w);
+    if (!changed && !last) { /* F(U_r) is exact for this U_r: pass it on as it is */
+      memcpy(p->Unext, fend, sizeof(double) * w);
+    } else if (changed && !last) {
+      double *Gnew = p->U; /* U's old value is no longer needed */
+      *rc = coarse(S, theta, p->Unew, Gnew);
+      for (size_t x = 0; x < w && *rc == PN_OK; x++) p->Unext[x] = Gnew[x] + fend[x] - p->Gold[x];
+      memcpy(p->Gold, Gnew, sizeof(double) * w);
+    }
+    if (changed) {
+      memcpy(p->U, p->Unew, sizeof(double) * w);
+      *fresh = 1;
+    }
+  }
+  if (S->rank < S->size - 1) send_state(S, p->Unext, *rc != PN_OK ? *rc : *upstream);
+  return change;
+}
+
+static int not_converged(pn_solver *S, int iterations)
+{
+  char hist[512] = "";
+  size_t used = 0;
+  for (int k = 0; k < iterations && k < PN_PARAREAL_HISTORY && used + 16 < sizeof hist; k++)
+    used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.2e", k ? ", " : "",
+                             S->stats.parareal_residual[k]);
+  return pni_error(S->ctx, PN_ERR_NOT_CONVERGED, __FILE__, __LINE__, __func__,
+                   "Parareal did not converge in %d iterations on %d ranks (tol %.3g; largest "
+                   "relative change of a block's initial state per iteration: %s): raise "
+                   "parareal max_iter (%d = the number of ranks is exact), loosen parareal tol, "
+                   "use more coarse steps, or use the pipeline method",
+                   iterations, S->size, S->opts.parareal.tol, hist, S->size);
+}
+
+int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
+{
+  int rc = setup(S), upstream = PN_OK;
+  if (rc != PN_OK) return rc; /* collective failure: every rank fails the same way here */
+  pni_parareal *p = S->pr;
+  const double t = pni_wtime();
+  const int kmax = S->opts.parareal.max_iter > 0 ? S->opts.parareal.max_iter : S->size;
+  const double tol = S->opts.parareal.tol;
+  S->cur_theta = theta;
+  S->cur_nb = S->batch;
+  initial_guess(S, theta, z0, &rc, &upstream);
+  int fresh = 1, k = 0, done = 0;
+  while (!done && k < kmax) {
+    MPI_Request req = MPI_REQUEST_NULL;
+    if (S->rank > 0) post_receive(S, &req); /* arrives while F runs */
+    if (rc == PN_OK && upstream == PN_OK && fresh) {
+      memcpy(S->z, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
+      sw->loss_local = 0.0;
+      rc = pni_solver_forward_block(S, sw, 0, theta, S->z);
+      fresh = 0;
+    } else if (rc == PN_OK && upstream == PN_OK) {
+      S->stats.fine_sweeps_skipped++; /* same U_r: F(U_r) and its trajectory stand */
+    }
+    const double change = correct(S, theta, &req, S->z, &fresh, &rc, &upstream);
+    double mine[2] = {change, rc != PN_OK || upstream != PN_OK}, all[2];
+    MPI_Allreduce(mine, all, 2, MPI_DOUBLE, MPI_MAX, S->ctx->comm);
+    if (k < PN_PARAREAL_HISTORY) S->stats.parareal_residual[k] = all[0];
+    k++;
+    done = all[1] != 0.0 || all[0] == 0.0 || (tol > 0.0 && all[0] <= tol);
+    if (all[1] != 0.0 && rc == PN_OK && upstream == PN_OK) upstream = PN_ERR_REMOTE;
+  }
+  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+  S->stats.parareal_iterations = k;
+  S->stats.time_forward += pni_wtime() - t;
+  if (rc == PN_OK && upstream == PN_OK && !done) rc = not_converged(S, k);
+  return rc;
+}
+
+/* ---- adjoint --------------------------------------------------------------- */
+
+/* Add the jumps of the owned labels at `step` to column D (the affine part)
+ * of the map sweep; *li walks the owned labels downward. */
+static void add_map_jumps(pn_solver *S, int *li, long step)
+{
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)S->batch * D;
+  double *jcol = S->pr->cols + D * w;
+  while (*li >= 0 && S->labels[*li].step > step) (*li)--;
+  for (; *li >= 0 && S->labels[*li].step == step; (*li)--) {
+    const double *jump = S->jumps + (size_t)*li * w;
+    for (size_t x = 0; x < w; x++) jcol[x] += jump[x];
+  }
+}
+
+/* λ_lo = M λ_hi + j over this rank's block: column e < D starts from the
+ * unit vector e_e (every sample at once), column D from 0 and gathers the
+ * block's label jumps (the one at hi included, the one at lo excluded). */
+static int build_map(pn_solver *S, const double *theta)
+{
+  pni_parareal *p = S->pr;
+  const int B = S->batch, D = pn_model_dim(S->model);
+  const size_t w = (size_t)B * (size_t)D;
+  memset(p->cols, 0, sizeof(double) * ((size_t)D + 1) * w);
+  for (int e = 0; e < D; e++)
+    for (int b = 0; b < B; b++) p->cols[(size_t)e * w + (size_t)b * D + e] = 1.0;
+  int li = S->nlabels - 1;
+  add_map_jumps(S, &li, S->hi);
+  for (long n = S->hi - 1; n >= S->lo; n--) {
+    const double *zn = NULL, tn = S->opts.t0 + (double)n * S->h;
+    PN_CALL(pni_solver_in_step(S, pni_traj_fetch(&S->traj[0], n, &zn), "adjoint-map", n));
+    /* Row e·B + b of the wide batch is column e of sample b: all D + 1
+     * columns go through one step adjoint, at z_b each. */
+    for (int e = 0; e <= D; e++) memcpy(p->zwide + (size_t)e * w, zn, sizeof(double) * w);
+    PN_CALL(pni_solver_in_step(S,
+                               pni_step_adjoint(&p->wide, tn, S->h, B * (D + 1), p->zwide, theta,
+                                                p->cols, p->tbar),
+                               "adjoint-map", n));
+    if (S->opts.check_finite)
+      PN_CALL(pni_solver_nonfinite(S, "the adjoint map", n, 0, p->cols, ((size_t)D + 1) * w));
+    if (n > S->lo) add_map_jumps(S, &li, n);
+  }
+  S->stats.adjoint_map_steps += S->hi - S->lo;
+  return PN_OK;
+}
+
+/* Pack (M, j) per sample: [B, D, then per sample M (D×D row-major), j (D)]. */
+static void pack_map(pn_solver *S)
+{
+  pni_parareal *p = S->pr;
+  const int B = S->batch, D = pn_model_dim(S->model);
+  const size_t w = (size_t)B * (size_t)D, stride = (size_t)D * D + (size_t)D;
+  p->elem[0] = B;
+  p->elem[1] = D;
+  for (int b = 0; b < B; b++) {
+    double *M = p->elem + 2 + (size_t)b * stride, *j = M + (size_t)D * D;
+    for (int i = 0; i < D; i++) {
+      for (int e = 0; e < D; e++) M[i * D + e] = p->cols[(size_t)e * w + (size_t)b * D + i];
+      j[i] = p->cols[(size_t)D * w + (size_t)b * D + i];
+    }
+  }
+}
+
+int pni_parareal_backward(pn_solver *S, const double *theta)
+{
+  pni_parareal *p = S->pr;
+  const int B = S->batch, D = pn_model_dim(S->model);
+  const size_t stride = (size_t)D * D + (size_t)D;
+  int rc = PN_OK;
+  const double t = pni_wtime();
+  memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
+  S->cur_theta = theta;
+  S->cur_nb = B;
+  /* Rank 0's map would only serve ranks to its left: there are none. */
+  if (S->rank > 0) rc = build_map(S, theta);
+  if (rc == PN_OK && S->rank > 0) pack_map(S);
+  if (S->rank == 0 || rc != PN_OK) memset(p->elem, 0, sizeof(double) * p->elem_len);
+  p->elem[0] = B;
+  p->elem[1] = D;
+  /* Agree before the scan: a rank that failed would otherwise feed it garbage. */
+  rc = pni_agree(S->ctx, rc);
+  if (rc != PN_OK) return rc;
+  compose_scratch = p->scan + p->elem_len; /* D² + D spare doubles after scan */
+  PN_CALL_MPI(S->ctx, MPI_Exscan(p->elem, p->scan, 1, p->elem_type, p->compose_op, p->rev));
+  S->stats.time_adjoint_map += pni_wtime() - t;
+  /* λ at my right end: the composed map of the ranks to my right applied to
+   * λ_N = 0, i.e. its affine part (the last rank has nobody to its right). */
+  for (int b = 0; b < B; b++)
+    for (int i = 0; i < D; i++)
+      S->lam[(size_t)b * D + i] =
+          S->rank == S->size - 1 ? 0.0 : p->scan[2 + (size_t)b * stride + (size_t)D * D + i];
+  bsweep bw = {.label = -1, .top = S->opts.nsteps};
+  rc = pni_solver_backward_block(S, &bw, 0, theta, S->lam);
+  S->stats.sweeps_backward++;
+  S->stats.time_backward += pni_wtime() - t;
+  return rc;
+}
