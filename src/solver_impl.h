@@ -47,6 +47,7 @@ struct pn_solver {
   pni_traj *traj;    /* one per micro-batch */
   pn_storage_kind store_kind; /* the trajectories' policy (auto resolved) */
   long store_param;
+  size_t store_budget;        /* the budget it was fitted to, 0: none */
   int traj_ready;
   double *z, *lam;   /* B×D current states and adjoints */
   double *sendbuf, *recvbuf; /* per micro-batch: rows + 1 status slot */
