@@ -37,7 +37,7 @@ source = spiral
 trajectories = 8
 points = 11
 [optimizer]
-iterations = 1200
+iterations = 500
 batch_size = 4
 [output]
 checkpoint_every = 20
@@ -110,7 +110,7 @@ it=$(check_modelfile "$T/term/checkpoint.pinode")
 $PY - "$T/term/summary.json" "$it" <<'EOF' || fail "SIGTERM of one rank: summary"
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert s["status"] == "interrupted" and s["iterations_done"] == int(sys.argv[2]) < 1200, s["status"]
+assert s["status"] == "interrupted" and s["iterations_done"] == int(sys.argv[2]) < 500, s["status"]
 EOF
 echo "   every rank stopped after iteration $it, exit 3 in ${ELAPSED} s, checkpoint at that iteration"
 resume_equal "$T/term"

@@ -84,7 +84,7 @@ static int replay_path(const char *path)
     names[n++] = strdup(e->d_name);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp_names); /* a reproducible order */
+  if (n > 1) qsort(names, n, sizeof *names, cmp_names); /* a reproducible order */
   int bad = 0;
   for (size_t i = 0; i < n; i++) {
     char full[4096];
