@@ -38,6 +38,7 @@ static const char *const loss_names[] = {"mse", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const method_names[] = {"adam", "sgd", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "cosine", NULL};
+static const char *const parallel_names[] = {"pipeline", "parareal", NULL};
 
 #define F(field) offsetof(cli_config, field)
 #define BIG 1e15
@@ -142,6 +143,22 @@ static const key keys[] = {
      "seed of the mini-batch draws"},
     {"parallel", "microbatches", T_INT, F(microbatches), "0", 0, 1e6, 0, NULL, NULL,
      "an integer >= 0 (0: automatic)", "pipeline micro-batches over the ranks"},
+    {"parallel", "method", T_ENUM, F(parallel_method), "pipeline", 0, 0, 0, NULL, parallel_names,
+     "pipeline, parareal",
+     "time parallelism: exact micro-batch pipeline, or Parareal (iterative; for few long "
+     "trajectories; discrete multi-point adjoint only)"},
+    {"parallel", "parareal_max_iter", T_INT, F(parareal_max_iter), "0", 0, 1e6, 0, NULL, NULL,
+     "an integer >= 0 (0: the number of ranks, which is exact)", "most Parareal iterations"},
+    {"parallel", "parareal_tol", T_REAL, F(parareal_tol), "0", 0, 1, 2, NULL, NULL,
+     "a number in [0, 1) (0: until the block starts stop changing)",
+     "stop when the largest relative change of a block's initial state is at most this"},
+    {"parallel", "coarse_steps", T_INT, F(coarse_steps), "0", 0, BIG, 0, NULL, NULL,
+     "an integer >= 0 (0: a tenth of the block's steps)",
+     "steps of Parareal's coarse propagator per rank block"},
+    {"parallel", "coarse_scheme", T_STRING, F(coarse_scheme), "same", 0, 0, 0, NULL, NULL,
+     "same (the solver's scheme) or a scheme name: euler, midpoint, heun, ralston, kutta3, "
+     "ssprk3, rk4, rk38, dopri5",
+     "scheme of Parareal's coarse propagator"},
     {"output", "dir", T_STRING, F(dir), "auto", 0, 0, 0, NULL, NULL,
      "a directory, or auto (out/<config name>)", "where the run writes its files"},
     {"output", "overwrite", T_BOOL, F(overwrite), "false", 0, 0, 0, NULL, NULL, "true, false",
@@ -341,6 +358,7 @@ static int parse_value(pn_ctx *ctx, const key *k, const origin *o, const char *s
     if (strlen(s) >= CLI_PATH / 2) return value_error(ctx, k, o, s, "is too long");
     /* Possible only through --set; checkpoints echo values one per line. */
     if (strpbrk(s, "\r\n")) return value_error(ctx, k, o, s, "contains a line break");
+    /* Every T_STRING/T_PATH field of cli_config holds CLI_PATH bytes. */
     if (k->type == T_PATH)
       resolve_path(o, s, field);
     else

@@ -36,10 +36,10 @@ typedef struct cli_config {
   uint64_t model_seed;
   char init[CLI_PATH]; /* model file to start from, "" = random init */
   /* [solver] */
-  char scheme[32];
+  char scheme[CLI_PATH];
   long steps;
   double t0, t1; /* NAN = from the data */
-  char storage[64];
+  char storage[CLI_PATH];
   double memory_limit_mb;
   int check_finite;
   /* [adjoint] */
@@ -63,6 +63,10 @@ typedef struct cli_config {
   uint64_t optim_seed;
   /* [parallel] */
   long microbatches;
+  int parallel_method; /* pn_parallel_method */
+  long parareal_max_iter, coarse_steps;
+  double parareal_tol;
+  char coarse_scheme[CLI_PATH]; /* "same": the solver's scheme */
   /* [output] */
   char dir[CLI_PATH]; /* "" = out/<name> */
   int overwrite;

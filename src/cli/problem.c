@@ -114,6 +114,21 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
   o->memory_limit = (size_t)(cfg->memory_limit_mb * 1048576.0);
   o->microbatches = (int)cfg->microbatches;
   o->check_finite = cfg->check_finite;
+  o->method = (pn_parallel_method)cfg->parallel_method;
+  o->parareal.max_iter = (int)cfg->parareal_max_iter;
+  o->parareal.tol = cfg->parareal_tol;
+  o->parareal.coarse_steps = cfg->coarse_steps;
+  if (strlen(cfg->coarse_scheme) >= sizeof o->parareal.coarse_scheme)
+    return pn_ctx_fail(ctx, PN_ERR_ARG, "parallel.coarse_scheme = %.64s is not a scheme name",
+                       cfg->coarse_scheme);
+  if (strcmp(cfg->coarse_scheme, "same") != 0)
+    snprintf(o->parareal.coarse_scheme, sizeof o->parareal.coarse_scheme, "%s", cfg->coarse_scheme);
+  if (o->method == PN_PARALLEL_PARAREAL &&
+      (cfg->adjoint != PN_ADJOINT_DISCRETE || cfg->sweep != PN_SWEEP_MULTI))
+    return pn_ctx_fail(ctx, PN_ERR_ARG,
+                       "parallel.method = parareal computes the discrete multi-point adjoint only: "
+                       "set adjoint.method = discrete and adjoint.sweep = multi, or use "
+                       "parallel.method = pipeline");
   CLI_TRY(pn_dataset_check_grid(ctx, p->data, o->t0, o->t1, o->nsteps));
   return PN_OK;
 }
