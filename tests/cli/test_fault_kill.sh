@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ctest-labels: reliability
+# ctest-labels: reliability slow
 # A rank that dies does not leave the others waiting (issue 10).  pinode train
 # on 3 ranks (time split in 3 blocks) with a checkpoint every 20 iterations:
 #  1. SIGKILL of one middle rank, midway: mpiexec ends within 60 s (measured;
@@ -17,7 +17,9 @@
 #     (they agree on it), writes the checkpoint and exits with status 3 within
 #     60 s; the resume is bitwise.
 # (SIGKILL/SIGTERM of every rank and SIGTERM to mpiexec, as SLURM's time limit
-# does: tests/cli/test_resume.sh.)
+# does: tests/cli/test_resume.sh.)  Labelled slow: it runs in the Release build
+# only (its code paths, checkpoint writes and resumes, run under ASan in
+# test_fault_disk.sh and test_fault_divergence.sh).
 # Usage: test_fault_kill.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
 PINODE=$1
