@@ -264,10 +264,14 @@ static size_t memory_budget(const pn_solver *S, pn_storage_kind kind, char *what
   return avail;
 }
 
-/* Settings whose trajectories fit in `room` bytes, as a phrase. */
+/* Settings whose trajectories fit in `room` bytes, as a phrase.  They keep
+ * 2 % of the room to spare, so that they still fit when a caller's budget
+ * moves a little between runs (pinode gradient --memory subtracts what the
+ * process holds, which varies by a fraction of a MB). */
 static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, size_t other,
                              char *buf, size_t len)
 {
+  room -= room / 50;
   const long n = S->hi - S->lo, c = max_checkpoints(S, batch, M, room);
   if (c < 1) {
     snprintf(buf, len,
@@ -278,8 +282,8 @@ static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, 
   }
   const double steps = 1.0 + (double)pni_traj_recompute(PN_STORE_BINOMIAL, c, n) / (double)n;
   const int used = snprintf(buf, len,
-                            "storage binomial:%ld or less fits (%.2f forward steps per step), as "
-                            "does auto",
+                            "storage binomial:%ld fits (%.2f forward steps per step), as does "
+                            "auto",
                             c, steps);
   const long k = (long)ceil(sqrt((double)n));
   if (k > 1 && traj_bytes(S, batch, M, PN_STORE_EVERY, k) <= room && used > 0 &&
@@ -332,7 +336,7 @@ static int check_memory(pn_solver *S, int batch, int M, int with_traj, pn_storag
   *kind = with_traj ? S->opts.storage : PN_STORE_ALL;
   *param = S->opts.storage_param;
   const size_t budget = memory_budget(S, *kind, what, sizeof what);
-  S->stats.bytes_limit = budget;
+  S->store_budget = S->opts.memory_limit > 0 || *kind == PN_STORE_AUTO ? budget : 0;
   if (!with_traj) {
     if (budget > 0 && other > budget) return refuse(S, batch, M, 0, *kind, 0, other, budget, what);
     return PN_OK;
@@ -358,6 +362,7 @@ static void storage_stats(pn_solver *S)
   const long states = pni_traj_states(S->store_kind, S->store_param, len);
   S->stats.storage = S->store_kind;
   S->stats.storage_param = S->store_kind == PN_STORE_ALL ? 0 : S->store_param;
+  S->stats.bytes_limit = S->store_budget;
   S->stats.steps_recompute_min =
       (long)S->nmicro * pni_binomial_recompute(len, states > 1 ? states - 1 : 1);
 }

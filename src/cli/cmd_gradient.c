@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "memory.h"
 #include "repeat.h"
 
 static void usage(pn_ctx *ctx)
@@ -19,7 +20,12 @@ static void usage(pn_ctx *ctx)
             "\n"
             "options:\n"
             "  --microbatches M   pipeline micro-batches (default: automatic)\n"
-            "  --storage S        trajectory storage: all (default) or every:K\n"
+            "  --storage S        trajectory storage: all (default), every:K (every K-th\n"
+            "                     state), binomial:C (C checkpoints, optimal recomputation)\n"
+            "                     or auto (all if it fits, else the largest C that fits)\n"
+            "  --memory SIZE      per-rank budget for the whole process, e.g. 256MB or 1.5G\n"
+            "                     (K, M, G, T = powers of 1024); storage defaults to auto;\n"
+            "                     a storage that does not fit is refused before it starts\n"
             "  --compare REFDIR   print the relative difference from REFDIR/{loss,grad_theta,\n"
             "                     grad_z0}.txt (e.g. DIR/ref) and fail if one exceeds --tol\n"
             "  --tol X            tolerance of --compare (default 1e-10)\n"
@@ -146,6 +152,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
                                            {"storage", required_argument, NULL, 's'},
+                                           {"memory", required_argument, NULL, 'B'},
                                            {"quiet", no_argument, NULL, 'q'},
                                            {"compare", required_argument, NULL, 'c'},
                                            {"tol", required_argument, NULL, 't'},
@@ -167,7 +174,8 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
   pn_solver_opts_default(&opts);
   int quiet = 0, c, exact_distance = 0;
   const char *refdir = NULL, *json = NULL;
-  int repeat = 0;
+  int repeat = 0, storage_given = 0;
+  size_t budget = 0;
   double tol = 1e-10;
   char *end = NULL;
   optind = 1;
@@ -182,8 +190,16 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
       break;
     case 's':
       if (cli_parse_storage(optarg, &opts) != PN_OK) {
-        cli_print(ctx, "pinode gradient: --storage must be 'all' or 'every:K' (K >= 1), got '%s'\n",
-                  optarg);
+        cli_print(ctx, "pinode gradient: --storage must be all, every:K, binomial:C (K, C >= 1) "
+                       "or auto, got '%s'\n", optarg);
+        return 2;
+      }
+      storage_given = 1;
+      break;
+    case 'B':
+      if (cli_parse_size(optarg, &budget) != PN_OK) {
+        cli_print(ctx, "pinode gradient: --memory needs a size such as 256MB, 1.5G or 1048576, "
+                       "got '%s'\n", optarg);
         return 2;
       }
       break;
@@ -256,9 +272,11 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     cli_print(ctx, "pinode gradient: --json needs --repeat\n");
     return 2;
   }
+  if (budget > 0 && !storage_given) opts.storage = PN_STORE_AUTO;
   const char *dir = argv[optind], *outdir = argv[optind + 1];
   cli_setup s;
   int rc = cli_setup_problem(ctx, dir, &opts, &s);
+  if (rc == PN_OK && budget > 0) rc = cli_fit_budget(ctx, &s, budget);
   double *grad = NULL, loss = 0.0;
   const pn_problem *p = s.problem;
   if (rc == PN_OK) {
@@ -269,6 +287,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     if (rc == PN_OK)
       rc = pn_solver_gradient_method(s.solver, adjoint, mode, p->theta, p->batch, p->z0, s.loss,
                                      &loss, grad, grad + np);
+    if (rc == PN_ERR_LIMIT && budget > 0) cli_budget_note(ctx, budget, s.solver);
     const double elapsed = MPI_Wtime() - t;
     int wrc = PN_OK;
     if (rc == PN_OK && pn_ctx_rank(ctx) == 0) {
@@ -302,6 +321,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                 dir, p->scheme, p->steps, p->batch, pn_ctx_size(ctx), st.microbatches, loss,
                 norm2(grad, np), norm2(grad + np, nz), elapsed, st.time_forward, st.time_backward,
                 (double)st.peak_rss_kb / 1024.0);
+      cli_print_storage(ctx, s.solver);
     }
     if (rc == PN_OK) report_method(ctx, s.solver, adjoint, mode, quiet);
     if (rc == PN_OK && !quiet && opts.method == PN_PARALLEL_PARAREAL)

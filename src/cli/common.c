@@ -1,4 +1,5 @@
 /* Helpers shared by the subcommands. */
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -67,22 +68,34 @@ void cli_setup_free(cli_setup *s)
   pn_problem_destroy(&s->problem);
 }
 
+/* A positive count after "prefix:", e.g. every:K, binomial:C. */
+static int parse_count(const char *text, const char *prefix, long *out)
+{
+  const size_t n = strlen(prefix);
+  if (strncmp(text, prefix, n) != 0) return 0;
+  char *end = NULL;
+  const long k = strtol(text + n, &end, 10);
+  if (end == text + n || *end != '\0' || k < 1 || k == LONG_MAX) return 0;
+  *out = k;
+  return 1;
+}
+
 int cli_parse_storage(const char *text, pn_solver_opts *opts)
 {
-  if (strcmp(text, "all") == 0) {
-    opts->storage = PN_STORE_ALL;
-    return PN_OK;
+  long k = 0;
+  if (strcmp(text, "all") == 0 || strcmp(text, "auto") == 0) {
+    opts->storage = text[1] == 'l' ? PN_STORE_ALL : PN_STORE_AUTO;
+    opts->storage_param = 0;
+  } else if (parse_count(text, "every:", &k)) {
+    opts->storage = PN_STORE_EVERY;
+    opts->storage_param = k;
+  } else if (parse_count(text, "binomial:", &k)) {
+    opts->storage = PN_STORE_BINOMIAL;
+    opts->storage_param = k;
+  } else {
+    return PN_ERR_ARG;
   }
-  char *end = NULL;
-  if (strncmp(text, "every:", 6) == 0) {
-    const long k = strtol(text + 6, &end, 10);
-    if (end != text + 6 && *end == '\0' && k >= 1) {
-      opts->storage = PN_STORE_EVERY;
-      opts->storage_param = k;
-      return PN_OK;
-    }
-  }
-  return PN_ERR_ARG;
+  return PN_OK;
 }
 
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts)
