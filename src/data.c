@@ -411,8 +411,18 @@ static int csv_parse(csv *c, pn_dataset **out)
   int rc = PN_OK, D = 0;
   PN_CALL(pni_calloc(c->ctx, MAX_DIM + 3, sizeof(char *), &fields, "CSV fields"));
   PN_CALL_GOTO(rc, csv_header(c, fields, &D));
-  long maxrows = 1;
-  for (size_t i = c->pos; i < c->len; i++) maxrows += c->text[i] == '\n';
+  /* Size the arrays for the lines that can hold a row: neither blank nor a
+   * comment (skip_line()), so that blank lines cost no memory (a 200 MB file
+   * of them made the reader ask for 8 GB). */
+  long maxrows = 0;
+  for (size_t i = c->pos; i < c->len;) {
+    size_t j = i;
+    while (j < c->len && (c->text[j] == ' ' || c->text[j] == '\t' || c->text[j] == '\r')) j++;
+    maxrows += j < c->len && c->text[j] != '\n' && c->text[j] != '#';
+    const char *nl = memchr(c->text + j, '\n', c->len - j);
+    i = nl ? (size_t)(nl - c->text) + 1 : c->len;
+  }
+  if (maxrows == 0) maxrows = 1;
   PN_CHECK_GOTO(rc, c->ctx, maxrows <= (1L << 31), PN_ERR_LIMIT, "%s: too many rows", c->path);
   PN_CALL_GOTO(rc, alloc_dataset(c->ctx, D, (int)maxrows, maxrows, &ds));
   ds->ntraj = 0;

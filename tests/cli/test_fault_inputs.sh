@@ -143,5 +143,25 @@ expect 2 "grid.csv:2: trajectory 0: time 8.6736173798840355e-19 is not on the so
   $(train "$T/run.ini" --set data.file="$T/grid.csv" --set solver.steps=1000000000000000 \
     --set solver.t0=0 --set solver.t1=1)
 
+# -- 60 MB of blank lines between two rows: the reader sized its arrays by
+#    newlines (40 bytes each: 2.4 GB for 2 rows, refused under a 1.5 GB cap);
+#    now by the lines that can hold a row.
+{ printf 'trajectory,time,x\n0,0,1\n'; head -c 60000000 /dev/zero | tr '\0' '\n'; printf '0,1,0.8\n'; } \
+  >"$T/blank.csv"
+n=$((n + 1))
+(
+  ldd "$pinode" | grep -q libasan || ulimit -v 1500000
+  exec timeout -s KILL 60 "$pinode" train --quiet "$T/run.ini" --set data.file="$T/blank.csv"
+) >"$T/log" 2>&1 </dev/null
+rc=$?
+if [ $rc != 0 ]; then
+  echo "FAIL [$n]: 60 MB of blank lines in a CSV under a 1.5 GB cap -> exit $rc:"
+  sed 's/^/    /' "$T/log" | head -5
+  status=1
+else
+  echo "ok [$n]: 60 MB of blank lines around 2 CSV rows trains under a 1.5 GB address-space cap"
+fi
+rm -f "$T/blank.csv"
+
 [ $status = 0 ] && echo "test_fault_inputs: all $n cases passed"
 exit $status
