@@ -11,14 +11,22 @@
  * rank, and after P iterations everything is.  The iteration stops when the
  * largest relative change of a U_r is ≤ tol (0: when none changed).
  *
- * Adjoint: the backward sweep is linear in λ, so each block is an affine map
- * λ_lo = M_r λ_hi + j_r (per sample, M_r is D×D; j_r holds the block's label
- * jumps).  Every rank builds its (M_r, j_r) from its stored trajectory — all
- * ranks at once — then one MPI_Exscan over the ranks in reverse order
- * composes them, giving every rank the exact λ at its right end, and each
- * rank finally runs its ordinary backward block once, accumulating θ̄.  This
- * is exact (the gradient equals the pipeline's to rounding) and costs no
- * iterations; the price is D + 1 backward passes per step to build M_r. */
+ * Adjoint: the backward sweep is linear in λ.  Two parallel solutions:
+ *  - iterate (default): Parareal again, right to left.  Every rank runs its
+ *    fine backward block F* from its current λ_hi (all at once; it adds the
+ *    block's label jumps and accumulates θ̄), then the corrections
+ *        λ_lo ← F*(λ_hi^old) + G*(λ_hi^new − λ_hi^old)
+ *    travel from rank to rank, G* being the adjoint of the coarse propagator
+ *    (linear, so the jumps cancel in the difference).  The same rule as the
+ *    forward makes it exact after P iterations; θ̄ and ∂L/∂z0 come from the
+ *    last F* of each rank.
+ *  - maps: each block is an affine map λ_lo = M_r λ_hi + j_r (per sample,
+ *    M_r is D×D; j_r holds the block's label jumps).  Every rank builds its
+ *    (M_r, j_r) from its stored trajectory — all at once, D + 1 backward
+ *    passes in one batch — then one MPI_Exscan over the ranks in reverse
+ *    order composes them, giving every rank the exact λ at its right end,
+ *    and each rank runs its ordinary backward block once, accumulating θ̄.
+ *    No iterations, exact to rounding; about D + 2 adjoint sweeps a block. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +38,7 @@
 #include "model_impl.h"
 #include "solver_impl.h"
 
-enum { TAG_PARAREAL = 103 };
+enum { TAG_PARAREAL = 103, TAG_PARAREAL_ADJOINT = 104 };
 
 struct pni_parareal {
   int batch;          /* B the buffers were made for */
@@ -39,6 +47,11 @@ struct pni_parareal {
   double *zwide;      /* (D+1) copies of z_n, one per column of the map */
   double *buf;        /* the buffers below, one allocation */
   double *U, *Unew, *Gold, *Unext; /* B×D each */
+  double *Fstart;     /* B×D: where the last fine sweep started (G* linearises there) */
+  double *Lhi, *Lnext; /* B×D: λ at my right end, λ for my left neighbour */
+  double *gstates;    /* (g+1) × B×D: G's states from Fstart, for G* */
+  long ncoarse;       /* g they were made for */
+  double zscale;      /* ‖z0‖∞: floor of the forward's relative changes */
   double *sendbuf, *recvbuf;       /* B×D + 1 status slot each */
   double *cols;       /* (D+1) × B×D: λ for each column of the affine map */
   double *tbar;       /* P: θ̄ of the map sweep, discarded */
@@ -52,20 +65,25 @@ struct pni_parareal {
 
 /* ---- workspace ---------------------------------------------------------- */
 
+static long coarse_steps(const pn_solver *S);
+
 static size_t doubles_needed(const pn_solver *S, int batch)
 {
   const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)batch * D;
   const size_t elem = 2 + (size_t)batch * (D * D + D);
-  return 4 * w + 2 * (w + 1) + 2 * (D + 1) * w + (size_t)pn_model_nparam(S->model) + 2 * elem;
+  const int maps = S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
+  return 7 * w + 2 * (w + 1) + (maps ? 2 * (D + 1) * w + 2 * elem + D * D + D : 0) +
+         (size_t)pn_model_nparam(S->model) + (maps ? 0 : ((size_t)coarse_steps(S) + 1) * w);
 }
 
 size_t pni_parareal_bytes(const pn_solver *S, int batch)
 {
   if (!S->pr || batch < 1) return 0;
   const int D = pn_model_dim(S->model);
+  const int maps = S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
   return sizeof(double) * doubles_needed(S, batch) +
          pni_stepper_bytes(S->coarse_tab, S->model, batch) +
-         pni_stepper_bytes(S->tab, S->model, batch * (D + 1));
+         (maps ? pni_stepper_bytes(S->tab, S->model, batch * (D + 1)) : 0);
 }
 
 void pni_parareal_free(pni_parareal **pr)
@@ -137,31 +155,38 @@ static int setup(pn_solver *S)
   p->sreq = MPI_REQUEST_NULL;
   S->pr = p;
   const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)B * D;
+  const int maps = S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
   p->elem_len = 2 + (size_t)B * (D * D + D);
-  PN_CALL(pni_calloc(ctx, doubles_needed(S, B) + D * D + D, sizeof(double), &p->buf,
-                     "Parareal buffers"));
-  p->U = p->buf;
-  p->Unew = p->U + w;
-  p->Gold = p->Unew + w;
-  p->Unext = p->Gold + w;
-  p->sendbuf = p->Unext + w;
+  p->ncoarse = coarse_steps(S);
+  PN_CALL(pni_calloc(ctx, doubles_needed(S, B), sizeof(double), &p->buf, "Parareal buffers"));
+  double *q = p->buf;
+  double **slots[] = {&p->U, &p->Unew, &p->Gold, &p->Unext, &p->Fstart, &p->Lhi, &p->Lnext};
+  for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++, q += w) *slots[i] = q;
+  p->sendbuf = q;
   p->recvbuf = p->sendbuf + w + 1;
-  p->cols = p->recvbuf + w + 1;
-  p->zwide = p->cols + (D + 1) * w;
-  p->tbar = p->zwide + (D + 1) * w;
-  p->elem = p->tbar + pn_model_nparam(S->model);
-  p->scan = p->elem + p->elem_len;
+  p->tbar = p->recvbuf + w + 1;
+  q = p->tbar + pn_model_nparam(S->model);
+  if (maps) {
+    p->cols = q;
+    p->zwide = p->cols + (D + 1) * w;
+    p->elem = p->zwide + (D + 1) * w;
+    p->scan = p->elem + p->elem_len; /* D² + D spare doubles after it: compose's scratch */
+  } else {
+    p->gstates = q;
+  }
   PN_CALL(pni_stepper_init(&p->coarse, ctx, S->coarse_tab, S->model, B));
-  PN_CHECK(ctx, (size_t)B * (D + 1) <= (size_t)INT32_MAX, PN_ERR_LIMIT,
-           "batch %d x (dimension %zu + 1) rows are too many for the adjoint-map sweep", B, D);
-  PN_CALL(pni_stepper_init(&p->wide, ctx, S->tab, S->model, B * ((int)D + 1)));
-  PN_CHECK(ctx, p->elem_len <= (size_t)INT32_MAX, PN_ERR_LIMIT,
-           "the affine adjoint map of a block (%zu doubles) is too large for one MPI message",
-           p->elem_len);
-  PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, 0, S->size - 1 - S->rank, &p->rev));
-  PN_CALL_MPI(ctx, MPI_Type_contiguous((int)p->elem_len, MPI_DOUBLE, &p->elem_type));
-  PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
-  PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
+  if (maps) {
+    PN_CHECK(ctx, (size_t)B * (D + 1) <= (size_t)INT32_MAX, PN_ERR_LIMIT,
+             "batch %d x (dimension %zu + 1) rows are too many for the adjoint-map sweep", B, D);
+    PN_CALL(pni_stepper_init(&p->wide, ctx, S->tab, S->model, B * ((int)D + 1)));
+    PN_CHECK(ctx, p->elem_len <= (size_t)INT32_MAX, PN_ERR_LIMIT,
+             "the affine adjoint map of a block (%zu doubles) is too large for one MPI message",
+             p->elem_len);
+    PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, 0, S->size - 1 - S->rank, &p->rev));
+    PN_CALL_MPI(ctx, MPI_Type_contiguous((int)p->elem_len, MPI_DOUBLE, &p->elem_type));
+    PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
+    PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
+  }
   p->batch = B;
   return PN_OK;
 }
@@ -195,15 +220,24 @@ static int coarse(pn_solver *S, const double *theta, const double *u, double *ou
   return PN_OK;
 }
 
-/* Largest |a − b| relative to the largest |b| (absolute if b is 0). */
-static double rel_change(const double *a, const double *b, size_t n)
+/* Largest |a − b| relative to the larger of the largest |b| and `floor` (a
+ * scale of the whole solution: a block start that decayed to 1e-80 must not
+ * make a change of 1e-85 look large).  Absolute if both are 0. */
+static double rel_change(const double *a, const double *b, size_t n, double floor)
 {
-  double d = 0.0, s = 0.0;
+  double d = 0.0, s = floor;
   for (size_t i = 0; i < n; i++) {
     d = fmax(d, fabs(a[i] - b[i]));
     s = fmax(s, fabs(b[i]));
   }
   return s > 0.0 ? d / s : d;
+}
+
+static double max_abs(const double *x, size_t n)
+{
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+  return m;
 }
 
 /* Send a boundary state and a status to rank r + 1 (the previous send done). */
@@ -265,7 +299,7 @@ static double correct(pn_solver *S, const double *theta, MPI_Request *req, const
                       memcmp(p->Unew, p->U, sizeof(double) * w) != 0;
   const int last = S->rank == S->size - 1; /* its U_{r+1} would serve nobody */
   if (*rc == PN_OK && *upstream == PN_OK) {
-    if (changed) change = rel_change(p->Unew, p->U, w);
+    if (changed) change = rel_change(p->Unew, p->U, w, p->zscale);
     if (!changed && !last) { /* F(U_r) is exact for this U_r: pass it on as it is */
       memcpy(p->Unext, fend, sizeof(double) * w);
     } else if (changed && !last) {
@@ -308,6 +342,7 @@ int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const dou
   const double tol = S->opts.parareal.tol;
   S->cur_theta = theta;
   S->cur_nb = S->batch;
+  p->zscale = max_abs(z0, (size_t)S->batch * (size_t)pn_model_dim(S->model));
   initial_guess(S, theta, z0, &rc, &upstream);
   int fresh = 1, k = 0, done = 0;
   while (!done && k < kmax) {
@@ -315,6 +350,7 @@ int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const dou
     if (S->rank > 0) post_receive(S, &req); /* arrives while F runs */
     if (rc == PN_OK && upstream == PN_OK && fresh) {
       memcpy(S->z, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
+      memcpy(p->Fstart, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
       sw->loss_local = 0.0;
       rc = pni_solver_forward_block(S, sw, 0, theta, S->z);
       fresh = 0;
@@ -399,7 +435,7 @@ static void pack_map(pn_solver *S)
   }
 }
 
-int pni_parareal_backward(pn_solver *S, const double *theta)
+static int adjoint_maps(pn_solver *S, const double *theta)
 {
   pni_parareal *p = S->pr;
   const int B = S->batch, D = pn_model_dim(S->model);
@@ -432,4 +468,140 @@ int pni_parareal_backward(pn_solver *S, const double *theta)
   S->stats.sweeps_backward++;
   S->stats.time_backward += pni_wtime() - t;
   return rc;
+}
+
+/* ---- iterative adjoint ------------------------------------------------------ */
+
+/* G's states from where the last fine sweep started: G* is linearised there. */
+static int coarse_states(pn_solver *S, const double *theta)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  const double T0 = S->opts.t0 + (double)S->lo * S->h, T1 = S->opts.t0 + (double)S->hi * S->h;
+  const double H = (T1 - T0) / (double)p->ncoarse;
+  memcpy(p->gstates, p->Fstart, sizeof(double) * w);
+  for (long j = 0; j < p->ncoarse; j++)
+    PN_CALL(pni_step(&p->coarse, T0 + (double)j * H, H, S->batch, p->gstates + (size_t)j * w, theta,
+                     p->gstates + (size_t)(j + 1) * w));
+  S->stats.coarse_steps += p->ncoarse;
+  return PN_OK;
+}
+
+/* v ← G*(v): the coarse propagator's adjoint over my block (linear in v). */
+static int coarse_adjoint(pn_solver *S, const double *theta, double *v)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  const double T0 = S->opts.t0 + (double)S->lo * S->h, T1 = S->opts.t0 + (double)S->hi * S->h;
+  const double H = (T1 - T0) / (double)p->ncoarse, t = pni_wtime();
+  for (long j = p->ncoarse - 1; j >= 0; j--)
+    PN_CALL(pni_step_adjoint(&p->coarse, T0 + (double)j * H, H, S->batch,
+                             p->gstates + (size_t)j * w, theta, v, p->tbar));
+  S->stats.coarse_steps += p->ncoarse;
+  S->stats.time_coarse += pni_wtime() - t;
+  return PN_OK;
+}
+
+/* Send λ for my left neighbour (the previous send done). */
+static void send_left(pn_solver *S, const double *lam, int status)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+  memcpy(p->sendbuf, lam, sizeof(double) * w);
+  p->sendbuf[w] = (double)status;
+  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, S->rank - 1, TAG_PARAREAL_ADJOINT, S->ctx->comm,
+            &p->sreq);
+}
+
+/* One correction of the adjoint: receive the new λ_hi from the right, pass
+ * λ_lo ≈ F*(λ_hi^old) + G*(λ_hi^new − λ_hi^old) to the left; returns the
+ * change of λ_hi.  flo: my last F*(λ_hi^old). */
+static double correct_adjoint(pn_solver *S, const double *theta, MPI_Request *req,
+                              const double *flo, double lscale, int *fresh, int *rc, int *upstream)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  const int last = S->rank == S->size - 1; /* λ_N = 0: exact from the start */
+  double change = 0.0;
+  if (!last) {
+    const double t = pni_wtime();
+    MPI_Wait(req, MPI_STATUS_IGNORE);
+    S->stats.time_wait += pni_wtime() - t;
+    memcpy(p->Unew, p->recvbuf, sizeof(double) * w); /* Unew: scratch for λ_hi^new */
+    if ((int)p->recvbuf[w] != PN_OK) *upstream = PN_ERR_REMOTE;
+  }
+  const int changed = !last && *upstream == PN_OK && memcmp(p->Unew, p->Lhi, sizeof(double) * w) != 0;
+  if (*rc == PN_OK && *upstream == PN_OK) {
+    if (changed) change = rel_change(p->Unew, p->Lhi, w, lscale);
+    if (S->rank > 0) {
+      memcpy(p->Lnext, flo, sizeof(double) * w);
+      if (changed) { /* Lnext += G*(new − old), the coarse estimate of what F* would add */
+        for (size_t x = 0; x < w; x++) p->Gold[x] = p->Unew[x] - p->Lhi[x];
+        *rc = coarse_adjoint(S, theta, p->Gold);
+        for (size_t x = 0; x < w && *rc == PN_OK; x++) p->Lnext[x] += p->Gold[x];
+      }
+    }
+    if (changed) {
+      memcpy(p->Lhi, p->Unew, sizeof(double) * w);
+      *fresh = 1;
+    }
+  }
+  if (S->rank > 0) send_left(S, p->Lnext, *rc != PN_OK ? *rc : *upstream);
+  return change;
+}
+
+static int adjoint_iterate(pn_solver *S, const double *theta)
+{
+  pni_parareal *p = S->pr;
+  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
+  const int kmax = S->opts.parareal.max_iter > 0 ? S->opts.parareal.max_iter : S->size;
+  const double tol = S->opts.parareal.tol, t = pni_wtime();
+  int rc = PN_OK, upstream = PN_OK, fresh = 1, k = 0, done = 0;
+  double lscale = 0.0;
+  S->cur_theta = theta;
+  S->cur_nb = S->batch;
+  memset(p->Lhi, 0, sizeof(double) * w); /* λ_hi^0 = 0: F* alone brings the block's jumps */
+  memset(p->Lnext, 0, sizeof(double) * w);
+  if (S->rank > 0) rc = coarse_states(S, theta);
+  bsweep bw = {.label = -1, .top = S->opts.nsteps};
+  while (!done && k < kmax) {
+    MPI_Request req = MPI_REQUEST_NULL;
+    if (S->rank < S->size - 1)
+      MPI_Irecv(p->recvbuf, (int)w + 1, MPI_DOUBLE, S->rank + 1, TAG_PARAREAL_ADJOINT,
+                S->ctx->comm, &req);
+    if (rc == PN_OK && upstream == PN_OK && fresh) { /* F*: θ̄ of this pass only */
+      memcpy(S->lam, p->Lhi, sizeof(double) * w);
+      memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
+      rc = pni_solver_backward_block(S, &bw, 0, theta, S->lam);
+      S->stats.sweeps_backward++;
+      lscale = fmax(lscale, max_abs(S->lam, w));
+      fresh = 0;
+    }
+    const double change = correct_adjoint(S, theta, &req, S->lam, lscale, &fresh, &rc, &upstream);
+    double mine[2] = {change, rc != PN_OK || upstream != PN_OK}, all[2];
+    MPI_Allreduce(mine, all, 2, MPI_DOUBLE, MPI_MAX, S->ctx->comm);
+    if (k < PN_PARAREAL_HISTORY) S->stats.parareal_adjoint_residual[k] = all[0];
+    k++;
+    done = all[1] != 0.0 || all[0] == 0.0 || (tol > 0.0 && all[0] <= tol);
+    if (all[1] != 0.0 && rc == PN_OK && upstream == PN_OK) upstream = PN_ERR_REMOTE;
+  }
+  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+  S->stats.parareal_adjoint_iterations = k;
+  S->stats.time_backward += pni_wtime() - t;
+  if (rc == PN_OK && upstream == PN_OK && !done)
+    rc = pni_error(S->ctx, PN_ERR_NOT_CONVERGED, __FILE__, __LINE__, __func__,
+                   "the Parareal adjoint did not converge in %d iterations on %d ranks (tol "
+                   "%.3g, last change %.2e): raise parareal max_iter (%d = the number of ranks is "
+                   "exact), loosen parareal tol, use more coarse steps, the affine-map adjoint, "
+                   "or the pipeline method",
+                   k, S->size, tol, S->stats.parareal_adjoint_residual[(k - 1) % PN_PARAREAL_HISTORY],
+                   S->size);
+  return rc;
+}
+
+int pni_parareal_backward(pn_solver *S, const double *theta)
+{
+  if (S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS) return adjoint_maps(S, theta);
+  return adjoint_iterate(S, theta);
 }

@@ -61,6 +61,9 @@ static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
            "parareal tol = %g: need a finite number >= 0", pr->tol);
   PN_CHECK(ctx, pr->coarse_steps >= 0, PN_ERR_ARG,
            "parareal coarse_steps = %ld: need >= 0 (0 = a tenth of the block)", pr->coarse_steps);
+  PN_CHECK(ctx,
+           pr->adjoint == PN_PARAREAL_ADJOINT_ITERATE || pr->adjoint == PN_PARAREAL_ADJOINT_MAPS,
+           PN_ERR_ARG, "unknown parareal adjoint %d (iterate or maps)", (int)pr->adjoint);
   PN_CHECK(ctx, memchr(pr->coarse_scheme, '\0', sizeof pr->coarse_scheme) != NULL, PN_ERR_ARG,
            "parareal coarse_scheme is not a terminated string");
   return PN_OK;
@@ -1014,6 +1017,22 @@ static const char *const adjoint_names[] = {"discrete", "continuous-backsolve",
                                             "continuous-interp"};
 static const char *const sweep_names[] = {"multi", "single"};
 static const char *const method_names[] = {"pipeline", "parareal"};
+static const char *const parareal_adjoint_names[] = {"iterate", "maps"};
+
+int pn_parareal_adjoint_from_name(const char *name, pn_parareal_adjoint *out)
+{
+  for (int i = 0; name && out && i < 2; i++)
+    if (strcmp(name, parareal_adjoint_names[i]) == 0) {
+      *out = (pn_parareal_adjoint)i;
+      return PN_OK;
+    }
+  return PN_ERR_ARG;
+}
+
+const char *pn_parareal_adjoint_name(pn_parareal_adjoint kind)
+{
+  return (int)kind >= 0 && (int)kind < 2 ? parareal_adjoint_names[kind] : "?";
+}
 
 int pn_parallel_method_from_name(const char *name, pn_parallel_method *out)
 {

@@ -56,9 +56,9 @@ typedef enum pn_parallel_method {
    *  in micro-batches (DESIGN §4.1).  Same numbers as one rank.  Default. */
   PN_PARALLEL_PIPELINE = 0,
   /** Iterative, for few or single long trajectories: Parareal forward over the
-   *  rank blocks (coarse propagator G, fine F = the real steps) and an exact
-   *  parallel adjoint (each block's affine adjoint map, composed by a parallel
-   *  prefix over the ranks).  Discrete multi-point adjoint only. */
+   *  rank blocks (coarse propagator G, fine F = the real steps) and a parallel
+   *  adjoint (see pn_parareal_adjoint).  Exact after P iterations; discrete
+   *  multi-point adjoint only. */
   PN_PARALLEL_PARAREAL
 } pn_parallel_method;
 
@@ -67,15 +67,35 @@ PN_EXPORT int pn_parallel_method_from_name(const char *name, pn_parallel_method 
 /** @brief Name of a parallel method (static string). */
 PN_EXPORT const char *pn_parallel_method_name(pn_parallel_method method);
 
+/** @brief How Parareal solves the (linear) backward sweep in parallel. */
+typedef enum pn_parareal_adjoint {
+  /** Parareal again, on λ: fine adjoint sweeps of every block at once,
+   *  corrected by the adjoint of the coarse propagator travelling from rank
+   *  to rank; about K_a fine adjoint sweeps per block.  Default. */
+  PN_PARAREAL_ADJOINT_ITERATE = 0,
+  /** Each block's affine map λ_lo = M λ_hi + j (D + 1 backward passes at
+   *  once), composed by one parallel prefix over the ranks: no iterations,
+   *  about D + 2 adjoint sweeps per block. */
+  PN_PARAREAL_ADJOINT_MAPS
+} pn_parareal_adjoint;
+
+/** @brief Parse "iterate" / "maps". @return PN_OK or PN_ERR_ARG. */
+PN_EXPORT int pn_parareal_adjoint_from_name(const char *name, pn_parareal_adjoint *out);
+/** @brief Name of a Parareal adjoint (static string). */
+PN_EXPORT const char *pn_parareal_adjoint_name(pn_parareal_adjoint kind);
+
 /** @brief Parareal settings (used with PN_PARALLEL_PARAREAL). */
 typedef struct pn_parareal_opts {
   int max_iter;           /**< most iterations (fine sweeps); 0 = P, with which
                                the result equals the pipeline's (≤ 1e-13) */
-  double tol;             /**< stop when the largest relative change of a
-                               block's initial state is ≤ tol; 0: iterate until
-                               the boundary states stop changing (bitwise) */
+  double tol;             /**< stop when the largest change of a block's
+                               initial state (forward) or final adjoint
+                               (backward), relative to the larger of its size
+                               and the size of z0 (of λ), is ≤ tol; 0:
+                               iterate until they stop changing (bitwise) */
   long coarse_steps;      /**< steps of G per rank block; 0 = ⌈block / 10⌉ */
   char coarse_scheme[16]; /**< tableau of G; "" = the fine scheme */
+  pn_parareal_adjoint adjoint; /**< default PN_PARAREAL_ADJOINT_ITERATE */
 } pn_parareal_opts;
 
 /** @brief Solver options; start from pn_solver_opts_default(). */
@@ -173,10 +193,14 @@ typedef struct pn_stats {
                                  memory_limit, or the available memory shared
                                  by the ranks (PN_STORE_AUTO); 0 = none */
   /* Parareal (PN_PARALLEL_PARAREAL) of the last call. */
-  int parareal_iterations;  /**< fine sweeps taken (same on every rank) */
+  int parareal_iterations;  /**< forward fine sweeps taken (same on every rank) */
+  int parareal_adjoint_iterations; /**< fine adjoint sweeps of the iterative
+                                 adjoint (0 with the affine maps) */
   double parareal_residual[PN_PARAREAL_HISTORY]; /**< largest relative change
                                  of a block's initial state after each
                                  iteration (the first PN_PARAREAL_HISTORY) */
+  double parareal_adjoint_residual[PN_PARAREAL_HISTORY]; /**< the same for
+                                 the λ at the blocks' right ends */
   long coarse_steps;        /**< steps of G taken by this rank */
   long fine_sweeps_skipped; /**< fine sweeps this rank skipped because its
                                  initial state had not changed */

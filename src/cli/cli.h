@@ -44,7 +44,8 @@ int cli_parse_storage(const char *text, pn_solver_opts *opts);
 
 /* Options of the parallel method shared by the commands: 'P' --parallel,
  * 'I' --parareal-iters, 'T' --parareal-tol, 'C' --coarse-steps,
- * 'S' --coarse-scheme.  PN_OK or PN_ERR_ARG (then see the help text). */
+ * 'S' --coarse-scheme, 'A' --parareal-adjoint.  PN_OK or PN_ERR_ARG (then see
+ * the help text). */
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts);
 const char *cli_parallel_option_help(int which, const char *value);
 

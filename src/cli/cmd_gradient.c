@@ -44,6 +44,8 @@ static void usage(pn_ctx *ctx)
             "  --parareal-tol X   stop when the block starts change by <= X (relative)\n"
             "  --coarse-steps N   steps of the coarse propagator per block (default: 1/10)\n"
             "  --coarse-scheme S  scheme of the coarse propagator (default: the problem's)\n"
+            "  --parareal-adjoint A  iterate (default: Parareal on the adjoint) or maps\n"
+            "                     (each block's affine map, composed in one pass)\n"
             "  --exact-distance   with parareal: also compute the exact (pipeline) gradient\n"
             "                     and print the distance to it\n"
             "  --quiet            print nothing on success\n"
@@ -165,6 +167,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                                            {"parareal-tol", required_argument, NULL, 'T'},
                                            {"coarse-steps", required_argument, NULL, 'C'},
                                            {"coarse-scheme", required_argument, NULL, 'S'},
+                                           {"parareal-adjoint", required_argument, NULL, 'A'},
                                            {"exact-distance", no_argument, NULL, 'E'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
@@ -244,6 +247,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     case 'T':
     case 'C':
     case 'S':
+    case 'A':
       if (cli_parse_parallel_option(c, optarg, &opts) != PN_OK) {
         cli_print(ctx, "pinode gradient: %s\n", cli_parallel_option_help(c, optarg));
         return 2;

@@ -117,6 +117,8 @@ int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts
   case 'C':
     pr->coarse_steps = strtol(value, &end, 10);
     return *value != '\0' && *end == '\0' && pr->coarse_steps >= 0 ? PN_OK : PN_ERR_ARG;
+  case 'A':
+    return pn_parareal_adjoint_from_name(value, &pr->adjoint);
   case 'S':
     if (strlen(value) >= sizeof pr->coarse_scheme) return PN_ERR_ARG;
     snprintf(pr->coarse_scheme, sizeof pr->coarse_scheme, "%s", value);
@@ -132,6 +134,7 @@ const char *cli_parallel_option_help(int which, const char *value)
                      : which == 'I' ? "--parareal-iters needs an integer >= 0 (0: the number of ranks)"
                      : which == 'T' ? "--parareal-tol needs a number in [0, 1)"
                      : which == 'C' ? "--coarse-steps needs an integer >= 0 (0: a tenth of the block)"
+                     : which == 'A' ? "--parareal-adjoint must be iterate or maps"
                                     : "--coarse-scheme needs a scheme name (e.g. euler, heun, rk4)";
   snprintf(text, sizeof text, "%s, got '%s'", what, value);
   return text;
@@ -149,12 +152,21 @@ void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver)
   for (int k = 0; k < st.parareal_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof hist; k++)
     used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.1e", k ? " " : "",
                              st.parareal_residual[k]);
+  char ahist[400] = "";
+  used = 0;
+  for (int k = 0; k < st.parareal_adjoint_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof ahist; k++)
+    used += (size_t)snprintf(ahist + used, sizeof ahist - used, "%s%.1e", k ? " " : "",
+                             st.parareal_adjoint_residual[k]);
+  if (o->parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS)
+    snprintf(ahist, sizeof ahist, "none (affine maps composed by a parallel prefix)");
   cli_print(ctx,
             "parareal: %d iterations (limit %d, tol %.1e), residual per iteration: %s\n"
+            "          adjoint (%s): %d iterations, residuals: %s\n"
             "          coarse %s, %ld steps per block; slowest rank: %.3f s in G, %.3f s building "
             "adjoint maps\n",
             st.parareal_iterations, o->parareal.max_iter > 0 ? o->parareal.max_iter : pn_ctx_size(ctx),
-            o->parareal.tol, hist,
+            o->parareal.tol, hist, pn_parareal_adjoint_name(o->parareal.adjoint),
+            st.parareal_adjoint_iterations, ahist,
             o->parareal.coarse_scheme[0] ? o->parareal.coarse_scheme : "(fine scheme)",
             st.parareal_iterations > 0 ? st.coarse_steps : 0, tmax[0], tmax[1]);
 }

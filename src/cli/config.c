@@ -39,6 +39,7 @@ static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const method_names[] = {"adam", "sgd", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "cosine", NULL};
 static const char *const parallel_names[] = {"pipeline", "parareal", NULL};
+static const char *const parareal_adjoint_names[] = {"iterate", "maps", NULL};
 
 #define F(field) offsetof(cli_config, field)
 #define BIG 1e15
@@ -159,6 +160,10 @@ static const key keys[] = {
      "same (the solver's scheme) or a scheme name: euler, midpoint, heun, ralston, kutta3, "
      "ssprk3, rk4, rk38, dopri5",
      "scheme of Parareal's coarse propagator"},
+    {"parallel", "parareal_adjoint", T_ENUM, F(parareal_adjoint), "iterate", 0, 0, 0, NULL,
+     parareal_adjoint_names, "iterate, maps",
+     "Parareal's backward sweep: iterate (Parareal on the adjoint) or maps (each block's affine "
+     "map, composed in one pass; D + 2 adjoint sweeps a block)"},
     {"output", "dir", T_STRING, F(dir), "auto", 0, 0, 0, NULL, NULL,
      "a directory, or auto (out/<config name>)", "where the run writes its files"},
     {"output", "overwrite", T_BOOL, F(overwrite), "false", 0, 0, 0, NULL, NULL, "true, false",

@@ -64,6 +64,7 @@ typedef struct cli_config {
   /* [parallel] */
   long microbatches;
   int parallel_method; /* pn_parallel_method */
+  int parareal_adjoint; /* pn_parareal_adjoint */
   long parareal_max_iter, coarse_steps;
   double parareal_tol;
   char coarse_scheme[CLI_PATH]; /* "same": the solver's scheme */

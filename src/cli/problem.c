@@ -118,6 +118,7 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
   o->parareal.max_iter = (int)cfg->parareal_max_iter;
   o->parareal.tol = cfg->parareal_tol;
   o->parareal.coarse_steps = cfg->coarse_steps;
+  o->parareal.adjoint = (pn_parareal_adjoint)cfg->parareal_adjoint;
   if (strlen(cfg->coarse_scheme) >= sizeof o->parareal.coarse_scheme)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "parallel.coarse_scheme = %.64s is not a scheme name",
                        cfg->coarse_scheme);

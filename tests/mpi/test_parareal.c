@@ -73,8 +73,8 @@ static void base_opts(pn_solver_opts *o)
 }
 
 /* Parareal on all ranks vs the pipeline on one rank, for one model/scheme/storage. */
-static void exact_case(pn_ctx *self, int user, int index, const char *scheme,
-                       pn_storage_kind storage, long param)
+static void exact_case_adjoint(pn_ctx *self, int user, int index, const char *scheme,
+                               pn_storage_kind storage, long param, pn_parareal_adjoint adjoint)
 {
   const int P = pn_ctx_size(pnt_ctx);
   pn_model *mp = NULL, *ms = NULL;
@@ -94,6 +94,7 @@ static void exact_case(pn_ctx *self, int user, int index, const char *scheme,
   base_opts(&ser);
   par = ser;
   par.method = PN_PARALLEL_PARAREAL;
+  par.parareal.adjoint = adjoint;
   par.storage = storage;
   par.storage_param = param;
   pn_loss *loss = NULL;
@@ -125,6 +126,14 @@ static void exact_case(pn_ctx *self, int user, int index, const char *scheme,
   pn_tableau_destroy(&tab);
   pn_model_destroy(&mp);
   pn_model_destroy(&ms);
+}
+
+/* Both parallel adjoints must reproduce one rank. */
+static void exact_case(pn_ctx *self, int user, int index, const char *scheme,
+                       pn_storage_kind storage, long param)
+{
+  exact_case_adjoint(self, user, index, scheme, storage, param, PN_PARAREAL_ADJOINT_ITERATE);
+  exact_case_adjoint(self, user, index, scheme, storage, param, PN_PARAREAL_ADJOINT_MAPS);
 }
 
 static void exact_with_p_iterations(void **state)
@@ -168,19 +177,20 @@ static void tolerance_bounds_the_error(void **state)
   pnt_assert_all(re.rc == PN_OK, "exact run failed: %s", re.msg);
   const size_t n = (size_t)pn_model_nparam(m) + (size_t)BATCH * 2;
   const double tols[] = {1e-4, 1e-7, 1e-10};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 6; i++) {
     o = exact;
     o.method = PN_PARALLEL_PARAREAL;
-    o.parareal.tol = tols[i];
+    o.parareal.adjoint = i < 3 ? PN_PARAREAL_ADJOINT_ITERATE : PN_PARAREAL_ADJOINT_MAPS;
+    o.parareal.tol = tols[i % 3];
     o.parareal.coarse_steps = 4;
     pr_result r;
     solve(pnt_ctx, m, tab, &o, theta, z0, loss, &r);
-    pnt_assert_all(r.rc == PN_OK, "tol %g: %s", tols[i], r.msg);
+    pnt_assert_all(r.rc == PN_OK, "tol %g: %s", tols[i % 3], r.msg);
     const double err = pnt_rel_err(r.grad, re.grad, n);
-    pnt_assert_all(err <= TOL_FACTOR * tols[i], "tol %g on %d ranks: gradient error %.3e",
-                   tols[i], P, err);
+    pnt_assert_all(err <= TOL_FACTOR * tols[i % 3], "tol %g (%s adjoint) on %d ranks: gradient "
+                   "error %.3e", tols[i % 3], pn_parareal_adjoint_name(o.parareal.adjoint), P, err);
     pnt_assert_all(r.iterations >= 1 && r.iterations <= P, "tol %g: %d iterations on %d ranks",
-                   tols[i], r.iterations, P);
+                   tols[i % 3], r.iterations, P);
     result_free(&r);
   }
   result_free(&re);
