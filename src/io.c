@@ -101,10 +101,16 @@ static int parse_double(const char *s, double *x)
 static int parse_numbers(pn_ctx *ctx, const char *path, char *text, size_t len, long expect,
                          double **x_out, size_t *n_out)
 {
-  /* Count first, so that the allocation is bounded by the file's size. */
+  /* Count first, so that the allocation is bounded by the file's size: the
+   * lines blank_or_comment() keeps (blank lines cost no memory). */
   size_t count = 0, pos = 0;
-  for (size_t i = 0; i < len; i++) count += text[i] == '\n';
-  count++;
+  for (size_t i = 0; i < len;) {
+    size_t j = i;
+    while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) j++;
+    count += j < len && text[j] != '\n' && text[j] != '#' && text[j] != '\0';
+    const char *nl = memchr(text + j, '\n', len - j);
+    i = nl ? (size_t)(nl - text) + 1 : len;
+  }
   double *x = NULL;
   PN_CALL(pni_calloc(ctx, count, sizeof(double), &x, path));
   size_t n = 0;

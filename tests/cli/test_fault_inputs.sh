@@ -143,7 +143,8 @@ expect 2 "grid.csv:2: trajectory 0: time 8.6736173798840355e-19 is not on the so
   $(train "$T/run.ini" --set data.file="$T/grid.csv" --set solver.steps=1000000000000000 \
     --set solver.t0=0 --set solver.t1=1)
 
-# -- 60 MB of blank lines between two rows: the reader sized its arrays by
+# -- blank lines cost no memory.  60 MB of them between two CSV rows: the
+#    reader sized its arrays by
 #    newlines (40 bytes each: 2.4 GB for 2 rows, refused under a 1.5 GB cap);
 #    now by the lines that can hold a row.
 { printf 'trajectory,time,x\n0,0,1\n'; head -c 60000000 /dev/zero | tr '\0' '\n'; printf '0,1,0.8\n'; } \
@@ -162,6 +163,25 @@ else
   echo "ok [$n]: 60 MB of blank lines around 2 CSV rows trains under a 1.5 GB address-space cap"
 fi
 rm -f "$T/blank.csv"
+# The same for a numbers file (theta.txt after 100 MB of blank lines): 800 MB
+# of doubles were allocated for them, refused under a 700 MB cap.
+mkdir -p "$T/p_blank"
+cp "$small"/*.txt "$T/p_blank/"
+{ head -c 100000000 /dev/zero | tr '\0' '\n'; cat "$small/theta.txt"; } >"$T/p_blank/theta.txt"
+n=$((n + 1))
+(
+  ldd "$pinode" | grep -q libasan || ulimit -v 700000
+  exec timeout -s KILL 60 "$pinode" gradient --quiet "$T/p_blank" "$T/o"
+) >"$T/log" 2>&1 </dev/null
+rc=$?
+if [ $rc != 0 ]; then
+  echo "FAIL [$n]: theta.txt after 100 MB of blank lines under a 700 MB cap -> exit $rc:"
+  sed 's/^/    /' "$T/log" | head -5
+  status=1
+else
+  echo "ok [$n]: a theta.txt after 100 MB of blank lines reads under a 700 MB address-space cap"
+fi
+rm -rf "$T/p_blank"
 
 [ $status = 0 ] && echo "test_fault_inputs: all $n cases passed"
 exit $status
