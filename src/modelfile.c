@@ -18,6 +18,11 @@
 #define MAX_VALUE 4095
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_LAYERS 64
+/* Entries and arrays are found by a linear search: a file of millions of keys
+ * would take hours to read (quadratic).  pinode's checkpoints hold ~100
+ * entries and 7 arrays. */
+#define MAX_ENTRIES 4096
+#define MAX_ARRAYS 1024
 
 typedef struct entry {
   char *key, *value;
@@ -123,6 +128,11 @@ static int put_entry(pn_modelfile *mf, const char *key, char *value, long line)
     e->line = line;
     return PN_OK;
   }
+  if (mf->nentries >= MAX_ENTRIES) {
+    free(value);
+    return pn_ctx_fail(mf->ctx, PN_ERR_LIMIT, "%s:%ld: key '%s': more than %d entries in a model file",
+                       mf->path, line, key, MAX_ENTRIES);
+  }
   int rc = grow(mf->ctx, (void **)&mf->entries, mf->nentries, &mf->cap_entries, sizeof(entry));
   char *k = rc == PN_OK ? dup_str(mf->ctx, key, strlen(key)) : NULL;
   if (!k) {
@@ -182,6 +192,11 @@ static int put_array(pn_modelfile *mf, const char *name, size_t n, double *x, lo
     free(a->x);
     *a = (array){a->name, x, n, line};
     return PN_OK;
+  }
+  if (mf->narrays >= MAX_ARRAYS) {
+    free(x);
+    return pn_ctx_fail(mf->ctx, PN_ERR_LIMIT, "%s:%ld: array '%s': more than %d arrays in a model file",
+                       mf->path, line, name, MAX_ARRAYS);
   }
   int rc = grow(mf->ctx, (void **)&mf->arrays, mf->narrays, &mf->cap_arrays, sizeof(array));
   char *nm = rc == PN_OK ? dup_str(mf->ctx, name, strlen(name)) : NULL;

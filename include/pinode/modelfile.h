@@ -15,9 +15,11 @@
  * A model file holds the MLP (keys kind, dim, hidden, activation, time_input,
  * nparam and the array theta; see pn_modelfile_set_mlp()) plus whatever the
  * writer adds (the program adds the training grid and, in checkpoints, the
- * optimiser state, the RNG state and the loss history).  Readers are
- * collective (rank 0 reads, broadcasts; every rank parses); errors name the
- * file, the line and the key.  Depends on ctx, model, io.
+ * optimiser state, the RNG state and the loss history).  A file holds at
+ * most 4096 header entries and 1024 arrays (PN_ERR_LIMIT beyond: setting or
+ * reading more).  Readers are collective (rank 0 reads, broadcasts; every
+ * rank parses); errors name the file, the line and the key.  Depends on ctx,
+ * model, io.
  */
 #ifndef PINODE_MODELFILE_H
 #define PINODE_MODELFILE_H

@@ -12,6 +12,7 @@ set -uo pipefail
 pinode=$1 src=$2
 small=$src/tests/data/bench/small
 corpus=$src/tests/fuzz/corpus
+PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/pinode-fault-inputs-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 status=0
@@ -107,6 +108,16 @@ expect 1 "huge_shape.pinode:9: key 'nparam': 17 parameters, but the shape has 10
 # An array that announces 2^31 numbers in a small file.
 expect 1 "announces 2147483648 numbers, more than the rest of the file holds" -- \
   $(train "$T/run.ini" --set model.init="$corpus/modelfile/count_2_31")
+
+# A model file of 300,000 distinct keys (2.8 MB): each key was looked up
+# among all before it, ~5 minutes of CPU (quadratic); now refused at 4096.
+$PY -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    f.write('pinode-model 1\\n' + ''.join('k%d 1\\n' % i for i in range(300000)) + 'end\\n')
+" "$T/many_keys.pinode"
+expect 1 "many_keys.pinode:4098: key 'k4096': more than 4096 entries in a model file" -- \
+  $(train "$T/run.ini" --set model.init="$T/many_keys.pinode")
 
 # -- hostile numbers: NaN, Inf, 1e999, negative and 2^31 sizes.
 printf 'trajectory,time,x\n0,0,1\n0,1,nan\n' >"$T/nan.csv"
