@@ -191,6 +191,8 @@ static void tolerance_bounds_the_error(void **state)
                    "error %.3e", tols[i % 3], pn_parareal_adjoint_name(o.parareal.adjoint), P, err);
     pnt_assert_all(r.iterations >= 1 && r.iterations <= P, "tol %g: %d iterations on %d ranks",
                    tols[i % 3], r.iterations, P);
+    print_message("tol %g, %s adjoint, %d ranks: %d iterations, gradient error %.3e\n",
+                  tols[i % 3], pn_parareal_adjoint_name(o.parareal.adjoint), P, r.iterations, err);
     result_free(&r);
   }
   result_free(&re);
