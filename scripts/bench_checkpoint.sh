@@ -49,7 +49,7 @@ row() {
   local time rss storage states factor
   time=$(sed -n 's/^time \([0-9.]*\) s.*/\1/p' "$log")
   rss=$(sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p' "$log")
-  storage=$(sed -n 's/^storage \([^ ,:]*:*[0-9]*\).*/\1/p' "$log")
+  storage=$(sed -n 's/^storage \([a-z]*\(:[0-9]*\)\{0,1\}\)[,:].*/\1/p' "$log")
   states=$(sed -n 's/.*: \([0-9]*\) states stored.*/\1/p' "$log")
   factor=$(sed -n 's/.*, \([0-9.]*\) forward steps per step.*/\1/p' "$log")
   printf '| %-10s | %-24s | %-16s | %9s | %8s s | %6s | %8s MB |\n' "$n" "$*" "$storage" \
