@@ -15,11 +15,12 @@
 #     lying next to it, again gives the bitwise model;
 #  4. SIGTERM to one rank only: every rank stops after the same iteration
 #     (they agree on it), writes the checkpoint and exits with status 3 within
-#     60 s; the resume is bitwise.
-# (SIGKILL/SIGTERM of every rank and SIGTERM to mpiexec, as SLURM's time limit
-# does: tests/cli/test_resume.sh.)  Labelled slow: it runs in the Release build
-# only (its code paths, checkpoint writes and resumes, run under ASan in
-# test_fault_disk.sh and test_fault_divergence.sh).
+#     60 s; the resume is bitwise;
+#  5. SIGTERM to every rank, as slurmstepd does at the time limit: the same.
+# (SIGKILL of every rank and SIGTERM to mpiexec: tests/cli/test_resume.sh.)
+# Labelled slow: it runs in the Release build only (its code paths, checkpoint
+# writes and resumes, run under ASan in test_fault_disk.sh and
+# test_fault_divergence.sh).
 # Usage: test_fault_kill.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
 PINODE=$1
@@ -62,6 +63,7 @@ resume_equal() {
 kill_rank_at() {
   local dir=$1 r=$2 sig=$3 it=$4
   shift 4
+  rm -f "$dir/checkpoint.pinode" # a previous run's (temporary files stay)
   mpiexec -n $NP --oversubscribe "$PINODE" train "$T/cfg.ini" --quiet --set output.dir="$dir" "$@" \
     >"$dir.log" 2>&1 &
   MP=$!
@@ -95,9 +97,9 @@ for k in 1 2 3 4 5 6; do
   kill_rank_at "$d" 0 KILL $((k * 15)) --set output.checkpoint_every=1 --set output.overwrite=true
   it=$(check_modelfile "$d/checkpoint.pinode") || fail "kill $k: torn checkpoint"
   [ "$it" -ge "$KILLED_AT" ] || fail "kill $k: checkpoint went back from $KILLED_AT to $it"
+  # the next run restarts from scratch in the same directory (overwrite)
   echo "   kill $k: exit $EXIT_STATUS after ${ELAPSED} s, checkpoint complete at iteration $it" \
        "($(find "$d" -name '*.tmp.*' | wc -l) stale temporary file(s))"
-  # the next run restarts from scratch in the same directory (overwrite)
 done
 # Resuming from the last state needs the run's own configuration: checkpoint_every=1.
 train --resume "$d" --set output.checkpoint_every=1 >"$d.resume.log" 2>&1 ||
@@ -116,4 +118,17 @@ assert s["status"] == "interrupted" and s["iterations_done"] == int(sys.argv[2])
 EOF
 echo "   every rank stopped after iteration $it, exit 3 in ${ELAPSED} s, checkpoint at that iteration"
 resume_equal "$T/term"
+echo "== SIGTERM to every rank (what slurmstepd sends at the time limit)"
+mpiexec -n $NP --oversubscribe "$PINODE" train "$T/cfg.ini" --quiet --set output.dir="$T/all" \
+  >"$T/all.log" 2>&1 &
+MP=$!
+wait_ckpt "$T/all" 100 120 || fail "all: no checkpoint at iteration 100 after 120 s"
+pids=$(pgrep -P $MP -x pinode) || fail "all: no ranks"
+kill -TERM $pids
+t0=$SECONDS
+wait_exit $MP 60
+[ "$EXIT_STATUS" = 3 ] || fail "SIGTERM of every rank: exit $EXIT_STATUS (want 3 within 60 s): $(cat "$T/all.log")"
+it=$(check_modelfile "$T/all/checkpoint.pinode")
+echo "   exit 3 $((SECONDS - t0)) s after the signal, checkpoint complete at iteration $it"
+resume_equal "$T/all"
 echo "test_fault_kill: all checks passed"
