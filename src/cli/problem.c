@@ -123,7 +123,8 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "parallel.coarse_scheme = %.64s is not a scheme name",
                        cfg->coarse_scheme);
   if (strcmp(cfg->coarse_scheme, "same") != 0)
-    snprintf(o->parareal.coarse_scheme, sizeof o->parareal.coarse_scheme, "%s", cfg->coarse_scheme);
+    snprintf(o->parareal.coarse_scheme, sizeof o->parareal.coarse_scheme, "%.*s",
+             (int)sizeof o->parareal.coarse_scheme - 1, cfg->coarse_scheme); /* fits: checked */
   if (o->method == PN_PARALLEL_PARAREAL &&
       (cfg->adjoint != PN_ADJOINT_DISCRETE || cfg->sweep != PN_SWEEP_MULTI))
     return pn_ctx_fail(ctx, PN_ERR_ARG,
