@@ -11,6 +11,12 @@
 #include "internal.h"
 #include "loss_impl.h"
 
+/* C11's CMPLX: glibc's <complex.h> defines it for gcc >= 4.7 only; clang has
+ * the same builtin (without it, a clang build of pinode does not link). */
+#ifndef CMPLX
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
+
 typedef double complex cplx;
 
 /* A label's grid index, for walking the labels in time order. */
