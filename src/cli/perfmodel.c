@@ -768,7 +768,8 @@ typedef struct model {
   const cal_table *fine, *coarse;
   const net_info *net;
   int B, D, nparam;
-  int coarse_steps;       /* g: coarse steps per block */
+  long coarse_steps;      /* g: coarse steps per block; 0: ⌈block/10⌉ (the solver's default) */
+  int maps;               /* Parareal adjoint by affine maps instead of iterations */
 } model;
 
 static double tau(const model *m, long n, int b)
@@ -838,20 +839,76 @@ static int best_microbatches(const model *m, long N, long P, double *t_out)
   return best;
 }
 
+/* Parareal's coarse steps per block of n steps (solver: parareal.c, coarse_steps). */
+static long coarse_per_block(const model *m, long n)
+{
+  return m->coarse_steps > 0 ? m->coarse_steps : (n + 9) / 10;
+}
+
+/* The pieces of a Parareal gradient on a block of n steps (whole batch B):
+ * fine forward τF and fine adjoint τFa sweeps, one coarse step τG and its
+ * adjoint τGa times the coarse steps, the affine-map build (maps adjoint). */
+typedef struct par_costs {
+  double tauF, tauFa, tauG, tauGa, map;
+} par_costs;
+
+static par_costs parareal_costs(const model *m, long n, long nblock)
+{
+  const int B = m->B;
+  const double c = cal_at(m->fine, B, 2), tf = cal_at(m->fine, B, 1), tt = cal_at(m->fine, B, 0);
+  const double g = (double)coarse_per_block(m, nblock);
+  const double tgf = cal_at(m->coarse, B, 1), tgt = cal_at(m->coarse, B, 0);
+  const double wide = (double)B * (m->D + 1); /* the map sweep's rows */
+  par_costs pc = {(double)n * tf + c, (double)n * (tt - tf) + c, g * tgf, g * (tgt - tgf),
+                  (double)n * (cal_at(m->fine, wide, 0) - cal_at(m->fine, wide, 1))};
+  return pc;
+}
+
+/* Predicted Parareal time per gradient with K forward and K_a adjoint
+ * iterations (the implementation, parareal.c): a serial coarse sweep, then
+ * per iteration a parallel fine sweep, a serial correction G(U_r) + F − G
+ * from rank to rank and a convergence Allreduce; the iterative adjoint the
+ * same with F* and G* from right to left (after one coarse sweep storing
+ * G's states); the maps adjoint one batched sweep of B(D+1) rows, an
+ * Exscan of the packed maps and one fine adjoint sweep.  NAN when P > N. */
 static double parareal_time(const model *m, long N, long P, int K, int KA)
 {
   if (P > N || P < 1) return NAN;
   if (P == 1) return pipe_time(m, N, 1, 1);
   const long nP = (N + P - 1) / P;
-  const int B = m->B, g = m->coarse_steps;
-  const double tf = cal_at(m->fine, B, 1), tt = cal_at(m->fine, B, 0);
-  const double tgf = cal_at(m->coarse, B, 1), tgt = cal_at(m->coarse, B, 0);
-  const double tauF = (double)nP * tf, tauFa = (double)nP * (tt - tf);
-  const double tauG = g * tgf, tauGa = g * (tgt - tgf);
-  const double msgB = msg_time(m, B), lg = ceil_log2(P) * m->net->L;
-  const double fwd = (K + 1) * ((double)P * tauG + (double)(P - 1) * msgB) + K * (tauF + lg);
-  const double adj = (KA + 1) * ((double)P * tauGa + (double)(P - 1) * msgB) + KA * (tauFa + lg);
-  return fwd + adj + tau(m, nP, B) + coll_time(m, P);
+  const par_costs pc = parareal_costs(m, nP, nP);
+  const double msgB = msg_time(m, m->B), lg = ceil_log2(P) * m->net->L;
+  const double chain = (double)(P - 1) * (pc.tauG + msgB);
+  const double fwd = chain + K * (pc.tauF + chain + lg);
+  double adj;
+  if (m->maps) {
+    const double elem = 8.0 * (2.0 + (double)m->B * ((double)m->D * m->D + m->D));
+    adj = pc.map + ceil_log2(P) * (m->net->L + elem / m->net->W) + pc.tauFa;
+  } else {
+    adj = pc.tauG + KA * (pc.tauFa + (double)(P - 1) * (pc.tauGa + msgB) + lg);
+  }
+  return fwd + adj + coll_time(m, P);
+}
+
+/* Predicted busy time of rank r (of P, owning n steps, blocks of nP) under
+ * Parareal: after iteration k the first k block starts are exact, and a
+ * rank whose start did not change skips its fine sweep and its correction;
+ * so rank r runs F min(K, r+1) times and G 1 + min(K, r) times (none on the
+ * last rank), F* min(K_a, P−r) times and G* min(K_a, P−1−r) times. */
+static double parareal_busy(const model *m, long P, long r, long n, long nP, int K, int KA)
+{
+  const par_costs pc = parareal_costs(m, n, nP);
+  const double nF = (double)(K < r + 1 ? K : r + 1);
+  const double nG = r < P - 1 ? 1.0 + (double)(K < r ? K : r) : 0.0;
+  double busy = nF * pc.tauF + nG * pc.tauG;
+  if (m->maps) {
+    busy += pc.map + pc.tauFa;
+  } else {
+    const double nFa = (double)(KA < P - r ? KA : P - r);
+    const double nGa = r > 0 ? (double)(KA < P - 1 - r ? KA : P - 1 - r) : 0.0;
+    busy += (r > 0 ? pc.tauG : 0.0) + nFa * pc.tauFa + nGa * pc.tauGa;
+  }
+  return busy;
 }
 
 /* ------------------------------ validation ------------------------------- */
@@ -863,6 +920,8 @@ enum { V_WALL, V_BUSY, V_BUSYW, V_CPU, V_MPICPU, V_FWD, V_BWD, V_WAIT, V_LO, V_H
  * best of R too); the medians are reported alongside. */
 typedef struct validation {
   int done;
+  int parareal;                  /* 0: the pipeline; 1: Parareal */
+  int K, KA;                     /* Parareal: the iterations it took (same every gradient) */
   int P, M, repeat;
   int oversubscribed;
   double wall_best, wall_med;    /* slowest rank per gradient */
@@ -941,14 +1000,18 @@ static int validate(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, in
   mine[V_HI] = mine[V_NF + V_HI] = (double)st.block_hi;
   MPI_Gather(mine, 2 * V_NF, MPI_DOUBLE, ranks, 2 * V_NF, MPI_DOUBLE, 0, comm);
   v->done = 1;
+  v->parareal = base->method == PN_PARALLEL_PARAREAL;
+  v->K = st.parareal_iterations;
+  v->KA = st.parareal_adjoint_iterations;
   v->P = P;
-  v->M = st.microbatches;
+  v->M = v->parareal ? 1 : st.microbatches;
   v->repeat = repeat;
   v->oversubscribed = host->local_ranks > host->local_cpus;
   v->wall_med = median(wall, repeat);
   v->wall_best = wall[0]; /* sorted by median() */
   v->tol = tol;
-  v->pred_wall = pipe_time(m, p->steps, P, v->M);
+  v->pred_wall = v->parareal ? parareal_time(m, p->steps, P, v->K, v->KA)
+                             : pipe_time(m, p->steps, P, v->M);
   v->err_wall = (v->pred_wall - v->wall_best) / v->wall_best;
   v->err_wall_med = (v->pred_wall - v->wall_med) / v->wall_med;
   if (rank == 0) {
@@ -961,7 +1024,9 @@ static int validate(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, in
       double sp = 0.0, sm = 0.0;
       for (int q = 0; q < P; q++) {
         const double *x = ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
-        v->pred_busy[q] = pipe_busy(m, (long)(x[V_HI] - x[V_LO]), v->M);
+        const long nq = (long)(x[V_HI] - x[V_LO]), nP = (p->steps + P - 1) / P;
+        v->pred_busy[q] = v->parareal ? parareal_busy(m, P, q, nq, nP, v->K, v->KA)
+                                      : pipe_busy(m, nq, v->M);
         const double e = (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY];
         const double em = (v->pred_busy[q] - xm[V_BUSY]) / xm[V_BUSY];
         if (q == 0 || fabs(e) > fabs(v->err_busy)) v->err_busy = e;
@@ -996,10 +1061,15 @@ typedef struct model_opts {
   long max_ranks;
   long ranks[MAX_RANK_ROWS];
   int nranks;
-  int K[MAX_K], nK;
-  int KA;                     /* −1: = K */
-  const char *coarse_scheme;
-  int coarse_steps;
+  int K[MAX_K], KA[MAX_K], nK; /* Parareal iterations (forward, adjoint) */
+  int K_measured[MAX_K];      /* 1: measured by a Parareal run on these ranks */
+  int KA_given;               /* 0: K_a = K */
+  int measure_K;              /* --parareal-iterations measure */
+  const char *coarse_scheme;  /* NULL: the problem's scheme (the solver's default) */
+  long coarse_steps;          /* 0: ⌈block/10⌉ (the solver's default) */
+  double par_tol;             /* Parareal tolerance of the measuring runs */
+  int par_max_iter;
+  int par_maps;               /* adjoint by affine maps */
   double latency, bandwidth;  /* > 0: given instead of measured */
   int repeat;
   int do_validate;
@@ -1031,12 +1101,18 @@ static void usage(pn_ctx *ctx)
             "  --storage S              trajectory storage: all (default) or every:K\n"
             "  --max-ranks P            largest P of the table (default 4096)\n"
             "  --ranks P1,P2,...        the P of the table instead of powers of two\n"
-            "  --parareal-iterations K[,K2,...]\n"
-            "                           Parareal iterations to converge (measured by a Parareal\n"
-            "                           run); without it, no Parareal prediction\n"
-            "  --parareal-adjoint-iterations KA  (default: K)\n"
-            "  --coarse-scheme NAME     Parareal's coarse propagator scheme (default euler)\n"
-            "  --coarse-steps G         its steps per block (default 1)\n"
+            "  --parareal-iterations K[,K2,...] | measure\n"
+            "                           Parareal iterations to converge: given, or measured by\n"
+            "                           timed Parareal gradients of DIR on these ranks (>= 2;\n"
+            "                           the same K then assumed for every P); without it, no\n"
+            "                           Parareal prediction\n"
+            "  --parareal-adjoint-iterations KA  (default: K; measured with 'measure')\n"
+            "  --parareal-tol X         Parareal's tolerance in the measuring runs (default 0:\n"
+            "                           until nothing changes, i.e. K = P)\n"
+            "  --parareal-max-iter K    most Parareal iterations in the measuring runs\n"
+            "  --parareal-adjoint A     iterate (default) or maps, as pinode gradient\n"
+            "  --coarse-scheme NAME     Parareal's coarse scheme (default: the problem's)\n"
+            "  --coarse-steps G         its steps per block (default: a tenth of the block)\n"
             "  --latency S              message latency in seconds instead of the ping-pong's\n"
             "  --bandwidth BYTES_PER_S  bandwidth instead of the ping-pong's\n"
             "  --repeat R               timed samples per measurement (default 7; the best\n"
@@ -1084,6 +1160,9 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, model_opts *o)
       {"ranks", required_argument, NULL, 'r'},
       {"parareal-iterations", required_argument, NULL, 'k'},
       {"parareal-adjoint-iterations", required_argument, NULL, 'a'},
+      {"parareal-tol", required_argument, NULL, 'T'},
+      {"parareal-max-iter", required_argument, NULL, 'I'},
+      {"parareal-adjoint", required_argument, NULL, 'A'},
       {"coarse-scheme", required_argument, NULL, 'c'},
       {"coarse-steps", required_argument, NULL, 'g'},
       {"latency", required_argument, NULL, 'L'},
@@ -1098,14 +1177,10 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, model_opts *o)
   memset(o, 0, sizeof *o);
   pn_solver_opts_default(&o->solver);
   o->max_ranks = 4096;
-  o->KA = -1;
-  o->coarse_scheme = "euler";
-  o->coarse_steps = 1;
   o->repeat = 7;
   o->tol = 0.15;
   long v = 0;
-  long list[MAX_RANK_ROWS];
-  int c, n = 0, li = 0;
+  int c, li = 0;
   char *end = NULL;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, &li)) != -1) {
@@ -1132,21 +1207,42 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, model_opts *o)
     case 'r':
       if (!parse_list(optarg, 1, 1L << 24, o->ranks, MAX_RANK_ROWS, &o->nranks)) goto bad;
       break;
-    case 'k':
-      if (!parse_list(optarg, 1, 100000, list, MAX_K, &n)) goto bad;
-      o->nK = n;
-      for (int i = 0; i < n; i++) o->K[i] = (int)list[i];
+    case 'k': { /* K[,K2,...], any of them "measure" */
+      char tmp[256], *save = NULL;
+      snprintf(tmp, sizeof tmp, "%s", optarg);
+      o->nK = 0;
+      for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "measure") == 0) {
+          o->measure_K = 1;
+        } else {
+          if (o->nK >= MAX_K - 1 || !parse_long(tok, 1, 100000, &v)) goto bad;
+          o->K[o->nK++] = (int)v;
+        }
+      }
+      if (o->nK == 0 && !o->measure_K) goto bad;
       break;
+    }
     case 'a':
       if (!parse_long(optarg, 1, 100000, &v)) goto bad;
-      o->KA = (int)v;
+      o->KA_given = (int)v;
+      break;
+    case 'T':
+      o->par_tol = strtod(optarg, &end);
+      if (*optarg == '\0' || *end != '\0' || !(o->par_tol >= 0) || !(o->par_tol < 1)) goto bad;
+      break;
+    case 'I':
+      if (!parse_long(optarg, 1, 1000000, &v)) goto bad;
+      o->par_max_iter = (int)v;
+      break;
+    case 'A':
+      if (strcmp(optarg, "maps") != 0 && strcmp(optarg, "iterate") != 0) goto bad;
+      o->par_maps = strcmp(optarg, "maps") == 0;
       break;
     case 'c':
       o->coarse_scheme = optarg;
       break;
     case 'g':
-      if (!parse_long(optarg, 1, 1L << 20, &v)) goto bad;
-      o->coarse_steps = (int)v;
+      if (!parse_long(optarg, 1, 1L << 30, &o->coarse_steps)) goto bad;
       break;
     case 'L':
       o->latency = strtod(optarg, &end);
@@ -1187,6 +1283,7 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, model_opts *o)
     return 2;
   }
   o->dir = argv[optind];
+  for (int i = 0; i < o->nK; i++) o->KA[i] = o->KA_given ? o->KA_given : o->K[i];
   return -1;
 bad:
   cli_print(ctx, "pinode bench --model: invalid value '%s' for --%s (see --help)\n", optarg,
@@ -1224,19 +1321,57 @@ static const char *const assumptions[] = {
     "the Allreduce of the p-entry gradient and the Bcast of dL/dz0 per gradient",
     "the trajectory storage is the one measured (recomputation included in t(b)); memory never "
     "binds",
-    "Parareal: K forward and K_a adjoint iterations are inputs (measured by a Parareal run); "
-    "each iteration is one parallel fine sweep of the block and one serial coarse sweep over "
-    "all blocks (g steps of the coarse scheme per block) plus a convergence Allreduce; the fine "
-    "trajectory of the last sweep is kept; one fine adjoint per block then accumulates the "
-    "gradient; the whole batch moves at once (no micro-batches)",
+    "Parareal: K forward and K_a adjoint iterations are inputs, given or measured by Parareal "
+    "gradients on the ranks the model runs on, and then taken to be the same for every P (in "
+    "general K grows with P: measure it at the P of interest); each iteration is one parallel "
+    "fine sweep of the blocks, a serial correction from rank to rank (g steps of the coarse "
+    "scheme and a message per rank) and a convergence Allreduce; the iterative adjoint the "
+    "same from right to left, the affine-map adjoint one sweep of B(D+1) rows and a prefix "
+    "scan; the whole batch moves at once (no micro-batches)",
     "weak scaling: N grows as N*P with the same rule for M",
 };
 #define N_ASSUMPTIONS (sizeof assumptions / sizeof assumptions[0])
 
+static void print_validation(pn_ctx *ctx, const model_opts *o, const pn_problem *p,
+                             const host_info *host, const validation *v)
+{
+  if (!v->done || pn_ctx_rank(ctx) != 0) return;
+  {
+    if (v->parareal)
+      cli_print(ctx, "\nvalidation: the real Parareal gradient of %s on these %d ranks (K = %d, "
+                "K_a = %d iterations, %d timed gradients after one warm-up; best of them, median "
+                "in brackets)\n", o->dir, v->P, v->K, v->KA, v->repeat);
+    else
+      cli_print(ctx, "\nvalidation: the real pipelined gradient of %s on these %d ranks (M = %d, "
+                "%d timed gradients after one warm-up; best of them, median in brackets)\n",
+                o->dir, v->P, v->M, v->repeat);
+    cli_print(ctx, "  wall time per gradient: measured %.4g s [%.4g s], model %.4g s: %+.1f %% "
+              "[%+.1f %%]\n", v->wall_best, v->wall_med, v->pred_wall, 100 * v->err_wall,
+              100 * v->err_wall_med);
+    for (int q = 0; q < v->P; q++) {
+      const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
+      cli_print(ctx, "  rank %d, steps [%.0f, %.0f): busy (CPU outside MPI) %.4g s [%.4g s], "
+                "model %.4g s: %+.1f %% [%+.1f %%]; wall fwd+bwd-wait %.4g s\n", q, x[V_LO],
+                x[V_HI], x[V_BUSY], xm[V_BUSY], v->pred_busy[q],
+                100 * (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY],
+                100 * (v->pred_busy[q] - xm[V_BUSY]) / xm[V_BUSY], x[V_BUSYW]);
+    }
+    cli_print(ctx, "  criterion: %s; model within %.0f %%: %s\n", v->criterion, 100 * v->tol,
+              v->within ? "yes" : "NO");
+    if (!v->parareal && !o->microbatches && v->M != auto_microbatches(v->P, p->batch))
+      cli_print(ctx, "  note: the solver chose M = %d where the model's copy of its automatic "
+                "rule gives %d (perfmodel.c, auto_microbatches)\n", v->M,
+                auto_microbatches(v->P, p->batch));
+    if (host->load1 > host->cpus_online)
+      cli_print(ctx, "  note: this machine is busy (load %.1f on %ld CPUs): wall times include "
+                "waiting for CPUs\n", host->load1, host->cpus_online);
+  }
+}
+
 static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, long N, int B,
                          const host_info *host, const cal_table *fine, const cal_table *coarse,
                          const net_info *net, const model *m, const row *rows, int nrows,
-                         const double *par, const validation *v)
+                         const double *par, const validation *v, const validation *vpar)
 {
   cli_print(ctx, "pinode performance model: %s (D = %d, %d parameters, %s, N = %ld, B = %d)\n",
             o->dir, p->spec.dim, p->nparam, p->scheme, N, B);
@@ -1253,9 +1388,9 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
   }
   cli_print(ctx, "  threshold b* = %d (cost per sample within 10 %% of that at b = %d)\n",
             cal_threshold(fine), fine->pt[fine->n - 1].b);
-  cli_print(ctx, "  coarse scheme %s at b = %d: %.3f us/step (forward %.3f us/step)\n",
-            o->coarse_scheme, coarse->pt[0].b, 1e6 * coarse->pt[0].t_step,
-            1e6 * coarse->pt[0].t_fwd);
+  cli_print(ctx, "  Parareal's coarse scheme %s at b = %d: %.3f us/step (forward %.3f us/step)\n",
+            o->coarse_scheme ? o->coarse_scheme : p->scheme, coarse->pt[0].b,
+            1e6 * coarse->pt[0].t_step, 1e6 * coarse->pt[0].t_fwd);
   if (net->measured)
     cli_print(ctx, "network (ping-pong ranks 0-1, %s): latency %.3g us, bandwidth %.3g GB/s; "
               "Allreduce of %d doubles on %d ranks %.3g us (model %.3g us)\n",
@@ -1282,10 +1417,21 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
               r->M, r->t, r->speedup, 100 * r->eff, r->best_M, r->best_t, r->best_speedup,
               r->weak_t, 100 * r->weak_eff);
   }
+  char coarse_txt[64];
+  if (o->coarse_steps > 0)
+    snprintf(coarse_txt, sizeof coarse_txt, "%ld", o->coarse_steps);
+  else
+    snprintf(coarse_txt, sizeof coarse_txt, "ceil(block/10)");
   for (int k = 0; k < o->nK; k++) {
-    const int KA = o->KA > 0 ? o->KA : o->K[k];
-    cli_print(ctx, "\nParareal, K = %d forward and K_a = %d adjoint iterations (given), coarse "
-              "%d %s step(s) per block:\n", o->K[k], KA, o->coarse_steps, o->coarse_scheme);
+    cli_print(ctx, "\nParareal, K = %d forward", o->K[k]);
+    if (o->par_maps)
+      cli_print(ctx, " iterations (%s), adjoint by affine maps", o->K_measured[k]
+                ? "measured on these ranks" : "given");
+    else
+      cli_print(ctx, " and K_a = %d adjoint iterations (%s)", o->KA[k],
+                o->K_measured[k] ? "measured on these ranks" : "given");
+    cli_print(ctx, ", coarse: %s steps of %s per block:\n", coarse_txt,
+              o->coarse_scheme ? o->coarse_scheme : p->scheme);
     cli_print(ctx, "  %6s %12s %9s %7s\n", "P", "T s/grad", "speedup", "effic.");
     for (int i = 0; i < nrows; i++) {
       const double t = par[(size_t)k * nrows + i];
@@ -1297,49 +1443,95 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
     }
   }
   if (o->nK == 0)
-    cli_print(ctx, "\nParareal: give --parareal-iterations K (the iterations a Parareal run "
-                   "needs) for its prediction\n");
+    cli_print(ctx, "\nParareal: give --parareal-iterations K (or 'measure', on 2 or more ranks) "
+                   "for its prediction\n");
   cli_print(ctx, "\nmodel: T(P,M) = sum_m tau(b_m) + (P-1)(tau(b_0) + 2 msg(b_0)) + C(P), "
                  "tau(b) = ceil(N/P) t(b) + c(b),\n"
                  "       msg(b) = L + 8(bD+1)/W, C(P) = ceil(log2 P)(7L + 8p/W + 8BD/W)\n");
-  if (o->nK > 0)
-    cli_print(ctx, "Parareal: T = (K+1)(P tau_G + (P-1) msg(B)) + K(tau_F + log P L) + (K_a+1)"
-                   "(P tau_Ga + (P-1) msg(B))\n"
-                   "          + K_a(tau_Fa + log P L) + tau(B) + C(P)\n");
+  if (o->nK > 0) {
+    cli_print(ctx, "Parareal: T = S + K(tau_F + S + log2(P) L) + A + C(P), S = (P-1)(tau_G + "
+                   "msg(B)) the serial coarse sweep,\n"
+                   "       tau_F = ceil(N/P) t_f(B) + c(B), tau_G = g t_f,coarse(B), g the "
+                   "coarse steps per block,\n");
+    if (o->par_maps)
+      cli_print(ctx, "       A = ceil(N/P) t_b(B(D+1)) + log2(P)(L + 8(2 + B(D^2+D))/W) + "
+                     "tau_Fa (the affine-map adjoint)\n");
+    else
+      cli_print(ctx, "       A = tau_G + K_a(tau_Fa + (P-1)(tau_Ga + msg(B)) + log2(P) L) (the "
+                     "iterative adjoint), t_b = t - t_f\n");
+  }
   cli_print(ctx, "assumptions:\n");
   for (size_t i = 0; i < N_ASSUMPTIONS; i++) cli_print(ctx, "  %zu. %s\n", i + 1, assumptions[i]);
-  if (v->done && pn_ctx_rank(ctx) == 0) {
-    cli_print(ctx, "\nvalidation: the real pipelined gradient of %s on these %d ranks (M = %d, "
-              "%d timed gradients after one warm-up; best of them, median in brackets)\n",
-              o->dir, v->P, v->M, v->repeat);
-    cli_print(ctx, "  wall time per gradient: measured %.4g s [%.4g s], model %.4g s: %+.1f %% "
-              "[%+.1f %%]\n", v->wall_best, v->wall_med, v->pred_wall, 100 * v->err_wall,
-              100 * v->err_wall_med);
-    for (int q = 0; q < v->P; q++) {
-      const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
-      cli_print(ctx, "  rank %d, steps [%.0f, %.0f): busy (CPU outside MPI) %.4g s [%.4g s], "
-                "model %.4g s: %+.1f %% [%+.1f %%]; wall fwd+bwd-wait %.4g s\n", q, x[V_LO],
-                x[V_HI], x[V_BUSY], xm[V_BUSY], v->pred_busy[q],
-                100 * (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY],
-                100 * (v->pred_busy[q] - xm[V_BUSY]) / xm[V_BUSY], x[V_BUSYW]);
-    }
-    cli_print(ctx, "  criterion: %s; model within %.0f %%: %s\n", v->criterion, 100 * v->tol,
-              v->within ? "yes" : "NO");
-    if (!o->microbatches && v->M != auto_microbatches(v->P, p->batch))
-      cli_print(ctx, "  note: the solver chose M = %d where the model's copy of its automatic "
-                "rule gives %d (perfmodel.c, auto_microbatches)\n", v->M,
-                auto_microbatches(v->P, p->batch));
-    if (host->load1 > host->cpus_online)
-      cli_print(ctx, "  note: this machine is busy (load %.1f on %ld CPUs): wall times include "
-                "waiting for CPUs\n", host->load1, host->cpus_online);
-  }
+  print_validation(ctx, o, p, host, v);
+  print_validation(ctx, o, p, host, vpar);
   (void)m;
 }
+
+/* A validation as a JSON object, or null. */
+static void json_validation(jbuf *j, const validation *v)
+{
+  if (!v->done) {
+    jb_add(j, "null");
+    return;
+  }
+  jb_add(j, "{\"method\": \"%s\", \"ranks\": %d, \"microbatches\": %d, \"K\": %d, "
+            "\"K_adjoint\": %d, \"repeat\": %d, \"oversubscribed\": %s, \"criterion\": ",
+         v->parareal ? "parareal" : "pipeline", v->P, v->M, v->K, v->KA, v->repeat,
+         v->oversubscribed ? "true" : "false");
+  jb_str(j, v->criterion);
+  jb_add(j, ",\n    \"tolerance\": ");
+  jb_num(j, v->tol);
+  jb_add(j, ", \"within_tolerance\": %s, \"statistic\": \"best of repeat\", "
+            "\"wall_measured\": ", v->within ? "true" : "false");
+  jb_num(j, v->wall_best);
+  jb_add(j, ", \"wall_measured_median\": ");
+  jb_num(j, v->wall_med);
+  jb_add(j, ", \"wall_model\": ");
+  jb_num(j, v->pred_wall);
+  jb_add(j, ", \"wall_error\": ");
+  jb_num(j, v->err_wall);
+  jb_add(j, ", \"wall_error_median\": ");
+  jb_num(j, v->err_wall_med);
+  jb_add(j, ",\n    \"busy_error\": ");
+  jb_num(j, v->err_busy);
+  jb_add(j, ", \"busy_error_median\": ");
+  jb_num(j, v->err_busy_med);
+  jb_add(j, ", \"busy_error_sum\": ");
+  jb_num(j, v->err_busy_sum);
+  jb_add(j, ", \"per_rank\": [\n");
+  for (int q = 0; q < v->P; q++) {
+    const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
+    jb_add(j, "      {\"rank\": %d, \"block\": [%.0f, %.0f], \"busy_measured\": ", q, x[V_LO],
+           x[V_HI]);
+    jb_num(j, x[V_BUSY]);
+    jb_add(j, ", \"busy_measured_median\": ");
+    jb_num(j, xm[V_BUSY]);
+    jb_add(j, ", \"busy_model\": ");
+    jb_num(j, v->pred_busy[q]);
+    jb_add(j, ", \"busy_wall\": ");
+    jb_num(j, x[V_BUSYW]);
+    jb_add(j, ", \"cpu\": ");
+    jb_num(j, x[V_CPU]);
+    jb_add(j, ", \"cpu_in_mpi\": ");
+    jb_num(j, x[V_MPICPU]);
+    jb_add(j, ", \"wall\": ");
+    jb_num(j, x[V_WALL]);
+    jb_add(j, ", \"time_forward\": ");
+    jb_num(j, x[V_FWD]);
+    jb_add(j, ", \"time_backward\": ");
+    jb_num(j, x[V_BWD]);
+    jb_add(j, ", \"time_wait\": ");
+    jb_num(j, x[V_WAIT]);
+    jb_add(j, "}%s\n", q + 1 < v->P ? "," : "");
+  }
+  jb_add(j, "    ]}");
+}
+
 
 static void json_report(jbuf *j, pn_ctx *ctx, const model_opts *o, const pn_problem *p, long N,
                         int B, const host_info *host, const cal_table *fine,
                         const cal_table *coarse, const net_info *net, const row *rows, int nrows,
-                        const double *par, const validation *v)
+                        const double *par, const validation *v, const validation *vpar)
 {
   jb_add(j, "{\n  \"kind\": \"pinode-perfmodel\",\n  \"problem\": ");
   jb_str(j, o->dir);
@@ -1379,7 +1571,7 @@ static void json_report(jbuf *j, pn_ctx *ctx, const model_opts *o, const pn_prob
     jb_add(j, "}%s\n", i + 1 < fine->n ? "," : "");
   }
   jb_add(j, "  ], \"coarse\": {\"scheme\": ");
-  jb_str(j, o->coarse_scheme);
+  jb_str(j, o->coarse_scheme ? o->coarse_scheme : p->scheme);
   jb_add(j, ", \"b\": %d, \"t_step\": ", coarse->pt[0].b);
   jb_num(j, coarse->pt[0].t_step);
   jb_add(j, ", \"t_forward\": ");
@@ -1428,9 +1620,11 @@ static void json_report(jbuf *j, pn_ctx *ctx, const model_opts *o, const pn_prob
   }
   jb_add(j, "  ],\n  \"parareal\": [");
   for (int k = 0; k < o->nK; k++) {
-    const int KA = o->KA > 0 ? o->KA : o->K[k];
-    jb_add(j, "%s\n    {\"K\": %d, \"K_adjoint\": %d, \"coarse_steps\": %d, \"rows\": [",
-           k ? "," : "", o->K[k], KA, o->coarse_steps);
+    jb_add(j, "%s\n    {\"K\": %d, \"K_adjoint\": %d, \"measured\": %s, \"adjoint\": \"%s\", "
+           "\"coarse_scheme\": ", k ? "," : "", o->K[k], o->par_maps ? 0 : o->KA[k],
+           o->K_measured[k] ? "true" : "false", o->par_maps ? "maps" : "iterate");
+    jb_str(j, o->coarse_scheme ? o->coarse_scheme : p->scheme);
+    jb_add(j, ", \"coarse_steps\": %ld, \"rows\": [", o->coarse_steps);
     for (int i = 0; i < nrows; i++) {
       const double t = par[(size_t)k * nrows + i];
       jb_add(j, "%s{\"P\": %ld, \"time\": ", i ? ", " : "", rows[i].P);
@@ -1450,59 +1644,10 @@ static void json_report(jbuf *j, pn_ctx *ctx, const model_opts *o, const pn_prob
     jb_add(j, "%s\n", i + 1 < N_ASSUMPTIONS ? "," : "");
   }
   jb_add(j, "  ],\n  \"validation\": ");
-  if (!v->done) {
-    jb_add(j, "null\n}\n");
-    return;
-  }
-  jb_add(j, "{\"ranks\": %d, \"microbatches\": %d, \"repeat\": %d, \"oversubscribed\": %s, "
-            "\"criterion\": ", v->P, v->M, v->repeat, v->oversubscribed ? "true" : "false");
-  jb_str(j, v->criterion);
-  jb_add(j, ",\n    \"tolerance\": ");
-  jb_num(j, v->tol);
-  jb_add(j, ", \"within_tolerance\": %s, \"statistic\": \"best of repeat\", "
-            "\"wall_measured\": ", v->within ? "true" : "false");
-  jb_num(j, v->wall_best);
-  jb_add(j, ", \"wall_measured_median\": ");
-  jb_num(j, v->wall_med);
-  jb_add(j, ", \"wall_model\": ");
-  jb_num(j, v->pred_wall);
-  jb_add(j, ", \"wall_error\": ");
-  jb_num(j, v->err_wall);
-  jb_add(j, ", \"wall_error_median\": ");
-  jb_num(j, v->err_wall_med);
-  jb_add(j, ",\n    \"busy_error\": ");
-  jb_num(j, v->err_busy);
-  jb_add(j, ", \"busy_error_median\": ");
-  jb_num(j, v->err_busy_med);
-  jb_add(j, ", \"busy_error_sum\": ");
-  jb_num(j, v->err_busy_sum);
-  jb_add(j, ", \"per_rank\": [\n");
-  for (int q = 0; q < v->P; q++) {
-    const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
-    jb_add(j, "      {\"rank\": %d, \"block\": [%.0f, %.0f], \"busy_measured\": ", q, x[V_LO],
-           x[V_HI]);
-    jb_num(j, x[V_BUSY]);
-    jb_add(j, ", \"busy_measured_median\": ");
-    jb_num(j, xm[V_BUSY]);
-    jb_add(j, ", \"busy_model\": ");
-    jb_num(j, v->pred_busy[q]);
-    jb_add(j, ", \"busy_wall\": ");
-    jb_num(j, x[V_BUSYW]);
-    jb_add(j, ", \"cpu\": ");
-    jb_num(j, x[V_CPU]);
-    jb_add(j, ", \"cpu_in_mpi\": ");
-    jb_num(j, x[V_MPICPU]);
-    jb_add(j, ", \"wall\": ");
-    jb_num(j, x[V_WALL]);
-    jb_add(j, ", \"time_forward\": ");
-    jb_num(j, x[V_FWD]);
-    jb_add(j, ", \"time_backward\": ");
-    jb_num(j, x[V_BWD]);
-    jb_add(j, ", \"time_wait\": ");
-    jb_num(j, x[V_WAIT]);
-    jb_add(j, "}%s\n", q + 1 < v->P ? "," : "");
-  }
-  jb_add(j, "    ]}\n}\n");
+  json_validation(j, v);
+  jb_add(j, ",\n  \"parareal_validation\": ");
+  json_validation(j, vpar);
+  jb_add(j, "\n}\n");
 }
 
 /* --------------------------------- entry --------------------------------- */
@@ -1513,24 +1658,29 @@ int cli_bench_model(pn_ctx *ctx, int argc, char **argv)
   const int prc = parse_opts(ctx, argc, argv, &o);
   if (prc >= 0) return prc;
   pn_problem *p = NULL;
-  validation v;
+  validation v, vpar;
   memset(&v, 0, sizeof v);
+  memset(&vpar, 0, sizeof vpar);
   row *rows = NULL;
   double *par = NULL;
   int rc = pn_problem_read(ctx, o.dir, &p);
   if (rc != PN_OK) return cli_fail(ctx, "bench --model", rc);
   const long N = o.steps ? o.steps : p->steps;
   const int B = o.batch ? o.batch : p->batch;
+  const char *cscheme = o.coarse_scheme ? o.coarse_scheme : p->scheme;
   pn_tableau *probe = NULL;
-  rc = pn_tableau_create(ctx, o.coarse_scheme, &probe); /* a clear error before measuring */
+  rc = pn_tableau_create(ctx, cscheme, &probe); /* a clear error before measuring */
   pn_tableau_destroy(&probe);
+  if (rc == PN_OK && o.measure_K && pn_ctx_size(ctx) < 2)
+    rc = pn_ctx_fail(ctx, PN_ERR_ARG, "--parareal-iterations measure needs 2 or more ranks "
+                                      "(Parareal on one rank takes no iterations)");
   host_info host;
   read_host(ctx, &host);
   cal_table fine, coarse;
   net_info net;
   memset(&net, 0, sizeof net);
   if (rc == PN_OK)
-    rc = calibrate(ctx, p, o.coarse_scheme, B < CAL_BMAX ? B : CAL_BMAX, o.solver.storage,
+    rc = calibrate(ctx, p, cscheme, B < CAL_BMAX ? B : CAL_BMAX, o.solver.storage,
                    o.solver.storage_param, o.repeat, &fine, &coarse);
   if (rc == PN_OK) rc = pingpong(ctx, o.repeat, &net);
   if (rc == PN_OK && net.measured) rc = measure_allreduce(ctx, p->nparam, o.repeat, &net);
@@ -1546,7 +1696,26 @@ int cli_bench_model(pn_ctx *ctx, int argc, char **argv)
     net.W_given = 1;
   }
   const model m = {.fine = &fine, .coarse = &coarse, .net = &net, .B = B, .D = p->spec.dim,
-                   .nparam = p->nparam, .coarse_steps = o.coarse_steps};
+                   .nparam = p->nparam, .coarse_steps = o.coarse_steps, .maps = o.par_maps};
+  /* the model of the problem as it is, for the validations */
+  const model mv = {.fine = &fine, .coarse = &coarse, .net = &net, .B = p->batch,
+                    .D = p->spec.dim, .nparam = p->nparam, .coarse_steps = o.coarse_steps,
+                    .maps = o.par_maps};
+  if (o.measure_K) { /* Parareal's iterations, timed: they also validate its model */
+    pn_solver_opts base = o.solver;
+    base.method = PN_PARALLEL_PARAREAL;
+    base.parareal.tol = o.par_tol;
+    base.parareal.max_iter = o.par_max_iter;
+    base.parareal.coarse_steps = o.coarse_steps;
+    base.parareal.adjoint = o.par_maps ? PN_PARAREAL_ADJOINT_MAPS : PN_PARAREAL_ADJOINT_ITERATE;
+    snprintf(base.parareal.coarse_scheme, sizeof base.parareal.coarse_scheme, "%s",
+             o.coarse_scheme ? o.coarse_scheme : "");
+    rc = validate(ctx, o.dir, &base, o.repeat, &mv, &host, o.tol, &vpar);
+    if (rc != PN_OK) goto done;
+    o.K[o.nK] = vpar.K;
+    o.KA[o.nK] = vpar.KA;
+    o.K_measured[o.nK++] = 1;
+  }
   /* the rows: P = 1 first (the serial reference), then the list */
   long Ps[MAX_RANK_ROWS + 2];
   int nP = 0;
@@ -1581,23 +1750,21 @@ int cli_bench_model(pn_ctx *ctx, int argc, char **argv)
     r->weak_t = pipe_time(&m, N * r->P, r->P, r->M);
     r->weak_eff = T1 / r->weak_t;
     for (int k = 0; k < o.nK; k++)
-      par[(size_t)k * nP + i] =
-          parareal_time(&m, N, r->P, o.K[k], o.KA > 0 ? o.KA : o.K[k]);
+      par[(size_t)k * nP + i] = parareal_time(&m, N, r->P, o.K[k], o.KA[k]);
   }
   if (o.do_validate) {
     pn_solver_opts base = o.solver;
     base.microbatches = o.microbatches;
-    const model mv = {.fine = &fine, .coarse = &coarse, .net = &net, .B = p->batch,
-                      .D = p->spec.dim, .nparam = p->nparam, .coarse_steps = o.coarse_steps};
     rc = validate(ctx, o.dir, &base, o.repeat, &mv, &host, o.tol, &v);
     if (rc != PN_OK) goto done;
   }
-  if (!o.quiet) print_report(ctx, &o, p, N, B, &host, &fine, &coarse, &net, &m, rows, nP, par, &v);
+  if (!o.quiet)
+    print_report(ctx, &o, p, N, B, &host, &fine, &coarse, &net, &m, rows, nP, par, &v, &vpar);
   if (o.json) {
     int ok = 1;
     if (pn_ctx_rank(ctx) == 0) {
       jbuf j = {NULL, 0, 0, 0};
-      json_report(&j, ctx, &o, p, N, B, &host, &fine, &coarse, &net, rows, nP, par, &v);
+      json_report(&j, ctx, &o, p, N, B, &host, &fine, &coarse, &net, rows, nP, par, &v, &vpar);
       ok = !j.failed && pn_write_file_atomic(ctx, o.json, j.s, j.len) == PN_OK;
       if (j.failed) pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory writing the JSON");
       free(j.s);
@@ -1610,6 +1777,8 @@ int cli_bench_model(pn_ctx *ctx, int argc, char **argv)
 done:
   free(v.ranks);
   free(v.pred_busy);
+  free(vpar.ranks);
+  free(vpar.pred_busy);
   free(rows);
   free(par);
   pn_problem_destroy(&p);

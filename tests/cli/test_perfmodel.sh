@@ -4,7 +4,8 @@
 # the machine is shared).  On 2 ranks with --validate: calibration table,
 # ping-pong, pipeline and Parareal tables (speedup = T1/T, efficiency =
 # speedup/P, P > N impossible, best M no worse than the automatic M, weak
-# scaling), the validation's prediction equal to the table's at its P and M;
+# scaling), the validation's prediction equal to the table's at its P and M,
+# Parareal's iterations measured by Parareal gradients and used in its table;
 # on 4 ranks (oversubscribed on small machines) the busy-time criterion;
 # given latency and bandwidth are used; bad options are refused.
 # Usage: test_perfmodel.sh PINODE_BINARY SOURCE_DIR
@@ -20,11 +21,12 @@ if ! "$bin" bench --model --help 2>/dev/null | grep -q "usage: pinode bench --mo
 fi
 spiral=$src/tests/data/bench/spiral
 
-mpiexec -n 2 "$bin" bench --model --validate --repeat 3 --parareal-iterations 1,3 \
-  --json "$tmp/m2.json" "$spiral" >"$tmp/m2.log"
+mpiexec -n 2 "$bin" bench --model --validate --repeat 3 --parareal-iterations 1,3,measure \
+  --parareal-tol 1e-8 --json "$tmp/m2.json" "$spiral" >"$tmp/m2.log"
 for text in "^pipeline (exact)" "^Parareal, K = 1 " "^Parareal, K = 3 " "^assumptions:" \
-            "^model: T(P,M) = " "^validation: " "criterion: wall time per gradient" \
-            "^network (ping-pong ranks 0-1"; do
+            "^model: T(P,M) = " "^Parareal: T = " "^validation: the real pipelined" \
+            "^validation: the real Parareal" "measured on these ranks" \
+            "criterion: wall time per gradient" "^network (ping-pong ranks 0-1"; do
   grep -q "$text" "$tmp/m2.log" || { cat "$tmp/m2.log"; echo "missing: $text" >&2; exit 1; }
 done
 mpiexec -n 4 --oversubscribe "$bin" bench --model --validate --repeat 2 --max-ranks 64 \
@@ -40,6 +42,29 @@ tmp, cores = sys.argv[1], int(sys.argv[2])
 def close(a, b, rel=1e-5):
     return abs(a - b) <= rel * max(abs(a), abs(b))
 
+def check_validation(v, d, P_here, rows):
+    pr = v["per_rank"]
+    assert [x["rank"] for x in pr] == list(range(P_here))
+    assert pr[0]["block"][0] == 0 and pr[-1]["block"][1] == 1000
+    assert v["wall_measured"] > 0 and v["wall_measured"] <= v["wall_measured_median"]
+    assert close(v["wall_error"], (v["wall_model"] - v["wall_measured"]) / v["wall_measured"])
+    errs = []
+    for x in pr:
+        assert 0 < x["busy_measured"] <= x["busy_measured_median"], x
+        assert 0 < x["busy_model"] and x["cpu_in_mpi"] >= 0 and x["cpu"] > 0, x
+        assert x["cpu"] >= x["busy_measured"], x  # per sample cpu >= busy, hence the best too
+        errs.append((x["busy_model"] - x["busy_measured"]) / x["busy_measured"])
+    worst = max(errs, key=abs)
+    assert close(v["busy_error"], worst, 1e-4), (v["busy_error"], errs)
+    over = v["oversubscribed"]
+    assert over == (P_here > d["host"]["local_cpus"]), v
+    crit = abs(v["busy_error"]) if over else abs(v["wall_error"])
+    assert v["within_tolerance"] == (crit <= v["tolerance"]), v
+    assert ("busy" in v["criterion"]) == over
+    print(f"P = {P_here}, {v['method']}: model {v['wall_model']:.4g} s, measured "
+          f"{v['wall_measured']:.4g} s ({100 * v['wall_error']:+.0f} %), busy error "
+          f"{100 * v['busy_error']:+.0f} %, criterion: {v['criterion']}")
+
 def check(d, P_here, validate):
     assert d["kind"] == "pinode-perfmodel"
     sh = d["shape"]
@@ -54,7 +79,7 @@ def check(d, P_here, validate):
         assert all(x > 0 for x in p["gradient"] + p["forward"]), p
     assert 1 <= d["calibration"]["threshold_b"] <= 16
     c = d["calibration"]["coarse"]
-    assert c["scheme"] == "euler" and c["b"] == 16 and 0 < c["t_forward"] <= c["t_step"], c
+    assert c["scheme"] == "rk4" and c["b"] == 16 and 0 < c["t_forward"] <= c["t_step"], c
     net = d["network"]
     assert net["latency"] >= 0 and net["bandwidth"] > 0, net
     rows = d["pipeline"]
@@ -83,9 +108,9 @@ def check(d, P_here, validate):
             assert r["time"] > 0 and close(r["speedup"], T1 / r["time"]), r
             assert close(r["efficiency"], r["speedup"] / r["P"]), r
         # more iterations cost more (same P)
-    if len(d["parareal"]) == 2:
-        a, b = d["parareal"]
-        assert (a["K"], b["K"]) == (1, 3)
+    if len(d["parareal"]) >= 2:
+        a, b = d["parareal"][:2]
+        assert (a["K"], b["K"]) == (1, 3) and not a["measured"] and not b["measured"]
         for ra, rb in zip(a["rows"], b["rows"]):
             if ra["time"] is not None and ra["P"] > 1:
                 assert rb["time"] > ra["time"], (ra, rb)
@@ -94,42 +119,32 @@ def check(d, P_here, validate):
     if not validate:
         assert v is None
         return
-    assert v["ranks"] == P_here and 1 <= v["microbatches"] <= 16, v
+    assert v["method"] == "pipeline" and v["ranks"] == P_here and 1 <= v["microbatches"] <= 16, v
     row = [r for r in rows if r["P"] == P_here][0]
     if row["M"] == v["microbatches"]:  # the model's copy of the solver's automatic rule
         assert close(v["wall_model"], row["time"], 1e-9), (v["wall_model"], row)
     else:
         print(f"note: the solver chose M = {v['microbatches']}, the model's rule {row['M']}")
-    assert v["wall_measured"] > 0 and v["wall_measured"] <= v["wall_measured_median"]
-    assert close(v["wall_error"], (v["wall_model"] - v["wall_measured"]) / v["wall_measured"])
-    pr = v["per_rank"]
-    assert [x["rank"] for x in pr] == list(range(P_here))
-    assert pr[0]["block"][0] == 0 and pr[-1]["block"][1] == 1000
-    errs = []
-    for x in pr:
-        assert 0 < x["busy_measured"] <= x["busy_measured_median"], x
-        assert 0 < x["busy_model"] and x["cpu_in_mpi"] >= 0 and x["cpu"] > 0, x
-        assert x["cpu"] >= x["busy_measured"], x  # per sample cpu >= busy, hence the best too
-        errs.append((x["busy_model"] - x["busy_measured"]) / x["busy_measured"])
-    worst = max(errs, key=abs)
-    assert close(v["busy_error"], worst, 1e-4), (v["busy_error"], errs)
-    over = v["oversubscribed"]
-    assert over == (P_here > d["host"]["local_cpus"]), v
-    crit = abs(v["busy_error"]) if over else abs(v["wall_error"])
-    assert v["within_tolerance"] == (crit <= v["tolerance"]), v
-    assert ("busy" in v["criterion"]) == over
-    print(f"P = {P_here}: model {v['wall_model']:.4g} s, measured {v['wall_measured']:.4g} s "
-          f"({100 * v['wall_error']:+.0f} %), busy error {100 * v['busy_error']:+.0f} %, "
-          f"criterion: {v['criterion']}")
+    check_validation(v, d, P_here, rows)
+    pv = d["parareal_validation"]
+    if pv is not None:
+        assert pv["method"] == "parareal" and 1 <= pv["K"] <= P_here and 1 <= pv["K_adjoint"] <= P_here
+        measured = [x for x in d["parareal"] if x["measured"]]
+        assert len(measured) == 1 and (measured[0]["K"], measured[0]["K_adjoint"]) == (pv["K"], pv["K_adjoint"])
+        row = [r for r in measured[0]["rows"] if r["P"] == P_here][0]
+        assert close(pv["wall_model"], row["time"], 1e-9), (pv["wall_model"], row)
+        check_validation(pv, d, P_here, rows)
 
 d2 = json.load(open(f"{tmp}/m2.json"))
 check(d2, 2, True)
 assert d2["network"]["measured"] and not d2["network"]["latency_given"]
 assert d2["network"]["pingpong"][0]["bytes"] == 8 and len(d2["network"]["pingpong"]) >= 8
-assert [p["K"] for p in d2["parareal"]] == [1, 3]
+assert [p["K"] for p in d2["parareal"]][:2] == [1, 3] and len(d2["parareal"]) == 3
+assert d2["parareal_validation"] is not None
 assert d2["pipeline"][-1]["P"] == 4096
 d4 = json.load(open(f"{tmp}/m4.json"))
 check(d4, 4, True)
+assert d4["parareal_validation"] is None
 assert d4["pipeline"][-1]["P"] == 64
 d1 = json.load(open(f"{tmp}/m1.json"))
 check(d1, 1, False)
@@ -140,7 +155,8 @@ assert [r["P"] for r in d1["pipeline"]] == [1, 2, 8, 2000], d1["pipeline"]
 PY
 
 # Bad options: status 2 and a message naming the option; a missing directory: status 1.
-for args in "--parareal-iterations 0" "--repeat 0" "--latency -1" "--ranks 2,x" "--steps 0"; do
+for args in "--parareal-iterations 0" "--parareal-iterations 2,x" "--repeat 0" "--latency -1" \
+            "--ranks 2,x" "--steps 0" "--parareal-adjoint sideways" "--parareal-tol 2"; do
   status=0
   # shellcheck disable=SC2086
   "$bin" bench --model $args "$spiral" >"$tmp/bad.log" 2>&1 || status=$?
@@ -153,4 +169,7 @@ done
 status=0
 "$bin" bench --model "$tmp/no-such-dir" >"$tmp/missing.log" 2>&1 || status=$?
 [ "$status" = 1 ] && grep -q "no-such-dir" "$tmp/missing.log"
+status=0  # Parareal's iterations cannot be measured on one rank
+"$bin" bench --model --parareal-iterations measure "$spiral" >"$tmp/one.log" 2>&1 || status=$?
+[ "$status" = 1 ] && grep -q "needs 2 or more ranks" "$tmp/one.log"
 echo "bench --model: tables, validation and errors ok"
