@@ -2,14 +2,16 @@
 """Result files of a scaling study: write one, check them, collect them into a CSV.
 
   collect_scaling.py point --raw RAW.json --study strong|weak --out POINT.json
+                           [--method pipeline|parareal] [--log LOG]
                            [--launcher TEXT] [--problem DIR]
       Turn the JSON of `pinode gradient --repeat R --json RAW.json` (one run on
       P ranks) into the study's machine-readable result file for that point:
       P, M, N, B, D, the time per gradient (median/min/max), the time per phase
-      (forward, backward, waiting) and memory of every rank, iterations (null
-      for the pipeline: it is not iterative), the host (name, CPU, cores,
-      load, kernel) and the SLURM job (id, array task, nodes, tasks,
-      partition) if there is one.
+      (forward, backward, waiting) and memory of every rank, iterations
+      (Parareal: forward and adjoint, read from the run's output LOG; null for
+      the pipeline, which is not iterative), the host (name, CPU, cores, load,
+      kernel) and the SLURM job (id, array task, nodes, tasks, partition) if
+      there is one.
 
   collect_scaling.py collect DIR [--csv OUT.csv]
       Read every DIR/**/point-*.json (recursively), check each, and write one
@@ -27,6 +29,7 @@ import json
 import math
 import os
 import platform
+import re
 import socket
 import sys
 
@@ -79,9 +82,25 @@ def slurm_info():
     return {k: os.environ.get(v) for k, v in keys.items()}
 
 
+def parareal_iterations(log):
+    """Forward and adjoint iterations from pinode gradient's Parareal report."""
+    with open(log) as f:
+        text = f.read()
+    fwd = re.search(r"^parareal: (\d+) iterations", text, re.M)
+    adj = re.search(r"^ +adjoint \((\w+)\): (\d+) iterations", text, re.M)
+    if not fwd or not adj:
+        raise SystemExit(f"collect_scaling.py: {log}: no Parareal iteration report")
+    return {"forward": int(fwd.group(1)), "adjoint": int(adj.group(2)), "adjoint_method": adj.group(1)}
+
+
 def make_point(args):
     with open(args.raw) as f:
         raw = json.load(f)
+    iterations = None
+    if args.method == "parareal":
+        if not args.log:
+            raise SystemExit("collect_scaling.py: --method parareal needs --log (its iterations)")
+        iterations = parareal_iterations(args.log)
     ranks = raw["per_rank"]
     P = raw["ranks"]
     if len(ranks) != P:
@@ -102,7 +121,7 @@ def make_point(args):
     point = {
         "format": FORMAT,
         "study": args.study,
-        "method": "pipeline",
+        "method": args.method,
         "problem": args.problem or raw.get("problem"),
         "scheme": raw["scheme"],
         "P": P,
@@ -121,7 +140,7 @@ def make_point(args):
             "busy": max(r["time_busy"] for r in per_rank),
         },
         "memory_per_rank_kb": [r["peak_rss_kb"] for r in per_rank],
-        "iterations": None,
+        "iterations": iterations,
         "per_rank": per_rank,
         "host": host_info(),
         "slurm": slurm_info(),
@@ -153,6 +172,14 @@ def check_point(p, name):
             bad(f"'{k}' must be an integer >= 1")
     if p["study"] not in ("strong", "weak"):
         bad("study must be strong or weak")
+    if p.get("method") not in ("pipeline", "parareal"):
+        bad("method must be pipeline or parareal")
+    it = p.get("iterations")
+    if p["method"] == "parareal":
+        if not (isinstance(it, dict) and isinstance(it.get("forward"), int) and 1 <= it["forward"]):
+            bad("a Parareal point needs its iterations")
+    elif it is not None:
+        bad("a pipeline point has no iterations")
     t = p["time_per_gradient"]
     if not all(finite(t[k]) and t[k] > 0 for k in ("median", "min", "max")):
         bad("times per gradient must be finite and positive")
@@ -213,7 +240,8 @@ def collect(args):
             "t_wait_max": p["phases_max"]["wait"], "t_busy_max": p["phases_max"]["busy"],
             "rss_max_mb": max(rss), "rss_per_rank_mb": ";".join(f"{x:.1f}" for x in rss),
             "solver_mb_max": max(r["bytes_solver"] for r in p["per_rank"]) / 1048576,
-            "iterations": "" if p.get("iterations") is None else p["iterations"],
+            "iterations": "" if p.get("iterations") is None
+            else f"{p['iterations']['forward']}/{p['iterations']['adjoint']}",
             "hostname": p["host"]["hostname"], "nodes": slurm.get("nodelist") or p["host"]["hostname"],
             "slurm_job": slurm.get("job_id") or "", "launcher": p.get("launcher") or "",
             "file": p["_file"],
@@ -226,12 +254,13 @@ def collect(args):
         for r in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     os.replace(tmp, out)
-    print(f"{'study':6} {'P':>5} {'M':>4} {'N':>7} {'B':>5} {'median s':>10} {'speedup':>8} "
+    print(f"{'study':6} {'method':8} {'P':>5} {'M':>4} {'N':>7} {'B':>5} {'median s':>10} {'speedup':>8} "
           f"{'effic.':>7} {'fwd s':>8} {'bwd s':>8} {'wait s':>8} {'RSS MB':>7}")
     for r in rows:
-        print(f"{r['study']:6} {r['P']:5d} {r['M']:4d} {r['N']:7d} {r['B']:5d} {r['t_median']:10.4g} "
+        print(f"{r['study']:6} {r['method']:8} {r['P']:5d} {r['M']:4d} {r['N']:7d} {r['B']:5d} {r['t_median']:10.4g} "
               f"{r['speedup']:8.3f} {100 * r['efficiency']:6.1f}% {r['t_forward_max']:8.4f} "
-              f"{r['t_backward_max']:8.4f} {r['t_wait_max']:8.4f} {r['rss_max_mb']:7.1f}")
+              f"{r['t_backward_max']:8.4f} {r['t_wait_max']:8.4f} {r['rss_max_mb']:7.1f} "
+              f"{r['iterations']}")
     print(f"wrote {out} ({len(rows)} points)")
     return 0
 
@@ -244,6 +273,8 @@ def main():
     pp.add_argument("--study", required=True, choices=("strong", "weak"))
     pp.add_argument("--out", required=True)
     pp.add_argument("--launcher", default="")
+    pp.add_argument("--method", default="pipeline", choices=("pipeline", "parareal"))
+    pp.add_argument("--log", default="")
     pp.add_argument("--problem", default="")
     pc = sub.add_parser("collect", help="collect the result files of a study into a CSV")
     pc.add_argument("dir")

@@ -56,7 +56,8 @@ def model_series(model, study):
                     [r["best_speedup"] / r["P"] for r in best], [r["best_time"] for r in best]))
         for par in model.get("parareal", []):
             pr = [x for x in par["rows"] if x["time"] is not None]
-            out.append((f"model: Parareal, K = {par['K']}, K_a = {par['K_adjoint']}", ":",
+            how = "measured" if par.get("measured") else "given"
+            out.append((f"model: Parareal, K = {par['K']}, K_a = {par['K_adjoint']} ({how})", ":",
                         [x["P"] for x in pr], [x["speedup"] for x in pr],
                         [x["efficiency"] for x in pr], [x["time"] for x in pr]))
     else:
@@ -67,13 +68,23 @@ def model_series(model, study):
     return out
 
 
+MEASURED = {"pipeline": ("o", "k", "measured, pipeline (median)"),
+            "parareal": ("s", "tab:red", "measured, Parareal (median)")}
+
+
+def measured(ax, rows, key, scale=1.0):
+    for method, (marker, color, label) in MEASURED.items():
+        mr = [r for r in rows if r["method"] == method]
+        if mr:
+            ax.plot([r["P"] for r in mr], [scale * r[key] for r in mr], marker, ms=7, color=color,
+                    label=label)
+
+
 def panel_speedup(ax, rows, series, study, pmax):
-    Ps = [r["P"] for r in rows]
     ax.plot([1, pmax], [1, pmax], color="0.6", lw=1, label="ideal")
     for label, style, mp, sp, _, _ in series:
         ax.plot(mp, sp, style, lw=1.5, label=label)
-    ax.plot(Ps, [r["speedup"] for r in rows], "o", ms=7, color="k",
-            label="measured (median)")
+    measured(ax, rows, "speedup")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlabel("ranks P")
@@ -82,12 +93,10 @@ def panel_speedup(ax, rows, series, study, pmax):
 
 
 def panel_efficiency(ax, rows, series, study, pmax):
-    Ps = [r["P"] for r in rows]
     ax.plot([1, pmax], [100, 100], color="0.6", lw=1, label="ideal")
     for label, style, mp, _, ef, _ in series:
         ax.plot(mp, [100 * e for e in ef], style, lw=1.5, label=label)
-    ax.plot(Ps, [100 * r["efficiency"] for r in rows], "o", ms=7, color="k",
-            label="measured (median)")
+    measured(ax, rows, "efficiency", 100.0)
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, 110)
     ax.set_xlabel("ranks P")
@@ -96,6 +105,9 @@ def panel_efficiency(ax, rows, series, study, pmax):
 
 
 def panel_phases(ax, rows, series):
+    method = "pipeline" if any(r["method"] == "pipeline" for r in rows) else "parareal"
+    rows = [r for r in rows if r["method"] == method]
+    ax.set_title(f"phases: {method}", fontsize=9)
     Ps = [r["P"] for r in rows]
     ax.plot(Ps, [r["t_median"] for r in rows], "o-", color="k", label="time per gradient")
     ax.plot(Ps, [r["t_forward_max"] for r in rows], "s-", label="forward (slowest rank)")

@@ -4,8 +4,10 @@
 # scripts/study_local.sh (plain mpiexec, no SLURM).
 #
 # For each rank count P it runs, through the launcher,
-#   pinode gradient --repeat R --json ... PROBLEM      (the pipelined gradient)
-# and writes the point's result file OUT/points/point-P<P>.json
+#   pinode gradient --repeat R --json ... PROBLEM      (the pipelined gradient,
+#                                                       or Parareal's with --method)
+# and writes the point's result file OUT/points/point-P<P>.json (Parareal:
+# point-parareal-P<P>.json, with the iterations it took)
 # (scripts/collect_scaling.py point: P, M, N, B, time per gradient, time per
 # phase and memory of every rank, host and SLURM job).  Strong scaling keeps
 # the problem; weak scaling runs a problem P times longer (same step, N*P
@@ -21,13 +23,17 @@
 #                          runs with I = 0, and nothing is collected
 #   --repeat R             timed gradients per point after one warm-up (default 5)
 #   --microbatches M       pipeline micro-batches (default: the solver's choice)
+#   --method M             pipeline (default) or parareal
+#   --parareal-tol X       Parareal's tolerance (default 0: until nothing changes)
+#   --coarse-steps G, --coarse-scheme S, --parareal-adjoint A   Parareal's settings
 #   --launcher CMD         launch command, {P} is replaced by the rank count
 #                          (default: "mpiexec -n {P}")
 #   --pinode BIN           the pinode program (default: $PINODE_BIN, build/bin/pinode
 #                          or pinode on PATH)
 #   --model-ranks K        ranks for the model's ping-pong (default min(2, largest P));
 #                          0: no model
-#   --parareal-iterations K[,K2]  passed to the model (Parareal prediction)
+#   --parareal-iterations K[,K2]  passed to the model (Parareal prediction); with
+#                          --method parareal the model also measures them ('measure')
 #   --no-report            do not collect and plot at the end
 set -euo pipefail
 
@@ -39,7 +45,8 @@ python=/usr/bin/python3
 die() { echo "study_run.sh: $*" >&2; exit 2; }
 
 study="" problem="" out="" ranks="" max_ranks="" point="" repeat=5 micro="" launcher=""
-pinode="${PINODE_BIN:-}" model_ranks="" parareal="" report=1
+pinode="${PINODE_BIN:-}" model_ranks="" parareal="" report=1 method=pipeline
+par_opts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --study) study=$2; shift 2 ;;
@@ -54,12 +61,15 @@ while [ $# -gt 0 ]; do
     --pinode) pinode=$2; shift 2 ;;
     --model-ranks) model_ranks=$2; shift 2 ;;
     --parareal-iterations) parareal=$2; shift 2 ;;
+    --method) method=$2; shift 2 ;;
+    --parareal-tol|--coarse-steps|--coarse-scheme|--parareal-adjoint) par_opts+=("$1" "$2"); shift 2 ;;
     --no-report) report=0; shift ;;
     -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 case "$study" in strong|weak) ;; *) die "--study must be strong or weak" ;; esac
+case "$method" in pipeline|parareal) ;; *) die "--method must be pipeline or parareal" ;; esac
 [ -n "$problem" ] || die "--problem DIR is required"
 [ -f "$problem/meta.txt" ] || die "no problem directory at $problem (meta.txt missing)"
 [ -n "$out" ] || die "--out DIR is required"
@@ -114,6 +124,7 @@ problem=$(cd "$problem" && pwd)
   echo "ranks ${plist[*]}"
   echo "repeat $repeat"
   echo "microbatches ${micro:-auto}"
+  echo "method $method ${par_opts[*]}"
   echo "launcher $launcher"
   echo "pinode $pinode"
   echo "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -131,23 +142,33 @@ for P in "${todo[@]}"; do
   fi
   mopt=()
   [ -z "$micro" ] || mopt=(--microbatches "$micro")
-  raw=$out/raw/P$P.json
+  name=P$P
+  if [ "$method" = parareal ]; then
+    mopt+=(--parallel parareal "${par_opts[@]}")
+    name=parareal-P$P
+  fi
+  raw=$out/raw/$name.json
   echo "  P = $P: ${launcher//\{P\}/$P} $pinode gradient ${mopt[*]} --repeat $repeat"
   if ! launch "$P" "$pinode" gradient "${mopt[@]}" --repeat "$repeat" --json "$raw" \
-       "$prob" "$out/raw/grad-P$P" > "$out/logs/P$P.log" 2>&1; then
-    cat "$out/logs/P$P.log" >&2
-    die "the run on $P ranks failed (log: $out/logs/P$P.log)"
+       "$prob" "$out/raw/grad-$name" > "$out/logs/$name.log" 2>&1; then
+    cat "$out/logs/$name.log" >&2
+    die "the run on $P ranks failed (log: $out/logs/$name.log)"
   fi
   "$python" "$home/scripts/collect_scaling.py" point --raw "$raw" --study "$study" \
-    --out "$out/points/point-P$P.json" --launcher "${launcher//\{P\}/$P}" --problem "$prob"
-  grep -m1 'time per gradient' "$out/logs/P$P.log" | sed 's/^/    /' || true
+    --method "$method" --log "$out/logs/$name.log" \
+    --out "$out/points/point-$name.json" --launcher "${launcher//\{P\}/$P}" --problem "$prob"
+  grep -m1 'time per gradient' "$out/logs/$name.log" | sed 's/^/    /' || true
 done
 
 # the model, once per study (array jobs: with the first point)
 if [ "$model_ranks" -gt 0 ] && { [ -z "$point" ] || [ "$point" = 0 ]; }; then
   if "$pinode" bench --model --help 2>/dev/null | grep -q 'usage: pinode bench --model'; then
     popt=()
-    [ -z "$parareal" ] || popt=(--parareal-iterations "$parareal")
+    if [ "$method" = parareal ] && [ "$model_ranks" -ge 2 ]; then
+      popt=(--parareal-iterations "${parareal:+$parareal,}measure" "${par_opts[@]}")
+    elif [ -n "$parareal" ]; then
+      popt=(--parareal-iterations "$parareal")
+    fi
     [ -z "$micro" ] || popt+=(--microbatches "$micro")
     echo "  model: pinode bench --model on $model_ranks rank(s)"
     if ! launch "$model_ranks" "$pinode" bench --model --json "$out/model.json" "${popt[@]}" \

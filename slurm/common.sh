@@ -109,6 +109,8 @@ pinode_study() {
   if [ -n "${PINODE_PARAREAL_ITERATIONS:-}" ]; then
     opts+=(--parareal-iterations "$PINODE_PARAREAL_ITERATIONS")
   fi
+  if [ -n "${PINODE_METHOD:-}" ]; then opts+=(--method "$PINODE_METHOD"); fi
+  if [ -n "${PINODE_PARAREAL_TOL:-}" ]; then opts+=(--parareal-tol "$PINODE_PARAREAL_TOL"); fi
   if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then opts+=(--point "$SLURM_ARRAY_TASK_ID"); fi
   "$PINODE_HOME/scripts/study_run.sh" "${opts[@]}" "$@"
 }

@@ -67,6 +67,29 @@ assert m["kind"] == "pinode-perfmodel" and m["network"]["measured"], m["network"
 assert [p["K"] for p in m["parareal"]] == [2] and m["pipeline"][0]["P"] == 1
 PY
 grep -q "^pipeline (exact)" "$tmp/strong/model.txt"
+rm "$tmp/strong/model.json"   # the Parareal run below measures its own
+# Parareal points in the strong study's directory: iterations from the run,
+# speedup against Parareal's own P = 1 point, the model's measured K
+"$src/scripts/study_local.sh" strong "$problem" --ranks "1 2" --repeat 3 --pinode "$bin" \
+  --method parareal --parareal-tol 1e-10 --out "$tmp/strong" >"$tmp/parareal.log" 2>&1 \
+  || { cat "$tmp/parareal.log" >&2; exit 1; }
+grep -q "wrote $tmp/strong/scaling.csv (4 points)" "$tmp/parareal.log"
+"$python" - "$tmp/strong" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = [r for r in csv.DictReader(open(os.path.join(d, "scaling.csv"))) if r["method"] == "parareal"]
+assert [int(r["P"]) for r in rows] == [1, 2], rows
+assert abs(float(rows[0]["speedup"]) - 1) < 1e-9
+for r in rows:
+    k, ka = (int(x) for x in r["iterations"].split("/"))
+    assert 1 <= k <= int(r["P"]) and 1 <= ka <= int(r["P"]), r
+p = json.load(open(os.path.join(d, "points", "point-parareal-P2.json")))
+assert p["method"] == "parareal" and p["iterations"]["forward"] >= 1, p["iterations"]
+m = json.load(open(os.path.join(d, "model.json")))
+meas = [x for x in m["parareal"] if x["measured"]]
+assert len(meas) == 1 and m["parareal_validation"]["method"] == "parareal", m["parareal"]
+assert (meas[0]["K"], meas[0]["K_adjoint"]) == (p["iterations"]["forward"], p["iterations"]["adjoint"])
+PY
 # weak scaling ran a problem twice as long on 2 ranks
 grep -q '^steps 20$' "$tmp/weak/problems/P2/meta.txt"
 [ "$(wc -l < "$tmp/weak/problems/P2/times.txt")" = 2 ]
