@@ -73,23 +73,10 @@ int pn_dataset_scale(pn_ctx *ctx, pn_dataset *ds, double factor)
 
 /* ---- generators ------------------------------------------------------------ */
 
-static const char *const gen_names[] = {"spiral", "lotka_volterra", "pendulum", "lorenz"};
+static const char *const gen_names[] = {"spiral", "lotka_volterra", "pendulum", "lorenz", NULL};
 static const int gen_dims[] = {2, 2, 2, 3};
 
-int pn_generator_from_name(const char *name, pn_generator_kind *out)
-{
-  for (int i = 0; name && i < 4; i++)
-    if (strcmp(name, gen_names[i]) == 0) {
-      *out = (pn_generator_kind)i;
-      return PN_OK;
-    }
-  return PN_ERR_ARG;
-}
-
-const char *pn_generator_name(pn_generator_kind k)
-{
-  return (unsigned)k < 4 ? gen_names[k] : "unknown";
-}
+PNI_ENUM_NAMES(pn_generator_kind, pn_generator, gen_names)
 
 int pn_generator_dim(pn_generator_kind k) { return (unsigned)k < 4 ? gen_dims[k] : 0; }
 

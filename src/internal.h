@@ -67,4 +67,20 @@ long pni_peak_rss_kb(void);
 /* Index of the first non-finite entry of x[0..n), or -1. */
 long pni_first_nonfinite(const double *x, size_t n);
 
+/* Names of an enum, in enum order, as a NULL-terminated list: the index of
+ * a name (−1 if absent) and the name of an index ("?" if out of range). */
+int pni_name_index(const char *const *names, const char *name);
+const char *pni_index_name(const char *const *names, int i);
+
+/* Defines prefix_from_name() and prefix_name() of a public enum from its list. */
+#define PNI_ENUM_NAMES(type, prefix, names)                                     \
+  int prefix##_from_name(const char *name, type *out)                           \
+  {                                                                             \
+    const int i = pni_name_index(names, name);                                  \
+    if (i < 0 || !out) return PN_ERR_ARG;                                       \
+    *out = (type)i;                                                             \
+    return PN_OK;                                                               \
+  }                                                                             \
+  const char *prefix##_name(type value) { return pni_index_name(names, (int)value); }
+
 #endif

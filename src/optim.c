@@ -17,8 +17,8 @@ struct pn_optim {
   double *v;      /* Adam second moment (NULL for SGD) */
 };
 
-static const char *const method_names[] = {"adam", "sgd"};
-static const char *const schedule_names[] = {"constant", "step", "exponential", "cosine"};
+static const char *const method_names[] = {"adam", "sgd", NULL};
+static const char *const schedule_names[] = {"constant", "step", "exponential", "cosine", NULL};
 
 void pn_optim_opts_default(pn_optim_opts *o)
 {
@@ -226,35 +226,5 @@ int pn_optim_set_state(pn_optim *opt, const double *state, size_t n)
   return PN_OK;
 }
 
-static int lookup(const char *const *names, int n, const char *name)
-{
-  for (int i = 0; name && i < n; i++)
-    if (strcmp(name, names[i]) == 0) return i;
-  return -1;
-}
-
-int pn_optim_method_from_name(const char *name, pn_optim_method *out)
-{
-  const int i = lookup(method_names, 2, name);
-  if (i < 0) return PN_ERR_ARG;
-  *out = (pn_optim_method)i;
-  return PN_OK;
-}
-
-int pn_lr_schedule_from_name(const char *name, pn_lr_schedule *out)
-{
-  const int i = lookup(schedule_names, 4, name);
-  if (i < 0) return PN_ERR_ARG;
-  *out = (pn_lr_schedule)i;
-  return PN_OK;
-}
-
-const char *pn_optim_method_name(pn_optim_method m)
-{
-  return (int)m >= 0 && (int)m < 2 ? method_names[m] : "unknown";
-}
-
-const char *pn_lr_schedule_name(pn_lr_schedule s)
-{
-  return (int)s >= 0 && (int)s < 4 ? schedule_names[s] : "unknown";
-}
+PNI_ENUM_NAMES(pn_optim_method, pn_optim_method, method_names)
+PNI_ENUM_NAMES(pn_lr_schedule, pn_lr_schedule, schedule_names)

@@ -141,11 +141,11 @@ static void compose(void *in, void *inout, int *len, MPI_Datatype *type)
   }
 }
 
-static int setup(pn_solver *S)
+/* The buffers and steppers of this rank (no communication). */
+static int setup_local(pn_solver *S)
 {
   pn_ctx *ctx = S->ctx;
   const int B = S->batch;
-  if (S->pr && S->pr->batch == B) return PN_OK;
   pni_parareal_free(&S->pr);
   pni_parareal *p = NULL;
   PN_CALL(pni_calloc(ctx, 1, sizeof *p, &p, "Parareal workspace"));
@@ -182,12 +182,25 @@ static int setup(pn_solver *S)
     PN_CHECK(ctx, p->elem_len <= (size_t)INT32_MAX, PN_ERR_LIMIT,
              "the affine adjoint map of a block (%zu doubles) is too large for one MPI message",
              p->elem_len);
+  }
+  return PN_OK;
+}
+
+/* Collective: every rank's local part first (agreed, so that none is left
+ * waiting in the communicator split), then the MPI objects of the maps. */
+static int setup(pn_solver *S)
+{
+  if (S->pr && S->pr->batch == S->batch) return PN_OK;
+  pn_ctx *ctx = S->ctx;
+  PN_CALL(pni_agree(ctx, setup_local(S)));
+  pni_parareal *p = S->pr;
+  if (S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS) {
     PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, 0, S->size - 1 - S->rank, &p->rev));
     PN_CALL_MPI(ctx, MPI_Type_contiguous((int)p->elem_len, MPI_DOUBLE, &p->elem_type));
     PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
     PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
   }
-  p->batch = B;
+  p->batch = S->batch; /* complete: later calls with this batch reuse it */
   return PN_OK;
 }
 
@@ -240,15 +253,15 @@ static double max_abs(const double *x, size_t n)
   return m;
 }
 
-/* Send a boundary state and a status to rank r + 1 (the previous send done). */
-static void send_state(pn_solver *S, const double *u, int status)
+/* Send B×D doubles and a status to rank `to` (the previous send done). */
+static void send_to(pn_solver *S, int to, int tag, const double *u, int status)
 {
   pni_parareal *p = S->pr;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
   memcpy(p->sendbuf, u, sizeof(double) * w);
   p->sendbuf[w] = (double)status;
-  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, S->rank + 1, TAG_PARAREAL, S->ctx->comm, &p->sreq);
+  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, to, tag, S->ctx->comm, &p->sreq);
 }
 
 /* Complete a receive posted on recvbuf; copy the state, return the status. */
@@ -263,10 +276,11 @@ static int finish_receive(pn_solver *S, MPI_Request *req, double *u)
   return (int)p->recvbuf[w];
 }
 
-static void post_receive(pn_solver *S, MPI_Request *req)
+/* Post the receive of B×D doubles and a status from rank `from` on recvbuf. */
+static void post_receive(pn_solver *S, int from, int tag, MPI_Request *req)
 {
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
-  MPI_Irecv(S->pr->recvbuf, (int)w + 1, MPI_DOUBLE, S->rank - 1, TAG_PARAREAL, S->ctx->comm, req);
+  MPI_Irecv(S->pr->recvbuf, (int)w + 1, MPI_DOUBLE, from, tag, S->ctx->comm, req);
 }
 
 /* Iteration 0: the sequential coarse sweep U_{r+1} = G(U_r). */
@@ -279,12 +293,12 @@ static void initial_guess(pn_solver *S, const double *theta, const double *z0, i
     memcpy(p->U, z0, sizeof(double) * w);
   } else {
     MPI_Request req;
-    post_receive(S, &req);
+    post_receive(S, S->rank - 1, TAG_PARAREAL, &req);
     if (finish_receive(S, &req, p->U) != PN_OK) *upstream = PN_ERR_REMOTE;
   }
   if (S->rank == S->size - 1) return; /* G of the last block would serve nobody */
   if (*rc == PN_OK && *upstream == PN_OK) *rc = coarse(S, theta, p->U, p->Gold);
-  send_state(S, p->Gold, *rc != PN_OK ? *rc : *upstream);
+  send_to(S, S->rank + 1, TAG_PARAREAL, p->Gold, *rc != PN_OK ? *rc : *upstream);
 }
 
 /* One correction: receive the new U_r, pass U_{r+1} on; returns the change of U_r. */
@@ -313,8 +327,23 @@ static double correct(pn_solver *S, const double *theta, MPI_Request *req, const
       *fresh = 1;
     }
   }
-  if (S->rank < S->size - 1) send_state(S, p->Unext, *rc != PN_OK ? *rc : *upstream);
+  if (S->rank < S->size - 1)
+    send_to(S, S->rank + 1, TAG_PARAREAL, p->Unext, *rc != PN_OK ? *rc : *upstream);
   return change;
+}
+
+/* End of an iteration, the same on every rank: the largest change and
+ * whether any rank failed, recorded in history[k]; after a failure elsewhere
+ * this rank stops as REMOTE.  Returns 1 when the iteration is over. */
+static int iteration_over(pn_solver *S, double change, int failed, int k, double *history,
+                          int *upstream)
+{
+  const double tol = S->opts.parareal.tol;
+  double mine[2] = {change, failed}, all[2];
+  MPI_Allreduce(mine, all, 2, MPI_DOUBLE, MPI_MAX, S->ctx->comm);
+  if (k < PN_PARAREAL_HISTORY) history[k] = all[0];
+  if (all[1] != 0.0 && !failed) *upstream = PN_ERR_REMOTE;
+  return all[1] != 0.0 || all[0] == 0.0 || (tol > 0.0 && all[0] <= tol);
 }
 
 static int not_converged(pn_solver *S, int iterations)
@@ -335,11 +364,10 @@ static int not_converged(pn_solver *S, int iterations)
 int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
 {
   int rc = setup(S), upstream = PN_OK;
-  if (rc != PN_OK) return rc; /* collective failure: every rank fails the same way here */
+  if (rc != PN_OK) return rc; /* setup agreed: every rank returns here */
   pni_parareal *p = S->pr;
   const double t = pni_wtime();
   const int kmax = S->opts.parareal.max_iter > 0 ? S->opts.parareal.max_iter : S->size;
-  const double tol = S->opts.parareal.tol;
   S->cur_theta = theta;
   S->cur_nb = S->batch;
   p->zscale = max_abs(z0, (size_t)S->batch * (size_t)pn_model_dim(S->model));
@@ -347,7 +375,7 @@ int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const dou
   int fresh = 1, k = 0, done = 0;
   while (!done && k < kmax) {
     MPI_Request req = MPI_REQUEST_NULL;
-    if (S->rank > 0) post_receive(S, &req); /* arrives while F runs */
+    if (S->rank > 0) post_receive(S, S->rank - 1, TAG_PARAREAL, &req); /* arrives while F runs */
     if (rc == PN_OK && upstream == PN_OK && fresh) {
       memcpy(S->z, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
       memcpy(p->Fstart, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
@@ -358,12 +386,8 @@ int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const dou
       S->stats.fine_sweeps_skipped++; /* same U_r: F(U_r) and its trajectory stand */
     }
     const double change = correct(S, theta, &req, S->z, &fresh, &rc, &upstream);
-    double mine[2] = {change, rc != PN_OK || upstream != PN_OK}, all[2];
-    MPI_Allreduce(mine, all, 2, MPI_DOUBLE, MPI_MAX, S->ctx->comm);
-    if (k < PN_PARAREAL_HISTORY) S->stats.parareal_residual[k] = all[0];
-    k++;
-    done = all[1] != 0.0 || all[0] == 0.0 || (tol > 0.0 && all[0] <= tol);
-    if (all[1] != 0.0 && rc == PN_OK && upstream == PN_OK) upstream = PN_ERR_REMOTE;
+    done = iteration_over(S, change, rc != PN_OK || upstream != PN_OK, k++,
+                          S->stats.parareal_residual, &upstream);
   }
   MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
   S->stats.parareal_iterations = k;
@@ -502,18 +526,6 @@ static int coarse_adjoint(pn_solver *S, const double *theta, double *v)
   return PN_OK;
 }
 
-/* Send λ for my left neighbour (the previous send done). */
-static void send_left(pn_solver *S, const double *lam, int status)
-{
-  pni_parareal *p = S->pr;
-  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
-  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
-  memcpy(p->sendbuf, lam, sizeof(double) * w);
-  p->sendbuf[w] = (double)status;
-  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, S->rank - 1, TAG_PARAREAL_ADJOINT, S->ctx->comm,
-            &p->sreq);
-}
-
 /* One correction of the adjoint: receive the new λ_hi from the right, pass
  * λ_lo ≈ F*(λ_hi^old) + G*(λ_hi^new − λ_hi^old) to the left; returns the
  * change of λ_hi.  flo: my last F*(λ_hi^old). */
@@ -524,13 +536,8 @@ static double correct_adjoint(pn_solver *S, const double *theta, MPI_Request *re
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   const int last = S->rank == S->size - 1; /* λ_N = 0: exact from the start */
   double change = 0.0;
-  if (!last) {
-    const double t = pni_wtime();
-    MPI_Wait(req, MPI_STATUS_IGNORE);
-    S->stats.time_wait += pni_wtime() - t;
-    memcpy(p->Unew, p->recvbuf, sizeof(double) * w); /* Unew: scratch for λ_hi^new */
-    if ((int)p->recvbuf[w] != PN_OK) *upstream = PN_ERR_REMOTE;
-  }
+  /* Unew: scratch for λ_hi^new */
+  if (!last && finish_receive(S, req, p->Unew) != PN_OK) *upstream = PN_ERR_REMOTE;
   const int changed = !last && *upstream == PN_OK && memcmp(p->Unew, p->Lhi, sizeof(double) * w) != 0;
   if (*rc == PN_OK && *upstream == PN_OK) {
     if (changed) change = rel_change(p->Unew, p->Lhi, w, lscale);
@@ -547,7 +554,8 @@ static double correct_adjoint(pn_solver *S, const double *theta, MPI_Request *re
       *fresh = 1;
     }
   }
-  if (S->rank > 0) send_left(S, p->Lnext, *rc != PN_OK ? *rc : *upstream);
+  if (S->rank > 0)
+    send_to(S, S->rank - 1, TAG_PARAREAL_ADJOINT, p->Lnext, *rc != PN_OK ? *rc : *upstream);
   return change;
 }
 
@@ -556,7 +564,7 @@ static int adjoint_iterate(pn_solver *S, const double *theta)
   pni_parareal *p = S->pr;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   const int kmax = S->opts.parareal.max_iter > 0 ? S->opts.parareal.max_iter : S->size;
-  const double tol = S->opts.parareal.tol, t = pni_wtime();
+  const double t = pni_wtime();
   int rc = PN_OK, upstream = PN_OK, fresh = 1, k = 0, done = 0;
   double lscale = 0.0;
   S->cur_theta = theta;
@@ -567,9 +575,7 @@ static int adjoint_iterate(pn_solver *S, const double *theta)
   bsweep bw = {.label = -1, .top = S->opts.nsteps};
   while (!done && k < kmax) {
     MPI_Request req = MPI_REQUEST_NULL;
-    if (S->rank < S->size - 1)
-      MPI_Irecv(p->recvbuf, (int)w + 1, MPI_DOUBLE, S->rank + 1, TAG_PARAREAL_ADJOINT,
-                S->ctx->comm, &req);
+    if (S->rank < S->size - 1) post_receive(S, S->rank + 1, TAG_PARAREAL_ADJOINT, &req);
     if (rc == PN_OK && upstream == PN_OK && fresh) { /* F*: θ̄ of this pass only */
       memcpy(S->lam, p->Lhi, sizeof(double) * w);
       memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
@@ -579,12 +585,8 @@ static int adjoint_iterate(pn_solver *S, const double *theta)
       fresh = 0;
     }
     const double change = correct_adjoint(S, theta, &req, S->lam, lscale, &fresh, &rc, &upstream);
-    double mine[2] = {change, rc != PN_OK || upstream != PN_OK}, all[2];
-    MPI_Allreduce(mine, all, 2, MPI_DOUBLE, MPI_MAX, S->ctx->comm);
-    if (k < PN_PARAREAL_HISTORY) S->stats.parareal_adjoint_residual[k] = all[0];
-    k++;
-    done = all[1] != 0.0 || all[0] == 0.0 || (tol > 0.0 && all[0] <= tol);
-    if (all[1] != 0.0 && rc == PN_OK && upstream == PN_OK) upstream = PN_ERR_REMOTE;
+    done = iteration_over(S, change, rc != PN_OK || upstream != PN_OK, k++,
+                          S->stats.parareal_adjoint_residual, &upstream);
   }
   MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
   S->stats.parareal_adjoint_iterations = k;
@@ -595,7 +597,7 @@ static int adjoint_iterate(pn_solver *S, const double *theta)
                    "%.3g, last change %.2e): raise parareal max_iter (%d = the number of ranks is "
                    "exact), loosen parareal tol, use more coarse steps, the affine-map adjoint, "
                    "or the pipeline method",
-                   k, S->size, tol, S->stats.parareal_adjoint_residual[(k - 1) % PN_PARAREAL_HISTORY],
+                   k, S->size, S->opts.parareal.tol, S->stats.parareal_adjoint_residual[(k - 1) % PN_PARAREAL_HISTORY],
                    S->size);
   return rc;
 }

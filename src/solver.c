@@ -1013,71 +1013,17 @@ static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, i
   return PN_OK;
 }
 
+/* The names of the solver's enums, in enum order; one lookup for all of them. */
 static const char *const adjoint_names[] = {"discrete", "continuous-backsolve",
-                                            "continuous-interp"};
-static const char *const sweep_names[] = {"multi", "single"};
-static const char *const method_names[] = {"pipeline", "parareal"};
-static const char *const parareal_adjoint_names[] = {"iterate", "maps"};
+                                            "continuous-interp", NULL};
+static const char *const sweep_names[] = {"multi", "single", NULL};
+static const char *const method_names[] = {"pipeline", "parareal", NULL};
+static const char *const parareal_adjoint_names[] = {"iterate", "maps", NULL};
 
-int pn_parareal_adjoint_from_name(const char *name, pn_parareal_adjoint *out)
-{
-  for (int i = 0; name && out && i < 2; i++)
-    if (strcmp(name, parareal_adjoint_names[i]) == 0) {
-      *out = (pn_parareal_adjoint)i;
-      return PN_OK;
-    }
-  return PN_ERR_ARG;
-}
-
-const char *pn_parareal_adjoint_name(pn_parareal_adjoint kind)
-{
-  return (int)kind >= 0 && (int)kind < 2 ? parareal_adjoint_names[kind] : "?";
-}
-
-int pn_parallel_method_from_name(const char *name, pn_parallel_method *out)
-{
-  for (int i = 0; name && out && i < 2; i++)
-    if (strcmp(name, method_names[i]) == 0) {
-      *out = (pn_parallel_method)i;
-      return PN_OK;
-    }
-  return PN_ERR_ARG;
-}
-
-const char *pn_parallel_method_name(pn_parallel_method method)
-{
-  return (int)method >= 0 && (int)method < 2 ? method_names[method] : "?";
-}
-
-int pn_adjoint_kind_from_name(const char *name, pn_adjoint_kind *out)
-{
-  for (int i = 0; name && out && i < 3; i++)
-    if (strcmp(name, adjoint_names[i]) == 0) {
-      *out = (pn_adjoint_kind)i;
-      return PN_OK;
-    }
-  return PN_ERR_ARG;
-}
-
-const char *pn_adjoint_kind_name(pn_adjoint_kind kind)
-{
-  return (int)kind >= 0 && (int)kind < 3 ? adjoint_names[kind] : "?";
-}
-
-int pn_sweep_mode_from_name(const char *name, pn_sweep_mode *out)
-{
-  for (int i = 0; name && out && i < 2; i++)
-    if (strcmp(name, sweep_names[i]) == 0) {
-      *out = (pn_sweep_mode)i;
-      return PN_OK;
-    }
-  return PN_ERR_ARG;
-}
-
-const char *pn_sweep_mode_name(pn_sweep_mode mode)
-{
-  return (int)mode >= 0 && (int)mode < 2 ? sweep_names[mode] : "?";
-}
+PNI_ENUM_NAMES(pn_adjoint_kind, pn_adjoint_kind, adjoint_names)
+PNI_ENUM_NAMES(pn_sweep_mode, pn_sweep_mode, sweep_names)
+PNI_ENUM_NAMES(pn_parallel_method, pn_parallel_method, method_names)
+PNI_ENUM_NAMES(pn_parareal_adjoint, pn_parareal_adjoint, parareal_adjoint_names)
 
 int pn_solver_loss(pn_solver *S, const double *theta, int nb, const double *z0,
                    const pn_loss *loss, double *loss_out)

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -92,4 +93,18 @@ uint64_t pn_rng_below(pn_rng *rng, uint64_t n)
   do x = pn_rng_next(rng);
   while (x >= limit);
   return x % n;
+}
+
+int pni_name_index(const char *const *names, const char *name)
+{
+  for (int i = 0; name && names[i]; i++)
+    if (strcmp(name, names[i]) == 0) return i;
+  return -1;
+}
+
+const char *pni_index_name(const char *const *names, int i)
+{
+  for (int k = 0; names[k]; k++)
+    if (k == i) return names[k];
+  return "?";
 }
