@@ -45,7 +45,10 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT # so that the cluster is stopped then too
 
+# The jobs below ask for 2 tasks: on a one-core machine the node advertises 2 CPUs.
+if [ "$(nproc)" -lt 2 ]; then export SLURM_OVERRIDE_CPUS=2; fi
 # Free TCP ports for slurmctld and slurmd (other clusters may run on this host).
 started=0
 for try in 1 2 3 4 5; do
