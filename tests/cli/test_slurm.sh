@@ -41,7 +41,8 @@ W=$(mktemp -d /tmp/pinode-slurm.XXXXXX) # short: slurmd's unix sockets live belo
 chmod 755 "$W"
 cleanup() {
   local rc=$?
-  "$src/slurm/local/stop-slurm.sh" "$W" --purge >/dev/null 2>&1 || true
+  "$src/slurm/local/stop-slurm.sh" "$W/c" --purge >/dev/null 2>&1 || true
+  rm -rf "$W"
   exit "$rc"
 }
 trap cleanup EXIT
