@@ -42,7 +42,16 @@ wait_ckpt() {
 # a subshell cannot wait for this shell's children.
 wait_exit() {
   local pid=$1 secs=$2 t0=$SECONDS wd rc
-  ( sleep "$secs"; pkill -KILL -P "$pid"; kill -KILL "$pid" ) >/dev/null 2>&1 &
+  # The watchdog ends its own sleep when it is stopped, so that no sleep
+  # outlives the test.
+  (
+    sleep "$secs" &
+    s=$!
+    trap 'kill $s; exit 0' TERM
+    wait $s
+    pkill -KILL -P "$pid"
+    kill -KILL "$pid"
+  ) >/dev/null 2>&1 &
   wd=$!
   rc=0
   wait "$pid" || rc=$?
