@@ -388,7 +388,8 @@ static int mlp_init(const void *impl, uint64_t seed, double *theta)
   for (int l = 0; l < p->nlayers; l++) {
     const double limit = sqrt(6.0 / (double)(p->in[l] + p->out[l])); /* Glorot uniform */
     const size_t nw = (size_t)p->in[l] * (size_t)p->out[l];
-    for (size_t i = 0; i < nw; i++) theta[p->woff[l] + i] = limit * (2.0 * pn_rng_uniform(&rng) - 1.0);
+    for (size_t i = 0; i < nw; i++)
+      theta[p->woff[l] + i] = limit * (2.0 * pn_rng_uniform(&rng) - 1.0);
     memset(theta + p->boff[l], 0, sizeof(double) * (size_t)p->out[l]);
   }
   return PN_OK;

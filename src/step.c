@@ -245,7 +245,8 @@ int pni_step_adjoint_record(pni_stepper *st, long rec, double t, double h, int n
   for (int i = 0; i < st->s; i++) st->Yp[i] = Yrec + (size_t)i * st->ws;
   /* A backward sweep takes the records in decreasing order: ask for the
    * next one's stage inputs while this one is worked on. */
+  const size_t per_rec = (size_t)st->s * st->ws;
   if (rec > 0)
-    for (size_t x = 0; x < (size_t)st->s * st->ws; x += 8) __builtin_prefetch(Yrec - (size_t)st->s * st->ws + x);
+    for (size_t x = 0; x < per_rec; x += 8) __builtin_prefetch(Yrec - per_rec + x);
   return adjoint_stages(st, t, h, nb, theta, st->s * (int)(rec + 1), NULL, lambda, theta_bar);
 }

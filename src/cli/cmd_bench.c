@@ -303,7 +303,8 @@ static int time_gradient(bench *b, pn_ctx *ctx, const char *dir, const pn_solver
     if (i >= b->o.warmup) t[i - b->o.warmup] = dt;
     r->flops = fl;
     pn_stats st;
-    if (rc == PN_OK && pn_solver_get_stats(s.solver, &st) == PN_OK) r->microbatches = st.microbatches;
+    if (rc == PN_OK && pn_solver_get_stats(s.solver, &st) == PN_OK)
+      r->microbatches = st.microbatches;
   }
   if (rc == PN_OK) {
     r->min = r->max = t[0];
@@ -464,7 +465,8 @@ static int run_petsc(bench *b, void *arg)
   double peak = 0.0, med = 0.0, mn = 0.0, mx = 0.0;
   const int st = run_peer(argv, extra, &out, &peak);
   const char *line = out ? strstr(out, "gradient median") : NULL;
-  if (st != 0 || !line || sscanf(line, "gradient median %lf s min %lf max %lf", &med, &mn, &mx) != 3) {
+  if (st != 0 || !line ||
+      sscanf(line, "gradient median %lf s min %lf max %lf", &med, &mn, &mx) != 3) {
     printf("  %-8s PETSc TSAdjoint: failed (exit %d)%s%.300s\n", base_name(c->dir), st,
            out ? ":\n" : "", out ? out : "");
     free(out);
@@ -579,9 +581,10 @@ static int run_tiny(bench *b, void *arg)
 
 static void print_table(const bench *b)
 {
-  printf("\n%-8s %-26s %-30s %8s %7s %8s %8s %9s %9s\n", "problem", "configuration",
-         b->o.cpu_clock ? "CPU s per gradient: med [min-max]" : "time per gradient: median [min-max]", "GFLOP/s", "%DGEMM", "peak MB", "PETSc/", "PyTorch/",
-         "err vs");
+  const char *time_head = b->o.cpu_clock ? "CPU s per gradient: med [min-max]"
+                                          : "time per gradient: median [min-max]";
+  printf("\n%-8s %-26s %-30s %8s %7s %8s %8s %9s %9s\n", "problem", "configuration", time_head,
+         "GFLOP/s", "%DGEMM", "peak MB", "PETSc/", "PyTorch/", "err vs");
   printf("%-8s %-26s %-30s %8s %7s %8s %8s %9s %9s\n", "", "", "", "", "", "", "pinode",
          "pinode", "ref/");
   for (int i = 0; i < b->nrows; i++) {
@@ -596,8 +599,11 @@ static void print_table(const bench *b)
       if (b->dgemm_peak > 0)
         snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r->flops / r->med * 1e-9 / b->dgemm_peak);
     }
-    if (r->pinode && !b->o.cpu_clock && b->peer_petsc[pi] > 0) snprintf(vp, sizeof vp, "%.2fx", b->peer_petsc[pi] / r->med);
-    if (r->pinode && !b->o.cpu_clock && b->peer_torch[pi] > 0) snprintf(vt, sizeof vt, "%.1fx", b->peer_torch[pi] / r->med);
+    const int ratios = r->pinode && !b->o.cpu_clock;
+    if (ratios && b->peer_petsc[pi] > 0)
+      snprintf(vp, sizeof vp, "%.2fx", b->peer_petsc[pi] / r->med);
+    if (ratios && b->peer_torch[pi] > 0)
+      snprintf(vt, sizeof vt, "%.1fx", b->peer_torch[pi] / r->med);
     if (r->err >= 0) snprintf(err, sizeof err, "%.1e", r->err);
     printf("%-8s %-26s %-30s %8s %7s %8.1f %8s %9s %9s\n", r->problem, r->config, tbuf, gf, pct,
            r->peak_mb, vp, vt, err);
@@ -711,6 +717,13 @@ static int parse_int(const char *s, long lo, long hi, long *out)
   return 1;
 }
 
+/* parse_int with a message: NULL if text is an integer in [lo, hi] (then in
+ * *out), else msg; *out keeps its value on failure. */
+static const char *int_option(const char *text, long lo, long hi, long *out, const char *msg)
+{
+  return parse_int(text, lo, hi, out) ? NULL : msg;
+}
+
 static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
 {
   static const struct option longopts[] = {
@@ -744,19 +757,32 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
     const char *bad = NULL;
     switch (c) {
     case 'd': o->bench_dir = optarg; break;
-    case 'r': if (parse_int(optarg, 1, 10000, &v)) o->repeat = (int)v; else bad = "--repeat needs 1..10000"; break;
-    case 'w': if (parse_int(optarg, 0, 10000, &v)) o->warmup = (int)v; else bad = "--warmup needs 0..10000"; break;
-    case 't': if (parse_int(optarg, 1, 256, &v)) o->threads = (int)v; else bad = "--threads needs 1..256"; break;
-    case 'c': if (parse_int(optarg, 0, 1 << 20, &v)) o->ckpt_mb = (double)v; else bad = "--checkpoint-mb needs 0..1048576"; break;
-    case 'y': if (parse_int(optarg, 0, 100000000, &v)) o->tiny_steps = v; else bad = "--tiny needs 0..100000000"; break;
+    case 'r': bad = int_option(optarg, 1, 10000, &v, "--repeat needs 1..10000");
+      o->repeat = (int)v;
+      break;
+    case 'w': bad = int_option(optarg, 0, 10000, &v, "--warmup needs 0..10000");
+      o->warmup = (int)v;
+      break;
+    case 't': bad = int_option(optarg, 1, 256, &v, "--threads needs 1..256");
+      o->threads = (int)v;
+      break;
+    case 'c': bad = int_option(optarg, 0, 1 << 20, &v, "--checkpoint-mb needs 0..1048576");
+      o->ckpt_mb = (double)v;
+      break;
+    case 'y': bad = int_option(optarg, 0, 100000000, &v, "--tiny needs 0..100000000");
+      o->tiny_steps = v;
+      break;
     case 'g': o->dgemm = 0; break;
     case 'p': o->peers = 1; break;
     case 'P': o->petsc = optarg; break;
     case 'T': o->torch = optarg; break;
     case 'Y': o->python = optarg; break;
-    case 'R': if (parse_int(optarg, 1, 1000, &v)) o->torch_repeat = (int)v; else bad = "--torch-repeat needs 1..1000"; break;
+    case 'R': bad = int_option(optarg, 1, 1000, &v, "--torch-repeat needs 1..1000");
+      o->torch_repeat = (int)v;
+      break;
     case 'k':
-      if (strcmp(optarg, "cpu") == 0 || strcmp(optarg, "wall") == 0) o->cpu_clock = optarg[0] == 'c';
+      if (strcmp(optarg, "cpu") == 0 || strcmp(optarg, "wall") == 0)
+        o->cpu_clock = optarg[0] == 'c';
       else bad = "--clock needs cpu or wall";
       break;
     case 'm': {
@@ -893,7 +919,8 @@ int cmd_bench(pn_ctx *ctx, int argc, char **argv)
   solo(b, print_header, NULL);
   if (b->o.peers && pn_ctx_rank(ctx) == 0) {
     cli_print(ctx, "peers: PETSc %s, PyTorch %s\n",
-              executable(b->o.petsc) ? b->o.petsc : "not available (--petsc or $PINODE_PETSC_DRIVER)",
+              executable(b->o.petsc) ? b->o.petsc
+                                     : "not available (--petsc or $PINODE_PETSC_DRIVER)",
               executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0
                   ? b->o.torch
                   : "not available (--torch or $PINODE_TORCH_SCRIPT, and python3-torch)");

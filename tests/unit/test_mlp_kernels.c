@@ -44,7 +44,8 @@ static void check_product(int nt, pni_vmath_isa isa, int m, int n, int k, int tr
   const size_t na = nt || !trans ? (size_t)m * lda : (size_t)k * ((size_t)m + 1);
   const size_t nbm = nt ? (size_t)n * lda : (size_t)k * ldb;
   double *a = malloc(sizeof(double) * (na + 1)), *b = malloc(sizeof(double) * (nbm + 1));
-  double *c = malloc(sizeof(double) * ((size_t)m + 1) * ldc), *bias = malloc(sizeof(double) * (size_t)n);
+  double *c = malloc(sizeof(double) * ((size_t)m + 1) * ldc);
+  double *bias = malloc(sizeof(double) * (size_t)n);
   double *c0 = malloc(sizeof(double) * ((size_t)m + 1) * ldc);
   pnt_randn(a, na + 1, seed, 1.0);
   pnt_randn(b, nbm + 1, seed + 1, 1.0);
@@ -69,7 +70,8 @@ static void check_product(int nt, pni_vmath_isa isa, int m, int n, int k, int tr
       long double want = init == PNI_MM_ACC ? old : init == PNI_MM_BIAS ? bias[j] : 0.0;
       long double scale = fabsl(want);
       for (int p = 0; p < k; p++) {
-        const double av = nt ? a[(size_t)i * lda + (size_t)p] : a[(size_t)i * sai + (size_t)p * sak];
+        const double av =
+            nt ? a[(size_t)i * lda + (size_t)p] : a[(size_t)i * sai + (size_t)p * sak];
         const double bv = nt ? b[j * lda + (size_t)p] : b[(size_t)p * ldb + j];
         want += (long double)av * bv;
         scale += fabsl((long double)av * bv);
@@ -227,7 +229,8 @@ static void naive(const pn_mlp_spec *sp, double t, const double *z, const double
   for (int l = 0; l < L; l++)
     for (int o = 0; o < out[l]; o++) {
       double s = th[bo[l] + (size_t)o];
-      for (int i = 0; i < in[l]; i++) s += th[wo[l] + (size_t)o * (size_t)in[l] + (size_t)i] * x[l][i];
+      for (int i = 0; i < in[l]; i++)
+        s += th[wo[l] + (size_t)o * (size_t)in[l] + (size_t)i] * x[l][i];
       pre[l][o] = s;
       x[l + 1][o] = l < L - 1 ? act_f(sp->acts[l], s) : s;
     }
@@ -242,7 +245,8 @@ static void naive(const pn_mlp_spec *sp, double t, const double *z, const double
     }
     for (int i = 0; i < in[l]; i++) {
       double s = 0.0;
-      for (int o = 0; o < out[l]; o++) s += g[o] * th[wo[l] + (size_t)o * (size_t)in[l] + (size_t)i];
+      for (int o = 0; o < out[l]; o++)
+        s += g[o] * th[wo[l] + (size_t)o * (size_t)in[l] + (size_t)i];
       gx[i] = l > 0 ? s * act_d(sp->acts[l - 1], pre[l - 1][i]) : s;
     }
     memcpy(g, gx, sizeof g);
