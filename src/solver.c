@@ -213,17 +213,67 @@ static size_t workspace_bytes(const pn_solver *S, int batch, int M, int with_tra
   return bytes;
 }
 
-/* MemAvailable of /proc/meminfo in bytes, or 0 if unknown. */
+/* A number of bytes in a one-line file ("max" or missing: 0, no limit). */
+static size_t read_bytes(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  unsigned long long v = 0;
+  const int ok = fscanf(f, "%llu", &v) == 1;
+  fclose(f);
+  return ok ? (size_t)v : 0;
+}
+
+/* Room left in this process's memory cgroup (what a batch system such as
+ * SLURM with cgroups enforces: exceeding it means an OOM kill), 0 if no
+ * limit is found.  cgroup v2 first, then the v1 memory controller. */
+static size_t cgroup_room(void)
+{
+  FILE *f = fopen("/proc/self/cgroup", "r");
+  if (!f) return 0;
+  char line[512], dir[600];
+  size_t room = 0;
+  while (!room && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = '\0';
+    const char *v2 = strncmp(line, "0::", 3) == 0 ? line + 3 : NULL;
+    const char *v1 = strstr(line, ":memory:");
+    size_t limit = 0, used = 0;
+    if (v2) {
+      snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", v2);
+      char path[640];
+      snprintf(path, sizeof path, "%s/memory.max", dir);
+      limit = read_bytes(path);
+      snprintf(path, sizeof path, "%s/memory.current", dir);
+      used = read_bytes(path);
+    } else if (v1) {
+      snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory%s", v1 + 8);
+      char path[640];
+      snprintf(path, sizeof path, "%s/memory.limit_in_bytes", dir);
+      limit = read_bytes(path);
+      snprintf(path, sizeof path, "%s/memory.usage_in_bytes", dir);
+      used = read_bytes(path);
+      if (limit >= ((size_t)1 << 60)) limit = 0; /* v1 spells "no limit" as a huge number */
+    }
+    if (limit > 0) room = limit > used ? limit - used : 1;
+  }
+  fclose(f);
+  return room;
+}
+
+/* Memory this process may still take: MemAvailable of /proc/meminfo, or the
+ * room in its memory cgroup if that is smaller; 0 if unknown. */
 static size_t available_memory(void)
 {
   FILE *f = fopen("/proc/meminfo", "r");
-  if (!f) return 0;
-  char line[256];
   size_t kb = 0;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
-  fclose(f);
-  return kb * 1024;
+  if (f) {
+    char line[256];
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+    fclose(f);
+  }
+  const size_t avail = kb * 1024, room = cgroup_room();
+  return room > 0 && (avail == 0 || room < avail) ? room : avail;
 }
 
 /* A policy as the CLI spells it: all, every:K, binomial:C, auto. */
@@ -289,9 +339,16 @@ static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, 
                             "auto",
                             c, steps);
   const long k = (long)ceil(sqrt((double)n));
-  if (k > 1 && traj_bytes(S, batch, M, PN_STORE_EVERY, k) <= room && used > 0 &&
-      (size_t)used < len)
-    snprintf(buf + used, len - (size_t)used, ", or every:%ld", k);
+  size_t at = used > 0 && (size_t)used < len ? (size_t)used : len;
+  if (k > 1 && traj_bytes(S, batch, M, PN_STORE_EVERY, k) <= room && at < len) {
+    const int more = snprintf(buf + at, len - at, ", or every:%ld", k);
+    at = more > 0 && at + (size_t)more < len ? at + (size_t)more : len;
+  }
+  /* Each rank holds its block only: all states fit on enough ranks. */
+  const double ranks = ceil((double)S->size * (double)traj_bytes(S, batch, M, PN_STORE_ALL, 0) /
+                            (double)(room > 0 ? room : 1));
+  if (ranks > S->size && ranks <= (double)S->opts.nsteps && at < len)
+    snprintf(buf + at, len - at, ", or all states on about %.0f ranks", ranks);
 }
 
 /* The refusal: the estimate, the budget it exceeds, and settings that fit.

@@ -205,6 +205,15 @@ static void print_table(pn_ctx *ctx, const gc_table *t)
 }
 
 /* The CSV (rank 0 writes it; empty fields where a column does not apply). */
+/* fmt of x into buf, or "" when x is NaN (does not apply). */
+static void format_or_empty(char *buf, size_t len, const char *fmt, double x)
+{
+  if (isnan(x))
+    buf[0] = '\0';
+  else
+    snprintf(buf, len, fmt, x);
+}
+
 static int write_csv(pn_ctx *ctx, const gc_table *t, const char *path)
 {
   int ok = 1;
@@ -218,9 +227,10 @@ static int write_csv(pn_ctx *ctx, const gc_table *t, const char *path)
       for (int i = 0; i < t->n; i++) {
         const gc_row *r = &t->rows[i];
         char ord[32], vm[32], dr[32];
-        snprintf(ord, sizeof ord, isnan(r->order) ? "" : "%.6g", r->order);
-        snprintf(vm, sizeof vm, isnan(r->vs_multi) ? "" : "%.6e", r->vs_multi);
-        snprintf(dr, sizeof dr, isnan(r->drift) ? "" : "%.6e", r->drift);
+        /* an empty CSV field where a number does not apply */
+        format_or_empty(ord, sizeof ord, "%.6g", r->order);
+        format_or_empty(vm, sizeof vm, "%.6e", r->vs_multi);
+        format_or_empty(dr, sizeof dr, "%.6e", r->drift);
         fprintf(f, "%s,%d,%ld,%.17g,%s,%s,%.6e,%.6e,%.6e,%s,%s,%s,%ld,%ld,%ld,%.6e,%.6e\n",
                 r->scheme, r->q, r->N, r->h, pn_adjoint_kind_name(r->adjoint),
                 pn_sweep_mode_name(r->mode), r->err_theta, r->err_z0, r->vs_discrete, ord, vm, dr,
