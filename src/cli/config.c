@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -292,14 +293,36 @@ static int parse_list(pn_ctx *ctx, const key *k, const origin *o, const char *s,
 }
 
 /* Resolve a relative path from a file against the file's directory. */
+/* Keys of [data] that only generators use. */
+static const char *const gen_only[] = {"trajectories", "points", "t0", "t1", "noise", "substeps"};
+
+/* Does key i apply to this configuration's data source?  (The others are
+ * refused when given, so the effective configuration leaves them out.) */
+static int key_applies(const cli_config *cfg, int i)
+{
+  if (strcmp(keys[i].section, "data") != 0) return 1;
+  const int csv = cfg->source == CLI_SOURCE_CSV;
+  if (strcmp(keys[i].name, "file") == 0) return csv;
+  for (int g = 0; g < 6; g++)
+    if (strcmp(keys[i].name, gen_only[g]) == 0) return !csv;
+  return 1;
+}
+
 static void resolve_path(const origin *o, const char *s, char *out)
 {
   const char *slash = o->file ? strrchr(o->file, '/') : NULL;
-  if (s[0] == '\0' || s[0] == '/' || o->line <= 0 || !slash) {
-    snprintf(out, CLI_PATH, "%s", s);
-    return;
-  }
-  snprintf(out, CLI_PATH, "%.*s/%s", (int)(slash - o->file), o->file, s);
+  char rel[CLI_PATH];
+  if (s[0] == '\0' || s[0] == '/' || o->line <= 0 || !slash)
+    snprintf(rel, sizeof rel, "%s", s);
+  else
+    snprintf(rel, sizeof rel, "%.*s/%s", (int)(slash - o->file), o->file, s);
+  /* Absolute, so that the config.ini a run writes into its own directory
+   * names the same file when it is loaded again from there (resume). */
+  char cwd[CLI_PATH / 2];
+  if (rel[0] != '\0' && rel[0] != '/' && getcwd(cwd, sizeof cwd))
+    snprintf(out, CLI_PATH, "%s/%.*s", cwd, CLI_PATH / 2 - 2, rel);
+  else
+    snprintf(out, CLI_PATH, "%s", rel);
 }
 
 /* Parse `s` for key k into cfg; write its canonical text into canon. */
@@ -571,7 +594,6 @@ static int check_together(pn_ctx *ctx, cli_config *cfg)
   if (!csv && cfg->file[0] != '\0')
     return fail_key(ctx, cfg, "data", "file", "%s: only used with data.source = csv, not %s",
                     cfg->value[find_key("data", "source")]);
-  static const char *const gen_only[] = {"trajectories", "points", "t0", "t1", "noise", "substeps"};
   for (int i = 0; csv && i < 6; i++)
     if (cfg->origin[find_key("data", gen_only[i])] != 0)
       return fail_key(ctx, cfg, "data", gen_only[i], "%s: only used by generators, not with %s",
@@ -627,6 +649,6 @@ void cli_config_print(const cli_config *cfg, FILE *out)
       section = keys[i].section;
       fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
     }
-    fprintf(out, "%s = %s\n", keys[i].name, cfg->value[i]);
+    if (key_applies(cfg, i)) fprintf(out, "%s = %s\n", keys[i].name, cfg->value[i]);
   }
 }

@@ -4,6 +4,8 @@
 # continued with --resume ends with bitwise the same model as an uninterrupted
 # run.  Also: resuming with another configuration, or from nothing, fails.
 # Usage: test_resume.sh PINODE_BINARY SOURCE_DIR
+# (200 steps a gradient so that a run lasts long enough to be interrupted
+# midway on a fast, idle machine.)
 # ctest-labels: slow
 set -euo pipefail
 PINODE=$1
@@ -16,7 +18,7 @@ cat >"$T/cfg.ini" <<'EOF'
 [model]
 hidden = 8
 [solver]
-steps = 20
+steps = 200
 [data]
 source = spiral
 trajectories = 8
