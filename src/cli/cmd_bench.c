@@ -39,6 +39,7 @@ typedef struct bench_opts {
   int cpu_clock; /* time by this process's CPU time instead of the wall clock */
   int no_stages, no_all; /* --storage: skip those configurations */
   int micro[8], nmicro;  /* --microbatches: M of the P-rank rows (0: automatic) */
+  int pairs;             /* --pairs: paired rounds with the peers */
   double ckpt_mb;
   long tiny_steps;
   const char *petsc, *torch, *python;
@@ -69,6 +70,10 @@ typedef struct bench {
   double stages[MAX_PROBLEMS], all[MAX_PROBLEMS], ckpt[MAX_PROBLEMS];
   double two_ranks[MAX_PROBLEMS];
   double stages_flops[MAX_PROBLEMS];
+  /* paired rounds: medians of PETSc/pinode (fastest storage, every state)
+   * and PyTorch/pinode over the rounds, and the range of the first */
+  double ratio_best[MAX_PROBLEMS], ratio_all[MAX_PROBLEMS], ratio_torch[MAX_PROBLEMS];
+  double range_best[MAX_PROBLEMS][2], range_all[MAX_PROBLEMS][2];
   double tiny_fwd, tiny_grad, tiny_flops_fwd, tiny_flops_grad; /* per step */
 } bench;
 
@@ -452,71 +457,160 @@ static int run_peer(char *const argv[], const char *const *extra, char **out, do
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int run_petsc(bench *b, void *arg)
+/* A peer program that can be run. */
+static int executable(const char *path) { return path && *path && access(path, X_OK) == 0; }
+
+/* One run of the PETSc driver on dir (nrep timed gradients after warm):
+ * its median, min and max seconds per gradient and its peak memory.
+ * Returns 0, or prints why not and returns −1. */
+static int petsc_once(const bench *b, const char *dir, int nrep, int warm, double t[3],
+                      double *peak)
 {
-  const config *c = arg;
-  char rep[32], warm[32], dir[4096];
-  snprintf(rep, sizeof rep, "%d", b->o.repeat);
-  snprintf(warm, sizeof warm, "%d", b->o.warmup);
-  snprintf(dir, sizeof dir, "%s", c->dir);
-  char *argv[] = {(char *)b->o.petsc, "-data", dir, "-nrep", rep, "-warm", warm, NULL};
+  char rep[32], wrm[32], path[4096];
+  snprintf(rep, sizeof rep, "%d", nrep);
+  snprintf(wrm, sizeof wrm, "%d", warm);
+  snprintf(path, sizeof path, "%s", dir);
+  char *argv[] = {(char *)b->o.petsc, "-data", path, "-nrep", rep, "-warm", wrm, NULL};
   const char *extra[] = {"OPENBLAS_NUM_THREADS=1", NULL};
   char *out = NULL;
-  double peak = 0.0, med = 0.0, mn = 0.0, mx = 0.0;
-  const int st = run_peer(argv, extra, &out, &peak);
+  const int st = run_peer(argv, extra, &out, peak);
   const char *line = out ? strstr(out, "gradient median") : NULL;
-  if (st != 0 || !line ||
-      sscanf(line, "gradient median %lf s min %lf max %lf", &med, &mn, &mx) != 3) {
-    printf("  %-8s PETSc TSAdjoint: failed (exit %d)%s%.300s\n", base_name(c->dir), st,
+  const int ok = st == 0 && line &&
+                 sscanf(line, "gradient median %lf s min %lf max %lf", &t[0], &t[1], &t[2]) == 3;
+  if (!ok)
+    printf("  %-8s PETSc TSAdjoint: failed (exit %d)%s%.300s\n", base_name(dir), st,
            out ? ":\n" : "", out ? out : "");
-    free(out);
-    return PN_OK; /* a peer's failure is reported, not fatal */
-  }
   free(out);
-  row *r = new_row(b, base_name(c->dir), "PETSc TSAdjoint, 1 thr");
-  if (r) {
-    r->med = med;
-    r->min = mn;
-    r->max = mx;
-    r->peak_mb = peak;
-  }
-  b->peer_petsc[c->problem] = med;
-  printf("  %-8s %-22s %9.4f s per gradient\n", base_name(c->dir), "PETSc TSAdjoint", med);
-  fflush(stdout);
-  return PN_OK;
+  return ok ? 0 : -1;
 }
 
-static int run_torch(bench *b, void *arg)
+/* One run of torch_time.py on dir (median of reps gradients after one). */
+static int torch_once(const bench *b, const char *dir, int reps, double *t, double *peak)
 {
-  const config *c = arg;
-  char rep[32], dir[4096];
-  snprintf(rep, sizeof rep, "%d", b->o.torch_repeat);
-  snprintf(dir, sizeof dir, "%s", c->dir);
-  char *argv[] = {(char *)b->o.python, (char *)b->o.torch, dir, rep, NULL};
+  char rep[32], path[4096];
+  snprintf(rep, sizeof rep, "%d", reps);
+  snprintf(path, sizeof path, "%s", dir);
+  char *argv[] = {(char *)b->o.python, (char *)b->o.torch, path, rep, NULL};
   /* "Tuned" as in ../shared/peers/torch/README.md: threads that sleep when idle. */
   const char *extra[] = {"OMP_WAIT_POLICY=PASSIVE", "OPENBLAS_NUM_THREADS=", NULL};
   char *out = NULL;
-  double peak = 0.0, med = 0.0;
-  const int st = run_peer(argv, extra, &out, &peak);
-  if (st != 0 || !out || sscanf(out, "%lf", &med) != 1) {
-    printf("  %-8s PyTorch: failed (exit %d)%s%.300s\n", base_name(c->dir), st, out ? ":\n" : "",
+  const int st = run_peer(argv, extra, &out, peak);
+  const int ok = st == 0 && out && sscanf(out, "%lf", t) == 1;
+  if (!ok)
+    printf("  %-8s PyTorch: failed (exit %d)%s%.300s\n", base_name(dir), st, out ? ":\n" : "",
            out ? out : "");
-    free(out);
-    return PN_OK;
-  }
   free(out);
-  row *r = new_row(b, base_name(c->dir), "PyTorch autograd, 2 thr");
-  if (r) {
-    r->med = r->min = r->max = med;
-    r->peak_mb = peak;
-  }
-  b->peer_torch[c->problem] = med;
-  printf("  %-8s %-22s %9.4f s per gradient\n", base_name(c->dir), "PyTorch autograd", med);
-  fflush(stdout);
-  return PN_OK;
+  return ok ? 0 : -1;
 }
 
-static int executable(const char *path) { return path && *path && access(path, X_OK) == 0; }
+/* Seconds of one gradient of the problem in s (wall, or --clock cpu). */
+static int one_gradient(const bench *b, cli_setup *s, double *grad, double *seconds)
+{
+  const pn_problem *p = s->problem;
+  double loss = 0.0;
+  const double t0 = now(b);
+  const int rc = pn_solver_gradient(s->solver, p->theta, p->batch, p->z0, s->loss, &loss, grad,
+                                    grad + p->nparam);
+  *seconds = now(b) - t0;
+  return rc;
+}
+
+static void add_peer_row(bench *b, const char *dir, const char *label, double *t, int n,
+                         double peak)
+{
+  row *r = new_row(b, base_name(dir), label);
+  if (!r) return;
+  r->med = median_of(t, n);
+  r->min = t[0];
+  r->max = t[n - 1];
+  r->peak_mb = peak;
+}
+
+/* Paired rounds (--peers): each round times one pinode gradient with the
+ * tape, one with every state, one PETSc gradient (a fresh driver, one
+ * warm-up) and, for problems short enough, one PyTorch gradient, back to
+ * back; a ratio's median over the rounds is then robust to the load of a
+ * shared machine changing between the configurations' timings.  Long's
+ * PyTorch gradient (~15 s) runs once, after the rounds. */
+static int run_pairs(bench *b, void *arg)
+{
+  const config *c = arg;
+  enum { RMAX = 64 };
+  const int R = b->o.pairs < RMAX ? b->o.pairs : RMAX, j = c->problem;
+  const int petsc = executable(b->o.petsc);
+  const int torch = executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0;
+  cli_setup sa, ss;
+  pn_solver_opts oa, os;
+  const config ca = {c->dir, j, PN_STORE_ALL, 0, ""}, cs = {c->dir, j, PN_STORE_STAGES, 0, ""};
+  config_opts(&ca, &oa);
+  config_opts(&cs, &os);
+  int rc = cli_setup_problem(b->self, c->dir, &oa, &sa);
+  if (rc == PN_OK) rc = cli_setup_problem(b->self, c->dir, &os, &ss);
+  double *grad = NULL, ta[RMAX], ts[RMAX], tp[RMAX], tq[RMAX], peak_p = 0, peak_q = 0;
+  double rb[RMAX], ra[RMAX], rq[RMAX];
+  if (rc == PN_OK) {
+    grad = malloc(sizeof(double) * ((size_t)sa.problem->nparam +
+                                     (size_t)sa.problem->batch * (size_t)sa.problem->spec.dim));
+    if (!grad) rc = pn_ctx_fail(b->self, PN_ERR_MEM, "out of memory for the paired rounds");
+  }
+  const int torch_paired = torch && rc == PN_OK && sa.problem->steps <= 5000;
+  int np = 0, nq = 0;
+  for (int r = -1; rc == PN_OK && r < R; r++) { /* r = −1: warm-up of both solvers */
+    double t1 = 0, t2 = 0, tt[3], pk = 0, q = 0;
+    rc = one_gradient(b, &ss, grad, &t1);
+    if (rc == PN_OK) rc = one_gradient(b, &sa, grad, &t2);
+    if (rc != PN_OK || r < 0) continue;
+    ts[r] = t1;
+    ta[r] = t2;
+    const double best = t1 < t2 ? t1 : t2;
+    if (petsc && petsc_once(b, c->dir, 1, 1, tt, &pk) == 0) {
+      tp[np] = tt[0];
+      rb[np] = tt[0] / best;
+      ra[np++] = tt[0] / t2;
+      if (pk > peak_p) peak_p = pk;
+    }
+    if (torch_paired && torch_once(b, c->dir, 1, &q, &pk) == 0) {
+      tq[nq] = q;
+      rq[nq++] = q / best;
+      if (pk > peak_q) peak_q = pk;
+    }
+  }
+  if (rc == PN_OK && torch && !torch_paired && torch_once(b, c->dir, b->o.torch_repeat, &tq[0],
+                                                          &peak_q) == 0) {
+    const double best = fmin(median_of(ts, R), median_of(ta, R));
+    rq[0] = tq[0] / best;
+    nq = 1;
+  }
+  if (np > 0) {
+    b->ratio_best[j] = median_of(rb, np); /* sorts rb */
+    b->ratio_all[j] = median_of(ra, np);
+    b->range_best[j][0] = rb[0];
+    b->range_best[j][1] = rb[np - 1];
+    b->range_all[j][0] = ra[0];
+    b->range_all[j][1] = ra[np - 1];
+    qsort(tp, (size_t)np, sizeof *tp, cmp_double);
+    b->peer_petsc[j] = median_of(tp, np);
+    add_peer_row(b, c->dir, "PETSc TSAdjoint, 1 thr", tp, np, peak_p);
+  }
+  if (nq > 0) {
+    b->ratio_torch[j] = median_of(rq, nq);
+    qsort(tq, (size_t)nq, sizeof *tq, cmp_double);
+    b->peer_torch[j] = median_of(tq, nq);
+    add_peer_row(b, c->dir, "PyTorch autograd, 2 thr", tq, nq, peak_q);
+  }
+  if (np > 0 || nq > 0)
+    printf("  %-8s paired rounds: PETSc %.4f s, PyTorch %.4f s per gradient (medians)\n",
+           base_name(c->dir), b->peer_petsc[j], b->peer_torch[j]);
+  else if (rc != PN_OK)
+    fprintf(stderr, "pinode bench: %s (paired rounds): %s\n", base_name(c->dir),
+            pn_ctx_last_error(b->self));
+  fflush(stdout);
+  free(grad);
+  cli_setup_free(&sa);
+  cli_setup_free(&ss);
+  return rc;
+}
+
 
 /* ---- the tiny problem: per-step overhead ---------------------------------- */
 
@@ -627,13 +721,22 @@ static void print_targets(const bench *b)
     const int is_spiral = strcmp(name, "spiral") == 0, named = is_long || is_wide || is_spiral;
     if (best <= 0) continue;
     printf("  %-8s", name);
-    if (!b->o.cpu_clock && petsc > 0) {
+    if (b->ratio_best[j] > 0) { /* paired rounds */
+      const double r = is_long ? b->ratio_all[j] : b->ratio_best[j];
+      const double *range = is_long ? b->range_all[j] : b->range_best[j];
+      printf(" PETSc/pinode %.2f [%.2f-%.2f] (%s, %d paired rounds; target >= 2: %s);", r,
+             range[0], range[1], is_long ? "all states" : "faster storage", b->o.pairs,
+             verdict(r >= 2.0));
+    } else if (!b->o.cpu_clock && petsc > 0) {
       const double t = is_long ? ta : best;
       if (t > 0)
         printf(" PETSc/pinode %.2f (%s; target >= 2: %s);", petsc / t,
                is_long ? "all states" : best == ts ? "stages" : "all", verdict(petsc / t >= 2.0));
     }
-    if (!b->o.cpu_clock && b->peer_torch[j] > 0 && (is_spiral || !named))
+    if (b->ratio_torch[j] > 0 && (is_spiral || !named))
+      printf(" PyTorch/pinode %.1f (paired; target >= 30: %s);", b->ratio_torch[j],
+             verdict(b->ratio_torch[j] >= 30.0));
+    else if (!b->o.cpu_clock && b->peer_torch[j] > 0 && (is_spiral || !named))
       printf(" PyTorch/pinode %.1f (target >= 30: %s);", b->peer_torch[j] / best,
              verdict(b->peer_torch[j] / best >= 30.0));
     if (b->dgemm_peak > 0 && ts > 0 && (is_wide || !named)) {
@@ -703,7 +806,9 @@ static void usage(pn_ctx *ctx)
             "  --petsc PROG       the PETSc driver (default $PINODE_PETSC_DRIVER)\n"
             "  --torch SCRIPT     torch_time.py (default $PINODE_TORCH_SCRIPT)\n"
             "  --python PROG      Python for it (default /usr/bin/python3)\n"
-            "  --torch-repeat R   PyTorch's timed gradients (default 3)\n"
+            "  --pairs R          rounds of one pinode, one PETSc and one PyTorch gradient back\n"
+            "                     to back; the ratios are medians over them (default 7)\n"
+            "  --torch-repeat R   PyTorch's timed gradients on long (default 3)\n"
             "  -h, --help         this text\n"
             "scripts/bench.sh builds the PETSc driver and runs this with --peers.\n");
 }
@@ -734,7 +839,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
       {"petsc", required_argument, NULL, 'P'},     {"torch", required_argument, NULL, 'T'},
       {"python", required_argument, NULL, 'Y'},    {"torch-repeat", required_argument, NULL, 'R'},
       {"clock", required_argument, NULL, 'k'},     {"storage", required_argument, NULL, 's'},
-      {"microbatches", required_argument, NULL, 'm'},
+      {"microbatches", required_argument, NULL, 'm'}, {"pairs", required_argument, NULL, 'a'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
@@ -747,6 +852,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
   o->dgemm = 1;
   o->torch_repeat = 3;
   o->nmicro = 1; /* automatic */
+  o->pairs = 7;
   o->petsc = getenv("PINODE_PETSC_DRIVER");
   o->torch = getenv("PINODE_TORCH_SCRIPT");
   o->python = "/usr/bin/python3";
@@ -779,6 +885,9 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
     case 'Y': o->python = optarg; break;
     case 'R': bad = int_option(optarg, 1, 1000, &v, "--torch-repeat needs 1..1000");
       o->torch_repeat = (int)v;
+      break;
+    case 'a': bad = int_option(optarg, 1, 64, &v, "--pairs needs 1..64");
+      o->pairs = (int)v;
       break;
     case 'k':
       if (strcmp(optarg, "cpu") == 0 || strcmp(optarg, "wall") == 0)
@@ -890,11 +999,7 @@ static int bench_problem(bench *b, int j)
       fflush(stdout);
     }
   }
-  if (b->o.peers) {
-    if (executable(b->o.petsc)) PN_CALL(solo(b, run_petsc, &c));
-    if (executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0)
-      PN_CALL(solo(b, run_torch, &c));
-  }
+  if (b->o.peers) PN_CALL(solo(b, run_pairs, &c));
   return PN_OK;
 }
 

@@ -48,7 +48,7 @@ err=$(echo "$line" | awk '{print $NF}')
 "$bin" bench --model --help | grep -q "usage: pinode bench --model"
 
 # Bad options: status 2 and a message naming the option.
-for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--tiny 1e3" "--microbatches 0" "--storage none" "--clock x" "--bogus"; do
+for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--tiny 1e3" "--microbatches 0" "--storage none" "--clock x" "--pairs 0" "--bogus"; do
   status=0
   # shellcheck disable=SC2086
   "$bin" bench $args "$small" >"$tmp/bad.log" 2>&1 || status=$?
