@@ -413,6 +413,7 @@ typedef struct cal_point {
   double t_step;              /* derived: forward+backward per step */
   double t_fwd;               /* derived: forward per step */
   double fixed;               /* derived: cost per call whatever the steps (≥ 0) */
+  double t_step_raw, t_fwd_raw, fixed_raw; /* before cal_clean() */
 } cal_point;
 
 typedef struct cal_table {
@@ -596,6 +597,54 @@ static int cal_point_measure(const cal_env *E, const pn_tableau *tab, int b, cal
   return PN_OK;
 }
 
+/* Pool adjacent violators: the least-squares non-decreasing fit of y[0..n). */
+static void monotone_fit(double *y, int n)
+{
+  double val[CAL_MAX], w[CAL_MAX];
+  int len[CAL_MAX], k = 0;
+  for (int i = 0; i < n; i++) {
+    val[k] = y[i];
+    w[k] = 1.0;
+    len[k] = 1;
+    while (k > 0 && val[k - 1] > val[k]) {
+      val[k - 1] = (w[k - 1] * val[k - 1] + w[k] * val[k]) / (w[k - 1] + w[k]);
+      w[k - 1] += w[k];
+      len[k - 1] += len[k];
+      k--;
+    }
+    k++;
+  }
+  for (int b = 0, i = 0; b < k; b++)
+    for (int j = 0; j < len[b]; j++) y[i++] = val[b];
+}
+
+/* Measurement noise on a shared machine can make a smaller micro-batch look
+ * dearer per step than a larger one, and scatters the small intercepts: the
+ * model uses the least-squares non-decreasing fits of t(b) and t_f(b) over
+ * b, and one fixed cost per micro-batch, the median of the intercepts (the
+ * raw values stay in the JSON). */
+static void cal_clean(cal_table *c)
+{
+  double ts[CAL_MAX], tf[CAL_MAX], fx[CAL_MAX];
+  for (int i = 0; i < c->n; i++) {
+    cal_point *q = &c->pt[i];
+    q->t_step_raw = q->t_step;
+    q->t_fwd_raw = q->t_fwd;
+    q->fixed_raw = q->fixed;
+    ts[i] = q->t_step;
+    tf[i] = q->t_fwd;
+    fx[i] = q->fixed;
+  }
+  monotone_fit(ts, c->n);
+  monotone_fit(tf, c->n);
+  const double med = median(fx, c->n);
+  for (int i = 0; i < c->n; i++) {
+    c->pt[i].t_step = ts[i];
+    c->pt[i].t_fwd = tf[i] < ts[i] ? tf[i] : ts[i];
+    c->pt[i].fixed = med;
+  }
+}
+
 /* Calibrate the main scheme at b = 1, 2, 4, ... up to bmax (and bmax), and the
  * coarse scheme at bmax, on rank 0 alone; the tables are broadcast. */
 static int calibrate(pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme, int bmax,
@@ -624,6 +673,10 @@ static int calibrate(pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme
     if (rc == PN_OK) {
       coarse->n = 1;
       rc = cal_point_measure(&E, ctab, bmax, &coarse->pt[0]);
+    }
+    if (rc == PN_OK) {
+      cal_clean(fine);
+      cal_clean(coarse);
     }
     if (rc != PN_OK)
       pn_ctx_fail(ctx, rc, "calibration: %s", E.self ? pn_ctx_last_error(E.self) : "no context");
@@ -1310,8 +1363,9 @@ static const char *const assumptions[] = {
     "linearly between the measured b = 1, 2, 4, ..., B (above the largest measured b, "
     "extrapolated linearly); below the threshold b* the cost per sample grows as micro-batches "
     "shrink, above it it is within 10 % of constant",
-    "a micro-batch also costs a fixed c(b) per block whatever its number of steps (measured as "
-    "the intercept of two step counts)",
+    "a micro-batch also costs a fixed c per block whatever its number of steps (the median "
+    "over b of the intercepts of two step counts); t(b) does not decrease with b (the measured "
+    "values are replaced by their least-squares non-decreasing fit)",
     "the slowest rank owns ceil(N/P) steps; P > N is impossible (each rank needs a step)",
     "one message per micro-batch per rank boundary in each sweep, each L + 8(bD+1)/W with the "
     "latency L and bandwidth W of the ping-pong between ranks 0 and 1, the same for every pair "
@@ -1386,6 +1440,8 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
     cli_print(ctx, "  %8d %4ld,%-3ld %14.3f %14.3f %14.4f %14.2f\n", q->b, q->n_lo, q->n_hi,
               1e6 * q->t_step, 1e6 * q->t_fwd, 1e6 * q->t_step / q->b, 1e6 * q->fixed);
   }
+  cli_print(ctx, "  (t(b) and t_f(b): non-decreasing least-squares fits of the measured values; "
+                 "c: the median intercept)\n");
   cli_print(ctx, "  threshold b* = %d (cost per sample within 10 %% of that at b = %d)\n",
             cal_threshold(fine), fine->pt[fine->n - 1].b);
   cli_print(ctx, "  Parareal's coarse scheme %s at b = %d: %.3f us/step (forward %.3f us/step)\n",
@@ -1568,6 +1624,12 @@ static void json_report(jbuf *j, pn_ctx *ctx, const model_opts *o, const pn_prob
     jb_num(j, q->t_fwd);
     jb_add(j, ", \"fixed\": ");
     jb_num(j, q->fixed);
+    jb_add(j, ", \"t_step_raw\": ");
+    jb_num(j, q->t_step_raw);
+    jb_add(j, ", \"t_forward_raw\": ");
+    jb_num(j, q->t_fwd_raw);
+    jb_add(j, ", \"fixed_raw\": ");
+    jb_num(j, q->fixed_raw);
     jb_add(j, "}%s\n", i + 1 < fine->n ? "," : "");
   }
   jb_add(j, "  ], \"coarse\": {\"scheme\": ");
