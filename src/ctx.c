@@ -63,12 +63,40 @@ void pn_ctx_clear_error(pn_ctx *ctx)
   ctx->msg[0] = '\0';
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
+static int utf8_length(const unsigned char *s)
+{
+  int n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+        : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 2 && s[0] < 0xC2) return 0; /* overlong */
+  for (int i = 1; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+/* Messages quote what the user wrote, which may be binary garbage: control
+ * characters and bytes that are not UTF-8 become '?', so that a message is
+ * always one printable line. */
+static void make_printable(char *msg)
+{
+  unsigned char *s = (unsigned char *)msg;
+  while (*s) {
+    const int n = utf8_length(s);
+    if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7F))) {
+      *s++ = '?';
+      continue;
+    }
+    s += n;
+  }
+}
+
 static int set_message(pn_ctx *ctx, int code, const char *where, const char *fmt, va_list ap)
 {
   if (!ctx) return code;
   int n = vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
   if (where && n >= 0 && (size_t)n < sizeof ctx->msg)
     snprintf(ctx->msg + n, sizeof ctx->msg - (size_t)n, " [%s]", where);
+  make_printable(ctx->msg);
   ctx->code = code;
   return code;
 }

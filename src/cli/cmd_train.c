@@ -449,12 +449,16 @@ static void report(trainer *T)
 {
   const cli_config *c = T->cfg;
   if (T->status == DIVERGED) {
+    char ckpt[CLI_PATH + 32];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.pinode", T->dir);
+    const int kept = access(ckpt, F_OK) == 0; /* none yet if it diverged before the first */
     if (pn_ctx_rank(T->ctx) == 0)
       fprintf(stderr,
               "pinode train: %s\nThe last good weights (iteration %ld) are in %s/model.pinode; "
-              "the last good checkpoint is kept.  Try a smaller optimizer.lr or "
-              "optimizer.clip_norm.\n",
-              T->message, T->st.iteration, T->dir);
+              "%s.  Try a smaller optimizer.lr or optimizer.clip_norm.\n",
+              T->message, T->st.iteration, T->dir,
+              kept ? "the last good checkpoint is kept"
+                   : "no checkpoint had been written yet (output.checkpoint_every)");
     return;
   }
   if (T->pr.quiet) return;
