@@ -539,7 +539,7 @@ static int run_pairs(bench *b, void *arg)
   const int R = b->o.pairs < RMAX ? b->o.pairs : RMAX, j = c->problem;
   const int petsc = executable(b->o.petsc);
   const int torch = executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0;
-  cli_setup sa, ss;
+  cli_setup sa = {0}, ss = {0};
   pn_solver_opts oa, os;
   const config ca = {c->dir, j, PN_STORE_ALL, 0, ""}, cs = {c->dir, j, PN_STORE_STAGES, 0, ""};
   config_opts(&ca, &oa);
@@ -575,10 +575,19 @@ static int run_pairs(bench *b, void *arg)
       if (pk > peak_q) peak_q = pk;
     }
   }
+  /* The peers' peak memory: a child starts with our peak resident size (see
+   * run_peer), and during the rounds we hold both pinode solvers (740 MB of
+   * tape for long); measure theirs again with ours released. */
+  const double R_best = rc == PN_OK ? fmin(median_of(ts, R), median_of(ta, R)) : 0.0;
+  free(grad);
+  grad = NULL;
+  cli_setup_free(&sa);
+  cli_setup_free(&ss);
+  double tt[3];
+  if (rc == PN_OK && np > 0 && petsc_once(b, c->dir, 1, 0, tt, &peak_p) != 0) peak_p = 0.0;
   if (rc == PN_OK && torch && !torch_paired && torch_once(b, c->dir, b->o.torch_repeat, &tq[0],
                                                           &peak_q) == 0) {
-    const double best = fmin(median_of(ts, R), median_of(ta, R));
-    rq[0] = tq[0] / best;
+    rq[0] = tq[0] / R_best;
     nq = 1;
   }
   if (np > 0) {
@@ -605,9 +614,6 @@ static int run_pairs(bench *b, void *arg)
     fprintf(stderr, "pinode bench: %s (paired rounds): %s\n", base_name(c->dir),
             pn_ctx_last_error(b->self));
   fflush(stdout);
-  free(grad);
-  cli_setup_free(&sa);
-  cli_setup_free(&ss);
   return rc;
 }
 
