@@ -397,6 +397,8 @@ static int mpi_job_variable(const char *kv)
  * `extra` (NAME=VALUE strings; a NAME= entry removes NAME); capture its
  * output (stdout and stderr) into *out (malloc'd) and its peak memory.
  * Returns its exit status, or −1 if it could not be run. */
+static double peer_cpu; /* CPU seconds of the last peer run (run_peer) */
+
 static int run_peer(char *const argv[], const char *const *extra, char **out, double *peak)
 {
   size_t n = 0, ne = 0;
@@ -454,6 +456,8 @@ static int run_peer(char *const argv[], const char *const *extra, char **out, do
   struct rusage ru;
   if (wait4(pid, &status, 0, &ru) < 0) return -1;
   *peak = (double)ru.ru_maxrss / 1024.0;
+  peer_cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+             (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -461,8 +465,13 @@ static int run_peer(char *const argv[], const char *const *extra, char **out, do
 static int executable(const char *path) { return path && *path && access(path, X_OK) == 0; }
 
 /* One run of the PETSc driver on dir (nrep timed gradients after warm):
- * its median, min and max seconds per gradient and its peak memory.
+ * its median, min and max seconds per gradient and its peak memory.  With
+ * --clock cpu, t[0..2] are instead its CPU seconds per gradient: the run's
+ * CPU time less that of the same run without the timed gradients
+ * (petsc_base, measured once per problem), over warm + nrep.
  * Returns 0, or prints why not and returns −1. */
+static double petsc_base; /* CPU seconds of the driver with -nrep 0 */
+
 static int petsc_once(const bench *b, const char *dir, int nrep, int warm, double t[3],
                       double *peak)
 {
@@ -481,7 +490,25 @@ static int petsc_once(const bench *b, const char *dir, int nrep, int warm, doubl
     printf("  %-8s PETSc TSAdjoint: failed (exit %d)%s%.300s\n", base_name(dir), st,
            out ? ":\n" : "", out ? out : "");
   free(out);
+  if (ok && b->o.cpu_clock && warm + nrep > 0)
+    t[0] = t[1] = t[2] = (peer_cpu - petsc_base) / (double)(warm + nrep);
   return ok ? 0 : -1;
+}
+
+/* The driver's CPU time without timed gradients (setup and its first,
+ * checked gradient), for petsc_once under --clock cpu. */
+static int petsc_baseline(const bench *b, const char *dir)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s", dir);
+  char *argv[] = {(char *)b->o.petsc, "-data", path, "-nrep", "0", NULL};
+  const char *extra[] = {"OPENBLAS_NUM_THREADS=1", NULL};
+  char *out = NULL;
+  double peak = 0.0;
+  const int st = run_peer(argv, extra, &out, &peak);
+  free(out);
+  petsc_base = st == 0 ? peer_cpu : 0.0;
+  return st == 0 ? 0 : -1;
 }
 
 /* One run of torch_time.py on dir (median of reps gradients after one). */
@@ -537,7 +564,7 @@ static int run_pairs(bench *b, void *arg)
   const config *c = arg;
   enum { RMAX = 64 };
   const int R = b->o.pairs < RMAX ? b->o.pairs : RMAX, j = c->problem;
-  const int petsc = executable(b->o.petsc);
+  int petsc = executable(b->o.petsc);
   const int torch = executable(b->o.python) && b->o.torch && access(b->o.torch, R_OK) == 0;
   cli_setup sa = {0}, ss = {0};
   pn_solver_opts oa, os;
@@ -553,7 +580,9 @@ static int run_pairs(bench *b, void *arg)
                                      (size_t)sa.problem->batch * (size_t)sa.problem->spec.dim));
     if (!grad) rc = pn_ctx_fail(b->self, PN_ERR_MEM, "out of memory for the paired rounds");
   }
-  const int torch_paired = torch && rc == PN_OK && sa.problem->steps <= 5000;
+  /* PyTorch runs 2 threads: its CPU time is not comparable, so not with --clock cpu */
+  const int torch_paired = torch && !b->o.cpu_clock && rc == PN_OK && sa.problem->steps <= 5000;
+  if (petsc && b->o.cpu_clock && petsc_baseline(b, c->dir) != 0) petsc = 0;
   int np = 0, nq = 0;
   for (int r = -1; rc == PN_OK && r < R; r++) { /* r = −1: warm-up of both solvers */
     double t1 = 0, t2 = 0, tt[3], pk = 0, q = 0;
@@ -585,7 +614,7 @@ static int run_pairs(bench *b, void *arg)
   cli_setup_free(&ss);
   double tt[3];
   if (rc == PN_OK && np > 0 && petsc_once(b, c->dir, 1, 0, tt, &peak_p) != 0) peak_p = 0.0;
-  if (rc == PN_OK && torch && !torch_paired && torch_once(b, c->dir, b->o.torch_repeat, &tq[0],
+  if (rc == PN_OK && torch && !b->o.cpu_clock && !torch_paired && torch_once(b, c->dir, b->o.torch_repeat, &tq[0],
                                                           &peak_q) == 0) {
     rq[0] = tq[0] / R_best;
     nq = 1;
@@ -699,7 +728,7 @@ static void print_table(const bench *b)
       if (b->dgemm_peak > 0)
         snprintf(pct, sizeof pct, "%.0f%%", 100.0 * r->flops / r->med * 1e-9 / b->dgemm_peak);
     }
-    const int ratios = r->pinode && !b->o.cpu_clock;
+    const int ratios = r->pinode;
     if (ratios && b->peer_petsc[pi] > 0)
       snprintf(vp, sizeof vp, "%.2fx", b->peer_petsc[pi] / r->med);
     if (ratios && b->peer_torch[pi] > 0)
@@ -806,8 +835,8 @@ static void usage(pn_ctx *ctx)
             "                     0: no)\n"
             "  --tiny STEPS       per-step overhead of D=2, H=16, B=1 (default 20000; 0: no)\n"
             "  --no-dgemm         skip the DGEMM rate measurement\n"
-            "  --clock cpu        time by CPU time (a loaded machine); peers are timed by\n"
-            "                     the wall clock, so their ratios are then not shown\n"
+            "  --clock cpu        time by CPU time (a loaded machine), PETSc too (its CPU\n"
+            "                     time per gradient); PyTorch (2 threads) is then not run\n"
             "  --peers            also run PETSc TSAdjoint and PyTorch on the same problems\n"
             "  --petsc PROG       the PETSc driver (default $PINODE_PETSC_DRIVER)\n"
             "  --torch SCRIPT     torch_time.py (default $PINODE_TORCH_SCRIPT)\n"
