@@ -614,8 +614,8 @@ static int run_pairs(bench *b, void *arg)
   cli_setup_free(&ss);
   double tt[3];
   if (rc == PN_OK && np > 0 && petsc_once(b, c->dir, 1, 0, tt, &peak_p) != 0) peak_p = 0.0;
-  if (rc == PN_OK && torch && !b->o.cpu_clock && !torch_paired && torch_once(b, c->dir, b->o.torch_repeat, &tq[0],
-                                                          &peak_q) == 0) {
+  const int torch_after = rc == PN_OK && torch && !b->o.cpu_clock && !torch_paired;
+  if (torch_after && torch_once(b, c->dir, b->o.torch_repeat, &tq[0], &peak_q) == 0) {
     rq[0] = tq[0] / R_best;
     nq = 1;
   }
