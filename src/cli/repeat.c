@@ -89,7 +89,18 @@ static int write_json(pn_ctx *ctx, const char *path, const cli_setup *s, const c
          p->scheme, P, (int)ranks[R_M], p->steps, p->batch, p->spec.dim, p->nparam, R, t_med,
          t_sorted[0], t_sorted[R - 1]);
   for (int r = 0; r < R; r++) append(buf, cap, &len, "%s%.6e", r ? ", " : "", t_sorted[r]);
-  append(buf, cap, &len, "]},\n  \"per_rank\": [\n");
+  /* The parallel method, and Parareal's iterations (of the last gradient). */
+  const pn_solver_opts *o = pn_solver_get_opts(s->solver);
+  pn_stats st;
+  pn_solver_get_stats(s->solver, &st);
+  append(buf, cap, &len, "]},\n  \"method\": \"%s\"", pn_parallel_method_name(o->method));
+  if (o->method == PN_PARALLEL_PARAREAL)
+    append(buf, cap, &len,
+           ",\n  \"parareal\": {\"iterations\": %d, \"adjoint\": \"%s\", "
+           "\"adjoint_iterations\": %d, \"tol\": %.3e, \"coarse_steps\": %ld}",
+           st.parareal_iterations, pn_parareal_adjoint_name(o->parareal.adjoint),
+           st.parareal_adjoint_iterations, o->parareal.tol, o->parareal.coarse_steps);
+  append(buf, cap, &len, ",\n  \"per_rank\": [\n");
   for (int q = 0; q < P; q++) {
     const double *x = ranks + (size_t)q * R_NFIELDS;
     append(buf, cap, &len,
