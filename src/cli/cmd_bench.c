@@ -573,8 +573,9 @@ static int run_pairs(bench *b, void *arg)
   config_opts(&cs, &os);
   int rc = cli_setup_problem(b->self, c->dir, &oa, &sa);
   if (rc == PN_OK) rc = cli_setup_problem(b->self, c->dir, &os, &ss);
-  double *grad = NULL, ta[RMAX], ts[RMAX], tp[RMAX], tq[RMAX], peak_p = 0, peak_q = 0;
-  double rb[RMAX], ra[RMAX], rq[RMAX];
+  /* zeroed: cppcheck cannot see that each is read only where a round wrote it */
+  double *grad = NULL, ta[RMAX] = {0}, ts[RMAX] = {0}, tp[RMAX] = {0}, tq[RMAX] = {0};
+  double rb[RMAX] = {0}, ra[RMAX] = {0}, rq[RMAX] = {0}, peak_p = 0, peak_q = 0;
   if (rc == PN_OK) {
     grad = malloc(sizeof(double) * ((size_t)sa.problem->nparam +
                                      (size_t)sa.problem->batch * (size_t)sa.problem->spec.dim));
@@ -676,7 +677,7 @@ static int run_tiny(bench *b, void *arg)
   if (rc == PN_OK) rc = pn_tableau_create(ctx, "rk4", &tab);
   if (rc == PN_OK) rc = pn_loss_create_mse(ctx, 1, &tlab, target, NULL, 1, 2, &loss);
   if (rc == PN_OK) rc = pn_solver_create(ctx, model, tab, &opts, &solver);
-  double tf[64], tg[64];
+  double tf[64] = {0}, tg[64] = {0};
   const int R = b->o.repeat < 64 ? b->o.repeat : 64;
   for (int i = 0; rc == PN_OK && i < b->o.warmup + R; i++) {
     double f0 = pni_mm_flops(), t0 = now(b);
