@@ -40,6 +40,7 @@ if [ "$fast" = 0 ]; then
   echo "== reliability: valgrind memcheck over the unit tests (Release build)"
   scripts/valgrind.sh --build-dir build --parallel "$jobs"
   echo "== reliability: fuzzing the readers (libFuzzer, ${PINODE_FUZZ_SECONDS:-60} s each)"
-  scripts/fuzz.sh --build-dir build-fuzz --seconds "${PINODE_FUZZ_SECONDS:-60}" --parallel "$jobs"
+  scripts/fuzz.sh --build-dir build-fuzz --seconds "${PINODE_FUZZ_SECONDS:-60}" \
+    --seed "${PINODE_FUZZ_SEED:-1}" --parallel "$jobs"
 fi
 echo "== all tests passed"

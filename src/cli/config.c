@@ -44,6 +44,8 @@ static const char *const parareal_adjoint_names[] = {"iterate", "maps", NULL};
 
 #define F(field) offsetof(cli_config, field)
 #define BIG 1e15
+/* Longest line libinih reads (its buffer holds the newline and the NUL). */
+#define INI_LINE_MAX (INI_MAX_LINE - 2)
 static const key keys[] = {
     {"model", "hidden", T_WIDTHS, F(widths), "32 32", 0, 0, 0, NULL, NULL,
      "widths 1..1048576, at most 64 (empty: no hidden layer)", "widths of the hidden layers"},
@@ -443,6 +445,15 @@ static int assign(pn_ctx *ctx, cli_config *cfg, const char *section, const char 
     return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: key '%s.%s' set twice (first at line %ld)", where,
                        section, name, cfg->origin[i]);
   CLI_TRY(parse_value(ctx, &keys[i], o, value, cfg, cfg->value[i]));
+  /* The run writes its configuration (paths made absolute) into its output
+   * directory to be loaded again: a line libinih cannot read would lose it. */
+  const size_t line_len = strlen(name) + 3 + strlen(cfg->value[i]);
+  if (line_len > INI_LINE_MAX)
+    return pn_ctx_fail(ctx, PN_ERR_PARSE,
+                       "%s: key '%s.%s': its line '%s = %.40s...' would be %zu characters "
+                       "(libinih reads at most %d; paths are written absolute: shorten the "
+                       "path or the directory)",
+                       where, section, name, name, cfg->value[i], line_len, INI_LINE_MAX);
   cfg->origin[i] = o->line;
   return PN_OK;
 }
@@ -514,7 +525,7 @@ static int parse_file(pn_ctx *ctx, cli_config *cfg, const char *text, size_t len
   if (st.rc != PN_OK) return st.rc;
   if (st.too_long)
     return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s:%ld: line longer than libinih's limit (%d characters)",
-                       cfg->path, st.too_long, 197);
+                       cfg->path, st.too_long, INI_LINE_MAX);
   if (bad > 0)
     return pn_ctx_fail(ctx, PN_ERR_PARSE,
                        "%s:%d: syntax error: expected '[section]', 'key = value' or a comment",

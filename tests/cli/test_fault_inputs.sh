@@ -148,6 +148,10 @@ expect 2 "theta.txt:3: value nan is not finite" -- gradient "$T/p_nan" "$T/o"
 
 # -- binary garbage (the fuzz corpus's) as every kind of file.
 expect 1 "config/garbage:1: line longer than libinih's limit" -- $(train "$corpus/config/garbage")
+# -- a path that fits its line but not once made absolute (the run's own
+#    config.ini could not be read back to resume): refused when loaded.
+long=$(printf 'd%.0s' $(seq 180))
+expect 1 "key 'data.file': its line 'file = /" -- $(train "$T/run.ini" --set data.file="$long.csv")
 expect 1 "csv/garbage:1: expected 'trajectory,time,z1,...,zD'" -- \
   $(train "$T/run.ini" --set data.file="$corpus/csv/garbage")
 expect 1 "modelfile/garbage:2: expected 'KEY VALUE'" -- \
