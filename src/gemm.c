@@ -213,6 +213,14 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
                              const double *b, size_t ldb, double *c, size_t ldc,
                              pni_mm_init init, const double *bias)
 {
+  if (m >= 1 && n >= 1 && n <= NR_MAX && k <= KC) { /* one tile: call it directly */
+    const int nv = (n + 7) / 8;
+    if (m <= mr_max[nv - 1]) {
+      const __mmask8 last = (__mmask8)((1u << (n - 8 * (nv - 1))) - 1u);
+      tiles[nv - 1][m - 1](k, a, sai, sak, b, ldb, c, ldc, init, bias, last);
+      return;
+    }
+  }
   int p0 = 0;
   do {
     const int kc = k - p0 < KC ? k - p0 : KC;
@@ -286,6 +294,41 @@ AVX512 static void mm_nt_avx512(int m, int n, int k, const double *a, size_t lda
 
 /* ---- dispatch --------------------------------------------------------------- */
 
+typedef void (*mm_fn)(int, int, int, const double *, size_t, size_t, const double *, size_t,
+                      double *, size_t, pni_mm_init, const double *);
+typedef void (*mm_nt_fn)(int, int, int, const double *, size_t, const double *, size_t, double *,
+                         size_t, pni_mm_init, const double *);
+
+static mm_fn mm_of(pni_vmath_isa isa)
+{
+#if PNI_HAVE_AVX512_KERNELS
+  if (isa == PNI_ISA_AVX512) return mm_avx512;
+#endif
+#if PNI_HAVE_AVX2_LOOPS
+  if (isa == PNI_ISA_AVX2) return mm_avx2;
+#endif
+  (void)isa;
+  return mm_generic;
+}
+
+static mm_nt_fn mm_nt_of(pni_vmath_isa isa)
+{
+#if PNI_HAVE_AVX512_KERNELS
+  if (isa == PNI_ISA_AVX512) return mm_nt_avx512;
+#endif
+#if PNI_HAVE_AVX2_LOOPS
+  if (isa == PNI_ISA_AVX2) return mm_nt_avx2;
+#endif
+  (void)isa;
+  return mm_nt_generic;
+}
+
+/* The kernels of the best build, found on first use (after vmath.c's
+ * constructor has chosen it): a small product of the tiny problem costs
+ * about as much as the layers of calls that chose its kernel every time. */
+static mm_fn mm_best;
+static mm_nt_fn mm_nt_best;
+
 static double mm_flops; /* see pni_mm_flops */
 
 double pni_mm_flops(void) { return mm_flops; }
@@ -295,26 +338,15 @@ void pni_mm_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t 
                 const double *bias)
 {
   mm_flops += 2.0 * m * n * k;
-#if PNI_HAVE_AVX512_KERNELS
-  if (isa == PNI_ISA_AVX512) {
-    mm_avx512(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
-    return;
-  }
-#endif
-#if PNI_HAVE_AVX2_LOOPS
-  if (isa == PNI_ISA_AVX2) {
-    mm_avx2(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
-    return;
-  }
-#endif
-  (void)isa;
-  mm_generic(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+  mm_of(isa)(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
 }
 
 void pni_mm(int m, int n, int k, const double *a, size_t sai, size_t sak, const double *b,
             size_t ldb, double *c, size_t ldc, pni_mm_init init, const double *bias)
 {
-  pni_mm_isa(pni_vmath_best_isa(), m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+  if (!mm_best) mm_best = mm_of(pni_vmath_best_isa());
+  mm_flops += 2.0 * m * n * k;
+  mm_best(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
 }
 
 void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t lda,
@@ -322,26 +354,15 @@ void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size
                    const double *bias)
 {
   mm_flops += 2.0 * m * n * k;
-#if PNI_HAVE_AVX512_KERNELS
-  if (isa == PNI_ISA_AVX512) {
-    mm_nt_avx512(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
-    return;
-  }
-#endif
-#if PNI_HAVE_AVX2_LOOPS
-  if (isa == PNI_ISA_AVX2) {
-    mm_nt_avx2(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
-    return;
-  }
-#endif
-  (void)isa;
-  mm_nt_generic(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+  mm_nt_of(isa)(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
 }
 
 void pni_mm_nt(int m, int n, int k, const double *a, size_t lda, const double *bt, size_t ldbt,
                double *c, size_t ldc, pni_mm_init init, const double *bias)
 {
-  pni_mm_nt_isa(pni_vmath_best_isa(), m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+  if (!mm_nt_best) mm_nt_best = mm_nt_of(pni_vmath_best_isa());
+  mm_flops += 2.0 * m * n * k;
+  mm_nt_best(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
 }
 
 const char *pni_mm_backend(void)

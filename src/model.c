@@ -61,6 +61,11 @@ int pn_model_reserve(pn_model *model, int max_batch)
   return pni_model_reserve(model, max_batch, 0);
 }
 
+void pni_model_bind(pn_model *m, const double *theta)
+{
+  if (m->ops->bind) m->ops->bind(m->impl, theta);
+}
+
 int pni_model_rhs(pn_model *m, int slot, double t, int nb, const double *z, const double *theta,
                   double *f_out)
 {
@@ -145,7 +150,7 @@ static void user_destroy(void *impl)
   free(u);
 }
 
-static const pni_model_ops user_ops = {user_rhs, user_vjp, NULL, NULL, NULL, user_destroy};
+static const pni_model_ops user_ops = {user_rhs, user_vjp, NULL, NULL, NULL, user_destroy, NULL};
 
 int pn_model_create(pn_ctx *ctx, int dim, int nparam, const pn_model_ops *ops, void *user,
                     pn_model **out)

@@ -4,7 +4,13 @@
  * built-in MLP uses "slots": rhs(slot ≥ 0) keeps the intermediate values that
  * the VJP needs (activations and their derivatives) and vjp(slot) reuses them,
  * so that the adjoint step does not evaluate the network twice.  slot < 0
- * keeps nothing (rhs) or recomputes (vjp).  User models ignore slots. */
+ * keeps nothing (rhs) or recomputes (vjp).  User models ignore slots.
+ *
+ * A solver call binds its θ to the model for the call's duration (bind), so
+ * that a model which prepares something from θ (the MLP's weight copies) does
+ * it once per call instead of checking θ on every evaluation; it unbinds
+ * (bind with NULL) before returning, so that a θ changed between calls is
+ * noticed as ever. */
 #ifndef PINODE_MODEL_IMPL_H
 #define PINODE_MODEL_IMPL_H
 
@@ -20,6 +26,7 @@ typedef struct pni_model_ops {
   size_t (*workspace_bytes)(const void *impl, int max_batch, int nslots);
   int (*init)(const void *impl, uint64_t seed, double *theta_out); /* optional */
   void (*destroy)(void *impl);
+  void (*bind)(void *impl, const double *theta); /* optional; NULL theta: unbind */
 } pni_model_ops;
 
 struct pn_model {
@@ -40,6 +47,10 @@ int pni_model_reserve(pn_model *m, int max_batch, int nslots);
 
 /* Bytes of workspace the model would hold for (max_batch, nslots). */
 size_t pni_model_workspace_bytes(const pn_model *m, int max_batch, int nslots);
+
+/* Promise that θ (this pointer, these values) stays fixed until the next
+ * pni_model_bind(m, NULL); evaluations at another θ remain correct. */
+void pni_model_bind(pn_model *m, const double *theta);
 
 /* Evaluate with slot semantics (see above); errors name step context given by caller. */
 int pni_model_rhs(pn_model *m, int slot, double t, int nb, const double *z, const double *theta,

@@ -1007,9 +1007,24 @@ static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
 
 static long backward_rhs_count(const pn_solver *S) { return S->st.rhs_evals + S->mws.cadj.rhs_evals; }
 
+static int gradient_bound(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode,
+                          int check_method, const double *theta, int nb, const double *z0,
+                          const pn_loss *loss, double *loss_out, double *grad_theta_out,
+                          double *grad_z0_out);
+
+/* θ is bound to the model for the call (model_impl.h: the MLP checks it once
+ * instead of on every evaluation) and unbound on every way out. */
 static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, int check_method,
                     const double *theta, int nb, const double *z0, const pn_loss *loss,
-                    double *loss_out, double *grad_theta_out, double *grad_z0_out);
+                    double *loss_out, double *grad_theta_out, double *grad_z0_out)
+{
+  if (!S) return PN_ERR_ARG;
+  pni_model_bind(S->model, theta);
+  const int rc = gradient_bound(S, adjoint, mode, check_method, theta, nb, z0, loss, loss_out,
+                                grad_theta_out, grad_z0_out);
+  pni_model_bind(S->model, NULL);
+  return rc;
+}
 
 /* The default method is the same on every rank by construction: no
  * agreement round for it (the training loop calls this every step). */
@@ -1029,11 +1044,11 @@ int pn_solver_gradient_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mo
                   grad_z0_out);
 }
 
-static int gradient(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode, int check_method,
-                    const double *theta, int nb, const double *z0, const pn_loss *loss,
-                    double *loss_out, double *grad_theta_out, double *grad_z0_out)
+static int gradient_bound(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode,
+                          int check_method, const double *theta, int nb, const double *z0,
+                          const pn_loss *loss, double *loss_out, double *grad_theta_out,
+                          double *grad_z0_out)
 {
-  if (!S) return PN_ERR_ARG;
   pn_ctx *ctx = S->ctx;
   begin_stats(S);
   if (check_method) PN_CALL(agree_method(S, adjoint, mode));
@@ -1088,9 +1103,12 @@ int pn_solver_loss(pn_solver *S, const double *theta, int nb, const double *z0,
   if (!S) return PN_ERR_ARG;
   pn_ctx *ctx = S->ctx;
   begin_stats(S);
-  PN_CALL(prepare(S, theta, nb, z0, loss, 0));
   sweep sw = {.loss = loss};
-  PN_CALL(pni_agree(ctx, time_parallel_forward(S, &sw, theta, z0)));
+  pni_model_bind(S->model, theta); /* for this call only, as in gradient */
+  int rc = prepare(S, theta, nb, z0, loss, 0);
+  if (rc == PN_OK) rc = pni_agree(ctx, time_parallel_forward(S, &sw, theta, z0));
+  pni_model_bind(S->model, NULL);
+  PN_CALL(rc);
   double total = 0.0;
   PN_CALL_MPI(ctx, MPI_Allreduce(&sw.loss_local, &total, 1, MPI_DOUBLE, MPI_SUM, ctx->comm));
   if (loss_out) *loss_out = total;
@@ -1119,6 +1137,7 @@ int pn_solver_forward(pn_solver *S, const double *theta, int nb, const double *z
   }
   if (rc == PN_OK) qsort(saves, (size_t)nown, sizeof(event), event_cmp);
   rc = pni_agree(ctx, rc);
+  pni_model_bind(S->model, theta); /* for this call only, as in gradient */
   if (rc == PN_OK) rc = prepare(S, theta, nb, z0, NULL, 0);
   const size_t total = (size_t)(nsave > 0 ? nsave : 0) * (size_t)nb * (size_t)pn_model_dim(S->model);
   if (rc == PN_OK) {
@@ -1126,6 +1145,7 @@ int pn_solver_forward(pn_solver *S, const double *theta, int nb, const double *z
     sweep sw = {.saves = saves, .nsaves = nown, .states_out = states_out};
     rc = pni_agree(ctx, time_parallel_forward(S, &sw, theta, z0));
   }
+  pni_model_bind(S->model, NULL);
   /* Each state was written by its owner only; the others hold zeros, so a
    * sum gathers them exactly. */
   if (rc == PN_OK && S->size > 1 && total > 0 &&

@@ -11,7 +11,8 @@
  *     and the AVX2 and AVX-512 builds agreeing bitwise;
  *   - the MLP's rhs and both VJPs against a naive network, for narrow and
  *     wide layers, one and two hidden layers, time input, each activation;
- *   - the weight cache notices a θ changed in place;
+ *   - the weight cache notices a θ changed in place, also between solver
+ *     calls (which bind θ to the model for the call) and after a failed one;
  *   - a batch evaluated in row blocks (large batches of wide layers) gives
  *     bitwise the f and z̄ of each row evaluated alone. */
 #include <math.h>
@@ -371,6 +372,72 @@ static void mlp_rows_independent(void **state)
   free(tb);
 }
 
+/* One gradient of a tiny problem (D=2, H=16, rk4, 8 steps) with model m. */
+static double tiny_gradient(pn_model *m, const double *th, double *g)
+{
+  const double T = 1.0, target[2] = {0.1, 0.2}, z0[2] = {0.5, -0.25};
+  pn_tableau *tab = NULL;
+  pn_loss *loss = NULL;
+  pn_solver *S = NULL;
+  pn_solver_opts o;
+  pn_solver_opts_default(&o);
+  o.nsteps = 8;
+  pnt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
+  pnt_ok(pnt_ctx, pn_loss_create_mse(pnt_ctx, 1, &T, target, NULL, 1, 2, &loss));
+  pnt_ok(pnt_ctx, pn_solver_create(pnt_ctx, m, tab, &o, &S));
+  double L = 0.0, gz[2];
+  pnt_ok(pnt_ctx, pn_solver_gradient(S, th, 1, z0, loss, &L, g, gz));
+  pn_solver_destroy(&S);
+  pn_loss_destroy(&loss);
+  pn_tableau_destroy(&tab);
+  return L;
+}
+
+/* A solver call binds θ to the model (the MLP then checks it once per call):
+ * θ changed in place after a call, successful or not, must be noticed by
+ * the model's own evaluations and by the next call.  Compared bitwise with
+ * a model that never saw the old θ. */
+static void theta_changed_between_calls(void **state)
+{
+  (void)state;
+  const int widths[1] = {16};
+  const pn_activation acts[1] = {PN_ACT_TANH};
+  const pn_mlp_spec sp = {2, 1, widths, acts, 1};
+  pn_model *m = NULL, *fresh = NULL;
+  pnt_ok(pnt_ctx, pn_model_create_mlp(pnt_ctx, &sp, &m));
+  enum { P = 3 * 16 + 16 + 16 * 2 + 2 }; /* with the time column */
+  assert_int_equal(pn_model_nparam(m), P);
+  double th[P], g[P], gf[P], z[2] = {0.3, -0.7}, f[2], ff[2];
+  pnt_randn(th, P, 71, 0.5);
+  for (int round = 0; round < 3; round++) {
+    if (round == 2) { /* a failed call (no states) binds and must unbind too */
+      const double z0[2] = {0, 0};
+      pn_solver *S = NULL;
+      pn_tableau *tab = NULL;
+      pn_solver_opts o;
+      pn_solver_opts_default(&o);
+      pnt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
+      pnt_ok(pnt_ctx, pn_solver_create(pnt_ctx, m, tab, &o, &S));
+      assert_int_not_equal(pn_solver_loss(S, th, 0, z0, NULL, NULL), PN_OK);
+      pn_solver_destroy(&S);
+      pn_tableau_destroy(&tab);
+    } else {
+      tiny_gradient(m, th, g);
+    }
+    for (int i = 0; i < P; i += 3) th[i] *= -1.5; /* in place, between calls */
+    pnt_ok(pnt_ctx, pn_model_create_mlp(pnt_ctx, &sp, &fresh));
+    pnt_ok(pnt_ctx, pn_model_reserve(fresh, 1));
+    pnt_ok(pnt_ctx, pn_model_rhs(m, 0.4, 1, z, th, f));
+    pnt_ok(pnt_ctx, pn_model_rhs(fresh, 0.4, 1, z, th, ff));
+    if (memcmp(f, ff, sizeof f) != 0) fail_msg("round %d: rhs used the old θ", round);
+    const double L = tiny_gradient(m, th, g), Lf = tiny_gradient(fresh, th, gf);
+    if (L != Lf || memcmp(g, gf, sizeof g) != 0)
+      fail_msg("round %d: gradient used the old θ", round);
+    pn_model_destroy(&fresh);
+  }
+  pn_model_destroy(&m);
+}
+
 int main(int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
@@ -379,6 +446,7 @@ int main(int argc, char **argv)
       cmocka_unit_test(builds_agree),
       cmocka_unit_test(mlp_matches_naive),
       cmocka_unit_test(mlp_rows_independent),
+      cmocka_unit_test(theta_changed_between_calls),
   };
   return pnt_main(argc, argv, "mlp_kernels", tests, sizeof tests / sizeof tests[0]);
 }
