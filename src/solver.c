@@ -318,13 +318,14 @@ static size_t memory_budget(const pn_solver *S, pn_storage_kind kind, char *what
 }
 
 /* Settings whose trajectories fit in `room` bytes, as a phrase.  They keep
- * 2 % of the room to spare, so that they still fit when a caller's budget
+ * 4 % of the room to spare, so that they still fit when a caller's budget
  * moves a little between runs (pinode gradient --memory subtracts what the
- * process holds, which varies by a fraction of a MB). */
+ * process holds, which varies by a few tenths of a MB: 2 % of a 13 MB room
+ * was once too little). */
 static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, size_t other,
                              char *buf, size_t len)
 {
-  room -= room / 50;
+  room -= room / 25;
   const long n = S->hi - S->lo, c = max_checkpoints(S, batch, M, room);
   if (c < 1) {
     snprintf(buf, len,

@@ -346,14 +346,14 @@ static void over_budget_is_refused_with_a_setting_that_fits(void **state)
   long c = 0;
   pnt_assert_all(sscanf(at, "binomial:%ld fits", &c) == 1 && c >= 1, "no c in: %s", msg);
   /* The message comes from the lowest rank over its budget; its c fits
-   * there (with 2 % to spare: at most auto's largest c, at least 97 % of it),
+   * there (with 4 % to spare: at most auto's largest c, at least 95 % of it),
    * and auto fits everywhere. */
   pnt_ok(pnt_ctx, run(&pr, PN_STORE_AUTO, 0, 1, limit, &r));
   assert_bitwise(&pr, &ref, &r, "auto after a refusal");
   const long c_auto = r.st.storage_param;
   free(r.grad);
   if (pn_ctx_size(pnt_ctx) == 1) {
-    pnt_assert_all(c <= c_auto && c >= c_auto - c_auto / 33, "suggested c = %ld, auto's c = %ld",
+    pnt_assert_all(c <= c_auto && c >= c_auto - c_auto / 20, "suggested c = %ld, auto's c = %ld",
                    c, c_auto);
     pnt_ok(pnt_ctx, run(&pr, PN_STORE_BINOMIAL, c, 1, limit, &r));
     assert_bitwise(&pr, &ref, &r, "the suggested binomial:c");
