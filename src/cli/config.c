@@ -646,7 +646,9 @@ int cli_config_load(pn_ctx *ctx, const char *path, int nsets, char *const *sets,
                          path, keys[i].section, keys[i].name, keys[i].accepted, keys[i].section,
                          keys[i].section, keys[i].name);
   if (strcmp(cfg->dir, "auto") == 0) {
-    snprintf(cfg->dir, sizeof cfg->dir, "out/%.200s", cfg->name);
+    /* at most 150 characters of the name: the saved "dir = out/NAME" line
+     * must stay readable (INI_LINE_MAX) */
+    snprintf(cfg->dir, sizeof cfg->dir, "out/%.150s", cfg->name);
     snprintf(cfg->value[find_key("output", "dir")], CLI_PATH, "%s", cfg->dir);
   }
   return check_together(ctx, cfg);
