@@ -445,15 +445,6 @@ static int assign(pn_ctx *ctx, cli_config *cfg, const char *section, const char 
     return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: key '%s.%s' set twice (first at line %ld)", where,
                        section, name, cfg->origin[i]);
   CLI_TRY(parse_value(ctx, &keys[i], o, value, cfg, cfg->value[i]));
-  /* The run writes its configuration (paths made absolute) into its output
-   * directory to be loaded again: a line libinih cannot read would lose it. */
-  const size_t line_len = strlen(name) + 3 + strlen(cfg->value[i]);
-  if (line_len > INI_LINE_MAX)
-    return pn_ctx_fail(ctx, PN_ERR_PARSE,
-                       "%s: key '%s.%s': its line '%s = %.40s...' would be %zu characters "
-                       "(libinih reads at most %d; paths are written absolute: shorten the "
-                       "path or the directory)",
-                       where, section, name, name, cfg->value[i], line_len, INI_LINE_MAX);
   cfg->origin[i] = o->line;
   return PN_OK;
 }
@@ -572,6 +563,25 @@ static int fail_key(pn_ctx *ctx, const cli_config *cfg, const char *section, con
   return pn_ctx_fail(ctx, PN_ERR_PARSE, fmt, where, detail);
 }
 
+/* The run writes its effective configuration (paths made absolute) into its
+ * output directory to be loaded again: every line it will print must be one
+ * libinih can read, whatever set the value (file, --set, default). */
+static int check_printable(pn_ctx *ctx, const cli_config *cfg)
+{
+  for (int i = 0; i < NKEYS; i++) {
+    const size_t n = strlen(keys[i].name) + 3 + strlen(cfg->value[i]);
+    if (!key_applies(cfg, i) || n <= INI_LINE_MAX) continue;
+    char detail[128];
+    snprintf(detail, sizeof detail, "'%s = %.40s...' would be %zu characters (libinih reads at most %d",
+             keys[i].name, cfg->value[i], n, INI_LINE_MAX);
+    return fail_key(ctx, cfg, keys[i].section, keys[i].name,
+                    "%s: its line %s; paths are written absolute: shorten the path or the "
+                    "directory)",
+                    detail);
+  }
+  return PN_OK;
+}
+
 static int check_together(pn_ctx *ctx, cli_config *cfg)
 {
   int n = 0;
@@ -651,6 +661,7 @@ int cli_config_load(pn_ctx *ctx, const char *path, int nsets, char *const *sets,
     snprintf(cfg->dir, sizeof cfg->dir, "out/%.150s", cfg->name);
     snprintf(cfg->value[find_key("output", "dir")], CLI_PATH, "%s", cfg->dir);
   }
+  CLI_TRY(check_printable(ctx, cfg));
   return check_together(ctx, cfg);
 }
 

@@ -54,6 +54,26 @@ expect() {
   fi
 }
 
+# succeeds CAP_KB WHAT -- pinode ARGS...: one rank, exit 0 within 60 s under an
+# address-space cap of CAP_KB (none under AddressSanitizer).
+succeeds() {
+  local cap=$1 what=$2
+  shift 3
+  n=$((n + 1))
+  (
+    [ $asan = 1 ] || ulimit -v "$cap"
+    exec timeout -s KILL 60 "$pinode" "$@"
+  ) >"$T/log" 2>&1 </dev/null
+  local rc=$?
+  if [ $rc != 0 ]; then
+    echo "FAIL [$n]: $what under a ${cap} kB cap -> exit $rc:"
+    sed 's/^/    /' "$T/log" | head -5
+    status=1
+  else
+    echo "ok [$n]: $what under a ${cap} kB address-space cap"
+  fi
+}
+
 # A small, valid training configuration reading CSV data.
 cat >"$T/data.csv" <<'EOF'
 trajectory,time,x
@@ -151,7 +171,7 @@ expect 1 "config/garbage:1: line longer than libinih's limit" -- $(train "$corpu
 # -- a path that fits its line but not once made absolute (the run's own
 #    config.ini could not be read back to resume): refused when loaded.
 long=$(printf 'd%.0s' $(seq 180))
-expect 1 "key 'data.file': its line 'file = /" -- $(train "$T/run.ini" --set data.file="$long.csv")
+expect 1 "data.file: its line 'file = /" -- $(train "$T/run.ini" --set data.file="$long.csv")
 expect 1 "csv/garbage:1: expected 'trajectory,time,z1,...,zD'" -- \
   $(train "$T/run.ini" --set data.file="$corpus/csv/garbage")
 expect 1 "modelfile/garbage:2: expected 'KEY VALUE'" -- \
@@ -167,43 +187,20 @@ expect 2 "grid.csv:2: trajectory 0: time 8.6736173798840355e-19 is not on the so
     --set solver.t0=0 --set solver.t1=1)
 
 # -- blank lines cost no memory.  60 MB of them between two CSV rows: the
-#    reader sized its arrays by
-#    newlines (40 bytes each: 2.4 GB for 2 rows, refused under a 1.5 GB cap);
-#    now by the lines that can hold a row.
+#    reader sized its arrays by newlines (40 bytes each: 2.4 GB for 2 rows,
+#    refused under a 1.5 GB cap); now by the lines that can hold a row.
 { printf 'trajectory,time,x\n0,0,1\n'; head -c 60000000 /dev/zero | tr '\0' '\n'; printf '0,1,0.8\n'; } \
   >"$T/blank.csv"
-n=$((n + 1))
-(
-  [ $asan = 1 ] || ulimit -v 1500000
-  exec timeout -s KILL 60 "$pinode" train --quiet "$T/run.ini" --set data.file="$T/blank.csv"
-) >"$T/log" 2>&1 </dev/null
-rc=$?
-if [ $rc != 0 ]; then
-  echo "FAIL [$n]: 60 MB of blank lines in a CSV under a 1.5 GB cap -> exit $rc:"
-  sed 's/^/    /' "$T/log" | head -5
-  status=1
-else
-  echo "ok [$n]: 60 MB of blank lines around 2 CSV rows trains under a 1.5 GB address-space cap"
-fi
+succeeds 1500000 "60 MB of blank lines around 2 CSV rows trains" -- \
+  train --quiet "$T/run.ini" --set data.file="$T/blank.csv"
 rm -f "$T/blank.csv"
 # The same for a numbers file (theta.txt after 100 MB of blank lines): 800 MB
 # of doubles were allocated for them, refused under a 700 MB cap.
 mkdir -p "$T/p_blank"
 cp "$small"/*.txt "$T/p_blank/"
 { head -c 100000000 /dev/zero | tr '\0' '\n'; cat "$small/theta.txt"; } >"$T/p_blank/theta.txt"
-n=$((n + 1))
-(
-  [ $asan = 1 ] || ulimit -v 700000
-  exec timeout -s KILL 60 "$pinode" gradient --quiet "$T/p_blank" "$T/o"
-) >"$T/log" 2>&1 </dev/null
-rc=$?
-if [ $rc != 0 ]; then
-  echo "FAIL [$n]: theta.txt after 100 MB of blank lines under a 700 MB cap -> exit $rc:"
-  sed 's/^/    /' "$T/log" | head -5
-  status=1
-else
-  echo "ok [$n]: a theta.txt after 100 MB of blank lines reads under a 700 MB address-space cap"
-fi
+succeeds 700000 "a theta.txt after 100 MB of blank lines reads" -- \
+  gradient --quiet "$T/p_blank" "$T/o"
 rm -rf "$T/p_blank"
 
 [ $status = 0 ] && echo "test_fault_inputs: all $n cases passed"
