@@ -55,6 +55,9 @@ void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver);
 /* ‖a − b‖ / ‖b‖ (‖a‖ when b is 0). */
 double cli_rel_dist(const double *a, const double *b, size_t n);
 
+/* The median of x[0..n), n >= 1 (sorts x). */
+double cli_median(double *x, int n);
+
 /* pinode gradcheck (cmd_gradcheck.c): the seed paper's claims measured on a
  * model.  The table is computed from built objects, whatever they were read
  * from (a problem directory; later a training config). */

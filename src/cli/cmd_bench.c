@@ -79,12 +79,6 @@ typedef struct bench {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Seconds of CPU time used by this process (all its threads). */
 static double cpu_seconds(void)
 {
@@ -95,12 +89,6 @@ static double cpu_seconds(void)
 
 /* The clock of the measurements: the wall clock, or --clock cpu. */
 static double now(const bench *b) { return b->o.cpu_clock ? cpu_seconds() : MPI_Wtime(); }
-
-static double median_of(double *x, int n)
-{
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
 
 static const char *base_name(const char *path)
 {
@@ -317,7 +305,7 @@ static int time_gradient(bench *b, pn_ctx *ctx, const char *dir, const pn_solver
       if (t[i] < r->min) r->min = t[i];
       if (t[i] > r->max) r->max = t[i];
     }
-    r->med = median_of(t, b->o.repeat);
+    r->med = cli_median(t, b->o.repeat);
     r->peak_mb = peak_mb();
     MPI_Allreduce(MPI_IN_PLACE, &r->peak_mb, 1, MPI_DOUBLE, MPI_MAX, comm);
     r->err = pn_ctx_rank(ctx) == 0 ? ref_error(b->self, dir, loss, grad, np, nz) : 0.0;
@@ -542,15 +530,18 @@ static int one_gradient(const bench *b, cli_setup *s, double *grad, double *seco
   return rc;
 }
 
-static void add_peer_row(bench *b, const char *dir, const char *label, double *t, int n,
-                         double peak)
+/* A peer's row of the table from its n times t (sorted here); returns their median. */
+static double add_peer_row(bench *b, const char *dir, const char *label, double *t, int n,
+                           double peak)
 {
+  const double med = cli_median(t, n);
   row *r = new_row(b, base_name(dir), label);
-  if (!r) return;
-  r->med = median_of(t, n);
+  if (!r) return med;
+  r->med = med;
   r->min = t[0];
   r->max = t[n - 1];
   r->peak_mb = peak;
+  return med;
 }
 
 /* Paired rounds (--peers): each round times one pinode gradient with the
@@ -608,7 +599,7 @@ static int run_pairs(bench *b, void *arg)
   /* The peers' peak memory: a child starts with our peak resident size (see
    * run_peer), and during the rounds we hold both pinode solvers (740 MB of
    * tape for long); measure theirs again with ours released. */
-  const double R_best = rc == PN_OK ? fmin(median_of(ts, R), median_of(ta, R)) : 0.0;
+  const double R_best = rc == PN_OK ? fmin(cli_median(ts, R), cli_median(ta, R)) : 0.0;
   free(grad);
   grad = NULL;
   cli_setup_free(&sa);
@@ -621,21 +612,17 @@ static int run_pairs(bench *b, void *arg)
     nq = 1;
   }
   if (np > 0) {
-    b->ratio_best[j] = median_of(rb, np); /* sorts rb */
-    b->ratio_all[j] = median_of(ra, np);
+    b->ratio_best[j] = cli_median(rb, np); /* sorts rb */
+    b->ratio_all[j] = cli_median(ra, np);
     b->range_best[j][0] = rb[0];
     b->range_best[j][1] = rb[np - 1];
     b->range_all[j][0] = ra[0];
     b->range_all[j][1] = ra[np - 1];
-    qsort(tp, (size_t)np, sizeof *tp, cmp_double);
-    b->peer_petsc[j] = median_of(tp, np);
-    add_peer_row(b, c->dir, "PETSc TSAdjoint, 1 thr", tp, np, peak_p);
+    b->peer_petsc[j] = add_peer_row(b, c->dir, "PETSc TSAdjoint, 1 thr", tp, np, peak_p);
   }
   if (nq > 0) {
-    b->ratio_torch[j] = median_of(rq, nq);
-    qsort(tq, (size_t)nq, sizeof *tq, cmp_double);
-    b->peer_torch[j] = median_of(tq, nq);
-    add_peer_row(b, c->dir, "PyTorch autograd, 2 thr", tq, nq, peak_q);
+    b->ratio_torch[j] = cli_median(rq, nq);
+    b->peer_torch[j] = add_peer_row(b, c->dir, "PyTorch autograd, 2 thr", tq, nq, peak_q);
   }
   if (np > 0 || nq > 0)
     printf("  %-8s paired rounds: PETSc %.4f s, PyTorch %.4f s per gradient (medians)\n",
@@ -695,8 +682,8 @@ static int run_tiny(bench *b, void *arg)
     }
   }
   if (rc == PN_OK) {
-    b->tiny_fwd = median_of(tf, R);
-    b->tiny_grad = median_of(tg, R);
+    b->tiny_fwd = cli_median(tf, R);
+    b->tiny_grad = cli_median(tg, R);
   } else {
     fprintf(stderr, "pinode bench: tiny problem: %s\n", pn_ctx_last_error(ctx));
   }

@@ -171,6 +171,18 @@ void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver)
             st.parareal_iterations > 0 ? st.coarse_steps : 0, tmax[0], tmax[1]);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double cli_median(double *x, int n)
+{
+  qsort(x, (size_t)n, sizeof *x, cmp_double);
+  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
 double cli_rel_dist(const double *a, const double *b, size_t n)
 {
   double d = 0.0, r = 0.0;

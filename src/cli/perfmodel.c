@@ -230,19 +230,6 @@ int MPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *
 
 /* ------------------------------- helpers -------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Median of x[0..n) (sorts x). */
-static double median(double *x, int n)
-{
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 static int cmp_long(const void *a, const void *b)
 {
   const long x = *(const long *)a, y = *(const long *)b;
@@ -637,7 +624,7 @@ static void cal_clean(cal_table *c)
   }
   monotone_fit(ts, c->n);
   monotone_fit(tf, c->n);
-  const double med = median(fx, c->n);
+  const double med = cli_median(fx, c->n);
   for (int i = 0; i < c->n; i++) {
     c->pt[i].t_step = ts[i];
     c->pt[i].t_fwd = tf[i] < ts[i] ? tf[i] : ts[i];
@@ -1046,7 +1033,7 @@ static int validate(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, in
   for (int f = 0; f < V_NF; f++) {
     for (int r = 0; r < repeat; r++) tmp[r] = samples[(size_t)r * V_NF + f];
     mine[f] = min_of(tmp, repeat);
-    mine[V_NF + f] = median(tmp, repeat);
+    mine[V_NF + f] = cli_median(tmp, repeat);
   }
   free(tmp);
   mine[V_LO] = mine[V_NF + V_LO] = (double)st.block_lo;
@@ -1060,8 +1047,8 @@ static int validate(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, in
   v->M = v->parareal ? 1 : st.microbatches;
   v->repeat = repeat;
   v->oversubscribed = host->local_ranks > host->local_cpus;
-  v->wall_med = median(wall, repeat);
-  v->wall_best = wall[0]; /* sorted by median() */
+  v->wall_med = cli_median(wall, repeat);
+  v->wall_best = wall[0]; /* sorted by cli_median() */
   v->tol = tol;
   v->pred_wall = v->parareal ? parareal_time(m, p->steps, P, v->K, v->KA)
                              : pipe_time(m, p->steps, P, v->M);

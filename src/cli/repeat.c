@@ -25,19 +25,6 @@ static double cpu_seconds(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Median of x[0..n) (sorts x). */
-static double median(double *x, int n)
-{
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
 /* Append printf-style to buf (capacity cap, length *len); output that does
  * not fit is dropped and reported by the caller through *len ≥ cap. */
 static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
@@ -164,11 +151,11 @@ int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int r
     wait[r] = st.time_wait;
   }
   if (rc != PN_OK) goto cleanup; /* the solver's errors are agreed on by every rank */
-  const double local[R_NFIELDS] = {median(fwd, R), median(bwd, R), median(wait, R),
-                                   median(cpu, R), (double)st.bytes_solver, (double)st.peak_rss_kb,
+  const double local[R_NFIELDS] = {cli_median(fwd, R), cli_median(bwd, R), cli_median(wait, R),
+                                   cli_median(cpu, R), (double)st.bytes_solver, (double)st.peak_rss_kb,
                                    (double)st.block_lo, (double)st.block_hi, (double)st.microbatches};
   MPI_Gather(local, R_NFIELDS, MPI_DOUBLE, ranks, R_NFIELDS, MPI_DOUBLE, 0, comm);
-  const double t_med = median(t, R); /* sorts t */
+  const double t_med = cli_median(t, R); /* sorts t */
   if (!quiet) print_summary(ctx, R, t, t_med, ranks);
   ok = 1;
   if (json_path && rank == 0) ok = write_json(ctx, json_path, s, dir, R, t, t_med, ranks) == PN_OK;
