@@ -30,11 +30,14 @@ trap 'rm -rf "$T"' EXIT
 # shellcheck source=../reliability/lib.sh
 . "$SRC/tests/reliability/lib.sh"
 
+# 1500 steps a gradient (~5 ms an iteration here, 2.5 s a run): the signals
+# come at iteration >= 100 and must find the run still training (at 30 steps
+# the faster solver once finished the 400 remaining iterations first).
 cat >"$T/cfg.ini" <<'EOF'
 [model]
 hidden = 8
 [solver]
-steps = 30
+steps = 1500
 [data]
 source = spiral
 trajectories = 8
