@@ -169,13 +169,16 @@ check_study "scaling-strong-$id" 2
 echo "ok 2 ($SECONDS s): sbatch --array=0-1 slurm/strong_scaling.sbatch + scripts/study_report.sh"
 
 # ---- 3 and 4. training: checkpoint, requeue, resume ------------------------
+# 400 steps a gradient (~2 s of training): the interruption, sent once the
+# first checkpoint exists, must find the run still training (at 40 steps it
+# took 0.17 s, leaving the signal's path through SLURM little time).
 cat > train.ini <<'EOF'
 [model]
 hidden = 16
 activation = tanh
 [solver]
 scheme = rk4
-steps = 40
+steps = 400
 [data]
 source = spiral
 trajectories = 8
