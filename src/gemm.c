@@ -242,7 +242,7 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
 }
 
 /* Dot products of R rows of A with one row of Bt: R independent FMA chains
- * (R = 4 hides the FMA latency; fewer rows are not padded with dummies), the
+ * (R = 4 hides the FMA latency; the last rows go through nt_cols below), the
  * last chunk of k masked.  Each lane sums every 8th term; the lanes are then
  * added by a fixed tree (_mm512_reduce_add_pd). */
 #define DEFINE_NT_ROWS(R)                                                                    \
@@ -266,29 +266,69 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
     }                                                                                        \
     for (int r = 0; r < R; r++) sums[r] = _mm512_reduce_add_pd(s[r]);                        \
   }
-DEFINE_NT_ROWS(1)
-DEFINE_NT_ROWS(2)
-DEFINE_NT_ROWS(3)
 DEFINE_NT_ROWS(4)
 
+/* The same for one row of A and C rows of Bt (C independent chains sharing
+ * the loads of the row): each entry's sum is formed exactly as above. */
+#define DEFINE_NT_COLS(C)                                                                    \
+  AVX512 static void nt_cols_##C(int k, const double *a, const double *bt, size_t ldbt,     \
+                                 double *sums)                                               \
+  {                                                                                          \
+    const int kfull = k & ~7;                                                                \
+    const __mmask8 tail = (__mmask8)((1u << (k & 7)) - 1u);                                  \
+    __m512d s[C];                                                                            \
+    for (int j = 0; j < C; j++) s[j] = _mm512_setzero_pd();                                  \
+    for (int p = 0; p < kfull; p += 8) {                                                     \
+      const __m512d av = _mm512_loadu_pd(a + p);                                             \
+      for (int j = 0; j < C; j++)                                                            \
+        s[j] = _mm512_fmadd_pd(av, _mm512_loadu_pd(bt + (size_t)j * ldbt + p), s[j]);        \
+    }                                                                                        \
+    if (tail) {                                                                              \
+      const __m512d av = _mm512_maskz_loadu_pd(tail, a + kfull);                             \
+      for (int j = 0; j < C; j++)                                                            \
+        s[j] = _mm512_fmadd_pd(av, _mm512_maskz_loadu_pd(tail, bt + (size_t)j * ldbt + kfull), \
+                               s[j]);                                                        \
+    }                                                                                        \
+    for (int j = 0; j < C; j++) sums[j] = _mm512_reduce_add_pd(s[j]);                        \
+  }
+DEFINE_NT_COLS(1)
+DEFINE_NT_COLS(2)
+DEFINE_NT_COLS(3)
+DEFINE_NT_COLS(4)
+
+/* C[i][j] = init + sums[j] for the entries [j0, j0 + nc) of a row. */
+static inline void nt_store(double *ci, int j0, int nc, const double *sums, pni_mm_init init,
+                            const double *bias)
+{
+  for (int j = 0; j < nc; j++) {
+    const double base = init == PNI_MM_ACC ? ci[j0 + j] : init == PNI_MM_BIAS ? bias[j0 + j] : 0.0;
+    ci[j0 + j] = base + sums[j];
+  }
+}
+
+/* Rows by fours against one column at a time; the last rows (a batch of
+ * one: all of them) one at a time against up to four columns, which saves
+ * the tiny benchmark's narrow products a call and a pass over A a column. */
 AVX512 static void mm_nt_avx512(int m, int n, int k, const double *a, size_t lda,
                                 const double *bt, size_t ldbt, double *c, size_t ldc,
                                 pni_mm_init init, const double *bias)
 {
-  typedef void (*rows_fn)(int, const double *, size_t, const double *, double *);
-  static const rows_fn rows[4] = {nt_rows_1, nt_rows_2, nt_rows_3, nt_rows_4};
-  for (int i0 = 0; i0 < m; i0 += 4) {
-    const int mr = m - i0 < 4 ? m - i0 : 4;
+  typedef void (*nt_fn)(int, const double *, const double *, size_t, double *);
+  static const nt_fn cols[4] = {nt_cols_1, nt_cols_2, nt_cols_3, nt_cols_4};
+  const int m4 = m & ~3;
+  for (int i0 = 0; i0 < m4; i0 += 4)
     for (int j = 0; j < n; j++) {
       double sums[4];
-      rows[mr - 1](k, a + (size_t)i0 * lda, lda, bt + (size_t)j * ldbt, sums);
-      for (int r = 0; r < mr; r++) {
-        double *cij = c + (size_t)(i0 + r) * ldc + j;
-        const double base = init == PNI_MM_ACC ? *cij : init == PNI_MM_BIAS ? bias[j] : 0.0;
-        *cij = base + sums[r];
-      }
+      nt_rows_4(k, a + (size_t)i0 * lda, lda, bt + (size_t)j * ldbt, sums);
+      for (int r = 0; r < 4; r++) nt_store(c + (size_t)(i0 + r) * ldc, j, 1, sums + r, init, bias);
     }
-  }
+  for (int i = m4; i < m; i++)
+    for (int j0 = 0; j0 < n; j0 += 4) {
+      const int nc = n - j0 < 4 ? n - j0 : 4;
+      double sums[4];
+      cols[nc - 1](k, a + (size_t)i * lda, bt + (size_t)j0 * ldbt, ldbt, sums);
+      nt_store(c + (size_t)i * ldc, j0, nc, sums, init, bias);
+    }
 }
 #endif
 

@@ -318,8 +318,7 @@ static void vjp_rows(mlp *p, int set, double t, int r0, int nb, const double *z,
     double *dW = theta_bar_inout + p->woff[l], *db = theta_bar_inout + p->boff[l];
     /* dW_l += gᵀ x_l;  db_l += Σ_rows g */
     weight_gradient(p, out, in_eff, ldw, nb, g, x, dW);
-    pni_vcolsum(nb, out, g, p->colsum);
-    pni_vadd((size_t)out, p->colsum, db);
+    pni_vcolsum_add(nb, out, g, p->colsum, db);
     if (l == 0) {
       if (p->time_input) /* the time column: dW[:, D] += t Σ_rows g */
         for (int o = 0; o < out; o++) dW[(size_t)o * ldw + p->dim] += t * p->colsum[o];

@@ -67,20 +67,22 @@ INLINE double tanh_one(double x, const int fused)
   const double kd_shifted = MADD(y, log2e, shifter);
   const double kd = kd_shifted - shifter;
   const double r = MADD(-kd, ln2_lo, MADD(-kd, ln2_hi, y));
-  /* P(r) = Σ r^j/(j+2)!, j = 0..11, by Horner */
-  double p = 1.6059043836821613e-10;
-  p = MADD(p, r, 2.0876756987868099e-09);
-  p = MADD(p, r, 2.5052108385441720e-08);
-  p = MADD(p, r, 2.7557319223985893e-07);
-  p = MADD(p, r, 2.7557319223985888e-06);
-  p = MADD(p, r, 2.4801587301587302e-05);
-  p = MADD(p, r, 1.9841269841269841e-04);
-  p = MADD(p, r, 1.3888888888888889e-03);
-  p = MADD(p, r, 8.3333333333333332e-03);
-  p = MADD(p, r, 4.1666666666666664e-02);
-  p = MADD(p, r, 1.6666666666666666e-01);
-  p = MADD(p, r, 0.5);
-  const double em = MADD(p * r, r, r); /* expm1(r) */
+  /* P(r) = Σ c_j r^j, c_j = 1/(j+2)!, j = 0..11, by Estrin's scheme: pairs
+   * c_j + c_{j+1} r, joined by r², r⁴, r⁸.  Its chain is 5 operations deep
+   * where Horner's is 12, and a batch of one (a row of 16 hidden units, two
+   * vectors) waits on that chain in every stage: measured 3.6 → 2.9 ns an
+   * entry on 16 entries (the tiny benchmark's forward step 340 → 305 ns),
+   * the same 1.0 ns on 1024 (throughput-bound by the division). */
+  const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  const double q0 = MADD(1.6666666666666666e-01, r, 0.5);
+  const double q1 = MADD(8.3333333333333332e-03, r, 4.1666666666666664e-02);
+  const double q2 = MADD(1.9841269841269841e-04, r, 1.3888888888888889e-03);
+  const double q3 = MADD(2.7557319223985888e-06, r, 2.4801587301587302e-05);
+  const double q4 = MADD(2.5052108385441720e-08, r, 2.7557319223985893e-07);
+  const double q5 = MADD(1.6059043836821613e-10, r, 2.0876756987868099e-09);
+  const double s0 = MADD(q1, r2, q0), s1 = MADD(q3, r2, q2), s2 = MADD(q5, r2, q4);
+  const double p = MADD(s2, r8, MADD(s1, r4, s0));
+  const double em = MADD(p, r2, r); /* expm1(r) = r + r² P(r) */
   /* 2^k from the low bits of kd_shifted (0 ≤ k ≤ 58: a valid exponent) */
   const double scale = double_of((bits_of(kd_shifted) + 1023u) << 52);
   const double e = MADD(scale, em, scale - 1.0); /* expm1(y) */
@@ -134,13 +136,15 @@ DEFINE_TANH_KERNEL(avx512, __attribute__((target("avx512f,avx512dq,fma"))), 1)
   {                                                                                       \
     for (size_t i = 0; i < n; i++) g[i] *= t[i] * (1.0 - t[i]);                           \
   }                                                                                       \
-  ATTR static void colsum_##SUFFIX(int rows, int w, const double *g, double *s)          \
+  ATTR static void colsum_add_##SUFFIX(int rows, int w, const double *g, double *s,     \
+                                       double *acc)                                      \
   {                                                                                       \
     for (int o = 0; o < w; o++) s[o] = 0.0;                                               \
     for (int r = 0; r < rows; r++) {                                                      \
       const double *gr = g + (size_t)r * (size_t)w;                                       \
       for (int o = 0; o < w; o++) s[o] += gr[o];                                          \
     }                                                                                     \
+    for (int o = 0; o < w; o++) acc[o] += s[o];                                           \
   }
 
 DEFINE_ELEMENTWISE(generic, )
@@ -165,7 +169,10 @@ void pni_vadd(size_t n, const double *x, double *y) { DISPATCH(add, n, x, y); }
 void pni_vmul(size_t n, const double *x, double *y) { DISPATCH(mul, n, x, y); }
 void pni_vtanh_grad(size_t n, const double *t, double *g) { DISPATCH(tanh_grad, n, t, g); }
 void pni_vsigmoid_grad(size_t n, const double *s, double *g) { DISPATCH(sigmoid_grad, n, s, g); }
-void pni_vcolsum(int rows, int w, const double *g, double *s) { DISPATCH(colsum, rows, w, g, s); }
+void pni_vcolsum_add(int rows, int w, const double *g, double *s, double *acc)
+{
+  DISPATCH(colsum_add, rows, w, g, s, acc);
+}
 
 void pni_vxpay(size_t n, const double *x, double a, const double *y, double *out)
 {

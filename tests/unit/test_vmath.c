@@ -221,12 +221,16 @@ static void builds_agree(void **state)
   pni_vsigmoid_grad(N, x, r);
   for (int i = 0; i < N; i++) s[i] = y[i] * (x[i] * (1.0 - x[i]));
   assert_memory_equal(r, s, sizeof r);
-  pni_vcolsum(40, 25, x, r); /* 40 rows of 25 */
+  double acc[25], acc_ref[25];
+  for (int o = 0; o < 25; o++) acc[o] = acc_ref[o] = y[o];
+  pni_vcolsum_add(40, 25, x, r, acc); /* 40 rows of 25 */
   for (int o = 0; o < 25; o++) {
     s[o] = 0.0;
     for (int q = 0; q < 40; q++) s[o] += x[q * 25 + o];
+    acc_ref[o] += s[o];
   }
   assert_memory_equal(r, s, 25 * sizeof(double));
+  assert_memory_equal(acc, acc_ref, sizeof acc);
 }
 
 static void names(void **state)
