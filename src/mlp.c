@@ -29,6 +29,7 @@ typedef struct mlp {
   size_t boff[MLP_MAX_LAYERS];
   pn_activation act[MLP_MAX_LAYERS]; /* per hidden layer */
   int maxw;                     /* widest layer */
+  int block;                    /* rows of a block, block_rows(): fixed with maxw */
   int max_batch, nsets;         /* sets = slots + 1 scratch set (index 0) */
   int need_dact;                /* a hidden activation keeps its derivative */
   /* Per set and hidden layer l: activations post (nb × out[l]) and, if
@@ -238,7 +239,7 @@ static void input_gradient(mlp *p, int l, int nb, const double *g, double *gx)
  * Rows are independent in the forward products, and a weight gradient
  * accumulates the blocks in row order (pni_mm adds to C one row term after
  * another), so blocking changes no result bit of z, f or z̄. */
-static int block_rows(const mlp *p)
+static int block_rows(const mlp *p) /* once, at creation (p->block) */
 {
   /* a multiple of 6, the rows of pni_mm's widest tiles */
   const int rb = 16384 / p->maxw / 6 * 6;
@@ -272,7 +273,7 @@ static int mlp_rhs(void *impl, int slot, double t, int nb, const double *z, cons
                    double *f_out)
 {
   mlp *p = impl;
-  const int RB = block_rows(p);
+  const int RB = p->block;
   use_weights(p, theta);
   for (int r0 = 0; r0 < nb; r0 += RB) {
     const int rb = nb - r0 < RB ? nb - r0 : RB;
@@ -337,7 +338,7 @@ static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, cons
                    const double *a, double *z_bar_out, double *theta_bar_inout)
 {
   mlp *p = impl;
-  const int RB = block_rows(p), set = slot < 0 ? 0 : slot + 1;
+  const int RB = p->block, set = slot < 0 ? 0 : slot + 1;
   use_weights(p, theta);
   if (slot >= 0) prefetch_set(p, set - 1, nb);
   for (int r0 = 0; r0 < nb; r0 += RB) {
@@ -476,6 +477,7 @@ int pn_model_create_mlp(pn_ctx *ctx, const pn_mlp_spec *spec, pn_model **out)
     off += (size_t)p->out[l];
     if (p->out[l] > p->maxw) p->maxw = p->out[l];
   }
+  p->block = block_rows(p);
   PN_CHECK_GOTO(rc, ctx, off <= (size_t)1 << 30, PN_ERR_ARG, "MLP with %zu parameters is too large",
                 off);
   PN_CALL_GOTO(rc, pni_calloc_aligned(ctx, (size_t)p->out[0], sizeof(double), &p->bias,
