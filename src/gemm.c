@@ -174,14 +174,24 @@ static const int mr_max[NV_MAX] = {12, 8, 8, 6};
     }                                                                                        \
     ROWS(DECL)                                                                               \
     ROWS(ROW_INIT)                                                                           \
-    for (int p = 0; p < k; p++) {                                                            \
-      const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                     \
-      const __m512d b0 = B_LOAD(0, bk);                                                      \
-      const __m512d b1 = NV > 1 ? B_LOAD(1, bk) : z;                                         \
-      const __m512d b2 = NV > 2 ? B_LOAD(2, bk) : z;                                         \
-      const __m512d b3 = NV > 3 ? B_LOAD(3, bk) : z;                                         \
-      ROWS(ROW_FMA)                                                                          \
-    }                                                                                        \
+    if (last == 0xFF) /* full vectors: plain loads (a masked one costs an FMA port uop) */ \
+      for (int p = 0; p < k; p++) {                                                          \
+        const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                   \
+        const __m512d b0 = _mm512_loadu_pd(bk);                                              \
+        const __m512d b1 = NV > 1 ? _mm512_loadu_pd(bk + 8) : z;                             \
+        const __m512d b2 = NV > 2 ? _mm512_loadu_pd(bk + 16) : z;                            \
+        const __m512d b3 = NV > 3 ? _mm512_loadu_pd(bk + 24) : z;                            \
+        ROWS(ROW_FMA)                                                                        \
+      }                                                                                      \
+    else                                                                                     \
+      for (int p = 0; p < k; p++) {                                                          \
+        const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                   \
+        const __m512d b0 = B_LOAD(0, bk);                                                    \
+        const __m512d b1 = NV > 1 ? B_LOAD(1, bk) : z;                                       \
+        const __m512d b2 = NV > 2 ? B_LOAD(2, bk) : z;                                       \
+        const __m512d b3 = NV > 3 ? B_LOAD(3, bk) : z;                                       \
+        ROWS(ROW_FMA)                                                                        \
+      }                                                                                      \
     ROWS(ROW_STORE)                                                                          \
   }
 
