@@ -94,12 +94,15 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
       st->Yp[i] = z;
     } else { /* Y_i = z + Σ_j (h a_ij) k_j, in the order of the reference */
       double *Y = Ybase + (size_t)i * ws;
-      memcpy(Y, z, sizeof(double) * w);
+      int started = 0; /* the first term is added on the way from z (no copy of z first) */
       for (int j = 0; j < i; j++) {
         const double ha = h * A[i * s + j];
         if (A[i * s + j] == 0.0) continue;
-        pni_vaxpy(w, ha, st->K + (size_t)j * ws, Y);
+        if (started) pni_vaxpy(w, ha, st->K + (size_t)j * ws, Y);
+        else pni_vxpay(w, z, ha, st->K + (size_t)j * ws, Y);
+        started = 1;
       }
+      if (!started) memcpy(Y, z, sizeof(double) * w);
       st->Yp[i] = Y;
     }
     if (mode->skip_dead && !st->k_used[i]) continue;
