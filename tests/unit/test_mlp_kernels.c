@@ -331,7 +331,7 @@ static void mlp_matches_naive(void **state)
   }
   const int w80[1] = {80}, w256[1] = {256};
   mlp_case(64, 1, w80, PN_ACT_TANH, 0, 20);    /* wide-like: every product on full vectors */
-  mlp_case(64, 1, w256, PN_ACT_TANH, 0, 150);  /* several row blocks (of 60) */
+  mlp_case(64, 1, w256, PN_ACT_TANH, 0, 150);  /* several row blocks (54, 54, 42) */
   mlp_case(3, 1, w256, PN_ACT_SILU, 1, 131);   /* row blocks with a derivative array */
 }
 
