@@ -57,7 +57,7 @@ void pni_vmul(size_t n, const double *x, double *y);                     /* y �
 void pni_vtanh_grad(size_t n, const double *t, double *g);              /* g ⊙= 1 − t² */
 void pni_vsigmoid_grad(size_t n, const double *s, double *g);           /* g ⊙= s(1 − s) */
 /* s[o] = Σ_r g[r·w + o] (r in order), then acc[o] += s[o]: a layer's bias
- * gradient in one call (two cost the tiny benchmark ~10 ns a stage). */
+ * gradient (s is kept for the time column's) in one call. */
 void pni_vcolsum_add(int rows, int w, const double *g, double *s, double *acc);
 
 #endif
