@@ -251,60 +251,42 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
   } while (p0 < k);
 }
 
-/* Dot products of R rows of A with one row of Bt: R independent FMA chains
- * (R = 4 hides the FMA latency; the last rows go through nt_cols below), the
- * last chunk of k masked.  Each lane sums every 8th term; the lanes are then
- * added by a fixed tree (_mm512_reduce_add_pd). */
-#define DEFINE_NT_ROWS(R)                                                                    \
-  AVX512 static void nt_rows_##R(int k, const double *a, size_t lda, const double *bj,      \
-                                 double *sums)                                               \
+/* Dot products of R rows of A with C rows of Bt (sums[r·C + c]): R·C
+ * independent FMA chains, the last chunk of k masked.  Each lane sums every
+ * 8th term; the lanes are then added by a fixed tree (_mm512_reduce_add_pd),
+ * so an entry's sum does not depend on R or C.  4 × 1 hides the FMA latency
+ * on rows by fours; the last rows (a batch of one: all of them) go 1 × C,
+ * sharing each load of the row among C columns. */
+#define DEFINE_NT_BLOCK(R, C)                                                                \
+  AVX512 static void nt_##R##x##C(int k, const double *a, size_t lda, const double *bt,     \
+                                  size_t ldbt, double *sums)                                 \
   {                                                                                          \
     const int kfull = k & ~7;                                                                \
     const __mmask8 tail = (__mmask8)((1u << (k & 7)) - 1u);                                  \
-    __m512d s[R];                                                                            \
-    for (int r = 0; r < R; r++) s[r] = _mm512_setzero_pd();                                  \
-    for (int p = 0; p < kfull; p += 8) {                                                     \
-      const __m512d bv = _mm512_loadu_pd(bj + p);                                            \
-      for (int r = 0; r < R; r++)                                                            \
-        s[r] = _mm512_fmadd_pd(_mm512_loadu_pd(a + (size_t)r * lda + p), bv, s[r]);          \
-    }                                                                                        \
-    if (tail) {                                                                              \
-      const __m512d bv = _mm512_maskz_loadu_pd(tail, bj + kfull);                            \
-      for (int r = 0; r < R; r++)                                                            \
-        s[r] = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(tail, a + (size_t)r * lda + kfull), bv, \
-                               s[r]);                                                        \
-    }                                                                                        \
-    for (int r = 0; r < R; r++) sums[r] = _mm512_reduce_add_pd(s[r]);                        \
+    __m512d s[R][C];                                                                         \
+    for (int r = 0; r < R; r++)                                                              \
+      for (int c = 0; c < C; c++) s[r][c] = _mm512_setzero_pd();                             \
+    for (int p = 0; p < kfull; p += 8)                                                       \
+      for (int r = 0; r < R; r++) {                                                          \
+        const __m512d av = _mm512_loadu_pd(a + (size_t)r * lda + p);                         \
+        for (int c = 0; c < C; c++)                                                          \
+          s[r][c] = _mm512_fmadd_pd(av, _mm512_loadu_pd(bt + (size_t)c * ldbt + p), s[r][c]); \
+      }                                                                                      \
+    if (tail)                                                                                \
+      for (int r = 0; r < R; r++) {                                                          \
+        const __m512d av = _mm512_maskz_loadu_pd(tail, a + (size_t)r * lda + kfull);         \
+        for (int c = 0; c < C; c++)                                                          \
+          s[r][c] = _mm512_fmadd_pd(                                                         \
+              av, _mm512_maskz_loadu_pd(tail, bt + (size_t)c * ldbt + kfull), s[r][c]);      \
+      }                                                                                      \
+    for (int r = 0; r < R; r++)                                                              \
+      for (int c = 0; c < C; c++) sums[r * C + c] = _mm512_reduce_add_pd(s[r][c]);          \
   }
-DEFINE_NT_ROWS(4)
-
-/* The same for one row of A and C rows of Bt (C independent chains sharing
- * the loads of the row): each entry's sum is formed exactly as above. */
-#define DEFINE_NT_COLS(C)                                                                    \
-  AVX512 static void nt_cols_##C(int k, const double *a, const double *bt, size_t ldbt,     \
-                                 double *sums)                                               \
-  {                                                                                          \
-    const int kfull = k & ~7;                                                                \
-    const __mmask8 tail = (__mmask8)((1u << (k & 7)) - 1u);                                  \
-    __m512d s[C];                                                                            \
-    for (int j = 0; j < C; j++) s[j] = _mm512_setzero_pd();                                  \
-    for (int p = 0; p < kfull; p += 8) {                                                     \
-      const __m512d av = _mm512_loadu_pd(a + p);                                             \
-      for (int j = 0; j < C; j++)                                                            \
-        s[j] = _mm512_fmadd_pd(av, _mm512_loadu_pd(bt + (size_t)j * ldbt + p), s[j]);        \
-    }                                                                                        \
-    if (tail) {                                                                              \
-      const __m512d av = _mm512_maskz_loadu_pd(tail, a + kfull);                             \
-      for (int j = 0; j < C; j++)                                                            \
-        s[j] = _mm512_fmadd_pd(av, _mm512_maskz_loadu_pd(tail, bt + (size_t)j * ldbt + kfull), \
-                               s[j]);                                                        \
-    }                                                                                        \
-    for (int j = 0; j < C; j++) sums[j] = _mm512_reduce_add_pd(s[j]);                        \
-  }
-DEFINE_NT_COLS(1)
-DEFINE_NT_COLS(2)
-DEFINE_NT_COLS(3)
-DEFINE_NT_COLS(4)
+DEFINE_NT_BLOCK(4, 1)
+DEFINE_NT_BLOCK(1, 1)
+DEFINE_NT_BLOCK(1, 2)
+DEFINE_NT_BLOCK(1, 3)
+DEFINE_NT_BLOCK(1, 4)
 
 /* C[i][j] = init + sums[j] for the entries [j0, j0 + nc) of a row. */
 static inline void nt_store(double *ci, int j0, int nc, const double *sums, pni_mm_init init,
@@ -316,27 +298,27 @@ static inline void nt_store(double *ci, int j0, int nc, const double *sums, pni_
   }
 }
 
-/* Rows by fours against one column at a time; the last rows (a batch of
- * one: all of them) one at a time against up to four columns, which saves
- * the tiny benchmark's narrow products a call and a pass over A a column. */
+/* Rows by fours against one column at a time; the last rows one at a time
+ * against up to four columns (the tiny benchmark's narrow products: one
+ * call and one pass over the row instead of one per column). */
 AVX512 static void mm_nt_avx512(int m, int n, int k, const double *a, size_t lda,
                                 const double *bt, size_t ldbt, double *c, size_t ldc,
                                 pni_mm_init init, const double *bias)
 {
-  typedef void (*nt_fn)(int, const double *, const double *, size_t, double *);
-  static const nt_fn cols[4] = {nt_cols_1, nt_cols_2, nt_cols_3, nt_cols_4};
+  typedef void (*nt_fn)(int, const double *, size_t, const double *, size_t, double *);
+  static const nt_fn row_by[4] = {nt_1x1, nt_1x2, nt_1x3, nt_1x4};
   const int m4 = m & ~3;
   for (int i0 = 0; i0 < m4; i0 += 4)
     for (int j = 0; j < n; j++) {
       double sums[4];
-      nt_rows_4(k, a + (size_t)i0 * lda, lda, bt + (size_t)j * ldbt, sums);
+      nt_4x1(k, a + (size_t)i0 * lda, lda, bt + (size_t)j * ldbt, ldbt, sums);
       for (int r = 0; r < 4; r++) nt_store(c + (size_t)(i0 + r) * ldc, j, 1, sums + r, init, bias);
     }
   for (int i = m4; i < m; i++)
     for (int j0 = 0; j0 < n; j0 += 4) {
       const int nc = n - j0 < 4 ? n - j0 : 4;
       double sums[4];
-      cols[nc - 1](k, a + (size_t)i * lda, bt + (size_t)j0 * ldbt, ldbt, sums);
+      row_by[nc - 1](k, a + (size_t)i * lda, lda, bt + (size_t)j0 * ldbt, ldbt, sums);
       nt_store(c + (size_t)i * ldc, j0, nc, sums, init, bias);
     }
 }
