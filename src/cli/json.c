@@ -1,11 +1,11 @@
-/* A small JSON writer for the run summary.  The summary is write-only and
- * flat, so a dependency (jansson, cJSON) would buy nothing over correct
+/* A small JSON writer (json.h).  Every document pinode writes is write-only
+ * and small, so a dependency (jansson, cJSON) would buy nothing over correct
  * string escaping and number formatting, which this file does: strings are
  * escaped per RFC 8259, non-finite numbers become null. */
 #include <math.h>
 #include <string.h>
 
-#include "run.h"
+#include "json.h"
 
 static void indent(json_writer *w)
 {

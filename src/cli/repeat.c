@@ -7,12 +7,12 @@
  * smaller ratio means the ranks shared their cores with other work and the
  * wall times are not to be trusted. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "repeat.h"
 
 /* What each rank reports: medians over the repetitions of its pn_stats. */
@@ -25,81 +25,77 @@ static double cpu_seconds(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Append printf-style to buf (capacity cap, length *len); output that does
- * not fit is dropped and reported by the caller through *len ≥ cap. */
-static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
-{
-  if (*len >= cap) return;
-  va_list ap;
-  va_start(ap, fmt);
-  const int n = vsnprintf(buf + *len, cap - *len, fmt, ap);
-  va_end(ap);
-  *len += n > 0 ? (size_t)n : 0;
-}
-
-/* Append s as a JSON string literal (quotes, backslashes and control
- * characters escaped). */
-static void append_json_string(char *buf, size_t cap, size_t *len, const char *s)
-{
-  append(buf, cap, len, "\"");
-  for (; *s; s++) {
-    const unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      append(buf, cap, len, "\\%c", ch);
-    else if (ch < 0x20)
-      append(buf, cap, len, "\\u%04x", ch);
-    else
-      append(buf, cap, len, "%c", ch);
-  }
-  append(buf, cap, len, "\"");
-}
-
-/* The JSON document (rank 0): problem shape, times per gradient, per rank. */
-static int write_json(pn_ctx *ctx, const char *path, const cli_setup *s, const char *dir, int R,
+/* The JSON document (rank 0): problem shape, times per gradient, per rank;
+ * formed in memory, then written atomically. */
+static void json_body(json_writer *w, const cli_setup *s, const char *dir, int P, int R,
                       const double *t_sorted, double t_med, const double *ranks)
 {
   const pn_problem *p = s->problem;
-  const int P = pn_ctx_size(ctx);
-  const size_t cap = 1024 + 6 * strlen(dir) + 64 * (size_t)R + 320 * (size_t)P;
-  char *buf = malloc(cap);
-  if (!buf) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the JSON of --json %s", path);
-  size_t len = 0;
-  append(buf, cap, &len, "{\n  \"problem\": ");
-  append_json_string(buf, cap, &len, dir);
-  append(buf, cap, &len,
-         ",\n  \"scheme\": \"%s\",\n  \"ranks\": %d,\n"
-         "  \"microbatches\": %d,\n  \"steps\": %ld,\n  \"batch\": %d,\n  \"dim\": %d,\n"
-         "  \"nparam\": %d,\n  \"repeat\": %d,\n  \"time_per_gradient\": {\"median\": %.6e, "
-         "\"min\": %.6e, \"max\": %.6e, \"samples_sorted\": [",
-         p->scheme, P, (int)ranks[R_M], p->steps, p->batch, p->spec.dim, p->nparam, R, t_med,
-         t_sorted[0], t_sorted[R - 1]);
-  for (int r = 0; r < R; r++) append(buf, cap, &len, "%s%.6e", r ? ", " : "", t_sorted[r]);
+  json_open(w, NULL, '{');
+  json_string(w, "problem", dir);
+  json_string(w, "scheme", p->scheme);
+  json_int(w, "ranks", P);
+  json_int(w, "microbatches", (long)ranks[R_M]);
+  json_int(w, "steps", p->steps);
+  json_int(w, "batch", p->batch);
+  json_int(w, "dim", p->spec.dim);
+  json_int(w, "nparam", p->nparam);
+  json_int(w, "repeat", R);
+  json_open(w, "time_per_gradient", '{');
+  json_number(w, "median", t_med);
+  json_number(w, "min", t_sorted[0]);
+  json_number(w, "max", t_sorted[R - 1]);
+  json_open(w, "samples_sorted", '[');
+  for (int r = 0; r < R; r++) json_number(w, NULL, t_sorted[r]);
+  json_close(w, ']');
+  json_close(w, '}');
   /* The parallel method, and Parareal's iterations (of the last gradient). */
   const pn_solver_opts *o = pn_solver_get_opts(s->solver);
   pn_stats st;
   pn_solver_get_stats(s->solver, &st);
-  append(buf, cap, &len, "]},\n  \"method\": \"%s\"", pn_parallel_method_name(o->method));
-  if (o->method == PN_PARALLEL_PARAREAL)
-    append(buf, cap, &len,
-           ",\n  \"parareal\": {\"iterations\": %d, \"adjoint\": \"%s\", "
-           "\"adjoint_iterations\": %d, \"tol\": %.3e, \"coarse_steps\": %ld}",
-           st.parareal_iterations, pn_parareal_adjoint_name(o->parareal.adjoint),
-           st.parareal_adjoint_iterations, o->parareal.tol, o->parareal.coarse_steps);
-  append(buf, cap, &len, ",\n  \"per_rank\": [\n");
+  json_string(w, "method", pn_parallel_method_name(o->method));
+  if (o->method == PN_PARALLEL_PARAREAL) {
+    json_open(w, "parareal", '{');
+    json_int(w, "iterations", st.parareal_iterations);
+    json_string(w, "adjoint", pn_parareal_adjoint_name(o->parareal.adjoint));
+    json_int(w, "adjoint_iterations", st.parareal_adjoint_iterations);
+    json_number(w, "tol", o->parareal.tol);
+    json_int(w, "coarse_steps", o->parareal.coarse_steps);
+    json_close(w, '}');
+  }
+  json_open(w, "per_rank", '[');
   for (int q = 0; q < P; q++) {
     const double *x = ranks + (size_t)q * R_NFIELDS;
-    append(buf, cap, &len,
-           "    {\"rank\": %d, \"block\": [%.0f, %.0f], \"time_forward\": %.6e, "
-           "\"time_backward\": %.6e, \"time_wait\": %.6e, \"cpu_time\": %.6e, "
-           "\"bytes_solver\": %.0f, \"peak_rss_kb\": %.0f}%s\n",
-           q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_CPU], x[R_BYTES], x[R_RSS],
-           q + 1 < P ? "," : "");
+    json_open(w, NULL, '{');
+    json_int(w, "rank", q);
+    json_open(w, "block", '[');
+    json_int(w, NULL, (long)x[R_LO]);
+    json_int(w, NULL, (long)x[R_HI]);
+    json_close(w, ']');
+    json_number(w, "time_forward", x[R_FWD]);
+    json_number(w, "time_backward", x[R_BWD]);
+    json_number(w, "time_wait", x[R_WAIT]);
+    json_number(w, "cpu_time", x[R_CPU]);
+    json_int(w, "bytes_solver", (long)x[R_BYTES]);
+    json_int(w, "peak_rss_kb", (long)x[R_RSS]);
+    json_close(w, '}');
   }
-  append(buf, cap, &len, "  ]\n}\n");
-  int rc = len < cap ? pn_write_file_atomic(ctx, path, buf, len)
-                     : pn_ctx_fail(ctx, PN_ERR_LIMIT, "the JSON of --json %s outgrew its buffer", path);
+  json_close(w, ']');
+  json_close(w, '}');
+}
+
+static int write_json(pn_ctx *ctx, const char *path, const cli_setup *s, const char *dir, int R,
+                      const double *t_sorted, double t_med, const double *ranks)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the JSON of --json %s", path);
+  json_writer w = {f, 0, {0}};
+  json_body(&w, s, dir, pn_ctx_size(ctx), R, t_sorted, t_med, ranks);
+  const int ok = !ferror(f);
+  int rc = fclose(f) == 0 && ok ? pn_write_file_atomic(ctx, path, buf, len)
+                                : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the JSON of --json %s", path);
   free(buf);
   return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "json.h"
 
 /* ---- signals (signals.c) ---- */
 void cli_signals_install(void);
@@ -15,17 +16,6 @@ void cli_signals_restore(void);
  * stops after the same iteration. */
 int cli_signal_agree(pn_ctx *ctx);
 
-/* ---- JSON (json.c) ---- */
-typedef struct json_writer {
-  FILE *f;
-  int depth;
-  int count[32]; /* values written at each depth */
-} json_writer;
-void json_open(json_writer *w, const char *key, char bracket); /* key NULL in arrays */
-void json_close(json_writer *w, char bracket);
-void json_string(json_writer *w, const char *key, const char *s);
-void json_number(json_writer *w, const char *key, double x); /* NaN/Inf → null */
-void json_int(json_writer *w, const char *key, long x);
 
 /* ---- the training state (train.c) ---- */
 
