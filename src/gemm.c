@@ -155,6 +155,18 @@ static const int mr_max[NV_MAX] = {12, 8, 8, 6};
 /* Vector v of 8 doubles at dst; the last one masked (no access past it). */
 #define B_LOAD(v, dst)                                                                       \
   (NV > v + 1 ? _mm512_loadu_pd((dst) + 8 * v) : _mm512_maskz_loadu_pd(last, (dst) + 8 * v))
+/* Vector v of 8 doubles at dst, all of them. */
+#define FULL_LOAD(v, dst) _mm512_loadu_pd((dst) + 8 * v)
+/* The k loop of a tile, B's vectors loaded by LOAD (B_LOAD or FULL_LOAD). */
+#define K_LOOP(LOAD)                                                                         \
+  for (int p = 0; p < k; p++) {                                                              \
+    const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                       \
+    const __m512d b0 = LOAD(0, bk);                                                          \
+    const __m512d b1 = NV > 1 ? LOAD(1, bk) : z;                                             \
+    const __m512d b2 = NV > 2 ? LOAD(2, bk) : z;                                             \
+    const __m512d b3 = NV > 3 ? LOAD(3, bk) : z;                                             \
+    ROWS(ROW_FMA)                                                                            \
+  }
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define DECL(r) __m512d c##r##_0 = z, c##r##_1 = z, c##r##_2 = z, c##r##_3 = z;
 
@@ -175,23 +187,9 @@ static const int mr_max[NV_MAX] = {12, 8, 8, 6};
     ROWS(DECL)                                                                               \
     ROWS(ROW_INIT)                                                                           \
     if (last == 0xFF) /* full vectors: plain loads (a masked one costs an FMA port uop) */ \
-      for (int p = 0; p < k; p++) {                                                          \
-        const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                   \
-        const __m512d b0 = _mm512_loadu_pd(bk);                                              \
-        const __m512d b1 = NV > 1 ? _mm512_loadu_pd(bk + 8) : z;                             \
-        const __m512d b2 = NV > 2 ? _mm512_loadu_pd(bk + 16) : z;                            \
-        const __m512d b3 = NV > 3 ? _mm512_loadu_pd(bk + 24) : z;                            \
-        ROWS(ROW_FMA)                                                                        \
-      }                                                                                      \
+      K_LOOP(FULL_LOAD)                                                                      \
     else                                                                                     \
-      for (int p = 0; p < k; p++) {                                                          \
-        const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                   \
-        const __m512d b0 = B_LOAD(0, bk);                                                    \
-        const __m512d b1 = NV > 1 ? B_LOAD(1, bk) : z;                                       \
-        const __m512d b2 = NV > 2 ? B_LOAD(2, bk) : z;                                       \
-        const __m512d b3 = NV > 3 ? B_LOAD(3, bk) : z;                                       \
-        ROWS(ROW_FMA)                                                                        \
-      }                                                                                      \
+      K_LOOP(B_LOAD)                                                                         \
     ROWS(ROW_STORE)                                                                          \
   }
 

@@ -262,17 +262,19 @@ static double *act_rows(const mlp *p, double *base, int set, int l, int r0)
   return base + p->set_stride * (size_t)set + p->layer_off[l] + (size_t)r0 * (size_t)p->out[l];
 }
 
-/* Ask for rows [r0, r0 + nb) of the activations (and derivatives) of set
- * `set` in L2, to be read (for_write = 0) or written (1) by the next block.
+/* Ask for the rows [r0, min(r0 + rb, nb)) of the activations (and
+ * derivatives) of set `set` in L2, to be read (for_write = 0) or written (1)
+ * by the next block (none when r0 ≥ nb).
  * A tape's sets are far larger than the caches and cold when a block's
  * products reach them, 32 columns of a row at a time.  Measured on wide
  * (each product timed inside the gradient, one window): the forward product
  * that writes a tape slot 42–44 → 52–56 GFLOP/s, the weight gradients that
  * read one +3–8 % (82 GFLOP/s when all operands are cached). */
-static void prefetch_rows(const mlp *p, int set, int r0, int nb, int for_write)
+static void prefetch_block(const mlp *p, int set, int r0, int rb, int nb, int for_write)
 {
-  for (int l = 0; l + 1 < p->nlayers; l++) {
-    const size_t bytes = sizeof(double) * (size_t)nb * (size_t)p->out[l];
+  const int rows = nb - r0 < rb ? nb - r0 : rb;
+  for (int l = 0; rows > 0 && l + 1 < p->nlayers; l++) {
+    const size_t bytes = sizeof(double) * (size_t)rows * (size_t)p->out[l];
     const char *y = (const char *)act_rows(p, p->post, set, l, r0);
     const char *d = p->need_dact ? (const char *)act_rows(p, p->dact, set, l, r0) : NULL;
     for (size_t i = 0; i < bytes; i += 64) { /* a cache line at a time */
@@ -313,8 +315,7 @@ static int mlp_rhs(void *impl, int slot, double t, int nb, const double *z, cons
   for (int r0 = 0; r0 < nb; r0 += RB) {
     const int rb = nb - r0 < RB ? nb - r0 : RB;
     const size_t off = (size_t)r0 * (size_t)p->dim;
-    if (slot >= 0 && r0 + rb < nb) /* a tape slot: the next block's rows are cold */
-      prefetch_rows(p, slot + 1, r0 + rb, nb - r0 - rb < RB ? nb - r0 - rb : RB, 1);
+    if (slot >= 0) prefetch_block(p, slot + 1, r0 + rb, RB, nb, 1); /* a tape slot: cold */
     const double *x = forward_hidden(p, slot + 1, slot >= 0, t, r0, rb, z + off, theta);
     layer_product(p, p->nlayers - 1, t, rb, x, theta, f_out + off); /* linear output layer */
   }
@@ -381,8 +382,7 @@ static int mlp_vjp(void *impl, int slot, double t, int nb, const double *z, cons
   for (int r0 = 0; r0 < nb; r0 += RB) {
     const int rb = nb - r0 < RB ? nb - r0 : RB;
     const size_t off = (size_t)r0 * (size_t)p->dim;
-    if (slot >= 0 && r0 + rb < nb)
-      prefetch_rows(p, set, r0 + rb, nb - r0 - rb < RB ? nb - r0 - rb : RB, 0);
+    if (slot >= 0) prefetch_block(p, set, r0 + rb, RB, nb, 0);
     if (slot < 0) /* nothing kept: recompute the block's activations in set 0 */
       forward_hidden(p, 0, 1, t, r0, rb, z + off, theta);
     vjp_rows(p, set, t, r0, rb, z + off, a + off, z_bar_out + off, theta_bar_inout);
