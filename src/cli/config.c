@@ -2,6 +2,7 @@
  * (section, key, value); every value is then checked against the key table
  * below, which is also the documentation of the keys (pinode train
  * --list-keys, README "Configuration reference"). */
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -563,14 +564,42 @@ static int fail_key(pn_ctx *ctx, const cli_config *cfg, const char *section, con
   return pn_ctx_fail(ctx, PN_ERR_PARSE, fmt, where, detail);
 }
 
+/* Why `v`, printed as "key = v", would not read back as v (NULL: it would):
+ * libinih strips blanks around a value and takes ';' after a blank as a
+ * comment, on_key does the same for '#', and a line break ends the line.
+ * Only --set can produce these (a file's values are already read that way),
+ * except a value a file starts with ';' ("key =;x"). */
+static const char *unprintable_value(const char *v)
+{
+  const unsigned char *s = (const unsigned char *)v;
+  if (!s[0]) return NULL;
+  if (isspace(s[0]) || isspace(s[strlen(v) - 1])) return "starts or ends with a blank";
+  for (size_t j = 0; s[j]; j++) {
+    if (s[j] == '\n') return "contains a line break";
+    if ((s[j] == ';' || s[j] == '#') && (j == 0 || isspace(s[j - 1])))
+      return "has ';' or '#' at its start or after a blank (a comment in the file format)";
+  }
+  return NULL;
+}
+
 /* The run writes its effective configuration (paths made absolute) into its
  * output directory to be loaded again: every line it will print must be one
  * libinih can read, whatever set the value (file, --set, default). */
 static int check_printable(pn_ctx *ctx, const cli_config *cfg)
 {
   for (int i = 0; i < NKEYS; i++) {
+    if (!key_applies(cfg, i)) continue;
+    const char *why = unprintable_value(cfg->value[i]);
+    if (why) {
+      char detail[CLI_PATH + 160];
+      snprintf(detail, sizeof detail, "'%s' %s", cfg->value[i], why);
+      return fail_key(ctx, cfg, keys[i].section, keys[i].name,
+                      "%s: the value %s, so the configuration the run writes would not read back "
+                      "the same",
+                      detail);
+    }
     const size_t n = strlen(keys[i].name) + 3 + strlen(cfg->value[i]);
-    if (!key_applies(cfg, i) || n <= INI_LINE_MAX) continue;
+    if (n <= INI_LINE_MAX) continue;
     char detail[128];
     snprintf(detail, sizeof detail, "'%s = %.40s...' would be %zu characters (libinih reads at most %d",
              keys[i].name, cfg->value[i], n, INI_LINE_MAX);

@@ -99,6 +99,15 @@ expect_error "--set optimizer.lr=abc: key 'optimizer.lr': 'abc' is not a number 
 expect_error "--set lr=1: expected section.key=value" "$BASE" --set lr=1
 expect_error "--set optimizer.rate=1: unknown key 'rate' in [optimizer]" "$BASE" --set optimizer.rate=1
 expect_error "contains a line break (accepted: a directory, or auto" "$BASE" --set output.dir=$'a\nb'
+# Values the configuration written into the run directory would not read back.
+expect_error "--set output.dir: the value 'a ;b' has ';' or '#' at its start or after a blank" "$BASE" \
+  --set output.dir="a ;b"
+expect_error "--set output.dir: the value '#b' has ';' or '#' at its start" "$BASE" --set output.dir="#b"
+expect_error "--set output.dir: the value 'a ' starts or ends with a blank" "$BASE" --set output.dir="a "
+expect_error ".ini:12: key 'solver.storage': the value ';all' has ';' or '#' at its start" \
+  "$BASE"'[solver]
+storage =;all
+'
 # Keys together.
 expect_error ".ini:12: key 'model.activation': give one activation, or one per hidden layer (model.hidden = '8')" \
   "$BASE"'[model]
