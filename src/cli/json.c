@@ -84,3 +84,15 @@ void json_int(json_writer *w, const char *key, long x)
   begin_value(w, key);
   fprintf(w->f, "%ld", x);
 }
+
+void json_bool(json_writer *w, const char *key, int b)
+{
+  begin_value(w, key);
+  fputs(b ? "true" : "false", w->f);
+}
+
+void json_null(json_writer *w, const char *key)
+{
+  begin_value(w, key);
+  fputs("null", w->f);
+}

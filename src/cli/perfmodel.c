@@ -45,13 +45,13 @@
 #include <getopt.h>
 #include <math.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "perfmodel.h"
 
 #define TRY(expr)                           \
@@ -263,66 +263,6 @@ static int ceil_log2(long P)
   int r = 0;
   while ((1L << r) < P) r++;
   return r;
-}
-
-/* A growing text buffer (the JSON document). */
-typedef struct jbuf {
-  char *s;
-  size_t len, cap;
-  int failed;
-} jbuf;
-
-static void jb_add(jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void jb_add(jbuf *j, const char *fmt, ...)
-{
-  if (j->failed) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(j->s ? j->s + j->len : NULL, j->s ? j->cap - j->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-      j->failed = 1;
-      return;
-    }
-    if (j->s && j->len + (size_t)n < j->cap) {
-      j->len += (size_t)n;
-      return;
-    }
-    const size_t cap = 2 * (j->cap + (size_t)n) + 256;
-    char *s = realloc(j->s, cap);
-    if (!s) {
-      j->failed = 1;
-      return;
-    }
-    j->s = s;
-    j->cap = cap;
-  }
-}
-
-/* A JSON string literal. */
-static void jb_str(jbuf *j, const char *s)
-{
-  jb_add(j, "\"");
-  for (; *s; s++) {
-    const unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      jb_add(j, "\\%c", ch);
-    else if (ch < 0x20)
-      jb_add(j, "\\u%04x", ch);
-    else
-      jb_add(j, "%c", ch);
-  }
-  jb_add(j, "\"");
-}
-
-/* A JSON number, or null when not finite. */
-static void jb_num(jbuf *j, double x)
-{
-  if (isfinite(x))
-    jb_add(j, "%.6e", x);
-  else
-    jb_add(j, "null");
 }
 
 /* --------------------------- the host we run on -------------------------- */
@@ -1510,193 +1450,223 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
   (void)m;
 }
 
-/* A validation as a JSON object, or null. */
-static void json_validation(jbuf *j, const validation *v)
+/* Two numbers as a JSON array [a, b]. */
+static void json_pair(json_writer *w, const char *key, double a, double b)
 {
-  if (!v->done) {
-    jb_add(j, "null");
-    return;
-  }
-  jb_add(j, "{\"method\": \"%s\", \"ranks\": %d, \"microbatches\": %d, \"K\": %d, "
-            "\"K_adjoint\": %d, \"repeat\": %d, \"oversubscribed\": %s, \"criterion\": ",
-         v->parareal ? "parareal" : "pipeline", v->P, v->M, v->K, v->KA, v->repeat,
-         v->oversubscribed ? "true" : "false");
-  jb_str(j, v->criterion);
-  jb_add(j, ",\n    \"tolerance\": ");
-  jb_num(j, v->tol);
-  jb_add(j, ", \"within_tolerance\": %s, \"statistic\": \"best of repeat\", "
-            "\"wall_measured\": ", v->within ? "true" : "false");
-  jb_num(j, v->wall_best);
-  jb_add(j, ", \"wall_measured_median\": ");
-  jb_num(j, v->wall_med);
-  jb_add(j, ", \"wall_model\": ");
-  jb_num(j, v->pred_wall);
-  jb_add(j, ", \"wall_error\": ");
-  jb_num(j, v->err_wall);
-  jb_add(j, ", \"wall_error_median\": ");
-  jb_num(j, v->err_wall_med);
-  jb_add(j, ",\n    \"busy_error\": ");
-  jb_num(j, v->err_busy);
-  jb_add(j, ", \"busy_error_median\": ");
-  jb_num(j, v->err_busy_med);
-  jb_add(j, ", \"busy_error_sum\": ");
-  jb_num(j, v->err_busy_sum);
-  jb_add(j, ", \"per_rank\": [\n");
-  for (int q = 0; q < v->P; q++) {
-    const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
-    jb_add(j, "      {\"rank\": %d, \"block\": [%.0f, %.0f], \"busy_measured\": ", q, x[V_LO],
-           x[V_HI]);
-    jb_num(j, x[V_BUSY]);
-    jb_add(j, ", \"busy_measured_median\": ");
-    jb_num(j, xm[V_BUSY]);
-    jb_add(j, ", \"busy_model\": ");
-    jb_num(j, v->pred_busy[q]);
-    jb_add(j, ", \"busy_wall\": ");
-    jb_num(j, x[V_BUSYW]);
-    jb_add(j, ", \"cpu\": ");
-    jb_num(j, x[V_CPU]);
-    jb_add(j, ", \"cpu_in_mpi\": ");
-    jb_num(j, x[V_MPICPU]);
-    jb_add(j, ", \"wall\": ");
-    jb_num(j, x[V_WALL]);
-    jb_add(j, ", \"time_forward\": ");
-    jb_num(j, x[V_FWD]);
-    jb_add(j, ", \"time_backward\": ");
-    jb_num(j, x[V_BWD]);
-    jb_add(j, ", \"time_wait\": ");
-    jb_num(j, x[V_WAIT]);
-    jb_add(j, "}%s\n", q + 1 < v->P ? "," : "");
-  }
-  jb_add(j, "    ]}");
+  json_open(w, key, '[');
+  json_number(w, NULL, a);
+  json_number(w, NULL, b);
+  json_close(w, ']');
 }
 
+/* Two whole numbers as a JSON array [a, b]. */
+static void json_int_pair(json_writer *w, const char *key, long a, long b)
+{
+  json_open(w, key, '[');
+  json_int(w, NULL, a);
+  json_int(w, NULL, b);
+  json_close(w, ']');
+}
 
-static void json_report(jbuf *j, pn_ctx *ctx, const model_opts *o, const pn_problem *p, long N,
-                        int B, const host_info *host, const cal_table *fine,
+/* A validation as a JSON object, or null. */
+static void json_validation(json_writer *w, const char *key, const validation *v)
+{
+  if (!v->done) {
+    json_null(w, key);
+    return;
+  }
+  json_open(w, key, '{');
+  json_string(w, "method", v->parareal ? "parareal" : "pipeline");
+  json_int(w, "ranks", v->P);
+  json_int(w, "microbatches", v->M);
+  json_int(w, "K", v->K);
+  json_int(w, "K_adjoint", v->KA);
+  json_int(w, "repeat", v->repeat);
+  json_bool(w, "oversubscribed", v->oversubscribed);
+  json_string(w, "criterion", v->criterion);
+  json_number(w, "tolerance", v->tol);
+  json_bool(w, "within_tolerance", v->within);
+  json_string(w, "statistic", "best of repeat");
+  json_number(w, "wall_measured", v->wall_best);
+  json_number(w, "wall_measured_median", v->wall_med);
+  json_number(w, "wall_model", v->pred_wall);
+  json_number(w, "wall_error", v->err_wall);
+  json_number(w, "wall_error_median", v->err_wall_med);
+  json_number(w, "busy_error", v->err_busy);
+  json_number(w, "busy_error_median", v->err_busy_med);
+  json_number(w, "busy_error_sum", v->err_busy_sum);
+  json_open(w, "per_rank", '[');
+  for (int q = 0; q < v->P; q++) {
+    const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
+    json_open(w, NULL, '{');
+    json_int(w, "rank", q);
+    json_int_pair(w, "block", lround(x[V_LO]), lround(x[V_HI]));
+    json_number(w, "busy_measured", x[V_BUSY]);
+    json_number(w, "busy_measured_median", xm[V_BUSY]);
+    json_number(w, "busy_model", v->pred_busy[q]);
+    json_number(w, "busy_wall", x[V_BUSYW]);
+    json_number(w, "cpu", x[V_CPU]);
+    json_number(w, "cpu_in_mpi", x[V_MPICPU]);
+    json_number(w, "wall", x[V_WALL]);
+    json_number(w, "time_forward", x[V_FWD]);
+    json_number(w, "time_backward", x[V_BWD]);
+    json_number(w, "time_wait", x[V_WAIT]);
+    json_close(w, '}');
+  }
+  json_close(w, ']');
+  json_close(w, '}');
+}
+
+static void json_report(json_writer *w, pn_ctx *ctx, const model_opts *o, const pn_problem *p,
+                        long N, int B, const host_info *host, const cal_table *fine,
                         const cal_table *coarse, const net_info *net, const row *rows, int nrows,
                         const double *par, const validation *v, const validation *vpar)
 {
-  jb_add(j, "{\n  \"kind\": \"pinode-perfmodel\",\n  \"problem\": ");
-  jb_str(j, o->dir);
-  jb_add(j, ",\n  \"shape\": {\"dim\": %d, \"nparam\": %d, \"scheme\": ", p->spec.dim, p->nparam);
-  jb_str(j, p->scheme);
-  jb_add(j, ", \"steps\": %ld, \"batch\": %d, \"problem_steps\": %ld, \"problem_batch\": %d},\n",
-         N, B, p->steps, p->batch);
-  jb_add(j, "  \"host\": {\"hostname\": ");
-  jb_str(j, host->name);
-  jb_add(j, ", \"cpu\": ");
-  jb_str(j, host->cpu);
-  jb_add(j, ", \"cpus_online\": %ld, \"load1\": ", host->cpus_online);
-  jb_num(j, host->load1);
-  jb_add(j, ", \"ranks\": %d, \"local_ranks\": %d, \"local_cpus\": %d, \"mpi\": ",
-         pn_ctx_size(ctx), host->local_ranks, host->local_cpus);
-  jb_str(j, host->mpi);
-  jb_add(j, "},\n  \"calibration\": {\"clock\": \"process CPU time\", \"repeat\": %d, "
-            "\"threshold_b\": %d, \"points\": [\n", o->repeat, cal_threshold(fine));
+  const char *coarse_scheme = o->coarse_scheme ? o->coarse_scheme : p->scheme;
+  json_open(w, NULL, '{');
+  json_string(w, "kind", "pinode-perfmodel");
+  json_string(w, "problem", o->dir);
+  json_open(w, "shape", '{');
+  json_int(w, "dim", p->spec.dim);
+  json_int(w, "nparam", p->nparam);
+  json_string(w, "scheme", p->scheme);
+  json_int(w, "steps", N);
+  json_int(w, "batch", B);
+  json_int(w, "problem_steps", p->steps);
+  json_int(w, "problem_batch", p->batch);
+  json_close(w, '}');
+  json_open(w, "host", '{');
+  json_string(w, "hostname", host->name);
+  json_string(w, "cpu", host->cpu);
+  json_int(w, "cpus_online", host->cpus_online);
+  json_number(w, "load1", host->load1);
+  json_int(w, "ranks", pn_ctx_size(ctx));
+  json_int(w, "local_ranks", host->local_ranks);
+  json_int(w, "local_cpus", host->local_cpus);
+  json_string(w, "mpi", host->mpi);
+  json_close(w, '}');
+  json_open(w, "calibration", '{');
+  json_string(w, "clock", "process CPU time");
+  json_int(w, "repeat", o->repeat);
+  json_int(w, "threshold_b", cal_threshold(fine));
+  json_open(w, "points", '[');
   for (int i = 0; i < fine->n; i++) {
     const cal_point *q = &fine->pt[i];
-    jb_add(j, "    {\"b\": %d, \"steps\": [%ld, %ld], \"gradient\": [", q->b, q->n_lo, q->n_hi);
-    jb_num(j, q->grad_lo);
-    jb_add(j, ", ");
-    jb_num(j, q->grad_hi);
-    jb_add(j, "], \"forward\": [");
-    jb_num(j, q->loss_lo);
-    jb_add(j, ", ");
-    jb_num(j, q->loss_hi);
-    jb_add(j, "], \"wall_gradient\": ");
-    jb_num(j, q->wall_hi);
-    jb_add(j, ", \"t_step\": ");
-    jb_num(j, q->t_step);
-    jb_add(j, ", \"t_forward\": ");
-    jb_num(j, q->t_fwd);
-    jb_add(j, ", \"fixed\": ");
-    jb_num(j, q->fixed);
-    jb_add(j, ", \"t_step_raw\": ");
-    jb_num(j, q->t_step_raw);
-    jb_add(j, ", \"t_forward_raw\": ");
-    jb_num(j, q->t_fwd_raw);
-    jb_add(j, ", \"fixed_raw\": ");
-    jb_num(j, q->fixed_raw);
-    jb_add(j, "}%s\n", i + 1 < fine->n ? "," : "");
+    json_open(w, NULL, '{');
+    json_int(w, "b", q->b);
+    json_int_pair(w, "steps", q->n_lo, q->n_hi);
+    json_pair(w, "gradient", q->grad_lo, q->grad_hi);
+    json_pair(w, "forward", q->loss_lo, q->loss_hi);
+    json_number(w, "wall_gradient", q->wall_hi);
+    json_number(w, "t_step", q->t_step);
+    json_number(w, "t_forward", q->t_fwd);
+    json_number(w, "fixed", q->fixed);
+    json_number(w, "t_step_raw", q->t_step_raw);
+    json_number(w, "t_forward_raw", q->t_fwd_raw);
+    json_number(w, "fixed_raw", q->fixed_raw);
+    json_close(w, '}');
   }
-  jb_add(j, "  ], \"coarse\": {\"scheme\": ");
-  jb_str(j, o->coarse_scheme ? o->coarse_scheme : p->scheme);
-  jb_add(j, ", \"b\": %d, \"t_step\": ", coarse->pt[0].b);
-  jb_num(j, coarse->pt[0].t_step);
-  jb_add(j, ", \"t_forward\": ");
-  jb_num(j, coarse->pt[0].t_fwd);
-  jb_add(j, "}},\n  \"network\": {\"measured\": %s, \"same_node\": %s, \"latency\": ",
-         net->measured ? "true" : "false", net->same_node ? "true" : "false");
-  jb_num(j, net->L);
-  jb_add(j, ", \"bandwidth\": ");
-  jb_num(j, net->W);
-  jb_add(j, ", \"latency_given\": %s, \"bandwidth_given\": %s, \"latency_measured\": ",
-         net->L_given ? "true" : "false", net->W_given ? "true" : "false");
-  jb_num(j, net->measured ? net->L_meas : NAN);
-  jb_add(j, ", \"bandwidth_measured\": ");
-  jb_num(j, net->measured ? net->W_meas : NAN);
-  jb_add(j, ", \"allreduce_measured\": ");
-  jb_num(j, net->measured ? net->allreduce_meas : NAN);
-  jb_add(j, ", \"pingpong\": [");
+  json_close(w, ']');
+  json_open(w, "coarse", '{');
+  json_string(w, "scheme", coarse_scheme);
+  json_int(w, "b", coarse->pt[0].b);
+  json_number(w, "t_step", coarse->pt[0].t_step);
+  json_number(w, "t_forward", coarse->pt[0].t_fwd);
+  json_close(w, '}');
+  json_close(w, '}');
+  json_open(w, "network", '{');
+  json_bool(w, "measured", net->measured);
+  json_bool(w, "same_node", net->same_node);
+  json_number(w, "latency", net->L);
+  json_number(w, "bandwidth", net->W);
+  json_bool(w, "latency_given", net->L_given);
+  json_bool(w, "bandwidth_given", net->W_given);
+  json_number(w, "latency_measured", net->measured ? net->L_meas : NAN);
+  json_number(w, "bandwidth_measured", net->measured ? net->W_meas : NAN);
+  json_number(w, "allreduce_measured", net->measured ? net->allreduce_meas : NAN);
+  json_open(w, "pingpong", '[');
   for (int i = 0; i < net->n; i++) {
-    jb_add(j, "%s{\"bytes\": %.0f, \"half_round_trip\": ", i ? ", " : "", net->bytes[i]);
-    jb_num(j, net->half_rtt[i]);
-    jb_add(j, "}");
+    json_open(w, NULL, '{');
+    json_int(w, "bytes", lround(net->bytes[i]));
+    json_number(w, "half_round_trip", net->half_rtt[i]);
+    json_close(w, '}');
   }
-  jb_add(j, "]},\n  \"microbatches\": ");
+  json_close(w, ']');
+  json_close(w, '}');
   if (o->microbatches)
-    jb_add(j, "%d", o->microbatches);
+    json_int(w, "microbatches", o->microbatches);
   else
-    jb_str(j, "auto");
-  jb_add(j, ",\n  \"pipeline\": [\n");
+    json_string(w, "microbatches", "auto");
+  json_open(w, "pipeline", '[');
   for (int i = 0; i < nrows; i++) {
     const row *r = &rows[i];
-    jb_add(j, "    {\"P\": %ld, \"M\": %d, \"time\": ", r->P, isfinite(r->t) ? r->M : 0);
-    jb_num(j, r->t);
-    jb_add(j, ", \"speedup\": ");
-    jb_num(j, r->speedup);
-    jb_add(j, ", \"efficiency\": ");
-    jb_num(j, r->eff);
-    jb_add(j, ", \"best_M\": %d, \"best_time\": ", isfinite(r->t) ? r->best_M : 0);
-    jb_num(j, r->best_t);
-    jb_add(j, ", \"best_speedup\": ");
-    jb_num(j, r->best_speedup);
-    jb_add(j, ", \"weak_time\": ");
-    jb_num(j, r->weak_t);
-    jb_add(j, ", \"weak_efficiency\": ");
-    jb_num(j, r->weak_eff);
-    jb_add(j, "}%s\n", i + 1 < nrows ? "," : "");
+    json_open(w, NULL, '{');
+    json_int(w, "P", r->P);
+    json_int(w, "M", isfinite(r->t) ? r->M : 0);
+    json_number(w, "time", r->t);
+    json_number(w, "speedup", r->speedup);
+    json_number(w, "efficiency", r->eff);
+    json_int(w, "best_M", isfinite(r->t) ? r->best_M : 0);
+    json_number(w, "best_time", r->best_t);
+    json_number(w, "best_speedup", r->best_speedup);
+    json_number(w, "weak_time", r->weak_t);
+    json_number(w, "weak_efficiency", r->weak_eff);
+    json_close(w, '}');
   }
-  jb_add(j, "  ],\n  \"parareal\": [");
+  json_close(w, ']');
+  json_open(w, "parareal", '[');
   for (int k = 0; k < o->nK; k++) {
-    jb_add(j, "%s\n    {\"K\": %d, \"K_adjoint\": %d, \"measured\": %s, \"adjoint\": \"%s\", "
-           "\"coarse_scheme\": ", k ? "," : "", o->K[k], o->par_maps ? 0 : o->KA[k],
-           o->K_measured[k] ? "true" : "false", o->par_maps ? "maps" : "iterate");
-    jb_str(j, o->coarse_scheme ? o->coarse_scheme : p->scheme);
-    jb_add(j, ", \"coarse_steps\": %ld, \"rows\": [", o->coarse_steps);
+    json_open(w, NULL, '{');
+    json_int(w, "K", o->K[k]);
+    json_int(w, "K_adjoint", o->par_maps ? 0 : o->KA[k]);
+    json_bool(w, "measured", o->K_measured[k]);
+    json_string(w, "adjoint", o->par_maps ? "maps" : "iterate");
+    json_string(w, "coarse_scheme", coarse_scheme);
+    json_int(w, "coarse_steps", o->coarse_steps);
+    json_open(w, "rows", '[');
     for (int i = 0; i < nrows; i++) {
       const double t = par[(size_t)k * nrows + i];
-      jb_add(j, "%s{\"P\": %ld, \"time\": ", i ? ", " : "", rows[i].P);
-      jb_num(j, t);
-      jb_add(j, ", \"speedup\": ");
-      jb_num(j, rows[0].t / t);
-      jb_add(j, ", \"efficiency\": ");
-      jb_num(j, rows[0].t / t / (double)rows[i].P);
-      jb_add(j, "}");
+      json_open(w, NULL, '{');
+      json_int(w, "P", rows[i].P);
+      json_number(w, "time", t);
+      json_number(w, "speedup", rows[0].t / t);
+      json_number(w, "efficiency", rows[0].t / t / (double)rows[i].P);
+      json_close(w, '}');
     }
-    jb_add(j, "]}");
+    json_close(w, ']');
+    json_close(w, '}');
   }
-  jb_add(j, "%s],\n  \"assumptions\": [\n", o->nK ? "\n  " : "");
-  for (size_t i = 0; i < N_ASSUMPTIONS; i++) {
-    jb_add(j, "    ");
-    jb_str(j, assumptions[i]);
-    jb_add(j, "%s\n", i + 1 < N_ASSUMPTIONS ? "," : "");
+  json_close(w, ']');
+  json_open(w, "assumptions", '[');
+  for (size_t i = 0; i < N_ASSUMPTIONS; i++) json_string(w, NULL, assumptions[i]);
+  json_close(w, ']');
+  json_validation(w, "validation", v);
+  json_validation(w, "parareal_validation", vpar);
+  json_close(w, '}');
+}
+
+/* The report as JSON, written atomically to o->json (rank 0); 1 if written. */
+static int write_json(pn_ctx *ctx, const model_opts *o, const pn_problem *p, long N, int B,
+                      const host_info *host, const cal_table *fine, const cal_table *coarse,
+                      const net_info *net, const row *rows, int nrows, const double *par,
+                      const validation *v, const validation *vpar)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  int ok = f != NULL;
+  if (f) {
+    json_writer w = {f, 0, {0}};
+    json_report(&w, ctx, o, p, N, B, host, fine, coarse, net, rows, nrows, par, v, vpar);
+    const int written = !ferror(f);
+    ok = fclose(f) == 0 && written;
   }
-  jb_add(j, "  ],\n  \"validation\": ");
-  json_validation(j, v);
-  jb_add(j, ",\n  \"parareal_validation\": ");
-  json_validation(j, vpar);
-  jb_add(j, "\n}\n");
+  if (!ok)
+    pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory writing the JSON");
+  else
+    ok = pn_write_file_atomic(ctx, o->json, text, len) == PN_OK;
+  free(text);
+  return ok;
 }
 
 /* --------------------------------- entry --------------------------------- */
@@ -1812,11 +1782,7 @@ int cli_bench_model(pn_ctx *ctx, int argc, char **argv)
   if (o.json) {
     int ok = 1;
     if (pn_ctx_rank(ctx) == 0) {
-      jbuf j = {NULL, 0, 0, 0};
-      json_report(&j, ctx, &o, p, N, B, &host, &fine, &coarse, &net, rows, nP, par, &v, &vpar);
-      ok = !j.failed && pn_write_file_atomic(ctx, o.json, j.s, j.len) == PN_OK;
-      if (j.failed) pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory writing the JSON");
-      free(j.s);
+      ok = write_json(ctx, &o, p, N, B, &host, &fine, &coarse, &net, rows, nP, par, &v, &vpar);
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, pn_ctx_comm(ctx));
     if (!ok)
