@@ -221,16 +221,22 @@ static void builds_agree(void **state)
   pni_vsigmoid_grad(N, x, r);
   for (int i = 0; i < N; i++) s[i] = y[i] * (x[i] * (1.0 - x[i]));
   assert_memory_equal(r, s, sizeof r);
-  double acc[25], acc_ref[25];
-  for (int o = 0; o < 25; o++) acc[o] = acc_ref[o] = y[o];
-  pni_vcolsum_add(40, 25, x, r, acc); /* 40 rows of 25 */
-  for (int o = 0; o < 25; o++) {
-    s[o] = 0.0;
-    for (int q = 0; q < 40; q++) s[o] += x[q * 25 + o];
-    acc_ref[o] += s[o];
+  /* 40 rows of 25, and one row (its own loop): the same sums as a plain
+   * loop, -0 included (0 + -0 = +0, as the general loop gives) */
+  const int rows[2] = {40, 1};
+  x[3] = -0.0;
+  for (int c = 0; c < 2; c++) {
+    double acc[25], acc_ref[25];
+    for (int o = 0; o < 25; o++) acc[o] = acc_ref[o] = o == 3 ? -0.0 : y[o];
+    pni_vcolsum_add(rows[c], 25, x, r, acc);
+    for (int o = 0; o < 25; o++) {
+      s[o] = 0.0;
+      for (int q = 0; q < rows[c]; q++) s[o] += x[q * 25 + o];
+      acc_ref[o] += s[o];
+    }
+    assert_memory_equal(r, s, 25 * sizeof(double));
+    assert_memory_equal(acc, acc_ref, sizeof acc);
   }
-  assert_memory_equal(r, s, 25 * sizeof(double));
-  assert_memory_equal(acc, acc_ref, sizeof acc);
 }
 
 static void names(void **state)
