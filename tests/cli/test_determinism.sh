@@ -81,7 +81,7 @@ for np_ in 1 3; do
 done
 storages=(every:3)
 # binomial checkpointing, where this pinode's program offers it
-"$PINODE" gradient --help | grep -q "binomial" && storages+=(binomial:2)
+grep -q "binomial" <<<"$("$PINODE" gradient --help)" && storages+=(binomial:2)
 for st in "${storages[@]}"; do
   run 3 "st_${st/:/_}" --set solver.storage="$st"
   same_bits a3 "st_${st/:/_}" || fail "storage $st changed the model"

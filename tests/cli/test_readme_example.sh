@@ -13,7 +13,10 @@ awk '/<!-- readme-example:begin -->/ {on = 1; next} /<!-- readme-example:end -->
 [ "$(grep -c 'pn_solver_gradient' "$T/example.c")" -ge 1 ] || { echo "no example in README.md" >&2; exit 1; }
 # A sanitizer build of the library needs its runtime in the program too.
 san=()
-ldd "$build/src/libpinode.so" | grep -q libasan && san=(-fsanitize=address,undefined)
+# (ldd's output read whole first: with pipefail, `ldd | grep -q` fails when
+# grep stops reading early and ldd dies of SIGPIPE.)
+libs=$(ldd "$build/src/libpinode.so")
+case "$libs" in *libasan*) san=(-fsanitize=address,undefined) ;; esac
 mpicc -std=c11 -Wall -Wextra -Werror "${san[@]}" -I"$src/include" -I"$build/include" "$T/example.c" \
   -L"$build/src" -lpinode -Wl,-rpath,"$build/src" -o "$T/example"
 one=$(mpiexec -n 1 "$T/example")

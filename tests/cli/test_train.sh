@@ -118,11 +118,14 @@ if it > 0:  # a checkpoint was written at every good iteration: the last one is 
 print("diverged after %d good iterations: %s" % (it, s["message"][:100]))
 EOF
 # Help and usage.
-"$PINODE" --help | grep -q "^  train .*fit a neural ODE" || fail "pinode --help lacks train"
-"$PINODE" --help | grep -q "^  predict " || fail "pinode --help lacks predict"
-"$PINODE" train --help | grep -q "usage: pinode train \[options\] CONFIG" || fail "train --help"
-"$PINODE" predict --help | grep -q "usage: pinode predict" || fail "predict --help"
-"$PINODE" --version | grep -q "^pinode [0-9]" || fail "--version"
+# (each output read whole first: with pipefail, `cmd | grep -q` fails when
+# grep stops reading early and cmd dies of SIGPIPE on its next write)
+help=$("$PINODE" --help)
+grep -q "^  train .*fit a neural ODE" <<<"$help" || fail "pinode --help lacks train"
+grep -q "^  predict " <<<"$help" || fail "pinode --help lacks predict"
+grep -q "usage: pinode train \[options\] CONFIG" <<<"$("$PINODE" train --help)" || fail "train --help"
+grep -q "usage: pinode predict" <<<"$("$PINODE" predict --help)" || fail "predict --help"
+grep -q "^pinode [0-9]" <<<"$("$PINODE" --version)" || fail "--version"
 set +e
 "$PINODE" train >/dev/null 2>&1; s1=$?
 "$PINODE" train "$T/tiny.ini" --bogus >/dev/null 2>&1; s2=$?

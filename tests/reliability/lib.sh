@@ -11,7 +11,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 rank_pid() {
   local mp=$1 r=$2 pid
   for pid in $(pgrep -P "$mp" -x pinode || true); do
-    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$r"; then
+    # the environment read whole first (`tr | grep -q` under pipefail: SIGPIPE)
+    if grep -qx "OMPI_COMM_WORLD_RANK=$r" <<<"$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)"; then
       echo "$pid"
       return 0
     fi
