@@ -147,23 +147,30 @@ int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out)
   return PN_OK;
 }
 
-/* Micro-batch count (an explicit opts.microbatches wins; M ≤ B).  With M
- * micro-batches the pipeline leaves every rank idle for (P−1) of M+P−1
- * micro-batch slots (fill and drain, DESIGN §4.1), so more micro-batches
- * help; but each one also costs a fixed amount per step, about KAPPA
- * samples' worth of work (smaller matrix products run at a lower rate, and
- * the stepper's per-call work is per micro-batch).  Time ∝ (M+P−1)/M ·
+/* With M micro-batches the pipeline leaves every rank idle for (P−1) of
+ * M+P−1 micro-batch slots (fill and drain, DESIGN §4.1), so more
+ * micro-batches help; but each one also costs a fixed amount per step, about
+ * KAPPA samples' worth of work (smaller matrix products run at a lower rate,
+ * and the stepper's per-call work is per micro-batch).  Time ∝ (M+P−1)/M ·
  * (KAPPA·M + B) is least at M* = √((P−1)·B/KAPPA): M = 1 on one rank, and
- * e.g. 3 for B = 16 or 9 for B = 256 on two ranks.  KAPPA = 3 fits the
- * one-rank costs of the bench problems at M = 1..64 best (README, "Time
- * parallelism": within 2 points of the best M's efficiency for P = 2..4). */
+ * e.g. 2 for B = 16 (√5.3) or 9 for B = 256 (√85) on two ranks.  KAPPA = 3
+ * fits the one-rank costs of the bench problems at M = 1..64 best (README,
+ * "Time parallelism": within 2 points of the best M's efficiency for
+ * P = 2..4). */
+int pn_pipeline_auto_microbatches(int ranks, int batch)
+{
+  const double KAPPA = 3.0;
+  const long M = lround(sqrt((double)(ranks > 1 ? ranks - 1 : 0) * (double)batch / KAPPA));
+  if (M < 1) return 1;
+  return M < batch ? (int)M : batch;
+}
+
+/* Micro-batch count: an explicit opts.microbatches wins; M ≤ B. */
 static int choose_microbatches(const pn_solver *S, int batch)
 {
   if (S->opts.method == PN_PARALLEL_PARAREAL) return 1; /* no pipeline: the whole batch */
-  const double KAPPA = 3.0;
-  int M = S->opts.microbatches;
-  if (M == 0) M = (int)lround(sqrt((double)(S->size - 1) * (double)batch / KAPPA));
-  if (M < 1) M = 1;
+  const int M = S->opts.microbatches > 0 ? S->opts.microbatches
+                                         : pn_pipeline_auto_microbatches(S->size, batch);
   return M < batch ? M : batch;
 }
 

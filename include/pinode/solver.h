@@ -121,6 +121,11 @@ typedef struct pn_solver_opts {
 /** @brief Fill @p opts with defaults (t0 = 0, t1 = 1, N = 1, store all, auto M). */
 PN_EXPORT void pn_solver_opts_default(pn_solver_opts *opts);
 
+/** @brief The pipeline's automatic micro-batch count (opts.microbatches = 0)
+ *  for a batch of @p batch on @p ranks ranks: round(√((ranks−1)·batch/3)),
+ *  within [1, batch]; 1 on one rank (README, "Time parallelism"). */
+PN_EXPORT int pn_pipeline_auto_microbatches(int ranks, int batch);
+
 /**
  * @brief How the gradient is computed (DESIGN §1, §3).  Only the discrete
  * adjoint is the exact gradient of what the solver computes; the continuous

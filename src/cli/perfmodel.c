@@ -773,13 +773,6 @@ static double coll_time(const model *m, long P)
 /* The solver's automatic micro-batch count (a copy of the rule in solver.c,
  * choose_microbatches: M = round(sqrt((P-1)·B/3)), 1 ≤ M ≤ B).  The
  * validation reports it when the solver chose otherwise. */
-static int auto_microbatches(long P, int B)
-{
-  long M = lround(sqrt((double)(P - 1) * (double)B / 3.0));
-  if (M < 1) M = 1;
-  return M < B ? (int)M : B;
-}
-
 /* Predicted time per gradient of the pipeline; NAN when P > N. */
 static double pipe_time(const model *m, long N, long P, int M)
 {
@@ -1313,8 +1306,8 @@ static const char *const assumptions[] = {
 };
 #define N_ASSUMPTIONS (sizeof assumptions / sizeof assumptions[0])
 
-static void print_validation(pn_ctx *ctx, const model_opts *o, const pn_problem *p,
-                             const host_info *host, const validation *v)
+static void print_validation(pn_ctx *ctx, const model_opts *o, const host_info *host,
+                             const validation *v)
 {
   if (!v->done || pn_ctx_rank(ctx) != 0) return;
   {
@@ -1339,10 +1332,6 @@ static void print_validation(pn_ctx *ctx, const model_opts *o, const pn_problem 
     }
     cli_print(ctx, "  criterion: %s; model within %.0f %%: %s\n", v->criterion, 100 * v->tol,
               v->within ? "yes" : "NO");
-    if (!v->parareal && !o->microbatches && v->M != auto_microbatches(v->P, p->batch))
-      cli_print(ctx, "  note: the solver chose M = %d where the model's copy of its automatic "
-                "rule gives %d (perfmodel.c, auto_microbatches)\n", v->M,
-                auto_microbatches(v->P, p->batch));
     if (host->load1 > host->cpus_online)
       cli_print(ctx, "  note: this machine is busy (load %.1f on %ld CPUs): wall times include "
                 "waiting for CPUs\n", host->load1, host->cpus_online);
@@ -1445,8 +1434,8 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
   }
   cli_print(ctx, "assumptions:\n");
   for (size_t i = 0; i < N_ASSUMPTIONS; i++) cli_print(ctx, "  %zu. %s\n", i + 1, assumptions[i]);
-  print_validation(ctx, o, p, host, v);
-  print_validation(ctx, o, p, host, vpar);
+  print_validation(ctx, o, host, v);
+  print_validation(ctx, o, host, vpar);
   (void)m;
 }
 
@@ -1759,7 +1748,8 @@ int cli_bench_model(pn_ctx *ctx, int argc, char **argv)
   for (int i = 0; i < nP; i++) {
     row *r = &rows[i];
     r->P = Ps[i];
-    r->M = o.microbatches ? (o.microbatches < B ? o.microbatches : B) : auto_microbatches(r->P, B);
+    r->M = o.microbatches ? (o.microbatches < B ? o.microbatches : B)
+                          : pn_pipeline_auto_microbatches((int)r->P, B);
     r->t = pipe_time(&m, N, r->P, r->M);
     r->speedup = T1 / r->t;
     r->eff = r->speedup / (double)r->P;

@@ -123,10 +123,9 @@ def check(d, P_here, validate):
         return
     assert v["method"] == "pipeline" and v["ranks"] == P_here and 1 <= v["microbatches"] <= 16, v
     row = [r for r in rows if r["P"] == P_here][0]
-    if row["M"] == v["microbatches"]:  # the model's copy of the solver's automatic rule
-        assert close(v["wall_model"], row["time"], 1e-9), (v["wall_model"], row)
-    else:
-        print(f"note: the solver chose M = {v['microbatches']}, the model's rule {row['M']}")
+    # the model's row uses the solver's own rule (pn_pipeline_auto_microbatches)
+    assert row["M"] == v["microbatches"], (row, v)
+    assert close(v["wall_model"], row["time"], 1e-9), (v["wall_model"], row)
     check_validation(v, d, P_here, rows)
     pv = d["parareal_validation"]
     if pv is not None:

@@ -70,6 +70,16 @@ static void more_ranks_than_steps(void **state)
   pn_model_destroy(&model);
 }
 
+/* The automatic micro-batch count: round(√((P−1)·B/3)) within [1, B]. */
+static void automatic_microbatches(void **state)
+{
+  (void)state;
+  const int cases[][3] = {{1, 16, 1},   {1, 256, 1}, {2, 16, 2},  {2, 256, 9}, {4, 16, 4},
+                          {3, 1, 1},    {64, 4, 4},  {8, 300, 26}, {0, 16, 1}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    assert_int_equal(pn_pipeline_auto_microbatches(cases[i][0], cases[i][1]), cases[i][2]);
+}
+
 static void negative_microbatches(void **state)
 {
   (void)state;
@@ -356,6 +366,7 @@ static void label_off_grid(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(more_ranks_than_steps),
+    cmocka_unit_test(automatic_microbatches),
     cmocka_unit_test(negative_microbatches),
     cmocka_unit_test(nan_in_forward_sweep_on_one_rank),
     cmocka_unit_test(nan_in_adjoint_sweep_on_one_rank),
