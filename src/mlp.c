@@ -207,13 +207,6 @@ static void weight_gradient(mlp *p, int out, int in_eff, int ldw, int nb, const 
            NULL);
     return;
   }
-  if (nb == 1) { /* a batch of one: the outer product added in place, without a call */
-    for (int o = 0; o < out; o++) {
-      double *restrict row = dW + (size_t)o * ldw;
-      for (int i = 0; i < in_eff; i++) row[i] += 0.0 + x[i] * g[o];
-    }
-    return;
-  }
   double *dWT = p->dwt; /* in_eff × out */
   pni_mm(in_eff, out, nb, x, 1, (size_t)in_eff, g, (size_t)out, dWT, (size_t)out, PNI_MM_ZERO,
          NULL);
