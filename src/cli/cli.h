@@ -25,6 +25,18 @@ int cli_fail(pn_ctx *ctx, const char *cmd, int rc);
  * rank's code with its message (PN_OK if none failed). */
 int cli_agree(pn_ctx *ctx, int rc);
 
+/* A file's text accumulated in memory (open_memstream, m.f), then written
+ * atomically: a reader never sees a partial file, and a failed write leaves
+ * the old file whole.  cli_membuf_commit closes m.f, writes `path` and frees
+ * the text, whatever happens (call it once after a successful open). */
+typedef struct cli_membuf {
+  char *text;
+  size_t len;
+  FILE *f;
+} cli_membuf;
+int cli_membuf_open(pn_ctx *ctx, cli_membuf *m, const char *path);
+int cli_membuf_commit(pn_ctx *ctx, cli_membuf *m, const char *path);
+
 /* Objects built from a problem directory. */
 typedef struct cli_setup {
   pn_problem *problem;

@@ -406,17 +406,13 @@ static int write_summary(trainer *T)
   gather_summary_numbers(T, rss, mx, cnt);
   int rc = PN_OK;
   if (pn_ctx_rank(T->ctx) == 0) {
-    char *text = NULL, path[CLI_PATH + 32];
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-      rc = pn_ctx_fail(T->ctx, PN_ERR_MEM, "out of memory for the summary");
-    } else {
-      write_summary_json(T, f, rss, mx, cnt);
-      fclose(f);
-      snprintf(path, sizeof path, "%s/summary.json", T->dir);
-      rc = pn_write_file_atomic(T->ctx, path, text, len);
-      free(text);
+    char path[CLI_PATH + 32];
+    snprintf(path, sizeof path, "%s/summary.json", T->dir);
+    cli_membuf m;
+    rc = cli_membuf_open(T->ctx, &m, path);
+    if (rc == PN_OK) {
+      write_summary_json(T, m.f, rss, mx, cnt);
+      rc = cli_membuf_commit(T->ctx, &m, path);
     }
   }
   free(rss);

@@ -41,6 +41,26 @@ int cli_agree(pn_ctx *ctx, int rc)
   return code;
 }
 
+int cli_membuf_open(pn_ctx *ctx, cli_membuf *m, const char *path)
+{
+  m->text = NULL;
+  m->len = 0;
+  m->f = open_memstream(&m->text, &m->len);
+  return m->f ? PN_OK : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for %s", path);
+}
+
+int cli_membuf_commit(pn_ctx *ctx, cli_membuf *m, const char *path)
+{
+  const int written = !ferror(m->f);
+  const int ok = fclose(m->f) == 0 && written;
+  const int rc = ok ? pn_write_file_atomic(ctx, path, m->text, m->len)
+                    : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory writing %s", path);
+  free(m->text);
+  m->text = NULL;
+  m->f = NULL;
+  return rc;
+}
+
 int cli_setup_problem(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, cli_setup *out)
 {
   memset(out, 0, sizeof *out);

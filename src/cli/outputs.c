@@ -59,43 +59,19 @@ int cli_outdir_prepare(pn_ctx *ctx, const char *dir, int overwrite, int resume)
   return cli_agree(ctx, rc);
 }
 
-/* Text accumulated in memory (open_memstream), then written atomically. */
-typedef struct membuf {
-  char *text;
-  size_t len;
-  FILE *f;
-} membuf;
-
-static int membuf_open(pn_ctx *ctx, membuf *m)
-{
-  m->text = NULL;
-  m->len = 0;
-  m->f = open_memstream(&m->text, &m->len);
-  return m->f ? PN_OK : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for an output file");
-}
-
-static int membuf_write(pn_ctx *ctx, membuf *m, const char *path)
-{
-  const int ok = fclose(m->f) == 0;
-  int rc = ok ? pn_write_file_atomic(ctx, path, m->text, m->len)
-              : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory writing %s", path);
-  free(m->text);
-  return rc;
-}
-
 int cli_write_inputs(pn_ctx *ctx, const char *dir, const cli_config *cfg, const cli_problem *p)
 {
   char path[CLI_PATH + 32];
   int rc = PN_OK;
   if (pn_ctx_rank(ctx) == 0) {
-    membuf m;
-    rc = membuf_open(ctx, &m);
+    cli_membuf m;
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    rc = cli_membuf_open(ctx, &m, path);
     if (rc == PN_OK) {
       fprintf(m.f, "; effective configuration of this run (%s with every default and --set)\n",
               cfg->path);
       cli_config_print(cfg, m.f);
-      snprintf(path, sizeof path, "%s/config.ini", dir);
-      rc = membuf_write(ctx, &m, path);
+      rc = cli_membuf_commit(ctx, &m, path);
     }
     /* The data in its original units (the model sees it scaled); the
      * training data itself is left untouched, bit for bit. */
@@ -117,15 +93,15 @@ int cli_write_history(pn_ctx *ctx, const char *dir, const train_state *st)
   char path[CLI_PATH + 32];
   int rc = PN_OK;
   if (pn_ctx_rank(ctx) == 0) {
-    membuf m;
-    rc = membuf_open(ctx, &m);
+    cli_membuf m;
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    rc = cli_membuf_open(ctx, &m, path);
     if (rc == PN_OK) {
       fprintf(m.f, "iteration,loss,val_loss,grad_norm,lr,seconds\n");
       for (long i = 0; i < st->iteration; i++)
         fprintf(m.f, "%ld,%.17g,%.17g,%.17g,%.17g,%.6g\n", i + 1, st->h_loss[i], st->h_val[i],
                 st->h_gnorm[i], st->h_lr[i], st->h_sec[i]);
-      snprintf(path, sizeof path, "%s/history.csv", dir);
-      rc = membuf_write(ctx, &m, path);
+      rc = cli_membuf_commit(ctx, &m, path);
     }
   }
   return cli_agree(ctx, rc);

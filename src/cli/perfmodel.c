@@ -1640,22 +1640,11 @@ static int write_json(pn_ctx *ctx, const model_opts *o, const pn_problem *p, lon
                       const net_info *net, const row *rows, int nrows, const double *par,
                       const validation *v, const validation *vpar)
 {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  int ok = f != NULL;
-  if (f) {
-    json_writer w = {f, 0, {0}};
-    json_report(&w, ctx, o, p, N, B, host, fine, coarse, net, rows, nrows, par, v, vpar);
-    const int written = !ferror(f);
-    ok = fclose(f) == 0 && written;
-  }
-  if (!ok)
-    pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory writing the JSON");
-  else
-    ok = pn_write_file_atomic(ctx, o->json, text, len) == PN_OK;
-  free(text);
-  return ok;
+  cli_membuf m;
+  if (cli_membuf_open(ctx, &m, o->json) != PN_OK) return 0;
+  json_writer w = {m.f, 0, {0}};
+  json_report(&w, ctx, o, p, N, B, host, fine, coarse, net, rows, nrows, par, v, vpar);
+  return cli_membuf_commit(ctx, &m, o->json) == PN_OK;
 }
 
 /* --------------------------------- entry --------------------------------- */

@@ -87,17 +87,12 @@ static void json_body(json_writer *w, const cli_setup *s, const char *dir, int P
 static int write_json(pn_ctx *ctx, const char *path, const cli_setup *s, const char *dir, int R,
                       const double *t_sorted, double t_med, const double *ranks)
 {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  if (!f) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the JSON of --json %s", path);
-  json_writer w = {f, 0, {0}};
+  cli_membuf m;
+  const int rc = cli_membuf_open(ctx, &m, path);
+  if (rc != PN_OK) return rc;
+  json_writer w = {m.f, 0, {0}};
   json_body(&w, s, dir, pn_ctx_size(ctx), R, t_sorted, t_med, ranks);
-  const int ok = !ferror(f);
-  int rc = fclose(f) == 0 && ok ? pn_write_file_atomic(ctx, path, buf, len)
-                                : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the JSON of --json %s", path);
-  free(buf);
-  return rc;
+  return cli_membuf_commit(ctx, &m, path);
 }
 
 static void print_summary(pn_ctx *ctx, int R, const double *t_sorted, double t_med,
