@@ -566,16 +566,15 @@ static int fail_key(pn_ctx *ctx, const cli_config *cfg, const char *section, con
 
 /* Why `v`, printed as "key = v", would not read back as v (NULL: it would):
  * libinih strips blanks around a value and takes ';' after a blank as a
- * comment, on_key does the same for '#', and a line break ends the line.
- * Only --set can produce these (a file's values are already read that way),
- * except a value a file starts with ';' ("key =;x"). */
+ * comment, on_key does the same for '#'.  Only --set can produce these (a
+ * file's values are already read that way), except a value a file starts
+ * with ';' ("key =;x").  A line break is refused earlier, by parse_value. */
 static const char *unprintable_value(const char *v)
 {
   const unsigned char *s = (const unsigned char *)v;
   if (!s[0]) return NULL;
   if (isspace(s[0]) || isspace(s[strlen(v) - 1])) return "starts or ends with a blank";
   for (size_t j = 0; s[j]; j++) {
-    if (s[j] == '\n') return "contains a line break";
     if ((s[j] == ';' || s[j] == '#') && (j == 0 || isspace(s[j - 1])))
       return "has ';' or '#' at its start or after a blank (a comment in the file format)";
   }

@@ -85,6 +85,22 @@ void json_int(json_writer *w, const char *key, long x)
   fprintf(w->f, "%ld", x);
 }
 
+void json_number_pair(json_writer *w, const char *key, double a, double b)
+{
+  json_open(w, key, '[');
+  json_number(w, NULL, a);
+  json_number(w, NULL, b);
+  json_close(w, ']');
+}
+
+void json_int_pair(json_writer *w, const char *key, long a, long b)
+{
+  json_open(w, key, '[');
+  json_int(w, NULL, a);
+  json_int(w, NULL, b);
+  json_close(w, ']');
+}
+
 void json_bool(json_writer *w, const char *key, int b)
 {
   begin_value(w, key);

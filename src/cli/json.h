@@ -17,6 +17,8 @@ void json_close(json_writer *w, char bracket);
 void json_string(json_writer *w, const char *key, const char *s);
 void json_number(json_writer *w, const char *key, double x); /* NaN/Inf → null */
 void json_int(json_writer *w, const char *key, long x);
+void json_number_pair(json_writer *w, const char *key, double a, double b); /* [a, b] */
+void json_int_pair(json_writer *w, const char *key, long a, long b);         /* [a, b] */
 void json_bool(json_writer *w, const char *key, int b); /* true/false */
 void json_null(json_writer *w, const char *key);
 

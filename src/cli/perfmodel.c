@@ -1439,24 +1439,6 @@ static void print_report(pn_ctx *ctx, const model_opts *o, const pn_problem *p, 
   (void)m;
 }
 
-/* Two numbers as a JSON array [a, b]. */
-static void json_pair(json_writer *w, const char *key, double a, double b)
-{
-  json_open(w, key, '[');
-  json_number(w, NULL, a);
-  json_number(w, NULL, b);
-  json_close(w, ']');
-}
-
-/* Two whole numbers as a JSON array [a, b]. */
-static void json_int_pair(json_writer *w, const char *key, long a, long b)
-{
-  json_open(w, key, '[');
-  json_int(w, NULL, a);
-  json_int(w, NULL, b);
-  json_close(w, ']');
-}
-
 /* A validation as a JSON object, or null. */
 static void json_validation(json_writer *w, const char *key, const validation *v)
 {
@@ -1544,8 +1526,8 @@ static void json_report(json_writer *w, pn_ctx *ctx, const model_opts *o, const 
     json_open(w, NULL, '{');
     json_int(w, "b", q->b);
     json_int_pair(w, "steps", q->n_lo, q->n_hi);
-    json_pair(w, "gradient", q->grad_lo, q->grad_hi);
-    json_pair(w, "forward", q->loss_lo, q->loss_hi);
+    json_number_pair(w, "gradient", q->grad_lo, q->grad_hi);
+    json_number_pair(w, "forward", q->loss_lo, q->loss_hi);
     json_number(w, "wall_gradient", q->wall_hi);
     json_number(w, "t_step", q->t_step);
     json_number(w, "t_forward", q->t_fwd);

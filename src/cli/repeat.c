@@ -68,10 +68,7 @@ static void json_body(json_writer *w, const cli_setup *s, const char *dir, int P
     const double *x = ranks + (size_t)q * R_NFIELDS;
     json_open(w, NULL, '{');
     json_int(w, "rank", q);
-    json_open(w, "block", '[');
-    json_int(w, NULL, (long)x[R_LO]);
-    json_int(w, NULL, (long)x[R_HI]);
-    json_close(w, ']');
+    json_int_pair(w, "block", (long)x[R_LO], (long)x[R_HI]);
     json_number(w, "time_forward", x[R_FWD]);
     json_number(w, "time_backward", x[R_BWD]);
     json_number(w, "time_wait", x[R_WAIT]);

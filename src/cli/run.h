@@ -16,7 +16,6 @@ void cli_signals_restore(void);
  * stops after the same iteration. */
 int cli_signal_agree(pn_ctx *ctx);
 
-
 /* ---- the training state (train.c) ---- */
 
 /* Everything a checkpoint must restore for a bitwise-identical continuation. */
