@@ -41,7 +41,10 @@
 enum { TAG_PARAREAL = 103, TAG_PARAREAL_ADJOINT = 104 };
 
 struct pni_parareal {
-  int batch;          /* B the buffers were made for */
+  int batch;          /* B the buffers were made for (this batch group's share) */
+  int full_batch;     /* and the caller's batch: every group redoes the
+                         collective setup when it changes, even if its own
+                         share did not */
   pni_stepper coarse; /* G's stepper */
   pni_stepper wide;   /* the map sweep's stepper: B·(D+1) rows */
   double *zwide;      /* (D+1) copies of z_n, one per column of the map */
@@ -190,17 +193,18 @@ static int setup_local(pn_solver *S)
  * waiting in the communicator split), then the MPI objects of the maps. */
 static int setup(pn_solver *S)
 {
-  if (S->pr && S->pr->batch == S->batch) return PN_OK;
+  if (S->pr && S->pr->batch == S->batch && S->pr->full_batch == S->full_batch) return PN_OK;
   pn_ctx *ctx = S->ctx;
   PN_CALL(pni_agree(ctx, setup_local(S)));
   pni_parareal *p = S->pr;
   if (S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS) {
-    PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, 0, S->size - 1 - S->rank, &p->rev));
+    PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, S->group, S->size - 1 - S->rank, &p->rev));
     PN_CALL_MPI(ctx, MPI_Type_contiguous((int)p->elem_len, MPI_DOUBLE, &p->elem_type));
     PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
     PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
   }
   p->batch = S->batch; /* complete: later calls with this batch reuse it */
+  p->full_batch = S->full_batch;
   return PN_OK;
 }
 
@@ -229,7 +233,7 @@ static int coarse(pn_solver *S, const double *theta, const double *u, double *ou
     return pni_error(S->ctx, PN_ERR_NONFINITE, __FILE__, __LINE__, __func__,
                      "the coarse propagator (%s, %ld steps of %.3g over [%.17g, %.17g]) diverged "
                      "on rank %d: use more parareal coarse steps or a stabler coarse scheme",
-                     pn_tableau_name(S->coarse_tab), nc, H, T0, T1, S->rank);
+                     pn_tableau_name(S->coarse_tab), nc, H, T0, T1, S->ctx->rank);
   return PN_OK;
 }
 
@@ -261,7 +265,8 @@ static void send_to(pn_solver *S, int to, int tag, const double *u, int status)
   MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
   memcpy(p->sendbuf, u, sizeof(double) * w);
   p->sendbuf[w] = (double)status;
-  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, to, tag, S->ctx->comm, &p->sreq);
+  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, pni_solver_peer(S, to), tag, S->ctx->comm,
+            &p->sreq);
 }
 
 /* Complete a receive posted on recvbuf; copy the state, return the status. */
@@ -280,7 +285,8 @@ static int finish_receive(pn_solver *S, MPI_Request *req, double *u)
 static void post_receive(pn_solver *S, int from, int tag, MPI_Request *req)
 {
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
-  MPI_Irecv(S->pr->recvbuf, (int)w + 1, MPI_DOUBLE, from, tag, S->ctx->comm, req);
+  MPI_Irecv(S->pr->recvbuf, (int)w + 1, MPI_DOUBLE, pni_solver_peer(S, from), tag, S->ctx->comm,
+            req);
 }
 
 /* Iteration 0: the sequential coarse sweep U_{r+1} = G(U_r). */

@@ -33,10 +33,19 @@ static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
   PN_CHECK(ctx, isfinite(o->t0) && isfinite(o->t1) && o->t1 > o->t0, PN_ERR_ARG,
            "time interval [%g, %g] is invalid: need finite t0 < t1", o->t0, o->t1);
   PN_CHECK(ctx, o->nsteps >= 1, PN_ERR_ARG, "%ld steps: need at least 1", o->nsteps);
-  PN_CHECK(ctx, ctx->size <= o->nsteps, PN_ERR_ARG,
-           "%d ranks but only %ld steps: every rank needs at least one step (use at most %ld "
-           "ranks, or more steps)",
-           ctx->size, o->nsteps, o->nsteps);
+  PN_CHECK(ctx, o->batch_groups >= 0 && o->batch_groups <= ctx->size, PN_ERR_ARG,
+           "%d batch groups on %d rank%s: need 1..%d (0 = 1)", o->batch_groups, ctx->size,
+           ctx->size == 1 ? "" : "s", ctx->size);
+  const int G = o->batch_groups > 1 ? o->batch_groups : 1, P = ctx->size / G;
+  PN_CHECK(ctx, ctx->size % G == 0, PN_ERR_ARG,
+           "%d ranks cannot form %d batch groups of equal size (the rank count must be a "
+           "multiple of the group count)",
+           ctx->size, G);
+  const char *per = G > 1 ? " per batch group" : "";
+  PN_CHECK(ctx, P <= o->nsteps, PN_ERR_ARG,
+           "%d ranks%s but only %ld steps: every rank needs at least one step (use at most %ld "
+           "ranks%s, or more steps)",
+           P, per, o->nsteps, o->nsteps, per);
   PN_CHECK(ctx,
            o->storage == PN_STORE_ALL || o->storage == PN_STORE_EVERY ||
                o->storage == PN_STORE_BINOMIAL || o->storage == PN_STORE_AUTO ||
@@ -84,10 +93,17 @@ int pn_solver_create(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
     S->model = model;
     S->tab = tab;
     S->opts = *opts;
-    S->rank = ctx->rank;
-    S->size = ctx->size;
+    /* Groups of consecutive ranks: the pipeline's messages stay between
+     * neighbours (on one node, as schedulers place consecutive ranks). */
+    S->ngroups = opts->batch_groups > 1 ? opts->batch_groups : 1;
+    S->size = ctx->size / S->ngroups;
+    S->group = ctx->rank / S->size;
+    S->rank = ctx->rank % S->size;
+    S->base = S->group * S->size;
     S->h = (opts->t1 - opts->t0) / (double)opts->nsteps;
-    pni_block(opts->nsteps, ctx->size, ctx->rank, &S->lo, &S->hi);
+    pni_block(opts->nsteps, S->size, S->rank, &S->lo, &S->hi);
+    rc = pni_calloc(ctx, 2 * (size_t)ctx->size, sizeof(int), &S->gather_counts, "solver");
+    if (rc == PN_OK) S->gather_displs = S->gather_counts + ctx->size;
   }
   if (rc == PN_OK && opts->method == PN_PARALLEL_PARAREAL) {
     const char *name = opts->parareal.coarse_scheme[0] ? opts->parareal.coarse_scheme
@@ -133,6 +149,7 @@ int pn_solver_destroy(pn_solver **solver)
   free((*solver)->mws.buf);
   free((*solver)->labels);
   free((*solver)->jumps);
+  free((*solver)->gather_counts);
   free(*solver);
   *solver = NULL;
   return PN_OK;
@@ -184,6 +201,12 @@ static int recompute_step(void *arg, long n, const double *z, double *z_next)
 }
 
 static int micro_size(int batch, int M, int m) { return batch / M + (m < batch % M); }
+
+/* First sample of part i of a batch split like micro-batches. */
+static int part_start(int batch, int parts, int i)
+{
+  return i * (batch / parts) + (i < batch % parts ? i : batch % parts);
+}
 
 /* The trajectories' own policy: stages keeps every state in them (and the
  * rest in the stepper's tape). */
@@ -316,9 +339,9 @@ static size_t memory_budget(const pn_solver *S, pn_storage_kind kind, char *what
     return S->opts.memory_limit;
   }
   const size_t avail = available_memory();
-  if (kind == PN_STORE_AUTO && S->size > 1) {
-    snprintf(what, len, "this node's available memory shared by %d ranks", S->size);
-    return avail / (size_t)S->size;
+  if (kind == PN_STORE_AUTO && S->ctx->size > 1) {
+    snprintf(what, len, "this node's available memory shared by %d ranks", S->ctx->size);
+    return avail / (size_t)S->ctx->size;
   }
   snprintf(what, len, "the memory available on this node");
   return avail;
@@ -559,7 +582,8 @@ int pni_solver_nonfinite(pn_solver *S, const char *what, long step, int b0, cons
   return pni_error(S->ctx, PN_ERR_NONFINITE, __FILE__, __LINE__, __func__,
                    "%s became %g at step %ld (t = %.17g), sample %ld, component %ld, on rank %d: "
                    "the dynamics diverged (reduce the step size or the learning rate)",
-                   what, x[i], step, S->opts.t0 + (double)step * S->h, b0 + i / D, i % D, S->rank);
+                   what, x[i], step, S->opts.t0 + (double)step * S->h, S->row0 + b0 + i / D, i % D,
+                   S->ctx->rank);
 }
 
 /* Labels and outputs at grid index `step` for micro-batch rows [b0, b0+nb). */
@@ -567,18 +591,20 @@ static int forward_events(pn_solver *S, sweep *sw, long step, int b0, int nb, co
                           int *li, int *si)
 {
   const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)nb * D, B = (size_t)S->batch;
+  const int sample0 = S->row0 + b0; /* in the caller's batch */
   for (; *li < S->nlabels && S->labels[*li].step == step; (*li)++) {
     double *jump = NULL;
     if (sw->jumps) {
       jump = S->jumps + ((size_t)*li * B + (size_t)b0) * D;
       memset(jump, 0, sizeof(double) * w);
     }
-    PN_CALL(pni_loss_eval(sw->loss, S->ctx, S->labels[*li].id, b0, nb, z, &sw->loss_local, jump,
-                          S->scratch));
+    PN_CALL(pni_loss_eval(sw->loss, S->ctx, S->labels[*li].id, sample0, nb, z, &sw->loss_local,
+                          jump, S->scratch));
   }
   for (; *si < sw->nsaves && sw->saves[*si].step == step; (*si)++)
-    memcpy(sw->states_out + ((size_t)sw->saves[*si].id * B + (size_t)b0) * D, z,
-           sizeof(double) * w);
+    memcpy(sw->states_out +
+               ((size_t)sw->saves[*si].id * (size_t)S->full_batch + (size_t)sample0) * D,
+           z, sizeof(double) * w);
   return PN_OK;
 }
 
@@ -590,7 +616,7 @@ int pni_solver_in_step(pn_solver *S, int rc, const char *sweep, long n)
   const size_t len = strlen(S->ctx->msg);
   snprintf(S->ctx->msg + len, sizeof S->ctx->msg - len,
            " (%s sweep, step %ld from t = %.17g, on rank %d)", sweep, n,
-           S->opts.t0 + (double)n * S->h, S->rank);
+           S->opts.t0 + (double)n * S->h, S->ctx->rank);
   return rc;
 }
 
@@ -645,8 +671,8 @@ static void post_receives(pn_solver *S, int from, int tag, int descending)
 {
   for (int i = 0; i < S->nmicro; i++) {
     const int m = descending ? S->nmicro - 1 - i : i;
-    MPI_Irecv(msg_slot(S, S->recvbuf, m), (int)msg_len(S, m) + 1, MPI_DOUBLE, from, tag,
-              S->ctx->comm, &S->rreq[m]);
+    MPI_Irecv(msg_slot(S, S->recvbuf, m), (int)msg_len(S, m) + 1, MPI_DOUBLE,
+              pni_solver_peer(S, from), tag, S->ctx->comm, &S->rreq[m]);
   }
 }
 
@@ -656,7 +682,8 @@ static void send(pn_solver *S, int m, const double *rows, int status, int to, in
   const size_t len = msg_len(S, m);
   memcpy(slot, rows, sizeof(double) * len);
   slot[len] = (double)status;
-  MPI_Isend(slot, (int)len + 1, MPI_DOUBLE, to, tag, S->ctx->comm, &S->sreq[m]);
+  MPI_Isend(slot, (int)len + 1, MPI_DOUBLE, pni_solver_peer(S, to), tag, S->ctx->comm,
+            &S->sreq[m]);
 }
 
 static void wait_sends(pn_solver *S)
@@ -693,11 +720,13 @@ static int forward_sweep(pn_solver *S, sweep *sw, const double *theta, const dou
   return rc;
 }
 
-/* The forward sweep of the solver's parallel method. */
+/* The forward sweep of the solver's parallel method, on the batch group's
+ * samples of z0 (the caller's batch). */
 static int time_parallel_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
 {
-  if (S->opts.method == PN_PARALLEL_PARAREAL) return pni_parareal_forward(S, sw, theta, z0);
-  return forward_sweep(S, sw, theta, z0);
+  const double *mine = z0 + (size_t)S->row0 * (size_t)pn_model_dim(S->model);
+  if (S->opts.method == PN_PARALLEL_PARAREAL) return pni_parareal_forward(S, sw, theta, mine);
+  return forward_sweep(S, sw, theta, mine);
 }
 
 /* ---- backward sweeps: discrete or continuous adjoint, multi- or single-point ---- */
@@ -905,7 +934,7 @@ static int agree_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mod
   if (!valid)
     rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__,
                    "unknown gradient method (adjoint %d, sweep mode %d) on rank %d", (int)adjoint,
-                   (int)mode, S->rank);
+                   (int)mode, S->ctx->rank);
   else if (all[0] != -all[1])
     rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__,
                    "the ranks asked for different gradient methods (this is rank %d, with %s, %s)",
@@ -965,6 +994,10 @@ static int check_inputs(pn_solver *S, const double *theta, int nb, const double 
   pn_ctx *ctx = S->ctx;
   PN_CHECK(ctx, theta && z0, PN_ERR_ARG, "NULL parameters or initial states");
   PN_CHECK(ctx, nb >= 1, PN_ERR_ARG, "batch of %d states", nb);
+  PN_CHECK(ctx, nb >= S->ngroups, PN_ERR_ARG,
+           "a batch of %d states cannot be shared by %d batch groups (every group needs at "
+           "least one sample: use at most %d groups, or a larger batch)",
+           nb, S->ngroups, nb);
   const long bad_theta = pni_first_nonfinite(theta, (size_t)pn_model_nparam(S->model));
   PN_CHECK(ctx, bad_theta < 0, PN_ERR_NONFINITE, "parameter %ld is %g", bad_theta,
            theta[bad_theta < 0 ? 0 : bad_theta]);
@@ -991,6 +1024,9 @@ static void end_stats(pn_solver *S)
   S->stats.block_lo = S->lo;
   S->stats.block_hi = S->hi;
   S->stats.microbatches = S->nmicro;
+  S->stats.batch_group = S->group;
+  S->stats.batch_lo = S->row0;
+  S->stats.batch_hi = S->row0 + S->batch;
   S->stats.bytes_solver = workspace_bytes(S, S->batch, S->nmicro, S->traj_ready) +
                           pni_parareal_bytes(S, S->batch) +
                           sizeof(double) * S->cap_jumps + method_ws_bytes(S);
@@ -1007,10 +1043,32 @@ static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
   const int with_traj = gradient && S->adjoint != PN_ADJOINT_CONTINUOUS_BACKSOLVE;
   int rc = check_inputs(S, theta, nb, z0);
   if (rc == PN_OK) rc = bind_labels(S, loss, nb);
-  if (rc == PN_OK) rc = setup_batch(S, nb, with_traj);
-  if (rc == PN_OK && gradient) rc = ensure_jumps(S, nb);
-  if (rc == PN_OK && gradient) rc = ensure_method_ws(S, nb);
+  if (rc == PN_OK) {
+    S->full_batch = nb;
+    S->row0 = part_start(nb, S->ngroups, S->group);
+  }
+  const int mine = part_start(nb, S->ngroups, S->group + 1) - S->row0; /* the group's share */
+  if (rc == PN_OK) rc = setup_batch(S, mine, with_traj);
+  if (rc == PN_OK && gradient) rc = ensure_jumps(S, mine);
+  if (rc == PN_OK && gradient) rc = ensure_method_ws(S, mine);
   return pni_agree(S->ctx, rc);
+}
+
+/* ∂L/∂z0 of the caller's batch on every rank, from time rank 0 of each
+ * batch group (its rows; the other ranks contribute none): exact copies. */
+static int gather_z0bar(pn_solver *S, const double *mine, double *all)
+{
+  pn_ctx *ctx = S->ctx;
+  const int D = pn_model_dim(S->model);
+  for (int r = 0; r < ctx->size; r++) {
+    const int g = r / S->size, first = part_start(S->full_batch, S->ngroups, g);
+    const int rows = part_start(S->full_batch, S->ngroups, g + 1) - first;
+    S->gather_counts[r] = r % S->size == 0 ? rows * D : 0;
+    S->gather_displs[r] = first * D;
+  }
+  PN_CALL_MPI(ctx, MPI_Allgatherv(mine, S->gather_counts[ctx->rank], MPI_DOUBLE, all,
+                                  S->gather_counts, S->gather_displs, MPI_DOUBLE, ctx->comm));
+  return PN_OK;
 }
 
 static long backward_rhs_count(const pn_solver *S) { return S->st.rhs_evals + S->mws.cadj.rhs_evals; }
@@ -1078,16 +1136,12 @@ static int gradient_bound(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode m
                                                                 : backward_sweeps(S, loss, theta)));
   S->stats.rhs_evals_backward = backward_rhs_count(S) - rhs_before;
   const int P = pn_model_nparam(S->model);
-  const size_t w = (size_t)nb * (size_t)pn_model_dim(S->model);
   double total = 0.0;
   PN_CALL_MPI(ctx, MPI_Allreduce(&sw.loss_local, &total, 1, MPI_DOUBLE, MPI_SUM, ctx->comm));
   if (grad_theta_out)
     PN_CALL_MPI(ctx, MPI_Allreduce(S->theta_bar, grad_theta_out, P, MPI_DOUBLE, MPI_SUM, ctx->comm));
-  if (grad_z0_out) {
-    if (S->rank == 0)
-      memcpy(grad_z0_out, mode == PN_SWEEP_SINGLE ? S->mws.z0bar : S->lam, sizeof(double) * w);
-    PN_CALL_MPI(ctx, MPI_Bcast(grad_z0_out, (int)w, MPI_DOUBLE, 0, ctx->comm));
-  }
+  if (grad_z0_out) PN_CALL(gather_z0bar(S, mode == PN_SWEEP_SINGLE ? S->mws.z0bar : S->lam,
+                                         grad_z0_out));
   if (loss_out) *loss_out = total;
   end_stats(S);
   return PN_OK;
@@ -1156,7 +1210,7 @@ int pn_solver_forward(pn_solver *S, const double *theta, int nb, const double *z
   pni_model_bind(S->model, NULL);
   /* Each state was written by its owner only; the others hold zeros, so a
    * sum gathers them exactly. */
-  if (rc == PN_OK && S->size > 1 && total > 0 &&
+  if (rc == PN_OK && ctx->size > 1 && total > 0 &&
       MPI_Allreduce(MPI_IN_PLACE, states_out, (int)total, MPI_DOUBLE, MPI_SUM, ctx->comm) !=
           MPI_SUCCESS)
     rc = pn_ctx_fail(ctx, PN_ERR_MPI, "MPI_Allreduce of the saved states failed");

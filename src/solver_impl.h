@@ -38,11 +38,17 @@ struct pn_solver {
   pn_solver_opts opts;
   double h;
   long lo, hi; /* this rank's steps [lo, hi) */
-  int rank, size;
+  int rank, size; /* in time: within the batch group (the whole communicator
+                     without batch groups) */
+  int group, ngroups; /* batch group of this rank, and G */
+  int base;           /* the communicator's rank of time rank 0 of the group */
+  int row0;           /* first sample of the group's share of the current batch */
+  int full_batch;     /* the caller's batch (S->batch: the group's share) */
+  int *gather_counts, *gather_displs; /* per rank of ctx: ∂L/∂z0 rows it holds */
   pni_stepper st;
 
   /* Workspaces for the current batch size (kept across calls). */
-  int batch, nmicro, max_micro;
+  int batch, nmicro, max_micro; /* batch: this group's samples */
   int *mb0;          /* micro-batch m holds samples [mb0[m], mb0[m+1]) */
   pni_traj *traj;    /* one per micro-batch */
   pn_storage_kind store_kind; /* the trajectories' policy (auto resolved) */
@@ -106,6 +112,9 @@ int pni_solver_forward_block(pn_solver *S, sweep *sw, int m, const double *theta
  * rows (λ at min(top, hi) on entry, without the jump there; at lo on exit,
  * with the jump at 0 on rank 0, without the jump at lo otherwise). */
 int pni_solver_backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam);
+
+/* The communicator's rank of time rank r of this rank's batch group. */
+static inline int pni_solver_peer(const pn_solver *S, int r) { return S->base + r; }
 
 /* PN_ERR_NONFINITE naming what, step, time, sample, component and rank if x
  * holds a NaN or Inf; PN_OK otherwise. */

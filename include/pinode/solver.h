@@ -113,6 +113,13 @@ typedef struct pn_solver_opts {
   int check_finite;        /**< 1 (default): stop at the first NaN/Inf state */
   pn_parallel_method method; /**< default PN_PARALLEL_PIPELINE */
   pn_parareal_opts parareal; /**< PN_PARALLEL_PARAREAL only */
+  int batch_groups;        /**< G ≥ 1 (0 means 1): the ranks form G groups of
+                                P = size/G consecutive ranks; each group takes
+                                an even share of the batch (samples split as
+                                in micro-batches) and splits time among its P
+                                ranks; losses and gradients are summed over
+                                all ranks.  Needs size divisible by G, P ≤ N
+                                and a batch of at least G samples. */
 } pn_solver_opts;
 
 /** @brief Most Parareal residuals kept in pn_stats. */
@@ -214,11 +221,15 @@ typedef struct pn_stats {
   double time_coarse;       /**< seconds in G on this rank */
   double time_adjoint_map;  /**< seconds building and composing the affine
                                  adjoint maps on this rank */
+  /* Batch groups (pn_solver_opts.batch_groups). */
+  int batch_group;          /**< this rank's group, 0..G−1 */
+  int batch_lo, batch_hi;   /**< the samples [lo, hi) of the batch it solves */
 } pn_stats;
 
 /**
  * @brief Create a solver.
- * @param[in] ctx    context (its communicator is the time axis)
+ * @param[in] ctx    context (its communicator is the time axis, or with
+ *                   batch groups the batch axis × the time axis)
  * @param[in] model  borrowed: must outlive the solver
  * @param[in] tab    borrowed: must outlive the solver
  * @param[in] opts   copied

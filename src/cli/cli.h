@@ -61,6 +61,12 @@ int cli_parse_storage(const char *text, pn_solver_opts *opts);
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts);
 const char *cli_parallel_option_help(int which, const char *value);
 
+/* The options for a solve of `batch` samples on `ranks` ranks: batch_groups
+ * lowered, if the batch has fewer samples, to the largest divisor of the rank
+ * count that still gives every group one (a validation set or a prediction
+ * may be smaller than the mini-batches). */
+pn_solver_opts cli_opts_for_batch(const pn_solver_opts *o, int ranks, int batch);
+
 /* Rank 0 prints the Parareal iterations, residuals and phase times of the last call. */
 void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver);
 

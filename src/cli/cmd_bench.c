@@ -40,6 +40,7 @@ typedef struct bench_opts {
   int no_stages, no_all; /* --storage: skip those configurations */
   int micro[8], nmicro;  /* --microbatches: M of the P-rank rows (0: automatic) */
   int pairs;             /* --pairs: paired rounds with the peers */
+  int batch_groups;      /* under mpiexec: also a row with one batch group per rank */
   double ckpt_mb;
   long tiny_steps;
   const char *petsc, *torch, *python;
@@ -69,6 +70,7 @@ typedef struct bench {
    * stages configuration on all the ranks. */
   double stages[MAX_PROBLEMS], all[MAX_PROBLEMS], ckpt[MAX_PROBLEMS];
   double two_ranks[MAX_PROBLEMS];
+  int two_ranks_groups[MAX_PROBLEMS]; /* G of the fastest of them (1: pipeline in time) */
   double stages_flops[MAX_PROBLEMS];
   /* paired rounds: medians of PETSc/pinode (fastest storage, every state)
    * and PyTorch/pinode over the rounds, and the range of the first */
@@ -771,7 +773,8 @@ static void print_targets(const bench *b)
       printf(" checkpointed/all states %.2f (target <= 1.5: %s);", b->ckpt[j] / ta,
              verdict(b->ckpt[j] / ta <= 1.5));
     if (b->two_ranks[j] > 0 && (is_wide || is_long || !named))
-      printf(" %d ranks %.2fx one thread (target >= 1.7: %s);", pn_ctx_size(b->world),
+      printf(" %d ranks (%s) %.2fx one thread (target >= 1.7: %s);", pn_ctx_size(b->world),
+             b->two_ranks_groups[j] > 1 ? "batch groups" : "pipelined in time",
              best / b->two_ranks[j], verdict(best / b->two_ranks[j] >= 1.7));
     printf("\n");
   }
@@ -818,6 +821,8 @@ static void usage(pn_ctx *ctx)
             "                     recomputes nothing) and all (every state): default both\n"
             "  --microbatches L   under mpiexec: micro-batch counts of the pipeline rows, a\n"
             "                     list of counts or auto (default auto); the best is used\n"
+            "  --no-batch-groups  under mpiexec: no row with one batch group per rank (each\n"
+            "                     rank its share of the batch over all the steps)\n"
             "  --checkpoint-mb X  also time each problem with automatic storage (binomial\n"
             "                     checkpointing when needed) under an X MB limit (default 32;\n"
             "                     0: no)\n"
@@ -863,7 +868,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
       {"python", required_argument, NULL, 'Y'},    {"torch-repeat", required_argument, NULL, 'R'},
       {"clock", required_argument, NULL, 'k'},     {"storage", required_argument, NULL, 's'},
       {"microbatches", required_argument, NULL, 'm'}, {"pairs", required_argument, NULL, 'a'},
-      {"help", no_argument, NULL, 'h'},
+      {"no-batch-groups", no_argument, NULL, 'B'}, {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->bench_dir = "tests/data/bench";
@@ -875,6 +880,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
   o->dgemm = 1;
   o->torch_repeat = 3;
   o->nmicro = 1; /* automatic */
+  o->batch_groups = 1;
   o->pairs = 7;
   o->petsc = getenv("PINODE_PETSC_DRIVER");
   o->torch = getenv("PINODE_TORCH_SCRIPT");
@@ -902,6 +908,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
       o->tiny_steps = v;
       break;
     case 'g': o->dgemm = 0; break;
+    case 'B': o->batch_groups = 0; break;
     case 'p': o->peers = 1; break;
     case 'P': o->petsc = optarg; break;
     case 'T': o->torch = optarg; break;
@@ -984,6 +991,59 @@ static int print_header(bench *b, void *arg)
   return PN_OK;
 }
 
+/* One row on all the ranks: M micro-batches (0: automatic) and G batch
+ * groups (1: the pipeline in time alone). */
+static int rank_row(bench *b, int j, int use_stages, int M, int G)
+{
+  const char *dir = b->o.dirs[j];
+  const config cp = {dir, j, use_stages ? PN_STORE_STAGES : PN_STORE_ALL, 0.0, ""};
+  pn_solver_opts opts;
+  config_opts(&cp, &opts);
+  opts.microbatches = M;
+  opts.batch_groups = G;
+  row r;
+  memset(&r, 0, sizeof r);
+  PN_CALL(time_gradient(b, b->world, dir, &opts, &r));
+  if (pn_ctx_rank(b->world) != 0) return PN_OK;
+  const int P = pn_ctx_size(b->world);
+  row *nr = new_row(b, base_name(dir), "");
+  if (nr) {
+    *nr = r;
+    snprintf(nr->problem, sizeof nr->problem, "%s", base_name(dir));
+    if (G > 1)
+      snprintf(nr->config, sizeof nr->config, "pinode %s, %d ranks, G=%d",
+               use_stages ? "stages" : "all", P, G);
+    else
+      snprintf(nr->config, sizeof nr->config, "pinode %s, %d ranks, M=%d",
+               use_stages ? "stages" : "all", P, r.microbatches);
+    printf("  %-8s %-26s %9.4f s per gradient\n", nr->problem, nr->config, r.med);
+  }
+  if (b->two_ranks[j] <= 0 || r.med < b->two_ranks[j]) {
+    b->two_ranks[j] = r.med;
+    b->two_ranks_groups[j] = G;
+  }
+  fflush(stdout);
+  return PN_OK;
+}
+
+/* The rows on all the ranks, one thread each, with the storage that was
+ * faster on one rank (rank 0 timed both): the pipeline in time with each
+ * micro-batch count asked for, then (if the batch has a sample per rank)
+ * one batch group per rank, which splits the batch instead of time. */
+static int bench_ranks(bench *b, int j)
+{
+  const int P = pn_ctx_size(b->world);
+  int use_stages = b->stages[j] > 0 && (b->all[j] <= 0 || b->stages[j] <= b->all[j]);
+  MPI_Bcast(&use_stages, 1, MPI_INT, 0, pn_ctx_comm(b->world));
+  for (int q = 0; q < b->o.nmicro; q++) PN_CALL(rank_row(b, j, use_stages, b->o.micro[q], 1));
+  pn_problem *p = NULL;
+  PN_CALL(pn_problem_read(b->world, b->o.dirs[j], &p));
+  const int batch = p->batch;
+  pn_problem_destroy(&p);
+  if (b->o.batch_groups && batch >= P) PN_CALL(rank_row(b, j, use_stages, 0, P));
+  return PN_OK;
+}
+
 static int bench_problem(bench *b, int j)
 {
   const char *dir = b->o.dirs[j];
@@ -998,30 +1058,7 @@ static int bench_problem(bench *b, int j)
     PN_CALL(solo(b, run_solo_config, &c3));
   }
   const int P = pn_ctx_size(b->world);
-  for (int q = 0; P > 1 && q < b->o.nmicro; q++) { /* the pipeline, one thread per rank */
-    /* the storage that was faster on one rank (rank 0 timed both) */
-    int use_stages = b->stages[j] > 0 && (b->all[j] <= 0 || b->stages[j] <= b->all[j]);
-    MPI_Bcast(&use_stages, 1, MPI_INT, 0, pn_ctx_comm(b->world));
-    const config cp = {dir, j, use_stages ? PN_STORE_STAGES : PN_STORE_ALL, 0.0, ""};
-    pn_solver_opts opts;
-    config_opts(&cp, &opts);
-    opts.microbatches = b->o.micro[q];
-    row r;
-    memset(&r, 0, sizeof r);
-    PN_CALL(time_gradient(b, b->world, dir, &opts, &r));
-    if (pn_ctx_rank(b->world) == 0) {
-      row *nr = new_row(b, base_name(dir), "");
-      if (nr) {
-        *nr = r;
-        snprintf(nr->problem, sizeof nr->problem, "%s", base_name(dir));
-        snprintf(nr->config, sizeof nr->config, "pinode %s, %d ranks, M=%d",
-                 use_stages ? "stages" : "all", P, r.microbatches);
-        printf("  %-8s %-26s %9.4f s per gradient\n", nr->problem, nr->config, r.med);
-      }
-      if (b->two_ranks[j] <= 0 || r.med < b->two_ranks[j]) b->two_ranks[j] = r.med;
-      fflush(stdout);
-    }
-  }
+  if (P > 1) PN_CALL(bench_ranks(b, j));
   if (b->o.peers) PN_CALL(solo(b, run_pairs, &c));
   return PN_OK;
 }

@@ -20,6 +20,9 @@ static void usage(pn_ctx *ctx)
             "\n"
             "options:\n"
             "  --microbatches M   pipeline micro-batches (default: automatic)\n"
+            "  --batch-groups G   split the ranks into G groups, each solving an even share\n"
+            "                     of the batch on size/G ranks (default 1: all ranks split\n"
+            "                     time); G must divide the rank count and be <= the batch\n"
             "  --storage S        trajectory storage: all (default), every:K (every K-th\n"
             "                     state), binomial:C (C checkpoints, optimal recomputation)\n"
             "                     or auto (all if it fits, else the largest C that fits)\n"
@@ -150,9 +153,19 @@ static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const
   return rc;
 }
 
+/* ", G batch groups" when the ranks split the batch. */
+static const char *groups_text(const pn_solver_opts *o)
+{
+  static char text[48];
+  text[0] = '\0';
+  if (o->batch_groups > 1) snprintf(text, sizeof text, " per group, %d batch groups", o->batch_groups);
+  return text;
+}
+
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
+                                           {"batch-groups", required_argument, NULL, 'G'},
                                            {"storage", required_argument, NULL, 's'},
                                            {"memory", required_argument, NULL, 'B'},
                                            {"quiet", no_argument, NULL, 'q'},
@@ -188,6 +201,13 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
       opts.microbatches = (int)strtol(optarg, &end, 10);
       if (*optarg == '\0' || *end != '\0' || opts.microbatches < 1) {
         cli_print(ctx, "pinode gradient: --microbatches needs an integer >= 1, got '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'G':
+      opts.batch_groups = (int)strtol(optarg, &end, 10);
+      if (*optarg == '\0' || *end != '\0' || opts.batch_groups < 1) {
+        cli_print(ctx, "pinode gradient: --batch-groups needs an integer >= 1, got '%s'\n", optarg);
         return 2;
       }
       break;
@@ -319,10 +339,11 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
       pn_stats st;
       pn_solver_get_stats(s.solver, &st);
       cli_print(ctx,
-                "%s: %s, N = %ld, B = %d, %d ranks, %d micro-batches\n"
+                "%s: %s, N = %ld, B = %d, %d ranks, %d micro-batches%s\n"
                 "loss %.17g   |dL/dtheta| %.6e   |dL/dz0| %.6e\n"
                 "time %.3f s (forward %.3f s, backward %.3f s on rank 0), peak RSS %.1f MB\n",
-                dir, p->scheme, p->steps, p->batch, pn_ctx_size(ctx), st.microbatches, loss,
+                dir, p->scheme, p->steps, p->batch, pn_ctx_size(ctx), st.microbatches,
+                groups_text(&opts), loss,
                 norm2(grad, np), norm2(grad + np, nz), elapsed, st.time_forward, st.time_backward,
                 (double)st.peak_rss_kb / 1024.0);
       cli_print_storage(ctx, s.solver);

@@ -128,7 +128,8 @@ static int trainer_init(trainer *T)
   CLI_TRY(pn_solver_create(ctx, p->model, p->tab, &p->sopts, &T->S_train));
   CLI_TRY(pn_batch_create(ctx, p->data, p->batch, t0, red, &T->b_train));
   if (p->nval > 0) {
-    CLI_TRY(pn_solver_create(ctx, p->model, p->tab, &p->sopts, &T->S_val));
+    const pn_solver_opts vopts = cli_opts_for_batch(&p->sopts, pn_ctx_size(ctx), p->nval);
+    CLI_TRY(pn_solver_create(ctx, p->model, p->tab, &vopts, &T->S_val));
     CLI_TRY(pn_batch_create(ctx, p->data, p->nval, t0, red, &T->b_val));
     CLI_TRY(pn_batch_set(T->b_val, p->val));
   }

@@ -147,6 +147,14 @@ int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts
   return PN_ERR_ARG;
 }
 
+pn_solver_opts cli_opts_for_batch(const pn_solver_opts *o, int ranks, int batch)
+{
+  pn_solver_opts fit = *o;
+  while (fit.batch_groups > 1 && (fit.batch_groups > batch || ranks % fit.batch_groups != 0))
+    fit.batch_groups--;
+  return fit;
+}
+
 const char *cli_parallel_option_help(int which, const char *value)
 {
   static char text[256];

@@ -148,6 +148,10 @@ static const key keys[] = {
      "seed of the mini-batch draws"},
     {"parallel", "microbatches", T_INT, F(microbatches), "0", 0, 1e6, 0, NULL, NULL,
      "an integer >= 0 (0: automatic)", "pipeline micro-batches over the ranks"},
+    {"parallel", "batch_groups", T_INT, F(batch_groups), "1", 1, 1e6, 0, NULL, NULL,
+     "an integer >= 1 that divides the number of ranks",
+     "groups of ranks that split each mini-batch among them (each group splits time among "
+     "its ranks)"},
     {"parallel", "method", T_ENUM, F(parallel_method), "pipeline", 0, 0, 0, NULL, parallel_names,
      "pipeline, parareal",
      "time parallelism: exact micro-batch pipeline, or Parareal (iterative; for few long "

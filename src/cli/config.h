@@ -62,7 +62,7 @@ typedef struct cli_config {
   long warmup, iterations, batch_size;
   uint64_t optim_seed;
   /* [parallel] */
-  long microbatches;
+  long microbatches, batch_groups;
   int parallel_method; /* pn_parallel_method */
   int parareal_adjoint; /* pn_parareal_adjoint */
   long parareal_max_iter, coarse_steps;

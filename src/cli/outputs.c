@@ -137,7 +137,8 @@ int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
     rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for %ld x %d predicted states", ns, B);
   for (int j = 0; rc == PN_OK && j < B; j++)
     memcpy(z0 + (size_t)j * D, init->z + (size_t)init->offset[j] * D, sizeof(double) * D);
-  if (rc == PN_OK) rc = pn_solver_create(ctx, model, tab, sopts, &S);
+  const pn_solver_opts fit = cli_opts_for_batch(sopts, pn_ctx_size(ctx), B);
+  if (rc == PN_OK) rc = pn_solver_create(ctx, model, tab, &fit, &S);
   if (rc == PN_OK) rc = pn_solver_forward(S, theta, B, z0, (int)ns, steps, states);
   if (rc == PN_OK) {
     const double h = (sopts->t1 - sopts->t0) / (double)N;

@@ -95,6 +95,12 @@ static int build_split(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
                        "(%d in all, data.validation = %g)",
                        cfg->batch_size, p->ntrain, n, cfg->validation);
   p->batch = cfg->batch_size > 0 ? (int)cfg->batch_size : p->ntrain;
+  if (p->batch < cfg->batch_groups)
+    return pn_ctx_fail(ctx, PN_ERR_ARG,
+                       "parallel.batch_groups = %ld needs mini-batches of at least %ld "
+                       "trajectories, but they have %d (optimizer.batch_size = %ld, %d training "
+                       "trajectories)",
+                       cfg->batch_groups, cfg->batch_groups, p->batch, cfg->batch_size, p->ntrain);
   return PN_OK;
 }
 
@@ -113,6 +119,13 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "solver.storage = %s is not accepted", cfg->storage);
   o->memory_limit = (size_t)(cfg->memory_limit_mb * 1048576.0);
   o->microbatches = (int)cfg->microbatches;
+  const int ranks = pn_ctx_size(ctx);
+  if (cfg->batch_groups > ranks || ranks % cfg->batch_groups != 0)
+    return pn_ctx_fail(ctx, PN_ERR_ARG,
+                       "parallel.batch_groups = %ld on %d ranks: the groups must be of equal "
+                       "size (use a divisor of %d)",
+                       cfg->batch_groups, ranks, ranks);
+  o->batch_groups = (int)cfg->batch_groups;
   o->check_finite = cfg->check_finite;
   o->method = (pn_parallel_method)cfg->parallel_method;
   o->parareal.max_iter = (int)cfg->parareal_max_iter;

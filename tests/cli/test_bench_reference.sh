@@ -42,6 +42,19 @@ if [ "$count" -lt 5 ]; then
   status=1
 fi
 
+# Batch groups (2 ranks, one sample share each): the same reference, and
+# ∂L/∂z0 written bit for bit as by one rank (a sample's adjoint does not
+# depend on which samples share its solve).
+if mpiexec -n 2 --oversubscribe "$pinode" gradient --quiet --batch-groups 2 "$bench/spiral" \
+     "$out/spiral-g2" --compare "$bench/spiral/ref" --tol 1e-11 >"$out/g2.log" 2>&1 &&
+   cmp -s "$out/spiral/grad_z0.txt" "$out/spiral-g2/grad_z0.txt"; then
+  echo "ok: spiral on 2 batch groups (reference, and dL/dz0 bitwise that of one rank)"
+else
+  echo "FAIL: spiral on 2 batch groups"
+  cat "$out/g2.log"
+  status=1
+fi
+
 # Negative control: a reference whose first θ-gradient entry is off by a
 # relative 1e-9 must be rejected at --tol 1e-11.
 small=$bench/small

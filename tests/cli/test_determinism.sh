@@ -7,8 +7,10 @@
 #    on 3 ranks;
 #  - the trajectory storage does not change a bit: every:3 (and binomial:2
 #    where the program offers it) give the model of storage all (3 ranks);
-#  - across rank counts 1..4 and micro-batch counts 1 and 3, θ agrees to
-#    <= 1e-12 relative (only the order of the final sums differs, DESIGN §4);
+#  - across rank counts 1..4 and micro-batch counts 1 and 3, and with the
+#    ranks in batch groups, θ agrees to <= 1e-12 relative (only the order of
+#    the final sums differs, DESIGN §4); groups that cannot be formed are
+#    refused naming the keys;
 #  - negative controls: another optimizer.seed changes the bits, and a 1e-9
 #    relative change of one initial parameter moves θ by more than 1e-12 (both
 #    comparisons can fail).
@@ -99,6 +101,30 @@ for np_ in 1 2 3 4; do
   done
 done
 echo "ranks 1..4 x micro-batches 1, 3: theta within 1e-12 relative"
+
+# Batch groups split each mini-batch of 3 among groups of ranks: 2 groups of
+# 1 and of 2 ranks, 3 groups of 1 (whose validation set of 2 trajectories
+# falls back to the largest group count that fits it, 1).
+for spec in 2:2 4:2 3:3; do
+  np_=${spec%:*} g=${spec#*:}
+  run "$np_" "g${np_}_$g" --set parallel.batch_groups="$g"
+  e=$(rel_diff a1 "g${np_}_$g")
+  echo "   $np_ ranks, $g batch groups: theta relative difference from 1 rank $e"
+  $PY -c "import sys; sys.exit(0 if float('$e') <= 1e-12 else 1)" ||
+    fail "$np_ ranks, $g batch groups: $e > 1e-12"
+done
+# Groups that cannot be formed, or that a mini-batch of 3 cannot feed: refused
+# before training, naming the keys.
+expect_refused() { # NP MESSAGE-PART --set ...
+  local np=$1 want=$2 out
+  shift 2
+  if out=$(run "$np" refused "$@" 2>&1); then fail "$* on $np ranks was accepted"; fi
+  [[ $out == *"$want"* ]] || fail "$* on $np ranks: message lacks '$want': $out"
+}
+expect_refused 2 "parallel.batch_groups = 3 on 2 ranks" --set parallel.batch_groups=3
+expect_refused 4 "parallel.batch_groups = 4 needs mini-batches of at least 4" \
+  --set parallel.batch_groups=4
+echo "batch groups 2 (1 and 2 ranks each) and 3: theta within 1e-12; impossible groups refused"
 
 # Negative controls.
 run 3 seed --set optimizer.seed=6

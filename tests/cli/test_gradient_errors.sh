@@ -29,6 +29,8 @@ expect 2 "--tol needs a positive number" -- --tol abc "$small" "$tmp/o"
 expect 2 "--tol needs a positive number" -- --tol -1 "$small" "$tmp/o"
 expect 2 "--microbatches needs an integer" -- --microbatches 0 "$small" "$tmp/o"
 expect 2 "--storage must be" -- --storage every:0 "$small" "$tmp/o"
+expect 2 "--batch-groups needs an integer >= 1" -- --batch-groups 0 "$small" "$tmp/o"
+expect 1 "2 batch groups on 1 rank: need 1..1" -- --batch-groups 2 "$small" "$tmp/o"
 expect 1 "cannot open $tmp/none/meta.txt" -- "$tmp/none" "$tmp/o"
 
 # A problem with an unknown scheme, and one whose label is off the grid.

@@ -104,10 +104,22 @@ static inline long pmt_first_diff(const double *a, const double *b, size_t n)
  * with the same micro-batches: trajectory bitwise equal, ∂L/∂z0 bitwise equal
  * (the adjoint and its label jumps take exactly the serial path; only θ̄ and
  * L are sums whose order changes), loss and ∂L/∂θ to PMT_TOL.  Collective. */
+static inline void pmt_expect_serial_z0(const pmt_run *par, const pmt_run *ser, int z0_bitwise,
+                                        const char *what);
 static inline void pmt_expect_serial(const pmt_run *par, const pmt_run *ser, const char *what)
 {
+  pmt_expect_serial_z0(par, ser, 1, what);
+}
+
+/* The same, with ∂L/∂z0 bitwise or (Parareal, whose adjoint composes the
+ * blocks' affine maps in another order) to PMT_TOL like ∂L/∂θ. */
+static inline void pmt_expect_serial_z0(const pmt_run *par, const pmt_run *ser, int z0_bitwise,
+                                        const char *what)
+{
   const long dtraj = par->traj && ser->traj ? pmt_first_diff(par->traj, ser->traj, par->ntraj) : -1;
-  const long dz0 = pmt_first_diff(par->grad + par->np, ser->grad + ser->np, par->nz);
+  const long dz0 =
+      z0_bitwise ? pmt_first_diff(par->grad + par->np, ser->grad + ser->np, par->nz) : -1;
+  const double ez0 = pnt_rel_err(par->grad + par->np, ser->grad + ser->np, par->nz);
   const double el = pmt_rel(par->loss, ser->loss), elo = pmt_rel(par->loss_only, ser->loss);
   const double eth = pnt_rel_err(par->grad, ser->grad, par->np);
   pnt_assert_all(par->microbatches == ser->microbatches, "%s: %d micro-batches on P ranks, %d serial",
@@ -118,9 +130,9 @@ static inline void pmt_expect_serial(const pmt_run *par, const pmt_run *ser, con
   pnt_assert_all(dz0 < 0, "%s: dL/dz0 differs from serial at entry %ld: %.17g vs %.17g", what, dz0,
                  dz0 >= 0 ? par->grad[par->np + (size_t)dz0] : 0.0,
                  dz0 >= 0 ? ser->grad[ser->np + (size_t)dz0] : 0.0);
-  pnt_assert_all(el <= PMT_TOL && elo <= PMT_TOL && eth <= PMT_TOL,
-                 "%s: relative difference from serial: loss %.3e, loss-only %.3e, dL/dtheta %.3e "
-                 "(tolerance %.0e)", what, el, elo, eth, PMT_TOL);
+  pnt_assert_all(el <= PMT_TOL && elo <= PMT_TOL && eth <= PMT_TOL && ez0 <= PMT_TOL,
+                 "%s: relative difference from serial: loss %.3e, loss-only %.3e, dL/dtheta %.3e, "
+                 "dL/dz0 %.3e (tolerance %.0e)", what, el, elo, eth, ez0, PMT_TOL);
 }
 
 /* A context over MPI_COMM_SELF: the serial reference each rank computes for itself. */
