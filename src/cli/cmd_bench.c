@@ -358,7 +358,7 @@ static int run_solo_config(bench *b, void *arg)
     if (r) b->nrows--;
     return rc;
   }
-  printf("  %-8s %-26s %9.4f s per gradient\n", r->problem, r->config, r->med);
+  printf("  %-8s %-28s %9.4f s per gradient\n", r->problem, r->config, r->med);
   fflush(stdout);
   if (c->storage == PN_STORE_AUTO) b->ckpt[c->problem] = r->med;
   else if (c->storage == PN_STORE_ALL) b->all[c->problem] = r->med;
@@ -702,9 +702,9 @@ static void print_table(const bench *b)
 {
   const char *time_head = b->o.cpu_clock ? "CPU s per gradient: med [min-max]"
                                           : "time per gradient: median [min-max]";
-  printf("\n%-8s %-26s %-30s %8s %7s %8s %8s %9s %9s\n", "problem", "configuration", time_head,
+  printf("\n%-8s %-28s %-30s %8s %7s %8s %8s %9s %9s\n", "problem", "configuration", time_head,
          "GFLOP/s", "%DGEMM", "peak MB", "PETSc/", "PyTorch/", "err vs");
-  printf("%-8s %-26s %-30s %8s %7s %8s %8s %9s %9s\n", "", "", "", "", "", "", "pinode",
+  printf("%-8s %-28s %-30s %8s %7s %8s %8s %9s %9s\n", "", "", "", "", "", "", "pinode",
          "pinode", "ref/");
   for (int i = 0; i < b->nrows; i++) {
     const row *r = &b->rows[i];
@@ -724,7 +724,7 @@ static void print_table(const bench *b)
     if (ratios && b->peer_torch[pi] > 0)
       snprintf(vt, sizeof vt, "%.1fx", b->peer_torch[pi] / r->med);
     if (r->err >= 0) snprintf(err, sizeof err, "%.1e", r->err);
-    printf("%-8s %-26s %-30s %8s %7s %8.1f %8s %9s %9s\n", r->problem, r->config, tbuf, gf, pct,
+    printf("%-8s %-28s %-30s %8s %7s %8.1f %8s %9s %9s\n", r->problem, r->config, tbuf, gf, pct,
            r->peak_mb, vp, vt, err);
   }
 }
@@ -1016,7 +1016,7 @@ static int rank_row(bench *b, int j, int use_stages, int M, int G)
     else
       snprintf(nr->config, sizeof nr->config, "pinode %s, %d ranks, M=%d",
                use_stages ? "stages" : "all", P, r.microbatches);
-    printf("  %-8s %-26s %9.4f s per gradient\n", nr->problem, nr->config, r.med);
+    printf("  %-8s %-28s %9.4f s per gradient\n", nr->problem, nr->config, r.med);
   }
   if (b->two_ranks[j] <= 0 || r.med < b->two_ranks[j]) {
     b->two_ranks[j] = r.med;

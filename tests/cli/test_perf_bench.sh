@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pinode bench: the table (one row per configuration, the gradient agreeing
 # with ref/), the BLAS line, the DGEMM lines, the tiny problem's line, the
-# 2-rank row under mpiexec -n 2, peers reported "not available" when absent,
+# 2-rank rows under mpiexec -n 2 (pipeline and batch groups), peers reported "not available" when absent,
 # --model handed to the performance model; bad options and problems refused.
 # No timing is asserted (the machine is shared): only the shape of the output
 # and the numbers that do not depend on speed.
@@ -37,12 +37,17 @@ done
 # counted by the library; the rate column must be a number.
 grep "^deep  *pinode stages, 1 thr " "$tmp/log1" | awk '{ if ($(NF-5) !~ /^[0-9.]+$/) exit 1 }'
 
-# Two ranks: the pipeline row appears and still agrees with ref/.
+# Two ranks: the pipeline rows appear and still agree with ref/; so does the
+# row of two batch groups for deep (B = 5), which small (B = 1) cannot have.
 mpiexec -n 2 "$bin" bench --repeat 1 --warmup 0 --tiny 0 --checkpoint-mb 0 --no-dgemm "$small" \
-  >"$tmp/log2"
-line=$(grep "^small  *pinode [a-z]*, 2 ranks, M=1 " "$tmp/log2")
-err=$(echo "$line" | awk '{print $NF}')
-/usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
+  "$deep" >"$tmp/log2"
+for row in "small  *pinode [a-z]*, 2 ranks, M=1 " "deep  *pinode [a-z]*, 2 ranks, M=[0-9]* " \
+  "deep  *pinode [a-z]*, 2 ranks, G=2 "; do
+  line=$(grep "^$row" "$tmp/log2") || { echo "no row '$row'"; cat "$tmp/log2"; exit 1; }
+  err=$(echo "$line" | awk '{print $NF}')
+  /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
+done
+if grep -q "^small .*G=2" "$tmp/log2"; then echo "a batch group row for a batch of one"; exit 1; fi
 
 # --model goes to the performance model.
 "$bin" bench --model --help | grep -q "usage: pinode bench --model"
