@@ -17,7 +17,12 @@
 # batch into M; communication neglected).
 #
 # usage: scripts/scaling.sh [--build DIR] [--repeat R] [--problems "spiral wide long"]
-#                           [--ranks "1 2"] [--microbatches "1 2 4 8 16 auto"] [--out DIR]
+#                           [--ranks "1 2"] [--microbatches "1 2 4 8 16 auto"]
+#                           [--batch-groups "1 2"] [--out DIR]
+# --batch-groups: also run each P with the ranks in G batch groups (for G
+# dividing P, G > 1: each group solves B/G samples on P/G ranks; the column G),
+# the other way to use more ranks on a batch (README, "Batch groups").  Its
+# "model" column is the pipeline's within a group, so it is left out.
 # A problem NAME:bB:nN is bench problem NAME with its batch grown to B (its
 # samples repeated, each copy perturbed by 1e-3 relative) and N steps of the
 # same size (labels beyond the shorter interval dropped; if none is left, the
@@ -29,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build repeat=5 problems="spiral wide long" ranks="1 2" ms="1 2 4 8 16 auto" out=""
+build=build repeat=5 problems="spiral wide long" ranks="1 2" ms="1 2 4 8 16 auto" groups=1 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -37,6 +42,7 @@ while [ $# -gt 0 ]; do
     --problems) problems=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --microbatches) ms=$2; shift 2 ;;
+    --batch-groups) groups=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "scaling.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -101,11 +107,18 @@ for prob in $problems; do
   fi
   [ -d "$dir" ] || { echo "scaling.sh: no problem directory $dir" >&2; exit 1; }
   for P in $ranks; do
-    for M in $ms; do
-      mopt=()
-      [ "$M" = auto ] || mopt=(--microbatches "$M")
-      mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient --quiet "${mopt[@]}" \
-        --repeat "$repeat" --json "$out/$prob-P$P-M$M.json" "$dir" "$out/grad-$prob"
+    for G in $groups; do
+      [ "$G" -le "$P" ] && [ $((P % G)) = 0 ] || continue
+      [ "$G" = 1 ] || [ "$P" -gt 1 ] || continue
+      for M in $ms; do
+        # one rank per group: no pipeline, every M is the same run
+        [ "$G" = 1 ] || [ "$G" != "$P" ] || [ "$M" = auto ] || continue
+        mopt=()
+        [ "$M" = auto ] || mopt=(--microbatches "$M")
+        mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient --quiet "${mopt[@]}" \
+          --batch-groups "$G" --repeat "$repeat" --json "$out/$prob-P$P-G$G-M$M.json" "$dir" \
+          "$out/grad-$prob"
+      done
     done
   done
 done
@@ -114,23 +127,24 @@ done
 import glob, json, os, sys
 
 out, problems = sys.argv[1], sys.argv[2:]
-print(f"{'problem':8} {'P':>2} {'M':>5} {'N':>6} {'B':>4} {'median s':>9} {'min s':>8} {'max s':>8}"
+print(f"{'problem':8} {'P':>2} {'G':>2} {'M':>5} {'N':>6} {'B':>4} {'median s':>9} {'min s':>8} {'max s':>8}"
       f" {'speedup':>7} {'effic.':>6} {'model':>6} {'wait s':>7} {'cpu/wall':>8}"
       "  peak RSS per rank (MB)")
 for prob in problems:
     runs = []
-    for path in glob.glob(os.path.join(out, f"{prob}-P*-M*.json")):
+    for path in glob.glob(os.path.join(out, f"{prob}-P*-G*-M*.json")):
         asked = path.rsplit("-M", 1)[1][:-5]
         with open(path) as f:
             runs.append((asked, json.load(f)))
     base = [d for a, d in runs if d["ranks"] == 1 and d["microbatches"] == 1]
+    groups = lambda d: d.get("batch_groups", 1)
     t1 = min(d["time_per_gradient"]["median"] for d in base) if base else None
     cpu1 = {}  # M -> CPU time per gradient on one rank
     for a, d in runs:
         if d["ranks"] == 1:
             c, M = d["per_rank"][0]["cpu_time"], d["microbatches"]
             cpu1[M] = min(c, cpu1.get(M, c))
-    runs.sort(key=lambda r: (r[1]["ranks"], r[0] != "auto", r[1]["microbatches"]))
+    runs.sort(key=lambda r: (r[1]["ranks"], groups(r[1]), r[0] != "auto", r[1]["microbatches"]))
     for asked, d in runs:
         t = d["time_per_gradient"]
         P = d["ranks"]
@@ -141,11 +155,11 @@ for prob in problems:
         rss = ", ".join(f"{r['peak_rss_kb'] / 1024:.1f}" for r in d["per_rank"])
         M = d["microbatches"]
         model = (f"{100 * M * cpu1[1] / ((M + P - 1) * cpu1[M]):5.0f}%"
-                 if 1 in cpu1 and M in cpu1 else f"{'-':>6}")
-        print(f"{prob:8} {P:2d} {m:>5} {d['steps']:6d} {d['batch']:4d} {t['median']:9.4f} "
+                 if 1 in cpu1 and M in cpu1 and groups(d) == 1 else f"{'-':>6}")
+        print(f"{prob:8} {P:2d} {groups(d):2d} {m:>5} {d['steps']:6d} {d['batch']:4d} {t['median']:9.4f} "
               f"{t['min']:8.4f} {t['max']:8.4f} {sp:7.2f} {100 * sp / P:5.0f}% {model} {wait:7.4f} "
               f"{busy:8.2f}  {rss}")
-print("M* = automatic choice; speedup and efficiency against P = 1, M = 1 of the same run;"
+print("G = batch groups; M* = automatic choice (per group); speedup and efficiency against P = 1, M = 1 of the same run;"
       " model = pipeline efficiency predicted from the P = 1 CPU times;"
       " wait s = largest per-rank median time waiting for neighbours (pn_stats.time_wait);"
       " cpu/wall well below 1: the ranks shared their cores with other work")

@@ -34,7 +34,9 @@ static void json_body(json_writer *w, const cli_setup *s, const char *dir, int P
   json_open(w, NULL, '{');
   json_string(w, "problem", dir);
   json_string(w, "scheme", p->scheme);
+  const pn_solver_opts *o = pn_solver_get_opts(s->solver);
   json_int(w, "ranks", P);
+  json_int(w, "batch_groups", o->batch_groups > 1 ? o->batch_groups : 1);
   json_int(w, "microbatches", (long)ranks[R_M]);
   json_int(w, "steps", p->steps);
   json_int(w, "batch", p->batch);
@@ -50,7 +52,6 @@ static void json_body(json_writer *w, const cli_setup *s, const char *dir, int P
   json_close(w, ']');
   json_close(w, '}');
   /* The parallel method, and Parareal's iterations (of the last gradient). */
-  const pn_solver_opts *o = pn_solver_get_opts(s->solver);
   pn_stats st;
   pn_solver_get_stats(s->solver, &st);
   json_string(w, "method", pn_parallel_method_name(o->method));
