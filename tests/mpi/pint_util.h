@@ -46,19 +46,19 @@ static inline void pmt_run_free(pmt_run *r)
 }
 
 /* Gradient, loss only and (with want_traj) the states at every grid index,
- * with a solver made on ctx.  Returns the first failing call's code (agreed
- * on by every rank: all solver calls are collective). */
-static inline int pmt_solve(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
-                            const pn_solver_opts *opts, const double *theta, int B,
-                            const double *z0, const pn_loss *loss, int want_traj, pmt_run *out)
+ * with an existing solver of `model`.  Returns the first failing call's code
+ * (agreed on by every rank: all solver calls are collective). */
+static inline int pmt_run_solver(pn_solver *solver, pn_model *model, const double *theta, int B,
+                                 const double *z0, const pn_loss *loss, int want_traj,
+                                 pmt_run *out)
 {
+  const pn_solver_opts *opts = pn_solver_get_opts(solver);
   memset(out, 0, sizeof *out);
   out->np = (size_t)pn_model_nparam(model);
   out->nz = (size_t)B * (size_t)pn_model_dim(model);
   out->ntraj = want_traj ? (size_t)(opts->nsteps + 1) * out->nz : 0;
-  pn_solver *solver = NULL;
   long *steps = NULL;
-  int rc = pn_solver_create(ctx, model, tab, opts, &solver);
+  int rc = PN_OK;
   out->grad = calloc(out->np + out->nz, sizeof(double));
   if (want_traj) {
     out->traj = calloc(out->ntraj, sizeof(double));
@@ -74,6 +74,18 @@ static inline int pmt_solve(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
   if (rc == PN_OK && want_traj)
     rc = pn_solver_forward(solver, theta, B, z0, (int)opts->nsteps + 1, steps, out->traj);
   free(steps);
+  return rc;
+}
+
+/* The same with a solver made on ctx for the call. */
+static inline int pmt_solve(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
+                            const pn_solver_opts *opts, const double *theta, int B,
+                            const double *z0, const pn_loss *loss, int want_traj, pmt_run *out)
+{
+  pn_solver *solver = NULL;
+  memset(out, 0, sizeof *out);
+  int rc = pn_solver_create(ctx, model, tab, opts, &solver);
+  if (rc == PN_OK) rc = pmt_run_solver(solver, model, theta, B, z0, loss, want_traj, out);
   pn_solver_destroy(&solver);
   return rc;
 }

@@ -160,7 +160,7 @@ static void reuse_with_changing_shares(void **state)
   pmt_ok(pnt_ctx, make_model(pnt_ctx, 1, &mpar, &theta));
   pmt_ok(self, make_model(self, 1, &mser, &theta_ser));
   pmt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
-  const int D = pn_model_dim(mpar), P = pn_model_nparam(mpar);
+  const int D = pn_model_dim(mpar);
   for (int method = 0; method < 2; method++) {
     pn_solver_opts opts;
     pn_solver_opts_default(&opts);
@@ -177,17 +177,14 @@ static void reuse_with_changing_shares(void **state)
       pmt_ok(pnt_ctx, pmt_loss_at(pnt_ctx, &opts, NLABELS, label_steps, NULL, B, D,
                                   40 + (uint64_t)i, &loss));
       double *z0 = pmt_z0(B, D, 50 + (uint64_t)i, 0);
-      pmt_run par = {.np = (size_t)P, .nz = (size_t)(B * D)}, ser;
-      par.grad = calloc((size_t)(P + B * D), sizeof(double));
-      pnt_assert_all(z0 && par.grad, "out of memory");
-      pmt_ok(pnt_ctx, pn_solver_gradient(spar, theta, B, z0, loss, &par.loss, par.grad,
-                                         par.grad + P));
-      pmt_ok(pnt_ctx, pn_solver_loss(spar, theta, B, z0, loss, &par.loss_only));
+      pmt_run par, ser;
+      pnt_assert_all(z0 != NULL, "out of memory");
+      pmt_ok(pnt_ctx, pmt_run_solver(spar, mpar, theta, B, z0, loss, 1, &par));
       pn_solver_opts sopts = opts;
       sopts.batch_groups = 1;
       sopts.method = PN_PARALLEL_PIPELINE;
       sopts.microbatches = 1;
-      pmt_ok(self, pmt_solve(self, mser, tab, &sopts, theta_ser, B, z0, loss, 0, &ser));
+      pmt_ok(self, pmt_solve(self, mser, tab, &sopts, theta_ser, B, z0, loss, 1, &ser));
       par.microbatches = ser.microbatches; /* not compared: each group has its own */
       char what[128];
       snprintf(what, sizeof what, "%s, reused solver, call %d (batch %d), 2 groups",
