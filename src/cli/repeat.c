@@ -16,7 +16,7 @@
 #include "repeat.h"
 
 /* What each rank reports: medians over the repetitions of its pn_stats. */
-enum { R_FWD, R_BWD, R_WAIT, R_CPU, R_BYTES, R_RSS, R_LO, R_HI, R_M, R_NFIELDS };
+enum { R_FWD, R_BWD, R_WAIT, R_CPU, R_BYTES, R_RSS, R_LO, R_HI, R_M, R_S0, R_S1, R_NFIELDS };
 
 static double cpu_seconds(void)
 {
@@ -70,6 +70,7 @@ static void json_body(json_writer *w, const cli_setup *s, const char *dir, int P
     json_open(w, NULL, '{');
     json_int(w, "rank", q);
     json_int_pair(w, "block", (long)x[R_LO], (long)x[R_HI]);
+    json_int_pair(w, "samples", (long)x[R_S0], (long)x[R_S1]);
     json_number(w, "time_forward", x[R_FWD]);
     json_number(w, "time_backward", x[R_BWD]);
     json_number(w, "time_wait", x[R_WAIT]);
@@ -101,9 +102,9 @@ static void print_summary(pn_ctx *ctx, int R, const double *t_sorted, double t_m
   for (int q = 0; q < pn_ctx_size(ctx); q++) {
     const double *x = ranks + (size_t)q * R_NFIELDS;
     cli_print(ctx,
-              "  rank %d: steps [%.0f, %.0f), forward %.4g s, backward %.4g s, waiting %.4g s, "
-              "CPU %.4g s (medians), solver %.1f MB, peak RSS %.1f MB\n",
-              q, x[R_LO], x[R_HI], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_CPU], x[R_BYTES] / 1048576.0,
+              "  rank %d: steps [%.0f, %.0f), samples [%.0f, %.0f), forward %.4g s, backward %.4g "
+              "s, waiting %.4g s, CPU %.4g s (medians), solver %.1f MB, peak RSS %.1f MB\n",
+              q, x[R_LO], x[R_HI], x[R_S0], x[R_S1], x[R_FWD], x[R_BWD], x[R_WAIT], x[R_CPU], x[R_BYTES] / 1048576.0,
               x[R_RSS] / 1024.0);
   }
 }
@@ -142,7 +143,8 @@ int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int r
   if (rc != PN_OK) goto cleanup; /* the solver's errors are agreed on by every rank */
   const double local[R_NFIELDS] = {cli_median(fwd, R), cli_median(bwd, R), cli_median(wait, R),
                                    cli_median(cpu, R), (double)st.bytes_solver, (double)st.peak_rss_kb,
-                                   (double)st.block_lo, (double)st.block_hi, (double)st.microbatches};
+                                   (double)st.block_lo, (double)st.block_hi, (double)st.microbatches,
+                                   (double)st.batch_lo, (double)st.batch_hi};
   MPI_Gather(local, R_NFIELDS, MPI_DOUBLE, ranks, R_NFIELDS, MPI_DOUBLE, 0, comm);
   const double t_med = cli_median(t, R); /* sorts t */
   if (!quiet) print_summary(ctx, R, t, t_med, ranks);
