@@ -938,7 +938,7 @@ static int agree_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mod
   else if (all[0] != -all[1])
     rc = pni_error(ctx, PN_ERR_ARG, __FILE__, __LINE__, __func__,
                    "the ranks asked for different gradient methods (this is rank %d, with %s, %s)",
-                   S->rank, pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
+                   S->ctx->rank, pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
   return pni_agree(ctx, rc);
 }
 
