@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # pinode bench: the table (one row per configuration, the gradient agreeing
 # with ref/), the BLAS line, the DGEMM lines, the tiny problem's line, the
-# 2-rank rows under mpiexec -n 2 (pipeline and batch groups), peers reported "not available" when absent,
-# --model handed to the performance model; bad options and problems refused.
+# 2-rank rows under mpiexec -n 2 (pipeline and batch groups), peers reported
+# "not available" when absent, --model handed to the performance model;
+# scripts/tiny_floor.c builds and runs; bad options and problems refused.
 # No timing is asserted (the machine is shared): only the shape of the output
 # and the numbers that do not depend on speed.
 # Usage: test_perf_bench.sh PINODE_BINARY SOURCE_DIR
@@ -48,6 +49,11 @@ for row in "small  *pinode [a-z]*, 2 ranks, M=1 " "deep  *pinode [a-z]*, 2 ranks
   /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
 done
 if grep -q "^small .*G=2" "$tmp/log2"; then echo "a batch group row for a batch of one"; exit 1; fi
+
+# The floor program of target 5 builds with the README's command and runs.
+gcc -O3 -march=native -ffp-contract=fast -Wall -Wextra -Werror -DSTEPS=50 -I "$src/src" \
+  "$src/scripts/tiny_floor.c" -o "$tmp/tiny_floor" -lm
+"$tmp/tiny_floor" | grep -q "^floor: forward [0-9]* ns (min [0-9]*), gradient [0-9]* ns"
 
 # --model goes to the performance model.
 "$bin" bench --model --help | grep -q "usage: pinode bench --model"
