@@ -2,7 +2,7 @@
 """Result files of a scaling study: write one, check them, collect them into a CSV.
 
   collect_scaling.py point --raw RAW.json --study strong|weak --out POINT.json
-                           [--method pipeline|parareal] [--log LOG]
+                           [--method pipeline|parareal|batch] [--log LOG]
                            [--launcher TEXT] [--problem DIR]
       Turn the JSON of `pinode gradient --repeat R --json RAW.json` (one run on
       P ranks) into the study's machine-readable result file for that point:
@@ -36,7 +36,7 @@ import sys
 FORMAT = "pinode-scaling-point/1"
 
 COLUMNS = [
-    "study", "method", "P", "M", "N", "B", "D", "nparam", "scheme", "repeat",
+    "study", "method", "P", "G", "M", "N", "B", "D", "nparam", "scheme", "repeat",
     "t_median", "t_min", "t_max", "speedup", "efficiency",
     "t_forward_max", "t_backward_max", "t_wait_max", "t_busy_max",
     "rss_max_mb", "rss_per_rank_mb", "solver_mb_max", "iterations",
@@ -111,6 +111,7 @@ def make_point(args):
         per_rank.append({
             "rank": r["rank"],
             "block": r["block"],
+            "samples": r.get("samples"),
             "time_forward": r["time_forward"],
             "time_backward": r["time_backward"],
             "time_wait": r["time_wait"],
@@ -125,6 +126,7 @@ def make_point(args):
         "problem": args.problem or raw.get("problem"),
         "scheme": raw["scheme"],
         "P": P,
+        "G": raw.get("batch_groups", 1),
         "M": raw["microbatches"],
         "N": raw["steps"],
         "B": raw["batch"],
@@ -172,8 +174,8 @@ def check_point(p, name):
             bad(f"'{k}' must be an integer >= 1")
     if p["study"] not in ("strong", "weak"):
         bad("study must be strong or weak")
-    if p.get("method") not in ("pipeline", "parareal"):
-        bad("method must be pipeline or parareal")
+    if p.get("method") not in ("pipeline", "parareal", "batch"):
+        bad("method must be pipeline, parareal or batch")
     it = p.get("iterations")
     if p["method"] == "parareal":
         if not (isinstance(it, dict) and isinstance(it.get("forward"), int) and 1 <= it["forward"]):
@@ -196,8 +198,11 @@ def check_point(p, name):
             bad(f"rank {r['rank']}: peak RSS must be positive")
         lo, hi = r["block"]
         steps += hi - lo
-    if steps != p["N"]:
-        bad(f"the ranks' blocks cover {steps} steps, not N = {p['N']}")
+    G = p.get("G", 1)  # every batch group covers all N steps
+    if not isinstance(G, int) or G < 1 or p["P"] % G:
+        bad(f"'G' must be an integer >= 1 dividing P = {p['P']}")
+    if steps != G * p["N"]:
+        bad(f"the ranks' blocks cover {steps} steps, not {G} group(s) x N = {p['N']}")
 
 
 def collect(args):
@@ -231,7 +236,8 @@ def collect(args):
         slurm = p.get("slurm") or {}
         rss = [kb / 1024 for kb in p["memory_per_rank_kb"]]
         rows.append({
-            "study": p["study"], "method": p["method"], "P": p["P"], "M": p["M"], "N": p["N"],
+            "study": p["study"], "method": p["method"], "P": p["P"], "G": p.get("G", 1),
+            "M": p["M"], "N": p["N"],
             "B": p["B"], "D": p["D"], "nparam": p["nparam"], "scheme": p["scheme"],
             "repeat": p["repeat"], "t_median": t, "t_min": p["time_per_gradient"]["min"],
             "t_max": p["time_per_gradient"]["max"], "speedup": speedup, "efficiency": eff,
@@ -273,7 +279,7 @@ def main():
     pp.add_argument("--study", required=True, choices=("strong", "weak"))
     pp.add_argument("--out", required=True)
     pp.add_argument("--launcher", default="")
-    pp.add_argument("--method", default="pipeline", choices=("pipeline", "parareal"))
+    pp.add_argument("--method", default="pipeline", choices=("pipeline", "parareal", "batch"))
     pp.add_argument("--log", default="")
     pp.add_argument("--problem", default="")
     pc = sub.add_parser("collect", help="collect the result files of a study into a CSV")

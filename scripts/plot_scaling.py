@@ -69,7 +69,8 @@ def model_series(model, study):
 
 
 MEASURED = {"pipeline": ("o", "k", "measured, pipeline (median)"),
-            "parareal": ("s", "tab:red", "measured, Parareal (median)")}
+            "parareal": ("s", "tab:red", "measured, Parareal (median)"),
+            "batch": ("D", "tab:blue", "measured, batch groups (median)")}
 
 
 def measured(ax, rows, key, scale=1.0):
@@ -105,7 +106,8 @@ def panel_efficiency(ax, rows, series, study, pmax):
 
 
 def panel_phases(ax, rows, series):
-    method = "pipeline" if any(r["method"] == "pipeline" for r in rows) else "parareal"
+    # the first method measured, in the order of MEASURED
+    method = next(m for m in MEASURED if any(r["method"] == m for r in rows))
     rows = [r for r in rows if r["method"] == method]
     ax.set_title(f"phases: {method}", fontsize=9)
     Ps = [r["P"] for r in rows]

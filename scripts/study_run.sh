@@ -5,9 +5,11 @@
 #
 # For each rank count P it runs, through the launcher,
 #   pinode gradient --repeat R --json ... PROBLEM      (the pipelined gradient,
-#                                                       or Parareal's with --method)
+#                                                       or Parareal's, or the batch
+#                                                       split, with --method)
 # and writes the point's result file OUT/points/point-P<P>.json (Parareal:
-# point-parareal-P<P>.json, with the iterations it took)
+# point-parareal-P<P>.json, with the iterations it took; batch groups:
+# point-batch-P<P>.json)
 # (scripts/collect_scaling.py point: P, M, N, B, time per gradient, time per
 # phase and memory of every rank, host and SLURM job).  Strong scaling keeps
 # the problem; weak scaling runs a problem P times longer (same step, N*P
@@ -23,7 +25,9 @@
 #                          runs with I = 0, and nothing is collected
 #   --repeat R             timed gradients per point after one warm-up (default 5)
 #   --microbatches M       pipeline micro-batches (default: the solver's choice)
-#   --method M             pipeline (default) or parareal
+#   --method M             pipeline (default), parareal, or batch: P batch groups
+#                          of one rank each, every rank a share of the batch over
+#                          all the steps (strong scaling only; P <= the batch)
 #   --parareal-tol X       Parareal's tolerance (default 0: until nothing changes)
 #   --coarse-steps G, --coarse-scheme S, --parareal-adjoint A   Parareal's settings
 #   --launcher CMD         launch command, {P} is replaced by the rank count
@@ -69,7 +73,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$study" in strong|weak) ;; *) die "--study must be strong or weak" ;; esac
-case "$method" in pipeline|parareal) ;; *) die "--method must be pipeline or parareal" ;; esac
+case "$method" in pipeline|parareal|batch) ;; *) die "--method must be pipeline, parareal or batch" ;; esac
+[ "$method" != batch ] || [ "$study" = strong ] ||
+  die "--method batch splits the batch: a weak study would have to grow the batch, not N (use strong)"
 [ -n "$problem" ] || die "--problem DIR is required"
 [ -f "$problem/meta.txt" ] || die "no problem directory at $problem (meta.txt missing)"
 [ -n "$out" ] || die "--out DIR is required"
@@ -146,6 +152,9 @@ for P in "${todo[@]}"; do
   if [ "$method" = parareal ]; then
     mopt+=(--parallel parareal "${par_opts[@]}")
     name=parareal-P$P
+  elif [ "$method" = batch ]; then
+    mopt+=(--batch-groups "$P")
+    name=batch-P$P
   fi
   raw=$out/raw/$name.json
   echo "  P = $P: ${launcher//\{P\}/$P} $pinode gradient ${mopt[*]} --repeat $repeat"

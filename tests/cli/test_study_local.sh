@@ -94,6 +94,29 @@ PY
 grep -q '^steps 20$' "$tmp/weak/problems/P2/meta.txt"
 [ "$(wc -l < "$tmp/weak/problems/P2/times.txt")" = 2 ]
 
+# Batch groups (--method batch): one group per rank on deep (B = 5), its own
+# P = 1 base and plots drawn from batch rows alone; a weak study of it is refused.
+"$src/scripts/study_local.sh" strong "$src/tests/data/bench/deep" --ranks "1 2" --repeat 2 \
+  --pinode "$bin" --method batch --model-ranks 0 --out "$tmp/batch" >"$tmp/batch.log" 2>&1 \
+  || { cat "$tmp/batch.log" >&2; exit 1; }
+grep -q "wrote $tmp/batch/scaling.csv (2 points)" "$tmp/batch.log"
+"$python" - "$tmp/batch" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "scaling.csv"))))
+assert [(r["method"], int(r["P"]), int(r["B"])) for r in rows] == [("batch", 1, 5), ("batch", 2, 5)], rows
+assert abs(float(rows[0]["speedup"]) - 1) < 1e-9
+p = json.load(open(os.path.join(d, "points", "point-batch-P2.json")))
+# one group per rank: each solves all the steps
+assert all(x["block"] == [0, p["N"]] for x in p["per_rank"]), p["per_rank"]
+assert os.path.getsize(os.path.join(d, "strong_phases.png")) > 10000
+PY
+if "$src/scripts/study_local.sh" weak "$src/tests/data/bench/deep" --ranks "1 2" --pinode "$bin" \
+     --method batch --out "$tmp/batchweak" >"$tmp/bw.log" 2>&1; then
+  echo "a weak study with --method batch was accepted"; exit 1
+fi
+grep -q "use strong" "$tmp/bw.log"
+
 # The collector refuses a malformed result file (negative control).
 mkdir -p "$tmp/bad/points"
 "$python" - "$tmp/strong/points/point-P2.json" "$tmp/bad/points/point-P2.json" <<'PY'
