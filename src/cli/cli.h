@@ -67,6 +67,10 @@ const char *cli_parallel_option_help(int which, const char *value);
  * may be smaller than the mini-batches). */
 pn_solver_opts cli_opts_for_batch(const pn_solver_opts *o, int ranks, int batch);
 
+/* " in G batch groups" when o splits the batch among groups of ranks, else
+ * "" (a static string). */
+const char *cli_groups_text(const pn_solver_opts *o);
+
 /* Rank 0 prints the Parareal iterations, residuals and phase times of the last call. */
 void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver);
 

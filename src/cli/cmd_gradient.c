@@ -153,15 +153,6 @@ static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const
   return rc;
 }
 
-/* ", G batch groups" when the ranks split the batch. */
-static const char *groups_text(const pn_solver_opts *o)
-{
-  static char text[48];
-  text[0] = '\0';
-  if (o->batch_groups > 1) snprintf(text, sizeof text, " per group, %d batch groups", o->batch_groups);
-  return text;
-}
-
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
@@ -339,11 +330,11 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
       pn_stats st;
       pn_solver_get_stats(s.solver, &st);
       cli_print(ctx,
-                "%s: %s, N = %ld, B = %d, %d ranks, %d micro-batches%s\n"
+                "%s: %s, N = %ld, B = %d, %d ranks%s, %d micro-batches\n"
                 "loss %.17g   |dL/dtheta| %.6e   |dL/dz0| %.6e\n"
                 "time %.3f s (forward %.3f s, backward %.3f s on rank 0), peak RSS %.1f MB\n",
-                dir, p->scheme, p->steps, p->batch, pn_ctx_size(ctx), st.microbatches,
-                groups_text(&opts), loss,
+                dir, p->scheme, p->steps, p->batch, pn_ctx_size(ctx), cli_groups_text(&opts),
+                st.microbatches, loss,
                 norm2(grad, np), norm2(grad + np, nz), elapsed, st.time_forward, st.time_backward,
                 (double)st.peak_rss_kb / 1024.0);
       cli_print_storage(ctx, s.solver);

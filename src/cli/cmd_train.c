@@ -549,10 +549,10 @@ static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer 
   T->tm.setup = MPI_Wtime() - t_begin;
   if (!a->quiet)
     cli_print(ctx, "%s: %d trajectories (%d train, %d validation) of D = %d, %d parameters, %s "
-                   "with %ld steps on [%g, %g], %d rank(s)\n",
+                   "with %ld steps on [%g, %g], %d rank(s)%s\n",
               cfg->path, T->p->data->ntraj, T->p->ntrain, T->p->nval, T->p->data->dim,
               T->p->nparam, cfg->scheme, T->p->sopts.nsteps, T->p->sopts.t0, T->p->sopts.t1,
-              pn_ctx_size(ctx));
+              pn_ctx_size(ctx), cli_groups_text(&T->p->sopts));
   /* Installed until every output is written: a signal during the final
    * writes only sets the flag, so they complete. */
   cli_signals_install();

@@ -155,6 +155,14 @@ pn_solver_opts cli_opts_for_batch(const pn_solver_opts *o, int ranks, int batch)
   return fit;
 }
 
+const char *cli_groups_text(const pn_solver_opts *o)
+{
+  static char text[48];
+  text[0] = '\0';
+  if (o->batch_groups > 1) snprintf(text, sizeof text, " in %d batch groups", o->batch_groups);
+  return text;
+}
+
 const char *cli_parallel_option_help(int which, const char *value)
 {
   static char text[256];
