@@ -153,6 +153,19 @@ static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const
   return rc;
 }
 
+/* An option's integer >= 1 into *out; else a message naming it, and 0. */
+static int count_option(pn_ctx *ctx, const char *name, const char *text, int *out)
+{
+  char *end = NULL;
+  const long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < 1 || v > 1000000000) {
+    cli_print(ctx, "pinode gradient: %s needs an integer >= 1, got '%s'\n", name, text);
+    return 0;
+  }
+  *out = (int)v;
+  return 1;
+}
+
 int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
@@ -189,18 +202,10 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
     case 'm':
-      opts.microbatches = (int)strtol(optarg, &end, 10);
-      if (*optarg == '\0' || *end != '\0' || opts.microbatches < 1) {
-        cli_print(ctx, "pinode gradient: --microbatches needs an integer >= 1, got '%s'\n", optarg);
-        return 2;
-      }
+      if (!count_option(ctx, "--microbatches", optarg, &opts.microbatches)) return 2;
       break;
     case 'G':
-      opts.batch_groups = (int)strtol(optarg, &end, 10);
-      if (*optarg == '\0' || *end != '\0' || opts.batch_groups < 1) {
-        cli_print(ctx, "pinode gradient: --batch-groups needs an integer >= 1, got '%s'\n", optarg);
-        return 2;
-      }
+      if (!count_option(ctx, "--batch-groups", optarg, &opts.batch_groups)) return 2;
       break;
     case 's':
       if (cli_parse_storage(optarg, &opts) != PN_OK) {
