@@ -360,11 +360,12 @@ static int not_converged(pn_solver *S, int iterations)
     used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.2e", k ? ", " : "",
                              S->stats.parareal_residual[k]);
   return pni_error(S->ctx, PN_ERR_NOT_CONVERGED, __FILE__, __LINE__, __func__,
-                   "Parareal did not converge in %d iterations on %d ranks (tol %.3g; largest "
+                   "Parareal did not converge in %d iterations on %d ranks%s (tol %.3g; largest "
                    "relative change of a block's initial state per iteration: %s): raise "
-                   "parareal max_iter (%d = the number of ranks is exact), loosen parareal tol, "
-                   "use more coarse steps, or use the pipeline method",
-                   iterations, S->size, S->opts.parareal.tol, hist, S->size);
+                   "parareal max_iter (%d = the number of ranks in time is exact), loosen "
+                   "parareal tol, use more coarse steps, or use the pipeline method",
+                   iterations, S->size, S->ngroups > 1 ? " per batch group" : "",
+                   S->opts.parareal.tol, hist, S->size);
 }
 
 int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
