@@ -109,7 +109,6 @@ for prob in $problems; do
   for P in $ranks; do
     for G in $groups; do
       [ "$G" -le "$P" ] && [ $((P % G)) = 0 ] || continue
-      [ "$G" = 1 ] || [ "$P" -gt 1 ] || continue
       for M in $ms; do
         # one rank per group: no pipeline, every M is the same run
         [ "$G" = 1 ] || [ "$G" != "$P" ] || [ "$M" = auto ] || continue

@@ -41,10 +41,10 @@
 enum { TAG_PARAREAL = 103, TAG_PARAREAL_ADJOINT = 104 };
 
 struct pni_parareal {
-  int batch;          /* B the buffers were made for (this batch group's share) */
-  int full_batch;     /* and the caller's batch: every group redoes the
-                         collective setup when it changes, even if its own
-                         share did not */
+  int full_batch;     /* the caller's batch the buffers were made for (the
+                         group's share follows from it): keyed on it, every
+                         group redoes the collective setup when it changes,
+                         even one whose own share did not */
   pni_stepper coarse; /* G's stepper */
   pni_stepper wide;   /* the map sweep's stepper: B·(D+1) rows */
   double *zwide;      /* (D+1) copies of z_n, one per column of the map */
@@ -193,7 +193,7 @@ static int setup_local(pn_solver *S)
  * waiting in the communicator split), then the MPI objects of the maps. */
 static int setup(pn_solver *S)
 {
-  if (S->pr && S->pr->batch == S->batch && S->pr->full_batch == S->full_batch) return PN_OK;
+  if (S->pr && S->pr->full_batch == S->full_batch) return PN_OK;
   pn_ctx *ctx = S->ctx;
   PN_CALL(pni_agree(ctx, setup_local(S)));
   pni_parareal *p = S->pr;
@@ -203,8 +203,7 @@ static int setup(pn_solver *S)
     PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
     PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
   }
-  p->batch = S->batch; /* complete: later calls with this batch reuse it */
-  p->full_batch = S->full_batch;
+  p->full_batch = S->full_batch; /* complete: later calls with this batch reuse it */
   return PN_OK;
 }
 

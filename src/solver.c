@@ -99,7 +99,6 @@ int pn_solver_create(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
     S->size = ctx->size / S->ngroups;
     S->group = ctx->rank / S->size;
     S->rank = ctx->rank % S->size;
-    S->base = S->group * S->size;
     S->h = (opts->t1 - opts->t0) / (double)opts->nsteps;
     pni_block(opts->nsteps, S->size, S->rank, &S->lo, &S->hi);
     rc = pni_calloc(ctx, 2 * (size_t)ctx->size, sizeof(int), &S->gather_counts, "solver");
@@ -1043,14 +1042,14 @@ static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
   const int with_traj = gradient && S->adjoint != PN_ADJOINT_CONTINUOUS_BACKSOLVE;
   int rc = check_inputs(S, theta, nb, z0);
   if (rc == PN_OK) rc = bind_labels(S, loss, nb);
-  if (rc == PN_OK) {
+  if (rc == PN_OK) { /* the group's share: samples [row0, row0 + mine) */
     S->full_batch = nb;
     S->row0 = part_start(nb, S->ngroups, S->group);
+    const int mine = part_start(nb, S->ngroups, S->group + 1) - S->row0;
+    rc = setup_batch(S, mine, with_traj);
+    if (rc == PN_OK && gradient) rc = ensure_jumps(S, mine);
+    if (rc == PN_OK && gradient) rc = ensure_method_ws(S, mine);
   }
-  const int mine = part_start(nb, S->ngroups, S->group + 1) - S->row0; /* the group's share */
-  if (rc == PN_OK) rc = setup_batch(S, mine, with_traj);
-  if (rc == PN_OK && gradient) rc = ensure_jumps(S, mine);
-  if (rc == PN_OK && gradient) rc = ensure_method_ws(S, mine);
   return pni_agree(S->ctx, rc);
 }
 

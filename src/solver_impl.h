@@ -41,7 +41,6 @@ struct pn_solver {
   int rank, size; /* in time: within the batch group (the whole communicator
                      without batch groups) */
   int group, ngroups; /* batch group of this rank, and G */
-  int base;           /* the communicator's rank of time rank 0 of the group */
   int row0;           /* first sample of the group's share of the current batch */
   int full_batch;     /* the caller's batch (S->batch: the group's share) */
   int *gather_counts, *gather_displs; /* per rank of ctx: ∂L/∂z0 rows it holds */
@@ -114,7 +113,7 @@ int pni_solver_forward_block(pn_solver *S, sweep *sw, int m, const double *theta
 int pni_solver_backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam);
 
 /* The communicator's rank of time rank r of this rank's batch group. */
-static inline int pni_solver_peer(const pn_solver *S, int r) { return S->base + r; }
+static inline int pni_solver_peer(const pn_solver *S, int r) { return S->group * S->size + r; }
 
 /* PN_ERR_NONFINITE naming what, step, time, sample, component and rank if x
  * holds a NaN or Inf; PN_OK otherwise. */

@@ -55,6 +55,7 @@ typedef struct row {
   double err;           /* largest relative difference from ref/ (<0: none) */
   int pinode;           /* 1: a pinode configuration, 0: a peer */
   int microbatches;     /* M the solver used */
+  int batch;            /* the problem's batch */
 } row;
 
 typedef struct bench {
@@ -301,6 +302,7 @@ static int time_gradient(bench *b, pn_ctx *ctx, const char *dir, const pn_solver
     if (rc == PN_OK && pn_solver_get_stats(s.solver, &st) == PN_OK)
       r->microbatches = st.microbatches;
   }
+  if (rc == PN_OK) r->batch = p->batch;
   if (rc == PN_OK) {
     r->min = r->max = t[0];
     for (int i = 1; i < b->o.repeat; i++) {
@@ -992,8 +994,8 @@ static int print_header(bench *b, void *arg)
 }
 
 /* One row on all the ranks: M micro-batches (0: automatic) and G batch
- * groups (1: the pipeline in time alone). */
-static int rank_row(bench *b, int j, int use_stages, int M, int G)
+ * groups (1: the pipeline in time alone); *batch: the problem's batch. */
+static int rank_row(bench *b, int j, int use_stages, int M, int G, int *batch)
 {
   const char *dir = b->o.dirs[j];
   const config cp = {dir, j, use_stages ? PN_STORE_STAGES : PN_STORE_ALL, 0.0, ""};
@@ -1004,6 +1006,7 @@ static int rank_row(bench *b, int j, int use_stages, int M, int G)
   row r;
   memset(&r, 0, sizeof r);
   PN_CALL(time_gradient(b, b->world, dir, &opts, &r));
+  *batch = r.batch;
   if (pn_ctx_rank(b->world) != 0) return PN_OK;
   const int P = pn_ctx_size(b->world);
   row *nr = new_row(b, base_name(dir), "");
@@ -1035,12 +1038,10 @@ static int bench_ranks(bench *b, int j)
   const int P = pn_ctx_size(b->world);
   int use_stages = b->stages[j] > 0 && (b->all[j] <= 0 || b->stages[j] <= b->all[j]);
   MPI_Bcast(&use_stages, 1, MPI_INT, 0, pn_ctx_comm(b->world));
-  for (int q = 0; q < b->o.nmicro; q++) PN_CALL(rank_row(b, j, use_stages, b->o.micro[q], 1));
-  pn_problem *p = NULL;
-  PN_CALL(pn_problem_read(b->world, b->o.dirs[j], &p));
-  const int batch = p->batch;
-  pn_problem_destroy(&p);
-  if (b->o.batch_groups && batch >= P) PN_CALL(rank_row(b, j, use_stages, 0, P));
+  int batch = 0; /* known after the first row (--microbatches gives at least one) */
+  for (int q = 0; q < b->o.nmicro; q++)
+    PN_CALL(rank_row(b, j, use_stages, b->o.micro[q], 1, &batch));
+  if (b->o.batch_groups && batch >= P) PN_CALL(rank_row(b, j, use_stages, 0, P, &batch));
   return PN_OK;
 }
 
