@@ -114,6 +114,45 @@ enum { NV_MAX = 4, NR_MAX = 8 * NV_MAX, KC = 256 };
  * FMA chains so that their latency is hidden. */
 static const int mr_max[NV_MAX] = {12, 8, 8, 6};
 
+/* The ranges of pni_mm_prefetch not yet asked for, in order (static like
+ * mm_flops: a model is not shared between threads). */
+enum { PF_RANGES = 8 };
+static struct {
+  const char *next[PF_RANGES];
+  size_t lines[PF_RANGES];
+  int for_write[PF_RANGES], head, count;
+} pf_queue;
+
+/* A tile's share of them: `lines` cache lines from `first`. */
+typedef struct pf_share {
+  const char *first;
+  int lines, for_write;
+} pf_share;
+
+static inline void prefetch_line(const pf_share *pf, int i)
+{
+  const char *line = pf->first + (size_t)i * 64;
+  if (pf->for_write) __builtin_prefetch(line, 1, 2);
+  else __builtin_prefetch(line, 0, 2);
+}
+
+/* The next share, from the range at the head, for a tile with k
+ * iterations: a line every other one. */
+static inline pf_share take_share(int k)
+{
+  pf_share sh = {NULL, 0, 0};
+  while (pf_queue.head < pf_queue.count && pf_queue.lines[pf_queue.head] == 0) pf_queue.head++;
+  if (pf_queue.head == pf_queue.count) return sh;
+  const int h = pf_queue.head;
+  const size_t room = (size_t)(k / 2);
+  sh.first = pf_queue.next[h];
+  sh.lines = (int)(pf_queue.lines[h] < room ? pf_queue.lines[h] : room);
+  sh.for_write = pf_queue.for_write[h];
+  pf_queue.lines[h] -= (size_t)sh.lines;
+  if (pf_queue.lines[h] > 0) pf_queue.next[h] += (size_t)sh.lines * 64;
+  return sh;
+}
+
 /* One tile: rows [0, MR) × columns [0, 8·NV) of C (the last vector of 8
  * columns masked by `last`), k innermost.  Accumulators are named variables,
  * not arrays, so that the compiler keeps all MR·NV of them in registers;
@@ -161,6 +200,7 @@ static const int mr_max[NV_MAX] = {12, 8, 8, 6};
 #define K_LOOP(LOAD)                                                                         \
   for (int p = 0; p < k; p++) {                                                              \
     const double *bk = b + (size_t)p * ldb, *ak = a + (size_t)p * sak;                       \
+    if (p < 2 * pf->lines && !(p & 1)) prefetch_line(pf, p / 2);                             \
     const __m512d b0 = LOAD(0, bk);                                                          \
     const __m512d b1 = NV > 1 ? LOAD(1, bk) : z;                                             \
     const __m512d b2 = NV > 2 ? LOAD(2, bk) : z;                                             \
@@ -173,7 +213,8 @@ static const int mr_max[NV_MAX] = {12, 8, 8, 6};
 #define DEFINE_TILE(MR_, NV_)                                                                \
   AVX512 static void tile_##MR_##_##NV_(int k, const double *a, size_t sai, size_t sak,     \
                                         const double *b, size_t ldb, double *c, size_t ldc,  \
-                                        pni_mm_init init, const double *bias, __mmask8 last) \
+                                        pni_mm_init init, const double *bias, __mmask8 last, \
+                                        const pf_share *pf)                                  \
   {                                                                                          \
     enum { MR = MR_, NV = NV_ };                                                             \
     const __m512d z = _mm512_setzero_pd();                                                   \
@@ -194,7 +235,7 @@ static const int mr_max[NV_MAX] = {12, 8, 8, 6};
   }
 
 typedef void (*tile_fn)(int, const double *, size_t, size_t, const double *, size_t, double *,
-                        size_t, pni_mm_init, const double *, __mmask8);
+                        size_t, pni_mm_init, const double *, __mmask8, const pf_share *);
 #define TILES_UP_TO_6(NV)                                                                    \
   DEFINE_TILE(1, NV) DEFINE_TILE(2, NV) DEFINE_TILE(3, NV) DEFINE_TILE(4, NV)                \
   DEFINE_TILE(5, NV) DEFINE_TILE(6, NV)
@@ -225,7 +266,8 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
     const int nv = (n + 7) / 8;
     if (m <= mr_max[nv - 1]) {
       const __mmask8 last = (__mmask8)((1u << (n - 8 * (nv - 1))) - 1u);
-      tiles[nv - 1][m - 1](k, a, sai, sak, b, ldb, c, ldc, init, bias, last);
+      const pf_share sh = take_share(k);
+      tiles[nv - 1][m - 1](k, a, sai, sak, b, ldb, c, ldc, init, bias, last, &sh);
       return;
     }
   }
@@ -241,8 +283,9 @@ AVX512 static void mm_avx512(int m, int n, int k, const double *a, size_t sai, s
       const double *ap = a + (size_t)p0 * sak;
       for (int i0 = 0; i0 < m; i0 += mr_max[nv - 1]) {
         const int mr = m - i0 < mr_max[nv - 1] ? m - i0 : mr_max[nv - 1];
+        const pf_share sh = take_share(kc);
         tiles[nv - 1][mr - 1](kc, ap + (size_t)i0 * sai, sai, sak, bj, ldb,
-                              c + (size_t)i0 * ldc + j0, ldc, how, biasj, last);
+                              c + (size_t)i0 * ldc + j0, ldc, how, biasj, last, &sh);
       }
     }
     p0 += kc;
@@ -393,6 +436,37 @@ void pni_mm_nt(int m, int n, int k, const double *a, size_t lda, const double *b
   if (!mm_nt_best) mm_nt_best = mm_nt_of(pni_vmath_best_isa());
   mm_flops += 2.0 * m * n * k;
   mm_nt_best(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+}
+
+void pni_mm_prefetch_clear(void)
+{
+#if PNI_HAVE_AVX512_KERNELS
+  pf_queue.head = pf_queue.count = 0;
+#endif
+}
+
+void pni_mm_prefetch(const void *p, size_t bytes, int for_write)
+{
+  if (bytes == 0) return;
+  const uintptr_t line = 64, first = (uintptr_t)p & ~(line - 1);
+  const size_t lines = ((uintptr_t)p + bytes - first + line - 1) / line;
+  const char *start = (const char *)p - ((uintptr_t)p - first);
+#if PNI_HAVE_AVX512_KERNELS
+  if (pni_vmath_best_isa() == PNI_ISA_AVX512) {
+    while (pf_queue.head < pf_queue.count && pf_queue.lines[pf_queue.head] == 0) pf_queue.head++;
+    if (pf_queue.head == pf_queue.count) pf_queue.head = pf_queue.count = 0; /* all asked for */
+    if (pf_queue.count == PF_RANGES) return; /* a hint: dropped */
+    const int i = pf_queue.count++;
+    pf_queue.next[i] = start;
+    pf_queue.lines[i] = lines;
+    pf_queue.for_write[i] = for_write;
+    return;
+  }
+#endif
+  /* the portable loops take no share: ask for every line now */
+  for (size_t i = 0; i < lines; i++)
+    if (for_write) __builtin_prefetch(start + i * line, 1, 2);
+    else __builtin_prefetch(start + i * line, 0, 2);
 }
 
 const char *pni_mm_backend(void)

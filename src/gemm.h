@@ -81,6 +81,17 @@ void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size
  * depends on it); not thread-safe, like the rest of a model. */
 double pni_mm_flops(void);
 
+/* Bytes [p, p + bytes) for the next products to bring into L2 as they go
+ * (to be written when for_write), after the ranges already queued (up to 8;
+ * more are dropped): the AVX-512 tiles ask for a cache line every other
+ * iteration of their k loop until the queue is empty, under their FMAs.
+ * Asking for a block's lines in one burst before its products instead
+ * waited on memory (~5 % of wide's gradient); the portable builds still do
+ * that, here.  pni_mm_prefetch_clear drops what is still queued.  A hint:
+ * no result depends on it. */
+void pni_mm_prefetch(const void *p, size_t bytes, int for_write);
+void pni_mm_prefetch_clear(void);
+
 /* What pni_mm uses on this CPU: "AVX-512 kernels", "AVX2 loops" or
  * "portable loops". */
 const char *pni_mm_backend(void);

@@ -262,9 +262,10 @@ static double *act_rows(const mlp *p, double *base, int set, int l, int r0)
   return base + p->set_stride * (size_t)set + p->layer_off[l] + (size_t)r0 * (size_t)p->out[l];
 }
 
-/* Ask for the rows [r0, min(r0 + rb, nb)) of the activations (and
- * derivatives) of set `set` in L2, to be read (for_write = 0) or written (1)
- * by the next block (none when r0 ≥ nb).
+/* Queue the rows [r0, min(r0 + rb, nb)) of the activations (and
+ * derivatives) of set `set`, to be read (for_write = 0) or written (1) by
+ * the next block (none when r0 ≥ nb), for this block's products to bring
+ * into L2 (pni_mm_prefetch).
  * A tape's sets are far larger than the caches and cold when a block's
  * products reach them, 32 columns of a row at a time.  Measured on wide
  * (each product timed inside the gradient, one window): the forward product
@@ -273,19 +274,11 @@ static double *act_rows(const mlp *p, double *base, int set, int l, int r0)
 static void prefetch_block(const mlp *p, int set, int r0, int rb, int nb, int for_write)
 {
   const int rows = nb - r0 < rb ? nb - r0 : rb;
+  pni_mm_prefetch_clear();
   for (int l = 0; rows > 0 && l + 1 < p->nlayers; l++) {
     const size_t bytes = sizeof(double) * (size_t)rows * (size_t)p->out[l];
-    const char *y = (const char *)act_rows(p, p->post, set, l, r0);
-    const char *d = p->need_dact ? (const char *)act_rows(p, p->dact, set, l, r0) : NULL;
-    for (size_t i = 0; i < bytes; i += 64) { /* a cache line at a time */
-      if (for_write) {
-        __builtin_prefetch(y + i, 1, 2);
-        if (d) __builtin_prefetch(d + i, 1, 2);
-      } else {
-        __builtin_prefetch(y + i, 0, 2);
-        if (d) __builtin_prefetch(d + i, 0, 2);
-      }
-    }
+    pni_mm_prefetch(act_rows(p, p->post, set, l, r0), bytes, for_write);
+    if (p->need_dact) pni_mm_prefetch(act_rows(p, p->dact, set, l, r0), bytes, for_write);
   }
 }
 

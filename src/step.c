@@ -113,18 +113,28 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
   return PN_OK;
 }
 
+/* Entries per chunk of the stepper's sums of stage vectors: 4 KB a vector,
+ * so that a chunk's partial sums stay in L1 while every term is added.  A
+ * sum of s vectors is then one pass over memory instead of s, with the same
+ * operations on each entry (bitwise the result of whole-vector passes).
+ * Wide's stepper sums were ~4 % of its gradient, mostly waiting on L2/L3. */
+enum { CHUNK = 512 };
+
+static size_t chunk_len(size_t w, size_t e0) { return w - e0 < CHUNK ? w - e0 : CHUNK; }
+
 /* z_next = z + h Σ_i b_i k_i (z_next may alias z). */
 static void combine(pni_stepper *st, double h, int nb, const double *z, double *z_next)
 {
   const size_t w = (size_t)nb * (size_t)st->dim, ws = st->ws;
   const double *b = pn_tableau_b(st->tab);
-  double *inc = st->acc;
-  memset(inc, 0, sizeof(double) * w);
-  for (int i = 0; i < st->s; i++) {
-    if (b[i] == 0.0) continue;
-    pni_vaxpy(w, b[i], st->K + (size_t)i * ws, inc);
+  for (size_t e0 = 0; e0 < w; e0 += CHUNK) {
+    const size_t n = chunk_len(w, e0);
+    double *inc = st->acc + e0;
+    memset(inc, 0, sizeof(double) * n);
+    for (int i = 0; i < st->s; i++)
+      if (b[i] != 0.0) pni_vaxpy(n, b[i], st->K + (size_t)i * ws + e0, inc);
+    pni_vxpay(n, z + e0, h, inc, z_next + e0);
   }
-  pni_vxpay(w, z, h, inc, z_next);
 }
 
 int pni_step(pni_stepper *st, double t, double h, int nb, const double *z, const double *theta,
@@ -149,13 +159,13 @@ static int adjoint_stages(pni_stepper *st, double t, double h, int nb, const dou
     /* k̄_i = h b_i λ + Σ_{j>i} h a_ji Ȳ_j */
     double *kbar = st->acc, *Ybar = st->Ybar + (size_t)i * ws;
     int nonzero = b[i] != 0.0;
-    const double hb = h * b[i];
-    pni_vscale(w, hb, lambda, kbar);
-    for (int j = i + 1; j < s; j++) {
-      if (A[j * s + i] == 0.0) continue;
-      const double ha = h * A[j * s + i];
-      pni_vaxpy(w, ha, st->Ybar + (size_t)j * ws, kbar);
-      nonzero = 1;
+    for (int j = i + 1; j < s; j++) nonzero |= A[j * s + i] != 0.0;
+    for (size_t e0 = 0; nonzero && e0 < w; e0 += CHUNK) {
+      const size_t n = chunk_len(w, e0);
+      pni_vscale(n, h * b[i], lambda + e0, kbar + e0);
+      for (int j = i + 1; j < s; j++)
+        if (A[j * s + i] != 0.0)
+          pni_vaxpy(n, h * A[j * s + i], st->Ybar + (size_t)j * ws + e0, kbar + e0);
     }
     if (!nonzero) { /* stage i does not influence z_next */
       memset(Ybar, 0, sizeof(double) * w);
@@ -166,7 +176,9 @@ static int adjoint_stages(pni_stepper *st, double t, double h, int nb, const dou
     st->vjp_evals++;
   }
   /* λ_n = λ_{n+1} + Σ_i Ȳ_i */
-  for (int i = 0; i < s; i++) pni_vadd(w, st->Ybar + (size_t)i * ws, lambda);
+  for (size_t e0 = 0; e0 < w; e0 += CHUNK)
+    for (int i = 0; i < s; i++)
+      pni_vadd(chunk_len(w, e0), st->Ybar + (size_t)i * ws + e0, lambda + e0);
   return PN_OK;
 }
 

@@ -14,7 +14,10 @@
  *   - the weight cache notices a θ changed in place, also between solver
  *     calls (which bind θ to the model for the call) and after a failed one;
  *   - a batch evaluated in row blocks (large batches of wide layers) gives
- *     bitwise the f and z̄ of each row evaluated alone. */
+ *     bitwise the f and z̄ of each row evaluated alone;
+ *   - ranges queued for the products to prefetch (pni_mm_prefetch), more
+ *     than the queue holds, unaligned, for reading and writing, change no
+ *     bit of a product and no byte of the ranges. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +181,47 @@ static void builds_agree(void **state)
   free(b);
   free(c1);
   free(c2);
+}
+
+/* Prefetching is a hint: the same products, bitwise, with ranges queued
+ * (one product takes a share of several ranges, the next the rest), and the
+ * ranges themselves untouched. */
+static void prefetch_changes_nothing(void **state)
+{
+  (void)state;
+  enum { M = 13, N = 70, K = 300, NR = 11, R = 2000 };
+  double *a = malloc(sizeof(double) * M * K), *b = malloc(sizeof(double) * K * N);
+  double *c1 = malloc(sizeof(double) * M * N), *c2 = malloc(sizeof(double) * M * N);
+  double *ranges = malloc(sizeof(double) * NR * R), *copy = malloc(sizeof(double) * NR * R);
+  pnt_randn(a, M * K, 61, 1.0);
+  pnt_randn(b, K * N, 62, 1.0);
+  pnt_randn(ranges, NR * R, 63, 1.0);
+  memcpy(copy, ranges, sizeof(double) * NR * R);
+  for (int q = 0; q < n_impl(); q++) {
+    if (!usable(q)) continue;
+    for (int init = 0; init < 3; init++) {
+      pnt_randn(c1, M * N, 64, 1.0);
+      memcpy(c2, c1, sizeof(double) * M * N);
+      pni_mm_prefetch_clear();
+      pni_mm_isa(impl(q), M, N, K, a, K, 1, b, N, c1, N, (pni_mm_init)init, b);
+      for (int r = 0; r < NR; r++) /* 11 > the 8 queued: the last are dropped */
+        pni_mm_prefetch(ranges + (size_t)r * R + r % 3, sizeof(double) * (R - 3) - 8u * r, r & 1);
+      pni_mm_isa(impl(q), M, N, K, a, K, 1, b, N, c2, N, (pni_mm_init)init, b);
+      assert_memory_equal(c1, c2, sizeof(double) * M * N);
+      pni_mm_isa(impl(q), M, N, 7, a, K, 1, b, N, c2, N, PNI_MM_ZERO, NULL); /* drains more */
+      pni_mm_isa(impl(q), M, N, 7, a, K, 1, b, N, c1, N, PNI_MM_ZERO, NULL);
+      assert_memory_equal(c1, c2, sizeof(double) * M * N);
+    }
+  }
+  pni_mm_prefetch(ranges, 0, 0); /* nothing to ask for */
+  pni_mm_prefetch_clear();
+  assert_memory_equal(ranges, copy, sizeof(double) * NR * R);
+  free(a);
+  free(b);
+  free(c1);
+  free(c2);
+  free(ranges);
+  free(copy);
 }
 
 /* ---- the MLP against a naive network ------------------------------------ */
@@ -444,6 +488,7 @@ int main(int argc, char **argv)
       cmocka_unit_test(products_match_loops),
       cmocka_unit_test(rows_are_independent),
       cmocka_unit_test(builds_agree),
+      cmocka_unit_test(prefetch_changes_nothing),
       cmocka_unit_test(mlp_matches_naive),
       cmocka_unit_test(mlp_rows_independent),
       cmocka_unit_test(theta_changed_between_calls),
