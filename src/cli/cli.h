@@ -51,6 +51,10 @@ typedef struct cli_setup {
 int cli_setup_problem(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, cli_setup *out);
 void cli_setup_free(cli_setup *s);
 
+/* An integer option's text: 1 and *out when it is an integer in [lo, hi]
+ * with nothing after it, else 0 (*out unchanged). */
+int cli_parse_long(const char *text, long lo, long hi, long *out);
+
 /* Parse all, every:K, binomial:C or auto into opts->storage / storage_param. */
 int cli_parse_storage(const char *text, pn_solver_opts *opts);
 

@@ -843,20 +843,11 @@ static void usage(pn_ctx *ctx)
             "scripts/bench.sh builds the PETSc driver and runs this with --peers.\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-  char *end = NULL;
-  const long v = strtol(s, &end, 10);
-  if (*s == '\0' || *end != '\0' || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
-/* parse_int with a message: NULL if text is an integer in [lo, hi] (then in
+/* cli_parse_long with a message: NULL if text is an integer in [lo, hi] (then in
  * *out), else msg; *out keeps its value on failure. */
 static const char *int_option(const char *text, long lo, long hi, long *out, const char *msg)
 {
-  return parse_int(text, lo, hi, out) ? NULL : msg;
+  return cli_parse_long(text, lo, hi, out) ? NULL : msg;
 }
 
 static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
@@ -933,7 +924,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
       for (char *tok = strtok_r(buf, ",", &save); tok && !bad; tok = strtok_r(NULL, ",", &save)) {
         if (o->nmicro == 8) bad = "--microbatches takes at most 8 values";
         else if (strcmp(tok, "auto") == 0) o->micro[o->nmicro++] = 0;
-        else if (parse_int(tok, 1, 1 << 20, &v)) o->micro[o->nmicro++] = (int)v;
+        else if (cli_parse_long(tok, 1, 1 << 20, &v)) o->micro[o->nmicro++] = (int)v;
         else bad = "--microbatches needs a list of counts >= 1 or auto";
       }
       if (o->nmicro == 0 && !bad) bad = "--microbatches needs a list of counts >= 1 or auto";

@@ -8,6 +8,7 @@
  * The table is computed by gradcheck_run() from already-built objects
  * (network, loss, θ, z0, grid), whatever they were read from. */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,16 +396,17 @@ static int parse(pn_ctx *ctx, int argc, char **argv, gradcheck_opts *o, long *st
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
     case 's': o->scheme = optarg; break;
-    case 'l':
-      o->levels = (int)strtol(optarg, &end, 10);
-      if (*optarg == '\0' || *end != '\0' || o->levels < 1 || o->levels > 12) {
+    case 'l': {
+      long v = 0;
+      if (!cli_parse_long(optarg, 1, 12, &v)) {
         cli_print(ctx, "pinode gradcheck: --levels needs an integer in 1..12, got '%s'\n", optarg);
         return 2;
       }
+      o->levels = (int)v;
       break;
+    }
     case 'n':
-      *steps = strtol(optarg, &end, 10);
-      if (*optarg == '\0' || *end != '\0' || *steps < 1) {
+      if (!cli_parse_long(optarg, 1, LONG_MAX, steps)) {
         cli_print(ctx, "pinode gradcheck: --steps needs an integer >= 1, got '%s'\n", optarg);
         return 2;
       }

@@ -156,9 +156,8 @@ static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const
 /* An option's integer >= 1 into *out; else a message naming it, and 0. */
 static int count_option(pn_ctx *ctx, const char *name, const char *text, int *out)
 {
-  char *end = NULL;
-  const long v = strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || v < 1 || v > 1000000000) {
+  long v = 0;
+  if (!cli_parse_long(text, 1, 1000000000, &v)) {
     cli_print(ctx, "pinode gradient: %s needs an integer >= 1, got '%s'\n", name, text);
     return 0;
   }
@@ -235,13 +234,15 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
         return 2;
       }
       break;
-    case 'r':
-      repeat = (int)strtol(optarg, &end, 10);
-      if (*optarg == '\0' || *end != '\0' || repeat < 1 || repeat > 100000) {
+    case 'r': {
+      long v = 0;
+      if (!cli_parse_long(optarg, 1, 100000, &v)) {
         cli_print(ctx, "pinode gradient: --repeat needs an integer in 1..100000, got '%s'\n", optarg);
         return 2;
       }
+      repeat = (int)v;
       break;
+    }
     case 'j':
       json = optarg;
       break;

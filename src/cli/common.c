@@ -100,6 +100,15 @@ static int parse_count(const char *text, const char *prefix, long *out)
   return 1;
 }
 
+int cli_parse_long(const char *text, long lo, long hi, long *out)
+{
+  char *end = NULL;
+  const long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
 int cli_parse_storage(const char *text, pn_solver_opts *opts)
 {
   long k = 0;
