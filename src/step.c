@@ -161,9 +161,10 @@ static int adjoint_stages(pni_stepper *st, double t, double h, int nb, const dou
     double *kbar = st->acc, *Ybar = st->Ybar + (size_t)i * ws;
     int nonzero = b[i] != 0.0;
     for (int j = i + 1; j < s; j++) nonzero |= A[j * s + i] != 0.0;
+    const double hb = h * b[i];
     for (size_t e0 = 0; nonzero && e0 < w; e0 += CHUNK) {
       const size_t n = chunk_len(w, e0);
-      pni_vscale(n, h * b[i], lambda + e0, kbar + e0);
+      pni_vscale(n, hb, lambda + e0, kbar + e0);
       for (int j = i + 1; j < s; j++)
         if (A[j * s + i] != 0.0)
           pni_vaxpy(n, h * A[j * s + i], st->Ybar + (size_t)j * ws + e0, kbar + e0);
