@@ -33,6 +33,13 @@ int pn_ctx_create(MPI_Comm comm, pn_ctx **ctx_out)
     free(ctx);
     return PN_ERR_MPI;
   }
+  /* MPI failures on pinode's messages come back as codes (PN_ERR_MPI with
+   * MPI's message, comm.h) instead of aborting the caller's program. */
+  if (MPI_Comm_set_errhandler(ctx->comm, MPI_ERRORS_RETURN) != MPI_SUCCESS) {
+    MPI_Comm_free(&ctx->comm);
+    free(ctx);
+    return PN_ERR_MPI;
+  }
   MPI_Comm_rank(ctx->comm, &ctx->rank);
   MPI_Comm_size(ctx->comm, &ctx->size);
   *ctx_out = ctx;
@@ -120,34 +127,5 @@ int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *fun
   va_start(ap, fmt);
   set_message(ctx, code, where, fmt, ap);
   va_end(ap);
-  return code;
-}
-
-int pni_mpi_error(pn_ctx *ctx, int mpirc, const char *what, const char *file, int line,
-                  const char *func)
-{
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  if (MPI_Error_string(mpirc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "code %d", mpirc);
-  return pni_error(ctx, PN_ERR_MPI, file, line, func, "%s failed: %s", what, text);
-}
-
-int pni_agree(pn_ctx *ctx, int local_rc)
-{
-  /* Agree on the lowest failing rank and share its code and message, so that
-   * every rank returns the same error and none is left waiting. */
-  int mine = local_rc != PN_OK ? ctx->rank : ctx->size;
-  int first = ctx->size;
-  if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, ctx->comm) != MPI_SUCCESS)
-    return pn_ctx_fail(ctx, PN_ERR_MPI, "MPI_Allreduce failed while agreeing on a status");
-  if (first == ctx->size) return PN_OK;
-  char msg[sizeof ctx->msg];
-  int code = local_rc;
-  if (ctx->rank == first) memcpy(msg, ctx->msg, sizeof msg);
-  MPI_Bcast(&code, 1, MPI_INT, first, ctx->comm);
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, ctx->comm);
-  msg[sizeof msg - 1] = '\0';
-  if (ctx->rank != first) snprintf(ctx->msg, sizeof ctx->msg, "rank %d: %.1000s", first, msg);
-  ctx->code = code;
   return code;
 }

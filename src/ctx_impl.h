@@ -5,15 +5,13 @@
 #include "pinode/ctx.h"
 
 struct pn_ctx {
-  MPI_Comm comm; /* duplicate of the caller's communicator */
+  MPI_Comm comm;   /* duplicate of the caller's communicator; returns errors */
   int rank, size;
   int code;        /* last error code */
   char msg[1024];  /* last error message */
+  double time_mpi; /* seconds inside MPI calls so far (comm.c) */
 };
 
-/* Collective: every rank passes its local status; all return the status of
- * the lowest failing rank, with that rank's message (prefixed "rank r: " on
- * the others).  PN_OK if every rank succeeded. */
-int pni_agree(pn_ctx *ctx, int local_rc);
+#include "comm.h" /* pni_agree and the other MPI calls */
 
 #endif

@@ -45,24 +45,11 @@ int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *fun
     if ((rc) != PN_OK) goto cleanup;                                                \
   } while (0)
 
-/* An MPI call; failure becomes PN_ERR_MPI with the MPI error string. */
-int pni_mpi_error(pn_ctx *ctx, int mpirc, const char *what, const char *file, int line,
-                  const char *func);
-#define PN_CALL_MPI(ctx, expr)                                                      \
-  do {                                                                              \
-    int pn_mpi_rc_ = (expr);                                                        \
-    if (pn_mpi_rc_ != MPI_SUCCESS)                                                  \
-      return pni_mpi_error((ctx), pn_mpi_rc_, #expr, __FILE__, __LINE__, __func__); \
-  } while (0)
-
 /* Allocation helpers: zeroed, overflow-checked; on failure record PN_ERR_MEM. */
 int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what);
 
 /* Seconds from a monotonic clock. */
 double pni_wtime(void);
-
-/* Peak resident set size of this process in kB (getrusage), 0 if unknown. */
-long pni_peak_rss_kb(void);
 
 /* Index of the first non-finite entry of x[0..n), or -1. */
 long pni_first_nonfinite(const double *x, size_t n);

@@ -53,11 +53,15 @@ int pn_read_file_bcast(pn_ctx *ctx, const char *path, size_t max_bytes, char **b
     free(buf);
     return rc;
   }
-  MPI_Bcast(&len, 1, MPI_LONG_LONG, 0, ctx->comm);
-  if (ctx->rank != 0) PN_CALL(pni_calloc(ctx, (size_t)len + 1, 1, &buf, path));
-  for (long long off = 0; off < len; off += INT_MAX) { /* chunks below MPI's int count */
+  rc = pni_comm_bcast(ctx, &len, 1, MPI_LONG_LONG, 0, "sharing a file's size");
+  if (rc == PN_OK && ctx->rank != 0) rc = pni_calloc(ctx, (size_t)len + 1, 1, &buf, path);
+  for (long long off = 0; rc == PN_OK && off < len; off += INT_MAX) { /* chunks below MPI's int count */
     const long long chunk = len - off < INT_MAX ? len - off : INT_MAX;
-    MPI_Bcast(buf + off, (int)chunk, MPI_CHAR, 0, ctx->comm);
+    rc = pni_comm_bcast(ctx, buf + off, (int)chunk, MPI_CHAR, 0, "sharing a file's contents");
+  }
+  if (rc != PN_OK) {
+    free(buf);
+    return rc;
   }
   buf[len] = '\0';
   *buf_out = buf;

@@ -1,15 +1,21 @@
 /* Private layout of pn_solver, shared by the modules of the solver:
- * solver.c (API, workspaces, memory budget, pipelined sweeps) and
- * parareal.c (Parareal forward, parallel affine-map adjoint).  Not installed. */
+ *   solver.c     the API and the order of a call (validate, prepare, the
+ *                method's sweeps, the sums over the ranks);
+ *   workspace.c  the workspaces of a batch, the labels a rank owns;
+ *   budget.c     what a batch needs in memory, and the storage that fits;
+ *   block.c      one rank's block of steps for one micro-batch, forward and
+ *                backward (rank-local: no MPI);
+ *   pint/        the parallel methods (pint.h), which move the work between
+ *                the ranks (comm.h).
+ * Not installed. */
 #ifndef PINODE_SOLVER_IMPL_H
 #define PINODE_SOLVER_IMPL_H
 
 #include "adjoint_cont.h"
 #include "pinode/solver.h"
+#include "pint.h"
 #include "step.h"
 #include "traj.h"
-
-typedef struct pni_parareal pni_parareal; /* parareal.c */
 
 /* A label (or a requested output) at a grid index. */
 typedef struct event {
@@ -36,6 +42,8 @@ struct pn_solver {
   pn_model *model;
   const pn_tableau *tab;
   pn_solver_opts opts;
+  const pni_pint_ops *pint; /* the parallel method */
+  void *pint_state;         /* its own state (pint->create), or NULL */
   double h;
   long lo, hi; /* this rank's steps [lo, hi) */
   int rank, size; /* in time: within the batch group (the whole communicator
@@ -54,10 +62,8 @@ struct pn_solver {
   long store_param;
   size_t store_budget;        /* the budget it was fitted to, 0: none */
   int traj_ready;
-  double *z, *lam;   /* B×D current states and adjoints */
-  double *sendbuf, *recvbuf; /* per micro-batch: rows + 1 status slot */
-  MPI_Request *sreq, *rreq;
-  double *theta_bar, *scratch;
+  double *z, *lam, *scratch; /* B×D each: states, adjoints, loss scratch */
+  double *theta_bar;
 
   /* Labels of the loss of the current call, owned by this rank. */
   event *labels; /* sorted by step */
@@ -65,25 +71,16 @@ struct pn_solver {
   double *jumps; /* ∂ℓ/∂z of each owned label, B×D each */
   size_t cap_jumps;
 
-  /* For the trajectory's recompute callback. */
-  const double *cur_theta;
-  int cur_nb;
-
   /* Gradient method of the current call (pn_solver_gradient_method). */
   pn_adjoint_kind adjoint;
   pn_sweep_mode sweep;
   method_ws mws;
 
-  /* Parareal (opts.method == PN_PARALLEL_PARAREAL): G's tableau and the
-   * workspaces of parareal.c, made on first use. */
-  pn_tableau *coarse_tab;
-  pni_parareal *pr;
-
   pn_stats stats;
 };
 
 /* What a forward sweep does besides stepping. */
-typedef struct sweep {
+struct sweep {
   const pn_loss *loss; /* labels to evaluate, or NULL */
   int store;           /* record the trajectory */
   int jumps;           /* keep ∂ℓ/∂z of each label for the backward sweep */
@@ -92,7 +89,7 @@ typedef struct sweep {
   int nsaves;
   double *states_out;  /* nsave×B×D */
   double loss_local;
-} sweep;
+};
 
 /* One backward sweep: where it starts and which labels' jumps it adds. */
 typedef struct bsweep {
@@ -102,18 +99,34 @@ typedef struct bsweep {
   double zerr_den;  /* and Σ ‖z_lo‖² */
 } bsweep;
 
-/* Forward through this rank's block for one micro-batch; z: its rows, in place
- * (z_lo on entry, z_hi on exit).  Records the trajectory and evaluates the
- * owned labels as sw asks. */
-int pni_solver_forward_block(pn_solver *S, sweep *sw, int m, const double *theta, double *z);
-
-/* Backward through this rank's part of a sweep for one micro-batch; lam: its
- * rows (λ at min(top, hi) on entry, without the jump there; at lo on exit,
- * with the jump at 0 on rank 0, without the jump at lo otherwise). */
-int pni_solver_backward_block(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam);
+/* The grid time of index n. */
+static inline double pni_solver_time(const pn_solver *S, long n)
+{
+  return S->opts.t0 + (double)n * S->h;
+}
 
 /* The communicator's rank of time rank r of this rank's batch group. */
 static inline int pni_solver_peer(const pn_solver *S, int r) { return S->group * S->size + r; }
+
+/* Samples in micro-batch m. */
+static inline int pni_solver_micro(const pn_solver *S, int m) { return S->mb0[m + 1] - S->mb0[m]; }
+
+/* ---- block.c: one rank's block, one micro-batch ---- */
+
+/* Forward through this rank's block for micro-batch m; z: its rows, in place
+ * (z_lo on entry, z_hi on exit).  Records the trajectory and evaluates the
+ * owned labels as sw asks. */
+int pni_block_forward(pn_solver *S, sweep *sw, int m, const double *theta, double *z);
+
+/* Backward through this rank's part of a sweep for micro-batch m; lam: its
+ * rows (λ at min(top, hi) on entry, without the jump there; at lo on exit,
+ * with the jump at 0 on rank 0, without the jump at lo otherwise). */
+int pni_block_backward(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam);
+
+/* z_n of micro-batch m (lo ≤ n < hi) from its trajectory, recomputing from
+ * a stored state with the forward sweep's own steps where the storage keeps
+ * fewer states; valid until the next fetch of that micro-batch. */
+int pni_block_state(pn_solver *S, int m, long n, const double *theta, const double **z_out);
 
 /* PN_ERR_NONFINITE naming what, step, time, sample, component and rank if x
  * holds a NaN or Inf; PN_OK otherwise. */
@@ -123,12 +136,46 @@ int pni_solver_nonfinite(pn_solver *S, const char *what, long step, int b0, cons
 /* Append "(sweep, step n from t, on rank r)" to the message of a failure. */
 int pni_solver_in_step(pn_solver *S, int rc, const char *sweep, long n);
 
-/* ---- Parareal (parareal.c) ---- */
+/* ---- workspace.c ---- */
 
-/* Pipelined-or-Parareal dispatch needs no more than these. */
-int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0);
-int pni_parareal_backward(pn_solver *S, const double *theta);
-size_t pni_parareal_bytes(const pn_solver *S, int batch);
-void pni_parareal_free(pni_parareal **pr);
+/* (Re)make the workspaces for a group's batch (nothing is made when the
+ * batch, its micro-batches and the need for a trajectory are unchanged),
+ * after checking the memory budget (budget.c). */
+int pni_solver_setup_batch(pn_solver *S, int batch, int with_traj);
+void pni_solver_free_workspace(pn_solver *S);
+
+/* Bind the loss's labels to the grid and keep those this rank owns. */
+int pni_solver_bind_labels(pn_solver *S, const pn_loss *loss, int batch);
+/* Grid index of every label of the loss (all K, not only the owned ones). */
+const long *pni_solver_label_steps(const pn_solver *S);
+/* Room for the owned labels' jumps of a batch. */
+int pni_solver_ensure_jumps(pn_solver *S, int batch);
+/* The buffers of the gradient method of the current call (method_ws). */
+int pni_solver_ensure_method_ws(pn_solver *S, int batch);
+size_t pni_solver_method_ws_bytes(const pn_solver *S);
+/* Sort events by step (then id). */
+int pni_event_cmp(const void *a, const void *b);
+
+/* ---- budget.c ---- */
+
+/* The trajectories' own policy: stages keeps every state in them (and the
+ * rest in the stepper's tape). */
+pn_storage_kind pni_budget_traj_kind(pn_storage_kind kind);
+
+/* Bytes per rank of the workspaces for a batch in M micro-batches, with or
+ * without the trajectory (its policy: S->store_kind). */
+size_t pni_budget_workspace(const pn_solver *S, int batch, int M, int with_traj);
+
+/* Resolve the storage policy for a batch (auto: all if it fits, else the
+ * largest binomial c that fits) and check the estimate against the budget
+ * before anything is allocated: PN_ERR_LIMIT naming settings that fit. */
+int pni_budget_check(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind *kind,
+                     long *param);
+
+/* The workspaces in place still fit the memory limit. */
+int pni_budget_still_fits(const pn_solver *S, int batch, int M, int with_traj);
+
+/* Storage statistics of the last gradient (policy, fewest recomputations). */
+void pni_budget_stats(pn_solver *S);
 
 #endif

@@ -1,12 +1,19 @@
-/* Time decomposition of the step grid over ranks. */
+/* Time decomposition of the step grid over ranks (tdecomp.h). */
 #include "tdecomp.h"
+
+void pni_split(long n, int parts, int i, long *lo, long *hi)
+{
+  const long q = n / parts, rem = n % parts;
+  *lo = (long)i * q + (i < rem ? i : rem);
+  *hi = *lo + q + (i < rem ? 1 : 0);
+}
 
 void pni_block(long nsteps, int nranks, int rank, long *lo, long *hi)
 {
-  const long q = nsteps / nranks, rem = nsteps % nranks;
-  *lo = (long)rank * q + (rank < rem ? rank : rem);
-  *hi = *lo + q + (rank < rem ? 1 : 0);
+  pni_split(nsteps, nranks, rank, lo, hi);
 }
+
+int pni_owns(long lo, long hi, long m) { return (m > lo && m <= hi) || (m == 0 && lo == 0); }
 
 int pni_owner(long nsteps, int nranks, long m)
 {

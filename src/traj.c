@@ -121,12 +121,12 @@ size_t pni_traj_bytes(pn_storage_kind kind, long param, long lo, long hi, size_t
 /* ---- Setup. ---- */
 
 int pni_traj_init(pni_traj *tr, pn_ctx *ctx, pn_storage_kind kind, long param, long lo, long hi,
-                  size_t width, pni_advance_fn advance, void *arg)
+                  size_t width)
 {
   memset(tr, 0, sizeof *tr);
-  PN_CHECK(ctx, hi > lo && width > 0 && advance, PN_ERR_ARG,
-           "trajectory of steps [%ld, %ld) with %zu doubles a state: need a non-empty block, a "
-           "state and an advance function",
+  PN_CHECK(ctx, hi > lo && width > 0, PN_ERR_ARG,
+           "trajectory of steps [%ld, %ld) with %zu doubles a state: need a non-empty block and "
+           "a state",
            lo, hi, width);
   PN_CHECK(ctx,
            kind == PN_STORE_ALL || ((kind == PN_STORE_EVERY || kind == PN_STORE_BINOMIAL) &&
@@ -140,11 +140,10 @@ int pni_traj_init(pni_traj *tr, pn_ctx *ctx, pn_storage_kind kind, long param, l
   tr->hi = hi;
   tr->k = kind == PN_STORE_BINOMIAL ? param : stride_of(kind, param, len);
   tr->width = width;
-  tr->advance = advance;
-  tr->arg = arg;
-  tr->seg_start = -1;
+  tr->seg_start = tr->build_start = -1;
   tr->recorded = lo - 1;
   tr->fetched = hi;
+  tr->asked = LONG_MIN;
   tr->stored = pni_traj_states(kind, param, len);
   /* One block: the stored states first, then the segment / working state. */
   const long nseg = kind == PN_STORE_BINOMIAL ? binomial_work(len) : (tr->k > 1 ? tr->k : 0);
@@ -210,49 +209,64 @@ static void binomial_record(pni_traj *tr, long n, const double *z)
   plan(tr, rest, tr->plan_slots - 1);
 }
 
-/* Advance from the top checkpoint to z_n, checkpointing at the optimal
- * splits of each sub-reversal on the way (Griewank's recursion, unrolled:
- * after the sub-reversal right of a split is done, its checkpoints have been
- * popped and the next fetch resumes with the one left of it). */
-static int binomial_advance(pni_traj *tr, long n)
+/* The next split of the recomputation: advance job_j steps from job_a. */
+static void binomial_split(pni_traj *tr)
 {
-  long a = tr->pos[tr->depth - 1], len = n + 1 - a, slots = tr->nslots - tr->depth + 1;
-  const double *src = slot(tr, tr->depth - 1);
-  tr->seg_start = -1; /* the working state is overwritten from here on */
-  for (;;) {
-    const long j = pni_binomial_split(len, slots);
-    for (long m = 0; m < j; m++) {
-      PN_CALL(tr->advance(tr->arg, a + m, src, tr->segment));
-      src = tr->segment;
-      tr->recomputed++;
-    }
-    a += j;
-    len -= j;
-    if (len == 1) break;
-    push(tr, a, tr->segment);
-    slots--;
-  }
-  tr->seg_start = n;
-  return PN_OK;
+  tr->job_j = pni_binomial_split(tr->job_len, tr->job_slots);
+  tr->job_m = 0;
 }
 
-static int binomial_fetch(pni_traj *tr, long n, const double **z_out)
+/* z_n for the backward sweep: a checkpoint, the working state, or a
+ * recomputation from the top checkpoint that checkpoints at the optimal
+ * splits of each sub-reversal on the way (Griewank's recursion, unrolled:
+ * after the sub-reversal right of a split is done, its checkpoints have
+ * been popped and the next fetch resumes with the one left of it). */
+static int binomial_need(pni_traj *tr, long n, pni_traj_advance *adv)
 {
-  if (n >= tr->fetched) tr->depth = 1; /* a new sweep: start over from z_lo in slot 0 */
+  if (tr->asked != n) { /* a new request */
+    tr->asked = n;
+    tr->ready = NULL;
+    tr->job_src = NULL;
+    if (n >= tr->fetched) tr->depth = 1; /* a new sweep: start over from z_lo in slot 0 */
+    if (tr->seg_start == n) {
+      tr->ready = tr->segment;
+      return 0;
+    }
+    while (tr->pos[tr->depth - 1] > n) tr->depth--; /* checkpoints the sweep has passed */
+    if (tr->pos[tr->depth - 1] == n) {
+      /* The last use of this checkpoint: free its slot; the pointer stays
+       * valid until the next request, the first that may reuse it. */
+      tr->ready = slot(tr, --tr->depth);
+      return 0;
+    }
+    tr->job_a = tr->pos[tr->depth - 1];
+    tr->job_len = n + 1 - tr->job_a;
+    tr->job_slots = tr->nslots - tr->depth + 1;
+    tr->job_src = slot(tr, tr->depth - 1);
+    tr->seg_start = -1; /* the working state is overwritten from here on */
+    binomial_split(tr);
+  }
   if (tr->seg_start == n) {
-    *z_out = tr->segment;
-    return PN_OK;
+    tr->ready = tr->segment;
+    return 0;
   }
-  while (tr->pos[tr->depth - 1] > n) tr->depth--; /* checkpoints the sweep has passed */
-  if (tr->pos[tr->depth - 1] == n) {
-    /* The last use of this checkpoint: free its slot; the pointer stays
-     * valid until the next fetch, which is the first that may reuse it. */
-    *z_out = slot(tr, --tr->depth);
-    return PN_OK;
+  *adv = (pni_traj_advance){tr->job_a + tr->job_m, tr->job_src, tr->segment};
+  return 1;
+}
+
+static void binomial_advanced(pni_traj *tr)
+{
+  tr->job_src = tr->segment;
+  if (++tr->job_m < tr->job_j) return;
+  tr->job_a += tr->job_j;
+  tr->job_len -= tr->job_j;
+  if (tr->job_len == 1) { /* z_asked is in the working state */
+    tr->seg_start = tr->asked;
+    return;
   }
-  PN_CALL(binomial_advance(tr, n));
-  *z_out = tr->segment;
-  return PN_OK;
+  push(tr, tr->job_a, tr->segment);
+  tr->job_slots--;
+  binomial_split(tr);
 }
 
 /* ---- Record and fetch. ---- */
@@ -262,10 +276,11 @@ void pni_traj_record(pni_traj *tr, long n, const double *z)
   const long i = n - tr->lo;
   if (i == 0) {
     tr->recomputed = 0;
-    tr->seg_start = -1;
+    tr->seg_start = tr->build_start = -1;
     tr->recorded = tr->lo - 1;
     tr->fetched = tr->hi;
-    tr->fetched_ptr = NULL;
+    tr->asked = LONG_MIN;
+    tr->ready = NULL;
   }
   if (n != tr->recorded + 1 || n >= tr->hi) { /* out of order: refuse to fetch */
     tr->recorded = LONG_MIN;
@@ -278,26 +293,32 @@ void pni_traj_record(pni_traj *tr, long n, const double *z)
     memcpy(tr->store + (size_t)(i / tr->k) * tr->width, z, sizeof(double) * tr->width);
 }
 
-static int every_fetch(pni_traj *tr, long n, const double **z_out)
+/* Every-k: z_n lies in the segment [start, min(start + k, hi)), recomputed
+ * whole from its stored first state the first time one of it is asked for. */
+static int every_need(pni_traj *tr, long n, pni_traj_advance *adv)
 {
   const long i = n - tr->lo;
   const long start = tr->lo + (i / tr->k) * tr->k;
-  if (tr->seg_start != start) { /* recompute the segment [start, min(start+k, hi)) once */
-    const long end = start + tr->k < tr->hi ? start + tr->k : tr->hi;
+  const long end = start + tr->k < tr->hi ? start + tr->k : tr->hi;
+  if (tr->seg_start != start && tr->build_start != start) {
     tr->seg_start = -1;
+    tr->build_start = start;
+    tr->fill = 1;
     memcpy(tr->segment, tr->store + (size_t)(i / tr->k) * tr->width, sizeof(double) * tr->width);
-    for (long m = start; m + 1 < end; m++) {
-      PN_CALL(tr->advance(tr->arg, m, tr->segment + (size_t)(m - start) * tr->width,
-                          tr->segment + (size_t)(m + 1 - start) * tr->width));
-      tr->recomputed++;
-    }
-    tr->seg_start = start;
   }
-  *z_out = tr->segment + (size_t)(n - start) * tr->width;
-  return PN_OK;
+  if (tr->seg_start != start && start + tr->fill < end) {
+    *adv = (pni_traj_advance){start + tr->fill - 1,
+                              tr->segment + (size_t)(tr->fill - 1) * tr->width,
+                              tr->segment + (size_t)tr->fill * tr->width};
+    return 1;
+  }
+  tr->seg_start = start;
+  tr->build_start = -1;
+  tr->ready = tr->segment + (size_t)(n - start) * tr->width;
+  return 0;
 }
 
-int pni_traj_fetch(pni_traj *tr, long n, const double **z_out)
+int pni_traj_need(pni_traj *tr, long n, pni_traj_advance *adv)
 {
   PN_CHECK(tr->ctx, tr->store && tr->recorded == tr->hi - 1, PN_ERR_STATE,
            "fetch of z_%ld before the forward sweep recorded z_%ld..z_%ld in order (call "
@@ -305,18 +326,27 @@ int pni_traj_fetch(pni_traj *tr, long n, const double **z_out)
            n, tr->lo, tr->hi - 1);
   PN_CHECK(tr->ctx, n >= tr->lo && n < tr->hi, PN_ERR_ARG,
            "fetch of z_%ld outside this trajectory's steps [%ld, %ld)", n, tr->lo, tr->hi);
-  if (n == tr->fetched && tr->fetched_ptr) {
-    *z_out = tr->fetched_ptr;
-    return PN_OK;
-  }
-  tr->fetched_ptr = NULL;
-  if (tr->kind == PN_STORE_BINOMIAL)
-    PN_CALL(binomial_fetch(tr, n, z_out));
-  else if (tr->k == 1)
-    *z_out = tr->store + (size_t)(n - tr->lo) * tr->width;
-  else
-    PN_CALL(every_fetch(tr, n, z_out));
+  if (n == tr->asked && tr->ready) return 0;
+  if (tr->kind == PN_STORE_BINOMIAL) return binomial_need(tr, n, adv);
+  tr->asked = n;
+  tr->ready = NULL;
+  if (tr->k > 1) return every_need(tr, n, adv);
+  tr->ready = tr->store + (size_t)(n - tr->lo) * tr->width;
+  return 0;
+}
+
+void pni_traj_advanced(pni_traj *tr)
+{
+  tr->recomputed++;
+  if (tr->kind == PN_STORE_BINOMIAL) binomial_advanced(tr);
+  else tr->fill++;
+}
+
+int pni_traj_fetch(pni_traj *tr, long n, const double **z_out)
+{
+  PN_CHECK(tr->ctx, n == tr->asked && tr->ready, PN_ERR_STATE,
+           "fetch of z_%ld before it is ready (take the steps pni_traj_need asks for first)", n);
+  *z_out = tr->ready;
   tr->fetched = n;
-  tr->fetched_ptr = *z_out;
   return PN_OK;
 }

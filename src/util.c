@@ -3,7 +3,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "internal.h"
@@ -28,13 +27,6 @@ double pni_wtime(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-long pni_peak_rss_kb(void)
-{
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  return ru.ru_maxrss; /* kB on Linux */
 }
 
 long pni_first_nonfinite(const double *x, size_t n)

@@ -181,6 +181,8 @@ typedef struct pn_stats {
   double time_forward;   /**< seconds, forward sweep (including waits) */
   double time_backward;  /**< seconds, backward sweep (including waits) */
   double time_wait;      /**< seconds spent waiting for neighbours */
+  double time_mpi;       /**< seconds inside MPI calls (wall clock), every
+                              message and collective of the call included */
   size_t bytes_solver;   /**< bytes the solver holds (trajectory + workspaces) */
   long peak_rss_kb;      /**< peak resident set of the process (getrusage) */
   long block_lo, block_hi; /**< this rank's steps [lo, hi) */

@@ -171,14 +171,6 @@ static void bench_problems(void **state)
   prob_free(&pr);
 }
 
-static int copy_step(void *arg, long n, const double *z, double *z_next)
-{
-  (void)arg;
-  (void)n;
-  z_next[0] = z[0];
-  return PN_OK;
-}
-
 /* Grid indices the binomial forward sweep checkpoints on every rank's block
  * (and where it leaves its working state), found by running the schedule. */
 static int checkpoint_positions(long N, long c, long *out)
@@ -189,7 +181,7 @@ static int checkpoint_positions(long N, long c, long *out)
     long lo, hi;
     pni_block(N, pn_ctx_size(pnt_ctx), r, &lo, &hi);
     pni_traj tr;
-    pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, c, lo, hi, 1, copy_step, NULL));
+    pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, c, lo, hi, 1));
     for (long m = lo; m < hi; m++) pni_traj_record(&tr, m, &z);
     for (long i = 0; i < tr.depth; i++) out[n++] = tr.pos[i];
     if (tr.seg_start >= 0) out[n++] = tr.seg_start;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "testutil.h"
 #include "traj.h"
 
@@ -28,6 +29,20 @@ static int toy_advance(void *arg, long n, const double *z, double *z_next)
   return PN_OK;
 }
 
+/* The caller's side of a fetch: take the steps the store asks for (with
+ * the toy step), then fetch. */
+static int fetch(pni_traj *tr, toy *t, long n, const double **z)
+{
+  pni_traj_advance adv;
+  int rc;
+  while ((rc = pni_traj_need(tr, n, &adv)) == 1) {
+    PN_CALL(toy_advance(t, adv.n, adv.src, adv.dst));
+    pni_traj_advanced(tr);
+  }
+  if (rc != PN_OK) return rc;
+  return pni_traj_fetch(tr, n, z);
+}
+
 /* Run a forward sweep of [lo, lo+N) through tr, keeping every state in ref. */
 static void forward(pni_traj *tr, toy *t, long lo, long N, double *ref)
 {
@@ -41,11 +56,11 @@ static void forward(pni_traj *tr, toy *t, long lo, long N, double *ref)
 
 /* A full backward sweep; every fetched state must equal the recorded one
  * bit for bit. */
-static void backward(pni_traj *tr, long lo, long N, const double *ref)
+static void backward(pni_traj *tr, toy *t, long lo, long N, const double *ref)
 {
   for (long n = lo + N - 1; n >= lo; n--) {
     const double *z = NULL;
-    pnt_ok(pnt_ctx, pni_traj_fetch(tr, n, &z));
+    pnt_ok(pnt_ctx, fetch(tr, t, n, &z));
     if (memcmp(z, ref + (size_t)(n - lo) * W, sizeof(double) * W) != 0)
       fail_msg("z_%ld differs from the recorded state (block [%ld, %ld))", n, lo, lo + N);
   }
@@ -59,9 +74,9 @@ static void check_policy(pn_storage_kind kind, long param, long lo, long N)
   assert_non_null(ref);
   toy t = {0, -1};
   pni_traj tr;
-  pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, kind, param, lo, lo + N, W, toy_advance, &t));
+  pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, kind, param, lo, lo + N, W));
   forward(&tr, &t, lo, N, ref);
-  backward(&tr, lo, N, ref);
+  backward(&tr, &t, lo, N, ref);
   const long want = pni_traj_recompute(kind, param, N);
   if (tr.recomputed != want || t.calls != N + want)
     fail_msg("kind %d param %ld N %ld: recomputed %ld (advance calls %ld), expected %ld", (int)kind,
@@ -196,15 +211,14 @@ static void partial_and_repeated_sweeps(void **state)
   for (size_t c = 0; c < 3; c++) {
     toy t = {0, -1};
     pni_traj tr;
-    pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, cs[c], lo, lo + N, W,
-                                  toy_advance, &t));
+    pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, cs[c], lo, lo + N, W));
     forward(&tr, &t, lo, N, ref);
     const long tops[] = {lo + 70, lo + N - 1, lo + 5, lo + 100, lo, lo + 71};
     for (size_t s = 0; s < 6; s++)
       for (long n = tops[s]; n >= lo; n -= 1 + (long)s) {
         const double *z = NULL, *again = NULL;
-        pnt_ok(pnt_ctx, pni_traj_fetch(&tr, n, &z));
-        pnt_ok(pnt_ctx, pni_traj_fetch(&tr, n, &again)); /* same n twice: same state */
+        pnt_ok(pnt_ctx, fetch(&tr, &t, n, &z));
+        pnt_ok(pnt_ctx, fetch(&tr, &t, n, &again)); /* same n twice: same state */
         assert_ptr_equal(z, again);
         if (memcmp(z, ref + (size_t)(n - lo) * W, sizeof(double) * W) != 0)
           fail_msg("c %ld, sweep from %ld: z_%ld differs", cs[c], tops[s], n);
@@ -222,27 +236,31 @@ static void errors_are_reported(void **state)
   pni_traj tr;
   const double z[W] = {0, 0, 0};
   const double *out = NULL;
-  pnt_fails_with(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, 0, 0, 10, W, toy_advance, &t),
+  pnt_fails_with(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, 0, 0, 10, W),
                  PN_ERR_ARG, "binomial:C");
-  pnt_fails_with(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_AUTO, 5, 0, 10, W, toy_advance, &t),
+  pnt_fails_with(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_AUTO, 5, 0, 10, W),
                  PN_ERR_ARG, "storage 3");
-  pnt_fails_with(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_ALL, 0, 4, 4, W, toy_advance, &t),
+  pnt_fails_with(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_ALL, 0, 4, 4, W),
                  PN_ERR_ARG, "[4, 4)");
   pni_traj_free(&tr); /* safe after a failed init */
 
-  pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, 2, 0, 10, W, toy_advance, &t));
-  pnt_fails_with(pnt_ctx, pni_traj_fetch(&tr, 9, &out), PN_ERR_STATE, "before the forward sweep");
+  pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, 2, 0, 10, W));
+  pnt_fails_with(pnt_ctx, fetch(&tr, &t, 9, &out), PN_ERR_STATE, "before the forward sweep");
   for (long n = 0; n < 10; n++)
     if (n != 4) pni_traj_record(&tr, n, z); /* a gap at 4 */
-  pnt_fails_with(pnt_ctx, pni_traj_fetch(&tr, 9, &out), PN_ERR_STATE, "recorded z_0..z_9");
+  pnt_fails_with(pnt_ctx, fetch(&tr, &t, 9, &out), PN_ERR_STATE, "recorded z_0..z_9");
   for (long n = 0; n < 10; n++) pni_traj_record(&tr, n, z);
-  pnt_fails_with(pnt_ctx, pni_traj_fetch(&tr, 10, &out), PN_ERR_ARG, "outside");
-  pnt_fails_with(pnt_ctx, pni_traj_fetch(&tr, -1, &out), PN_ERR_ARG, "z_-1");
+  pnt_fails_with(pnt_ctx, fetch(&tr, &t, 10, &out), PN_ERR_ARG, "outside");
+  pnt_fails_with(pnt_ctx, fetch(&tr, &t, -1, &out), PN_ERR_ARG, "z_-1");
   t.fail_at = 6; /* c = 2: checkpoints at 0 and 6, so z_8 is recomputed from 6 */
-  pnt_ok(pnt_ctx, pni_traj_fetch(&tr, 9, &out));
-  pnt_fails_with(pnt_ctx, pni_traj_fetch(&tr, 8, &out), PN_ERR_USER_CALLBACK, "toy step 6");
+  pnt_ok(pnt_ctx, fetch(&tr, &t, 9, &out));
+  pnt_fails_with(pnt_ctx, fetch(&tr, &t, 8, &out), PN_ERR_USER_CALLBACK, "toy step 6");
   t.fail_at = -1; /* and the storage recovers on the next fetch */
-  pnt_ok(pnt_ctx, pni_traj_fetch(&tr, 8, &out));
+  pnt_ok(pnt_ctx, fetch(&tr, &t, 8, &out));
+  /* A fetch before the steps it needs were taken is refused. */
+  pni_traj_advance adv;
+  assert_int_equal(pni_traj_need(&tr, 2, &adv), 1);
+  pnt_fails_with(pnt_ctx, pni_traj_fetch(&tr, 2, &out), PN_ERR_STATE, "before it is ready");
   pni_traj_free(&tr);
   pni_traj_free(&tr); /* twice is safe */
 }

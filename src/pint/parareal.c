@@ -23,24 +23,25 @@
  *  - maps: each block is an affine map λ_lo = M_r λ_hi + j_r (per sample,
  *    M_r is D×D; j_r holds the block's label jumps).  Every rank builds its
  *    (M_r, j_r) from its stored trajectory — all at once, D + 1 backward
- *    passes in one batch — then one MPI_Exscan over the ranks in reverse
- *    order composes them, giving every rank the exact λ at its right end,
- *    and each rank runs its ordinary backward block once, accumulating θ̄.
- *    No iterations, exact to rounding; about D + 2 adjoint sweeps a block. */
+ *    passes in one batch — then one exclusive scan over the ranks in reverse
+ *    order (scan.h) composes them, giving every rank the exact λ at its
+ *    right end, and each rank runs its ordinary backward block once,
+ *    accumulating θ̄.  No iterations, exact to rounding; about D + 2 adjoint
+ *    sweeps a block. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctx_impl.h"
+#include "comm.h"
 #include "internal.h"
 #include "model_impl.h"
+#include "scan.h"
 #include "solver_impl.h"
 
-enum { TAG_PARAREAL = 103, TAG_PARAREAL_ADJOINT = 104 };
-
-struct pni_parareal {
+typedef struct pni_parareal {
+  pn_tableau *coarse_tab; /* G's scheme */
   int full_batch;     /* the caller's batch the buffers were made for (the
                          group's share follows from it): keyed on it, every
                          group redoes the collective setup when it changes,
@@ -55,159 +56,13 @@ struct pni_parareal {
   double *gstates;    /* (g+1) × B×D: G's states from Fstart, for G* */
   long ncoarse;       /* g they were made for */
   double zscale;      /* ‖z0‖∞: floor of the forward's relative changes */
-  double *sendbuf, *recvbuf;       /* B×D + 1 status slot each */
+  pni_link link;      /* one slot of B×D: block starts or block-end adjoints */
   double *cols;       /* (D+1) × B×D: λ for each column of the affine map */
   double *tbar;       /* P: θ̄ of the map sweep, discarded */
-  double *elem, *scan; /* one packed affine map each (see pack_map) */
-  size_t elem_len;    /* doubles in one packed map */
-  MPI_Comm rev;       /* the ranks in reverse order, for the suffix scan */
-  MPI_Datatype elem_type;
-  MPI_Op compose_op;
-  MPI_Request sreq;
-};
+  pni_scan scan;      /* the maps' scan over the ranks, right to left */
+} pni_parareal;
 
 /* ---- workspace ---------------------------------------------------------- */
-
-static long coarse_steps(const pn_solver *S);
-
-static size_t doubles_needed(const pn_solver *S, int batch)
-{
-  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)batch * D;
-  const size_t elem = 2 + (size_t)batch * (D * D + D);
-  const int maps = S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
-  return 7 * w + 2 * (w + 1) + (maps ? 2 * (D + 1) * w + 2 * elem + D * D + D : 0) +
-         (size_t)pn_model_nparam(S->model) + (maps ? 0 : ((size_t)coarse_steps(S) + 1) * w);
-}
-
-size_t pni_parareal_bytes(const pn_solver *S, int batch)
-{
-  if (!S->pr || batch < 1) return 0;
-  const int D = pn_model_dim(S->model);
-  const int maps = S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
-  return sizeof(double) * doubles_needed(S, batch) +
-         pni_stepper_bytes(S->coarse_tab, S->model, batch) +
-         (maps ? pni_stepper_bytes(S->tab, S->model, batch * (D + 1)) : 0);
-}
-
-void pni_parareal_free(pni_parareal **pr)
-{
-  if (!pr || !*pr) return;
-  pni_parareal *p = *pr;
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (!finalized) {
-    if (p->sreq != MPI_REQUEST_NULL) MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
-    if (p->elem_type != MPI_DATATYPE_NULL) MPI_Type_free(&p->elem_type);
-    if (p->compose_op != MPI_OP_NULL) MPI_Op_free(&p->compose_op);
-    if (p->rev != MPI_COMM_NULL) MPI_Comm_free(&p->rev);
-  }
-  pni_stepper_free(&p->coarse);
-  pni_stepper_free(&p->wide);
-  free(p->buf);
-  free(p);
-  *pr = NULL;
-}
-
-/* Scratch of the compose operation: MPI calls it inside MPI_Exscan, on the
- * thread that called it, with no way to pass a context. */
-static double *compose_scratch;
-
-/* x ∘ y for packed affine maps, written into y: x holds the ranks to the
- * right of y's (earlier in the reversed order), so the composition maps λ
- * at x's right end to λ at y's left end: M = M_y M_x, j = M_y j_x + j_y. */
-static void compose(void *in, void *inout, int *len, MPI_Datatype *type)
-{
-  (void)type;
-  const double *x = in;
-  double *y = inout;
-  const int B = (int)x[0], D = (int)x[1];
-  const size_t stride = (size_t)D * (size_t)D + (size_t)D;
-  for (int e = 0; e < *len; e++) {
-    for (int b = 0; b < B; b++) {
-      const double *Mx = x + 2 + (size_t)b * stride, *jx = Mx + (size_t)D * D;
-      double *My = y + 2 + (size_t)b * stride, *jy = My + (size_t)D * D;
-      double *M = compose_scratch, *j = M + (size_t)D * D;
-      for (int i = 0; i < D; i++) {
-        double s = jy[i];
-        for (int k = 0; k < D; k++) s += My[i * D + k] * jx[k];
-        j[i] = s;
-        for (int c = 0; c < D; c++) {
-          double m = 0.0;
-          for (int k = 0; k < D; k++) m += My[i * D + k] * Mx[k * D + c];
-          M[i * D + c] = m;
-        }
-      }
-      memcpy(My, M, sizeof(double) * stride);
-    }
-    x += 2 + (size_t)B * stride;
-    y += 2 + (size_t)B * stride;
-  }
-}
-
-/* The buffers and steppers of this rank (no communication). */
-static int setup_local(pn_solver *S)
-{
-  pn_ctx *ctx = S->ctx;
-  const int B = S->batch;
-  pni_parareal_free(&S->pr);
-  pni_parareal *p = NULL;
-  PN_CALL(pni_calloc(ctx, 1, sizeof *p, &p, "Parareal workspace"));
-  p->rev = MPI_COMM_NULL;
-  p->elem_type = MPI_DATATYPE_NULL;
-  p->compose_op = MPI_OP_NULL;
-  p->sreq = MPI_REQUEST_NULL;
-  S->pr = p;
-  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)B * D;
-  const int maps = S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
-  p->elem_len = 2 + (size_t)B * (D * D + D);
-  p->ncoarse = coarse_steps(S);
-  PN_CALL(pni_calloc(ctx, doubles_needed(S, B), sizeof(double), &p->buf, "Parareal buffers"));
-  double *q = p->buf;
-  double **slots[] = {&p->U, &p->Unew, &p->Gold, &p->Unext, &p->Fstart, &p->Lhi, &p->Lnext};
-  for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++, q += w) *slots[i] = q;
-  p->sendbuf = q;
-  p->recvbuf = p->sendbuf + w + 1;
-  p->tbar = p->recvbuf + w + 1;
-  q = p->tbar + pn_model_nparam(S->model);
-  if (maps) {
-    p->cols = q;
-    p->zwide = p->cols + (D + 1) * w;
-    p->elem = p->zwide + (D + 1) * w;
-    p->scan = p->elem + p->elem_len; /* D² + D spare doubles after it: compose's scratch */
-  } else {
-    p->gstates = q;
-  }
-  PN_CALL(pni_stepper_init(&p->coarse, ctx, S->coarse_tab, S->model, B));
-  if (maps) {
-    PN_CHECK(ctx, (size_t)B * (D + 1) <= (size_t)INT32_MAX, PN_ERR_LIMIT,
-             "batch %d x (dimension %zu + 1) rows are too many for the adjoint-map sweep", B, D);
-    PN_CALL(pni_stepper_init(&p->wide, ctx, S->tab, S->model, B * ((int)D + 1)));
-    PN_CHECK(ctx, p->elem_len <= (size_t)INT32_MAX, PN_ERR_LIMIT,
-             "the affine adjoint map of a block (%zu doubles) is too large for one MPI message",
-             p->elem_len);
-  }
-  return PN_OK;
-}
-
-/* Collective: every rank's local part first (agreed, so that none is left
- * waiting in the communicator split), then the MPI objects of the maps. */
-static int setup(pn_solver *S)
-{
-  if (S->pr && S->pr->full_batch == S->full_batch) return PN_OK;
-  pn_ctx *ctx = S->ctx;
-  PN_CALL(pni_agree(ctx, setup_local(S)));
-  pni_parareal *p = S->pr;
-  if (S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS) {
-    PN_CALL_MPI(ctx, MPI_Comm_split(ctx->comm, S->group, S->size - 1 - S->rank, &p->rev));
-    PN_CALL_MPI(ctx, MPI_Type_contiguous((int)p->elem_len, MPI_DOUBLE, &p->elem_type));
-    PN_CALL_MPI(ctx, MPI_Type_commit(&p->elem_type));
-    PN_CALL_MPI(ctx, MPI_Op_create(compose, 0 /* not commutative */, &p->compose_op));
-  }
-  p->full_batch = S->full_batch; /* complete: later calls with this batch reuse it */
-  return PN_OK;
-}
-
-/* ---- forward ------------------------------------------------------------- */
 
 static long coarse_steps(const pn_solver *S)
 {
@@ -215,10 +70,110 @@ static long coarse_steps(const pn_solver *S)
   return S->opts.parareal.coarse_steps > 0 ? S->opts.parareal.coarse_steps : (len + 9) / 10;
 }
 
+static int uses_maps(const pn_solver *S)
+{
+  return S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS;
+}
+
+static size_t doubles_needed(const pn_solver *S, int batch)
+{
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)batch * D;
+  return 7 * w + (size_t)pn_model_nparam(S->model) +
+         (uses_maps(S) ? 2 * (D + 1) * w : ((size_t)coarse_steps(S) + 1) * w);
+}
+
+static size_t bytes(const pn_solver *S, int batch)
+{
+  const pni_parareal *p = S->pint_state;
+  const int D = pn_model_dim(S->model);
+  const size_t w = (size_t)batch * (size_t)D;
+  return sizeof(pni_parareal) + sizeof(double) * doubles_needed(S, batch) +
+         pni_stepper_bytes(p->coarse_tab, S->model, batch) + pni_link_bytes(1, w) +
+         (uses_maps(S) ? pni_stepper_bytes(S->tab, S->model, batch * (D + 1)) +
+                             pni_scan_bytes(batch, D)
+                       : 0);
+}
+
+/* The buffers of a batch (not the coarse scheme, made once). */
+static void free_buffers(pni_parareal *p)
+{
+  pni_link_free(&p->link);
+  pni_scan_free(&p->scan);
+  pni_stepper_free(&p->coarse);
+  pni_stepper_free(&p->wide);
+  free(p->buf);
+  p->buf = NULL;
+  p->full_batch = 0;
+}
+
+static int create(pn_solver *S)
+{
+  pni_parareal *p = NULL;
+  PN_CALL(pni_calloc(S->ctx, 1, sizeof *p, &p, "Parareal workspace"));
+  S->pint_state = p;
+  const char *name = S->opts.parareal.coarse_scheme[0] ? S->opts.parareal.coarse_scheme
+                                                       : pn_tableau_name(S->tab);
+  return pn_tableau_create(S->ctx, name, &p->coarse_tab);
+}
+
+static void destroy(pn_solver *S)
+{
+  pni_parareal *p = S->pint_state;
+  if (!p) return;
+  free_buffers(p);
+  pn_tableau_destroy(&p->coarse_tab);
+  free(p);
+  S->pint_state = NULL;
+}
+
+/* The buffers and steppers of this rank for the group's batch. */
+static int setup_local(pn_solver *S)
+{
+  pn_ctx *ctx = S->ctx;
+  pni_parareal *p = S->pint_state;
+  const int B = S->batch;
+  free_buffers(p);
+  const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)B * D;
+  p->ncoarse = coarse_steps(S);
+  PN_CALL(pni_calloc(ctx, doubles_needed(S, B), sizeof(double), &p->buf, "Parareal buffers"));
+  double *q = p->buf;
+  double **slots[] = {&p->U, &p->Unew, &p->Gold, &p->Unext, &p->Fstart, &p->Lhi, &p->Lnext};
+  for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++, q += w) *slots[i] = q;
+  p->tbar = q;
+  q = p->tbar + pn_model_nparam(S->model);
+  if (uses_maps(S)) {
+    p->cols = q;
+    p->zwide = p->cols + (D + 1) * w;
+  } else {
+    p->gstates = q;
+  }
+  PN_CALL(pni_link_init(&p->link, ctx, 1, &w));
+  PN_CALL(pni_stepper_init(&p->coarse, ctx, p->coarse_tab, S->model, B));
+  if (uses_maps(S)) {
+    PN_CHECK(ctx, (size_t)B * (D + 1) <= (size_t)INT32_MAX, PN_ERR_LIMIT,
+             "batch %d x (dimension %zu + 1) rows are too many for the adjoint-map sweep", B, D);
+    PN_CALL(pni_stepper_init(&p->wide, ctx, S->tab, S->model, B * ((int)D + 1)));
+    PN_CALL(pni_scan_init(&p->scan, ctx, B, (int)D));
+  }
+  return PN_OK;
+}
+
+/* Collective: every rank's buffers, agreed, so that none goes on alone. */
+static int setup(pn_solver *S)
+{
+  pni_parareal *p = S->pint_state;
+  if (p->buf && p->full_batch == S->full_batch) return PN_OK;
+  PN_CALL(pni_agree(S->ctx, setup_local(S)));
+  p->full_batch = S->full_batch; /* complete: later calls with this batch reuse it */
+  return PN_OK;
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
 /* out = G(u): the coarse propagator over this rank's block. */
 static int coarse(pn_solver *S, const double *theta, const double *u, double *out)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const long nc = coarse_steps(S);
   const double T0 = S->opts.t0 + (double)S->lo * S->h, T1 = S->opts.t0 + (double)S->hi * S->h;
   const double H = (T1 - T0) / (double)nc, t = pni_wtime();
@@ -232,7 +187,7 @@ static int coarse(pn_solver *S, const double *theta, const double *u, double *ou
     return pni_error(S->ctx, PN_ERR_NONFINITE, __FILE__, __LINE__, __func__,
                      "the coarse propagator (%s, %ld steps of %.3g over [%.17g, %.17g]) diverged "
                      "on rank %d: use more parareal coarse steps or a stabler coarse scheme",
-                     pn_tableau_name(S->coarse_tab), nc, H, T0, T1, S->ctx->rank);
+                     pn_tableau_name(p->coarse_tab), nc, H, T0, T1, pn_ctx_rank(S->ctx));
   return PN_OK;
 }
 
@@ -256,64 +211,69 @@ static double max_abs(const double *x, size_t n)
   return m;
 }
 
-/* Send B×D doubles and a status to rank `to` (the previous send done). */
-static void send_to(pn_solver *S, int to, int tag, const double *u, int status)
+/* Send B×D doubles and this rank's status (its failure, else one from
+ * upstream) to time rank `to`; a failing send becomes this rank's failure. */
+static void send_to(pn_solver *S, int to, int tag, const double *u, int *rc, int upstream)
 {
-  pni_parareal *p = S->pr;
-  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
-  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
-  memcpy(p->sendbuf, u, sizeof(double) * w);
-  p->sendbuf[w] = (double)status;
-  MPI_Isend(p->sendbuf, (int)w + 1, MPI_DOUBLE, pni_solver_peer(S, to), tag, S->ctx->comm,
-            &p->sreq);
+  pni_parareal *p = S->pint_state;
+  const int sent = pni_link_send(&p->link, 0, u, *rc != PN_OK ? *rc : upstream,
+                                 pni_solver_peer(S, to), tag);
+  if (*rc == PN_OK) *rc = sent;
 }
 
-/* Complete a receive posted on recvbuf; copy the state, return the status. */
-static int finish_receive(pn_solver *S, MPI_Request *req, double *u)
+/* Post the receive of B×D doubles and a status from time rank `from`. */
+static void post_receive(pn_solver *S, int from, int tag, int *rc)
 {
-  pni_parareal *p = S->pr;
-  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
-  const double t = pni_wtime();
-  MPI_Wait(req, MPI_STATUS_IGNORE);
-  S->stats.time_wait += pni_wtime() - t;
-  memcpy(u, p->recvbuf, sizeof(double) * w);
-  return (int)p->recvbuf[w];
+  pni_parareal *p = S->pint_state;
+  const int posted = pni_link_post(&p->link, 0, pni_solver_peer(S, from), tag);
+  if (*rc == PN_OK) *rc = posted;
 }
 
-/* Post the receive of B×D doubles and a status from rank `from` on recvbuf. */
-static void post_receive(pn_solver *S, int from, int tag, MPI_Request *req)
+/* Complete the posted receive into u; a failure upstream sets *upstream. */
+static void finish_receive(pn_solver *S, double *u, int *rc, int *upstream)
 {
-  const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
-  MPI_Irecv(S->pr->recvbuf, (int)w + 1, MPI_DOUBLE, pni_solver_peer(S, from), tag, S->ctx->comm,
-            req);
+  pni_parareal *p = S->pint_state;
+  int status = PN_OK;
+  const int got = pni_link_receive(&p->link, 0, u, &status);
+  if (*rc == PN_OK) *rc = got;
+  if (got == PN_OK && status != PN_OK) *upstream = PN_ERR_REMOTE;
+}
+
+/* Complete the sends of a sweep and account its waits. */
+static void finish_sends(pn_solver *S, int *rc)
+{
+  pni_parareal *p = S->pint_state;
+  const int done = pni_link_wait_sends(&p->link);
+  if (*rc == PN_OK) *rc = done;
+  S->stats.time_wait += p->link.time_wait;
+  p->link.time_wait = 0.0;
 }
 
 /* Iteration 0: the sequential coarse sweep U_{r+1} = G(U_r). */
 static void initial_guess(pn_solver *S, const double *theta, const double *z0, int *rc,
                           int *upstream)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   if (S->rank == 0) {
     memcpy(p->U, z0, sizeof(double) * w);
   } else {
-    MPI_Request req;
-    post_receive(S, S->rank - 1, TAG_PARAREAL, &req);
-    if (finish_receive(S, &req, p->U) != PN_OK) *upstream = PN_ERR_REMOTE;
+    post_receive(S, S->rank - 1, PNI_TAG_PARAREAL, rc);
+    if (*rc == PN_OK) finish_receive(S, p->U, rc, upstream);
   }
   if (S->rank == S->size - 1) return; /* G of the last block would serve nobody */
   if (*rc == PN_OK && *upstream == PN_OK) *rc = coarse(S, theta, p->U, p->Gold);
-  send_to(S, S->rank + 1, TAG_PARAREAL, p->Gold, *rc != PN_OK ? *rc : *upstream);
+  send_to(S, S->rank + 1, PNI_TAG_PARAREAL, p->Gold, rc, *upstream);
 }
 
 /* One correction: receive the new U_r, pass U_{r+1} on; returns the change of U_r. */
-static double correct(pn_solver *S, const double *theta, MPI_Request *req, const double *fend,
-                      int *fresh, int *rc, int *upstream)
+static double correct(pn_solver *S, const double *theta, const double *fend, int *fresh, int *rc,
+                      int *upstream)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   double change = 0.0;
-  if (S->rank > 0 && finish_receive(S, req, p->Unew) != PN_OK) *upstream = PN_ERR_REMOTE;
+  if (S->rank > 0) finish_receive(S, p->Unew, rc, upstream);
   const int changed = S->rank > 0 && *upstream == PN_OK &&
                       memcmp(p->Unew, p->U, sizeof(double) * w) != 0;
   const int last = S->rank == S->size - 1; /* its U_{r+1} would serve nobody */
@@ -332,20 +292,22 @@ static double correct(pn_solver *S, const double *theta, MPI_Request *req, const
       *fresh = 1;
     }
   }
-  if (S->rank < S->size - 1)
-    send_to(S, S->rank + 1, TAG_PARAREAL, p->Unext, *rc != PN_OK ? *rc : *upstream);
+  if (S->rank < S->size - 1) send_to(S, S->rank + 1, PNI_TAG_PARAREAL, p->Unext, rc, *upstream);
   return change;
 }
 
 /* End of an iteration, the same on every rank: the largest change and
  * whether any rank failed, recorded in history[k]; after a failure elsewhere
  * this rank stops as REMOTE.  Returns 1 when the iteration is over. */
-static int iteration_over(pn_solver *S, double change, int failed, int k, double *history,
+static int iteration_over(pn_solver *S, double change, int *rc, int k, double *history,
                           int *upstream)
 {
   const double tol = S->opts.parareal.tol;
-  double mine[2] = {change, failed}, all[2];
-  MPI_Allreduce(mine, all, 2, MPI_DOUBLE, MPI_MAX, S->ctx->comm);
+  const int failed = *rc != PN_OK || *upstream != PN_OK;
+  double mine[2] = {change, failed}, all[2] = {0.0, 1.0};
+  const int reduced = pni_comm_allreduce(S->ctx, mine, all, 2, MPI_DOUBLE, MPI_MAX,
+                                         "agreeing on a Parareal iteration");
+  if (*rc == PN_OK) *rc = reduced;
   if (k < PN_PARAREAL_HISTORY) history[k] = all[0];
   if (all[1] != 0.0 && !failed) *upstream = PN_ERR_REMOTE;
   return all[1] != 0.0 || all[0] == 0.0 || (tol > 0.0 && all[0] <= tol);
@@ -367,35 +329,31 @@ static int not_converged(pn_solver *S, int iterations)
                    S->opts.parareal.tol, hist, S->size);
 }
 
-int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
+static int forward(pn_solver *S, sweep *sw, const double *theta, const double *z0)
 {
   int rc = setup(S), upstream = PN_OK;
   if (rc != PN_OK) return rc; /* setup agreed: every rank returns here */
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const double t = pni_wtime();
   const int kmax = S->opts.parareal.max_iter > 0 ? S->opts.parareal.max_iter : S->size;
-  S->cur_theta = theta;
-  S->cur_nb = S->batch;
   p->zscale = max_abs(z0, (size_t)S->batch * (size_t)pn_model_dim(S->model));
   initial_guess(S, theta, z0, &rc, &upstream);
   int fresh = 1, k = 0, done = 0;
   while (!done && k < kmax) {
-    MPI_Request req = MPI_REQUEST_NULL;
-    if (S->rank > 0) post_receive(S, S->rank - 1, TAG_PARAREAL, &req); /* arrives while F runs */
+    if (S->rank > 0) post_receive(S, S->rank - 1, PNI_TAG_PARAREAL, &rc); /* arrives while F runs */
     if (rc == PN_OK && upstream == PN_OK && fresh) {
       memcpy(S->z, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
       memcpy(p->Fstart, p->U, sizeof(double) * (size_t)S->batch * (size_t)pn_model_dim(S->model));
       sw->loss_local = 0.0;
-      rc = pni_solver_forward_block(S, sw, 0, theta, S->z);
+      rc = pni_block_forward(S, sw, 0, theta, S->z);
       fresh = 0;
     } else if (rc == PN_OK && upstream == PN_OK) {
       S->stats.fine_sweeps_skipped++; /* same U_r: F(U_r) and its trajectory stand */
     }
-    const double change = correct(S, theta, &req, S->z, &fresh, &rc, &upstream);
-    done = iteration_over(S, change, rc != PN_OK || upstream != PN_OK, k++,
-                          S->stats.parareal_residual, &upstream);
+    const double change = correct(S, theta, S->z, &fresh, &rc, &upstream);
+    done = iteration_over(S, change, &rc, k++, S->stats.parareal_residual, &upstream);
   }
-  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+  finish_sends(S, &rc);
   S->stats.parareal_iterations = k;
   S->stats.time_forward += pni_wtime() - t;
   if (rc == PN_OK && upstream == PN_OK && !done) rc = not_converged(S, k);
@@ -409,7 +367,7 @@ int pni_parareal_forward(pn_solver *S, sweep *sw, const double *theta, const dou
 static void add_map_jumps(pn_solver *S, int *li, long step)
 {
   const size_t D = (size_t)pn_model_dim(S->model), w = (size_t)S->batch * D;
-  double *jcol = S->pr->cols + D * w;
+  double *jcol = ((pni_parareal *)S->pint_state)->cols + D * w;
   while (*li >= 0 && S->labels[*li].step > step) (*li)--;
   for (; *li >= 0 && S->labels[*li].step == step; (*li)--) {
     const double *jump = S->jumps + (size_t)*li * w;
@@ -422,7 +380,7 @@ static void add_map_jumps(pn_solver *S, int *li, long step)
  * block's label jumps (the one at hi included, the one at lo excluded). */
 static int build_map(pn_solver *S, const double *theta)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const int B = S->batch, D = pn_model_dim(S->model);
   const size_t w = (size_t)B * (size_t)D;
   memset(p->cols, 0, sizeof(double) * ((size_t)D + 1) * w);
@@ -431,8 +389,8 @@ static int build_map(pn_solver *S, const double *theta)
   int li = S->nlabels - 1;
   add_map_jumps(S, &li, S->hi);
   for (long n = S->hi - 1; n >= S->lo; n--) {
-    const double *zn = NULL, tn = S->opts.t0 + (double)n * S->h;
-    PN_CALL(pni_solver_in_step(S, pni_traj_fetch(&S->traj[0], n, &zn), "adjoint-map", n));
+    const double *zn = NULL, tn = pni_solver_time(S, n);
+    PN_CALL(pni_solver_in_step(S, pni_block_state(S, 0, n, theta, &zn), "adjoint-map", n));
     /* Row e·B + b of the wide batch is column e of sample b: all D + 1
      * columns go through one step adjoint, at z_b each. */
     for (int e = 0; e <= D; e++) memcpy(p->zwide + (size_t)e * w, zn, sizeof(double) * w);
@@ -448,16 +406,14 @@ static int build_map(pn_solver *S, const double *theta)
   return PN_OK;
 }
 
-/* Pack (M, j) per sample: [B, D, then per sample M (D×D row-major), j (D)]. */
+/* This rank's maps for the scan, per sample: M (D×D row-major), then j. */
 static void pack_map(pn_solver *S)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const int B = S->batch, D = pn_model_dim(S->model);
-  const size_t w = (size_t)B * (size_t)D, stride = (size_t)D * D + (size_t)D;
-  p->elem[0] = B;
-  p->elem[1] = D;
+  const size_t w = (size_t)B * (size_t)D;
   for (int b = 0; b < B; b++) {
-    double *M = p->elem + 2 + (size_t)b * stride, *j = M + (size_t)D * D;
+    double *M = pni_scan_record(&p->scan, p->scan.mine, b), *j = M + (size_t)D * D;
     for (int i = 0; i < D; i++) {
       for (int e = 0; e < D; e++) M[i * D + e] = p->cols[(size_t)e * w + (size_t)b * D + i];
       j[i] = p->cols[(size_t)D * w + (size_t)b * D + i];
@@ -467,34 +423,28 @@ static void pack_map(pn_solver *S)
 
 static int adjoint_maps(pn_solver *S, const double *theta)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const int B = S->batch, D = pn_model_dim(S->model);
-  const size_t stride = (size_t)D * D + (size_t)D;
   int rc = PN_OK;
   const double t = pni_wtime();
   memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
-  S->cur_theta = theta;
-  S->cur_nb = B;
   /* Rank 0's map would only serve ranks to its left: there are none. */
   if (S->rank > 0) rc = build_map(S, theta);
   if (rc == PN_OK && S->rank > 0) pack_map(S);
-  if (S->rank == 0 || rc != PN_OK) memset(p->elem, 0, sizeof(double) * p->elem_len);
-  p->elem[0] = B;
-  p->elem[1] = D;
   /* Agree before the scan: a rank that failed would otherwise feed it garbage. */
-  rc = pni_agree(S->ctx, rc);
-  if (rc != PN_OK) return rc;
-  compose_scratch = p->scan + p->elem_len; /* D² + D spare doubles after scan */
-  PN_CALL_MPI(S->ctx, MPI_Exscan(p->elem, p->scan, 1, p->elem_type, p->compose_op, p->rev));
+  PN_CALL(pni_agree(S->ctx, rc));
+  /* Right to left: time rank size−1 is first in the order. */
+  PN_CALL(pni_scan_exclusive(&p->scan, S->size - 1 - S->rank, S->size,
+                             pni_solver_peer(S, S->size - 1), -1, PNI_TAG_SCAN));
   S->stats.time_adjoint_map += pni_wtime() - t;
   /* λ at my right end: the composed map of the ranks to my right applied to
    * λ_N = 0, i.e. its affine part (the last rank has nobody to its right). */
-  for (int b = 0; b < B; b++)
-    for (int i = 0; i < D; i++)
-      S->lam[(size_t)b * D + i] =
-          S->rank == S->size - 1 ? 0.0 : p->scan[2 + (size_t)b * stride + (size_t)D * D + i];
+  for (int b = 0; b < B; b++) {
+    const double *j = pni_scan_record(&p->scan, p->scan.result, b) + (size_t)D * D;
+    for (int i = 0; i < D; i++) S->lam[(size_t)b * D + i] = p->scan.has_result ? j[i] : 0.0;
+  }
   bsweep bw = {.label = -1, .top = S->opts.nsteps};
-  rc = pni_solver_backward_block(S, &bw, 0, theta, S->lam);
+  rc = pni_block_backward(S, &bw, 0, theta, S->lam);
   S->stats.sweeps_backward++;
   S->stats.time_backward += pni_wtime() - t;
   return rc;
@@ -505,7 +455,7 @@ static int adjoint_maps(pn_solver *S, const double *theta)
 /* G's states from where the last fine sweep started: G* is linearised there. */
 static int coarse_states(pn_solver *S, const double *theta)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   const double T0 = S->opts.t0 + (double)S->lo * S->h, T1 = S->opts.t0 + (double)S->hi * S->h;
   const double H = (T1 - T0) / (double)p->ncoarse;
@@ -520,7 +470,7 @@ static int coarse_states(pn_solver *S, const double *theta)
 /* v ← G*(v): the coarse propagator's adjoint over my block (linear in v). */
 static int coarse_adjoint(pn_solver *S, const double *theta, double *v)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   const double T0 = S->opts.t0 + (double)S->lo * S->h, T1 = S->opts.t0 + (double)S->hi * S->h;
   const double H = (T1 - T0) / (double)p->ncoarse, t = pni_wtime();
@@ -535,15 +485,15 @@ static int coarse_adjoint(pn_solver *S, const double *theta, double *v)
 /* One correction of the adjoint: receive the new λ_hi from the right, pass
  * λ_lo ≈ F*(λ_hi^old) + G*(λ_hi^new − λ_hi^old) to the left; returns the
  * change of λ_hi.  flo: my last F*(λ_hi^old). */
-static double correct_adjoint(pn_solver *S, const double *theta, MPI_Request *req,
-                              const double *flo, double lscale, int *fresh, int *rc, int *upstream)
+static double correct_adjoint(pn_solver *S, const double *theta, const double *flo, double lscale,
+                              int *fresh, int *rc, int *upstream)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   const int last = S->rank == S->size - 1; /* λ_N = 0: exact from the start */
   double change = 0.0;
   /* Unew: scratch for λ_hi^new */
-  if (!last && finish_receive(S, req, p->Unew) != PN_OK) *upstream = PN_ERR_REMOTE;
+  if (!last) finish_receive(S, p->Unew, rc, upstream);
   const int changed = !last && *upstream == PN_OK && memcmp(p->Unew, p->Lhi, sizeof(double) * w) != 0;
   if (*rc == PN_OK && *upstream == PN_OK) {
     if (changed) change = rel_change(p->Unew, p->Lhi, w, lscale);
@@ -560,41 +510,36 @@ static double correct_adjoint(pn_solver *S, const double *theta, MPI_Request *re
       *fresh = 1;
     }
   }
-  if (S->rank > 0)
-    send_to(S, S->rank - 1, TAG_PARAREAL_ADJOINT, p->Lnext, *rc != PN_OK ? *rc : *upstream);
+  if (S->rank > 0) send_to(S, S->rank - 1, PNI_TAG_PARAREAL_ADJOINT, p->Lnext, rc, *upstream);
   return change;
 }
 
 static int adjoint_iterate(pn_solver *S, const double *theta)
 {
-  pni_parareal *p = S->pr;
+  pni_parareal *p = S->pint_state;
   const size_t w = (size_t)S->batch * (size_t)pn_model_dim(S->model);
   const int kmax = S->opts.parareal.max_iter > 0 ? S->opts.parareal.max_iter : S->size;
   const double t = pni_wtime();
   int rc = PN_OK, upstream = PN_OK, fresh = 1, k = 0, done = 0;
   double lscale = 0.0;
-  S->cur_theta = theta;
-  S->cur_nb = S->batch;
   memset(p->Lhi, 0, sizeof(double) * w); /* λ_hi^0 = 0: F* alone brings the block's jumps */
   memset(p->Lnext, 0, sizeof(double) * w);
   if (S->rank > 0) rc = coarse_states(S, theta);
   bsweep bw = {.label = -1, .top = S->opts.nsteps};
   while (!done && k < kmax) {
-    MPI_Request req = MPI_REQUEST_NULL;
-    if (S->rank < S->size - 1) post_receive(S, S->rank + 1, TAG_PARAREAL_ADJOINT, &req);
+    if (S->rank < S->size - 1) post_receive(S, S->rank + 1, PNI_TAG_PARAREAL_ADJOINT, &rc);
     if (rc == PN_OK && upstream == PN_OK && fresh) { /* F*: θ̄ of this pass only */
       memcpy(S->lam, p->Lhi, sizeof(double) * w);
       memset(S->theta_bar, 0, sizeof(double) * (size_t)pn_model_nparam(S->model));
-      rc = pni_solver_backward_block(S, &bw, 0, theta, S->lam);
+      rc = pni_block_backward(S, &bw, 0, theta, S->lam);
       S->stats.sweeps_backward++;
       lscale = fmax(lscale, max_abs(S->lam, w));
       fresh = 0;
     }
-    const double change = correct_adjoint(S, theta, &req, S->lam, lscale, &fresh, &rc, &upstream);
-    done = iteration_over(S, change, rc != PN_OK || upstream != PN_OK, k++,
-                          S->stats.parareal_adjoint_residual, &upstream);
+    const double change = correct_adjoint(S, theta, S->lam, lscale, &fresh, &rc, &upstream);
+    done = iteration_over(S, change, &rc, k++, S->stats.parareal_adjoint_residual, &upstream);
   }
-  MPI_Wait(&p->sreq, MPI_STATUS_IGNORE);
+  finish_sends(S, &rc);
   S->stats.parareal_adjoint_iterations = k;
   S->stats.time_backward += pni_wtime() - t;
   if (rc == PN_OK && upstream == PN_OK && !done)
@@ -608,8 +553,60 @@ static int adjoint_iterate(pn_solver *S, const double *theta)
   return rc;
 }
 
-int pni_parareal_backward(pn_solver *S, const double *theta)
+static int backward(pn_solver *S, const pn_loss *loss, const double *theta)
 {
-  if (S->opts.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS) return adjoint_maps(S, theta);
+  (void)loss;
+  if (uses_maps(S)) return adjoint_maps(S, theta);
   return adjoint_iterate(S, theta);
 }
+
+/* ---- the method ------------------------------------------------------------- */
+
+static int validate(pn_ctx *ctx, const pn_solver_opts *o)
+{
+  PN_CHECK(ctx, o->storage != PN_STORE_STAGES, PN_ERR_ARG,
+           "storage 'stages' keeps the stage tape of one sweep, which Parareal's repeated fine "
+           "sweeps and adjoint-map sweep cannot share: use all, every, binomial or auto");
+  const pn_parareal_opts *pr = &o->parareal;
+  PN_CHECK(ctx, pr->max_iter >= 0, PN_ERR_ARG,
+           "parareal max_iter = %d: need >= 0 (0 = the number of ranks)", pr->max_iter);
+  PN_CHECK(ctx, isfinite(pr->tol) && pr->tol >= 0.0, PN_ERR_ARG,
+           "parareal tol = %g: need a finite number >= 0", pr->tol);
+  PN_CHECK(ctx, pr->coarse_steps >= 0, PN_ERR_ARG,
+           "parareal coarse_steps = %ld: need >= 0 (0 = a tenth of the block)", pr->coarse_steps);
+  PN_CHECK(ctx,
+           pr->adjoint == PN_PARAREAL_ADJOINT_ITERATE || pr->adjoint == PN_PARAREAL_ADJOINT_MAPS,
+           PN_ERR_ARG, "unknown parareal adjoint %d (iterate or maps)", (int)pr->adjoint);
+  PN_CHECK(ctx, memchr(pr->coarse_scheme, '\0', sizeof pr->coarse_scheme) != NULL, PN_ERR_ARG,
+           "parareal coarse_scheme is not a terminated string");
+  return PN_OK;
+}
+
+static int supports(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode)
+{
+  PN_CHECK(S->ctx, adjoint == PN_ADJOINT_DISCRETE && mode == PN_SWEEP_MULTI, PN_ERR_ARG,
+           "the parareal method computes the discrete multi-point adjoint only (asked: %s, %s); "
+           "use the pipeline method for the other gradient methods",
+           pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
+  return PN_OK;
+}
+
+/* No pipeline: the whole batch goes through the blocks at once. */
+static int microbatches(const pn_solver *S, int batch)
+{
+  (void)S;
+  (void)batch;
+  return 1;
+}
+
+const pni_pint_ops pni_parareal_ops = {
+    .name = "parareal",
+    .validate = validate,
+    .supports = supports,
+    .create = create,
+    .destroy = destroy,
+    .microbatches = microbatches,
+    .bytes = bytes,
+    .forward = forward,
+    .backward = backward,
+};

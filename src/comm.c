@@ -1,0 +1,196 @@
+/* Transport: checked and timed MPI calls, rank agreement, and the links
+ * between neighbouring ranks (comm.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm.h"
+#include "ctx_impl.h"
+#include "internal.h"
+
+double pni_comm_time(const pn_ctx *ctx) { return ctx->time_mpi; }
+
+/* Time the MPI call `expr` into ctx's clock; a failure becomes PN_ERR_MPI
+ * naming `what` (the caller's words) and the call. */
+#define COMM_CALL(ctx, what, expr)                                                      \
+  do {                                                                                  \
+    const double comm_t0_ = pni_wtime();                                                \
+    const int comm_rc_ = (expr);                                                        \
+    (ctx)->time_mpi += pni_wtime() - comm_t0_;                                          \
+    if (comm_rc_ != MPI_SUCCESS) return mpi_failure((ctx), comm_rc_, (what), #expr);   \
+  } while (0)
+
+static int mpi_failure(pn_ctx *ctx, int mpirc, const char *what, const char *call)
+{
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(mpirc, text, &len) != MPI_SUCCESS) snprintf(text, sizeof text, "code %d", mpirc);
+  const char *paren = strchr(call, '(');
+  return pn_ctx_fail(ctx, PN_ERR_MPI, "%.*s failed on rank %d while %s: %s",
+                     paren ? (int)(paren - call) : (int)strlen(call), call, ctx->rank, what, text);
+}
+
+static MPI_Comm comm_of(const pn_ctx *ctx, MPI_Comm comm)
+{
+  return comm == MPI_COMM_NULL ? ctx->comm : comm;
+}
+
+int pni_comm_allreduce(pn_ctx *ctx, const void *in, void *out, int count, MPI_Datatype type,
+                       MPI_Op op, const char *what)
+{
+  COMM_CALL(ctx, what, MPI_Allreduce(in, out, count, type, op, ctx->comm));
+  return PN_OK;
+}
+
+int pni_comm_bcast(pn_ctx *ctx, void *buf, int count, MPI_Datatype type, int root,
+                   const char *what)
+{
+  COMM_CALL(ctx, what, MPI_Bcast(buf, count, type, root, ctx->comm));
+  return PN_OK;
+}
+
+int pni_comm_allgatherv(pn_ctx *ctx, const void *in, int count, MPI_Datatype type, void *out,
+                        const int *counts, const int *displs, const char *what)
+{
+  COMM_CALL(ctx, what,
+            MPI_Allgatherv(in, count, type, out, counts, displs, type, ctx->comm));
+  return PN_OK;
+}
+
+int pni_comm_sendrecv(pn_ctx *ctx, MPI_Comm comm, const void *out, int nout, int to, void *in,
+                      int nin, int from, MPI_Datatype type, int tag, const char *what)
+{
+  COMM_CALL(ctx, what,
+            MPI_Sendrecv(out, nout, type, to, tag, in, nin, type, from, tag, comm_of(ctx, comm),
+                         MPI_STATUS_IGNORE));
+  return PN_OK;
+}
+
+int pni_comm_split(pn_ctx *ctx, int color, int key, MPI_Comm *out)
+{
+  COMM_CALL(ctx, "splitting the communicator", MPI_Comm_split(ctx->comm, color, key, out));
+  return PN_OK;
+}
+
+void pni_comm_free(MPI_Comm *comm)
+{
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && *comm != MPI_COMM_NULL) MPI_Comm_free(comm);
+  *comm = MPI_COMM_NULL;
+}
+
+int pni_agree(pn_ctx *ctx, int local_rc)
+{
+  /* Agree on the lowest failing rank and share its code and message, so that
+   * every rank returns the same error and none is left waiting. */
+  const int mine = local_rc != PN_OK ? ctx->rank : ctx->size;
+  int first = ctx->size;
+  PN_CALL(pni_comm_allreduce(ctx, &mine, &first, 1, MPI_INT, MPI_MIN, "agreeing on a status"));
+  if (first == ctx->size) return PN_OK;
+  char msg[sizeof ctx->msg];
+  int code = local_rc;
+  if (ctx->rank == first) memcpy(msg, ctx->msg, sizeof msg);
+  PN_CALL(pni_comm_bcast(ctx, &code, 1, MPI_INT, first, "sharing a failing rank's status"));
+  PN_CALL(pni_comm_bcast(ctx, msg, (int)sizeof msg, MPI_CHAR, first,
+                         "sharing a failing rank's message"));
+  msg[sizeof msg - 1] = '\0';
+  if (ctx->rank != first) snprintf(ctx->msg, sizeof ctx->msg, "rank %d: %.1000s", first, msg);
+  ctx->code = code;
+  return code;
+}
+
+/* ---- Links ---- */
+
+size_t pni_link_bytes(int nslots, size_t total_len)
+{
+  return sizeof(double) * 2 * (total_len + (size_t)nslots) +
+         (size_t)nslots * (2 * sizeof(size_t) + 2 * sizeof(MPI_Request));
+}
+
+int pni_link_init(pni_link *link, pn_ctx *ctx, int nslots, const size_t *len)
+{
+  memset(link, 0, sizeof *link);
+  link->ctx = ctx;
+  size_t total = 0;
+  for (int i = 0; i < nslots; i++) total += len[i] + 1;
+  int rc = pni_calloc(ctx, 2 * (size_t)nslots, sizeof(size_t), &link->len, "message slots");
+  if (rc == PN_OK) rc = pni_calloc(ctx, 2 * total, sizeof(double), &link->sendbuf, "message buffers");
+  if (rc == PN_OK)
+    rc = pni_calloc(ctx, 2 * (size_t)nslots, sizeof(MPI_Request), &link->sreq, "message requests");
+  if (rc != PN_OK) {
+    pni_link_free(link);
+    return rc;
+  }
+  link->nslots = nslots;
+  link->off = link->len + nslots;
+  link->recvbuf = link->sendbuf + total;
+  link->rreq = link->sreq + nslots;
+  for (int i = 0, at = 0; i < nslots; i++) {
+    link->len[i] = len[i];
+    link->off[i] = (size_t)at;
+    at += (int)(len[i] + 1);
+    link->sreq[i] = link->rreq[i] = MPI_REQUEST_NULL;
+  }
+  return PN_OK;
+}
+
+void pni_link_free(pni_link *link)
+{
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  for (int i = 0; !finalized && i < 2 * link->nslots; i++) /* sreq, then rreq */
+    if (link->sreq[i] != MPI_REQUEST_NULL) {
+      if (i >= link->nslots) MPI_Cancel(&link->sreq[i]);
+      MPI_Wait(&link->sreq[i], MPI_STATUS_IGNORE);
+    }
+  free(link->len);
+  free(link->sendbuf);
+  free(link->sreq);
+  memset(link, 0, sizeof *link);
+}
+
+int pni_link_post(pni_link *link, int i, int from, int tag)
+{
+  pn_ctx *ctx = link->ctx;
+  COMM_CALL(ctx, "posting the receive of a neighbour's message",
+            MPI_Irecv(link->recvbuf + link->off[i], (int)link->len[i] + 1, MPI_DOUBLE, from, tag,
+                      ctx->comm, &link->rreq[i]));
+  return PN_OK;
+}
+
+int pni_link_receive(pni_link *link, int i, double *rows, int *status)
+{
+  pn_ctx *ctx = link->ctx;
+  const double t = pni_wtime();
+  COMM_CALL(ctx, "waiting for a neighbour's message", MPI_Wait(&link->rreq[i], MPI_STATUS_IGNORE));
+  link->time_wait += pni_wtime() - t;
+  const double *slot = link->recvbuf + link->off[i];
+  memcpy(rows, slot, sizeof(double) * link->len[i]);
+  *status = (int)slot[link->len[i]];
+  return PN_OK;
+}
+
+int pni_link_send(pni_link *link, int i, const double *rows, int status, int to, int tag)
+{
+  pn_ctx *ctx = link->ctx;
+  const double t = pni_wtime();
+  COMM_CALL(ctx, "completing a send to a neighbour", MPI_Wait(&link->sreq[i], MPI_STATUS_IGNORE));
+  link->time_wait += pni_wtime() - t;
+  double *slot = link->sendbuf + link->off[i];
+  memcpy(slot, rows, sizeof(double) * link->len[i]);
+  slot[link->len[i]] = (double)status;
+  COMM_CALL(ctx, "sending to a neighbour",
+            MPI_Isend(slot, (int)link->len[i] + 1, MPI_DOUBLE, to, tag, ctx->comm, &link->sreq[i]));
+  return PN_OK;
+}
+
+int pni_link_wait_sends(pni_link *link)
+{
+  pn_ctx *ctx = link->ctx;
+  const double t = pni_wtime();
+  COMM_CALL(ctx, "completing the sends to a neighbour",
+            MPI_Waitall(link->nslots, link->sreq, MPI_STATUSES_IGNORE));
+  link->time_wait += pni_wtime() - t;
+  return PN_OK;
+}
