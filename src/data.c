@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grid.h"
 #include "internal.h"
 #include "pinode/data.h"
 #include "pinode/io.h"
+#include "text.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_DIM 4096
@@ -230,23 +232,14 @@ int pn_dataset_generate(pn_ctx *ctx, const pn_generator_opts *o, pn_dataset **ou
 typedef struct csv {
   pn_ctx *ctx;
   const char *path;
-  char *text;
-  size_t len, pos;
-  long line;
+  pni_lines r;
+  long line; /* of the line being parsed */
 } csv;
 
 static char *csv_next_line(csv *c)
 {
-  if (c->pos >= c->len) return NULL;
-  char *s = c->text + c->pos;
-  char *nl = memchr(s, '\n', c->len - c->pos);
-  if (nl) {
-    *nl = '\0';
-    c->pos = (size_t)(nl - c->text) + 1;
-  } else {
-    c->pos = c->len;
-  }
-  c->line++;
+  char *s = pni_lines_next(&c->r);
+  c->line = c->r.line;
   return s;
 }
 
@@ -282,13 +275,8 @@ static int skip_line(const char *s)
  * first data row when there is no header. */
 static int csv_header(csv *c, char **fields, int *dim)
 {
-  size_t pos = c->pos;
-  long line = c->line;
-  char *s;
-  while ((s = csv_next_line(c)) && skip_line(s)) {
-    pos = c->pos;
-    line = c->line;
-  }
+  char *s = csv_next_line(c);
+  while (s && skip_line(s)) s = csv_next_line(c);
   PN_CHECK(c->ctx, s, PN_ERR_PARSE, "%s: no data rows (expected 'trajectory,time,z1,...,zD')",
            c->path);
   const size_t len = strlen(s);
@@ -305,9 +293,7 @@ static int csv_header(csv *c, char **fields, int *dim)
   char *end = NULL;
   strtod(fields[0], &end);
   if (end != fields[0]) { /* no header: re-read this line as a data row */
-    if (pos + len < c->len) s[len] = '\n';
-    c->pos = pos;
-    c->line = line;
+    pni_lines_back(&c->r);
   } else {
     PN_CHECK_GOTO(rc, c->ctx, strcmp(fields[0], "trajectory") == 0 && strcmp(fields[1], "time") == 0,
                   PN_ERR_PARSE, "%s:%ld: header '%.200s' must start with 'trajectory,time,'",
@@ -401,14 +387,7 @@ static int csv_parse(csv *c, pn_dataset **out)
   /* Size the arrays for the lines that can hold a row: neither blank nor a
    * comment (skip_line()), so that blank lines cost no memory (a 200 MB file
    * of them made the reader ask for 8 GB). */
-  long maxrows = 0;
-  for (size_t i = c->pos; i < c->len;) {
-    size_t j = i;
-    while (j < c->len && (c->text[j] == ' ' || c->text[j] == '\t' || c->text[j] == '\r')) j++;
-    maxrows += j < c->len && c->text[j] != '\n' && c->text[j] != '#';
-    const char *nl = memchr(c->text + j, '\n', c->len - j);
-    i = nl ? (size_t)(nl - c->text) + 1 : c->len;
-  }
+  long maxrows = (long)pni_lines_content(&c->r);
   if (maxrows == 0) maxrows = 1;
   PN_CHECK_GOTO(rc, c->ctx, maxrows <= (1L << 31), PN_ERR_LIMIT, "%s: too many rows", c->path);
   PN_CALL_GOTO(rc, alloc_dataset(c->ctx, D, (int)maxrows, maxrows, &ds));
@@ -435,13 +414,10 @@ int pn_dataset_read_csv(pn_ctx *ctx, const char *path, pn_dataset **out)
 {
   PN_CHECK(ctx, path && out, PN_ERR_ARG, "NULL argument");
   *out = NULL;
-  csv c = {ctx, path, NULL, 0, 0, 0};
-  PN_CALL(pn_read_file_bcast(ctx, path, MAX_FILE_BYTES, &c.text, &c.len));
-  int rc = PN_OK;
-  if (memchr(c.text, '\0', c.len))
-    rc = pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: binary data (a NUL byte) in a CSV file", path);
-  if (rc == PN_OK) rc = csv_parse(&c, out);
-  free(c.text);
+  csv c = {.ctx = ctx, .path = path};
+  PN_CALL(pni_lines_read(ctx, path, MAX_FILE_BYTES, &c.r));
+  const int rc = csv_parse(&c, out);
+  pni_lines_free(&c.r);
   return rc;
 }
 
@@ -469,33 +445,6 @@ int pn_dataset_write_csv(pn_ctx *ctx, const pn_dataset *ds, const char *path)
 
 /* ---- the solver grid ------------------------------------------------------ */
 
-/* Grid index of t on t0 + n h, or −1: within a millionth of a step of a grid
- * point, the tolerance the solver's label binding uses too. */
-static long grid_index(double t, double t0, double h, long nsteps)
-{
-  const double x = (t - t0) / h;
-  if (!(x > -0.5 && x < (double)nsteps + 0.5)) return -1;
-  const long m = lround(x);
-  return fabs(t0 + (double)m * h - t) <= 1e-6 * h ? m : -1;
-}
-
-/* Smallest step count in [N, 16N] that puts every time on the grid (0 if
- * none); the search is capped at 2e7 row checks (a failing row counts too),
- * so that neither a huge dataset nor a huge N can stall it. */
-static long fitting_steps(const pn_dataset *ds, double t0, double t1, long nsteps)
-{
-  long budget = 20000000;
-  const long last = nsteps > LONG_MAX / 16 ? LONG_MAX : 16 * nsteps;
-  for (long n = nsteps; budget > 0; n++) {
-    const double h = (t1 - t0) / (double)n;
-    long r = 0;
-    while (r < ds->nrows && budget-- > 0 && grid_index(ds->time[r], t0, h, n) >= 0) r++;
-    if (r == ds->nrows) return n;
-    if (n == last) break;
-  }
-  return 0;
-}
-
 /* "file:line" of row r, or "generator 'x', trajectory j". */
 static const char *row_where(const pn_dataset *ds, int j, long r, char *buf, size_t n)
 {
@@ -511,7 +460,7 @@ static int off_grid(pn_ctx *ctx, const pn_dataset *ds, int j, long r, double t0,
 {
   char w[700], hint[160] = "no step count up to 16x the current one fits every time";
   const double h = (t1 - t0) / (double)nsteps;
-  const long fit = fitting_steps(ds, t0, t1, nsteps);
+  const long fit = pni_grid_fitting_steps(ds->time, ds->nrows, t0, t1, nsteps);
   if (fit > 0)
     snprintf(hint, sizeof hint, "solver.steps = %ld (h = %.17g) would put every time on the grid",
              fit, (t1 - t0) / (double)fit);
@@ -531,10 +480,10 @@ int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t
     long prev = -1;
     for (long r = ds->offset[j]; r < ds->offset[j + 1]; r++) {
       const double t = ds->time[r];
-      PN_CHECK(ctx, t >= t0 - 1e-6 * h && t <= t1 + 1e-6 * h, PN_ERR_GRID,
+      PN_CHECK(ctx, pni_grid_inside(t, t0, t1, h), PN_ERR_GRID,
                "%s: time %.17g lies outside the solver interval [%.17g, %.17g]",
                row_where(ds, j, r, w, sizeof w), t, t0, t1);
-      const long m = grid_index(t, t0, h, nsteps);
+      const long m = pni_grid_index(t, t0, h, nsteps);
       if (m < 0) return off_grid(ctx, ds, j, r, t0, t1, nsteps);
       PN_CHECK(ctx, r > ds->offset[j] || m == 0, PN_ERR_GRID,
                "%s: the first time %.17g is not t0 = %.17g: every trajectory needs its initial "

@@ -12,6 +12,7 @@
 #include "ctx_impl.h"
 #include "internal.h"
 #include "pinode/io.h"
+#include "text.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 
@@ -69,21 +70,6 @@ int pn_read_file_bcast(pn_ctx *ctx, const char *path, size_t max_bytes, char **b
   return PN_OK;
 }
 
-/* Next line of text[*pos..]; returns its start and NUL-terminates it in place. */
-static char *next_line(char *text, size_t len, size_t *pos)
-{
-  if (*pos >= len) return NULL;
-  char *start = text + *pos;
-  char *nl = memchr(start, '\n', len - *pos);
-  if (nl) {
-    *nl = '\0';
-    *pos = (size_t)(nl - text) + 1;
-  } else {
-    *pos = len;
-  }
-  return start;
-}
-
 /* Skip spaces; true if the rest is empty or a comment. */
 static int blank_or_comment(const char *s)
 {
@@ -102,26 +88,17 @@ static int parse_double(const char *s, double *x)
   return *end == '\0' || *end == '#';
 }
 
-static int parse_numbers(pn_ctx *ctx, const char *path, char *text, size_t len, long expect,
-                         double **x_out, size_t *n_out)
+static int parse_numbers(pn_ctx *ctx, pni_lines *r, long expect, double **x_out, size_t *n_out)
 {
-  /* Count first, so that the allocation is bounded by the file's size: the
-   * lines blank_or_comment() keeps (blank lines cost no memory). */
-  size_t count = 0, pos = 0;
-  for (size_t i = 0; i < len;) {
-    size_t j = i;
-    while (j < len && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) j++;
-    count += j < len && text[j] != '\n' && text[j] != '#' && text[j] != '\0';
-    const char *nl = memchr(text + j, '\n', len - j);
-    i = nl ? (size_t)(nl - text) + 1 : len;
-  }
+  /* Count first, so that the allocation is bounded by the file's size
+   * (blank lines cost no memory). */
+  const char *path = r->path;
   double *x = NULL;
-  PN_CALL(pni_calloc(ctx, count, sizeof(double), &x, path));
+  PN_CALL(pni_calloc(ctx, pni_lines_content(r), sizeof(double), &x, path));
   size_t n = 0;
-  long line = 0;
   char *s;
-  while ((s = next_line(text, len, &pos))) {
-    line++;
+  while ((s = pni_lines_next(r))) {
+    const long line = r->line;
     if (blank_or_comment(s)) continue;
     double v;
     if (!parse_double(s, &v)) {
@@ -150,13 +127,12 @@ static int parse_numbers(pn_ctx *ctx, const char *path, char *text, size_t len, 
 
 int pn_read_numbers(pn_ctx *ctx, const char *path, long expect, double **x_out, size_t *n_out)
 {
-  char *text = NULL;
-  size_t len = 0;
+  pni_lines r;
   *x_out = NULL;
   *n_out = 0;
-  PN_CALL(pn_read_file_bcast(ctx, path, MAX_FILE_BYTES, &text, &len));
-  int rc = parse_numbers(ctx, path, text, len, expect, x_out, n_out);
-  free(text);
+  PN_CALL(pni_lines_read(ctx, path, MAX_FILE_BYTES, &r));
+  const int rc = parse_numbers(ctx, &r, expect, x_out, n_out);
+  pni_lines_free(&r);
   return rc;
 }
 
@@ -262,18 +238,16 @@ static int meta_line(pn_ctx *ctx, const char *path, long line, char *s, pn_probl
 
 static int read_meta(pn_ctx *ctx, const char *path, pn_problem *p)
 {
-  char *text = NULL;
-  size_t len = 0, pos = 0;
-  PN_CALL(pn_read_file_bcast(ctx, path, (size_t)1 << 20, &text, &len));
+  pni_lines r;
+  PN_CALL(pni_lines_read(ctx, path, (size_t)1 << 20, &r));
   meta_seen seen = {0};
   int widths[64] = {0}, nacts = 0;
   pn_activation acts[64];
-  long line = 0;
   int rc = PN_OK;
   char *s;
-  while (rc == PN_OK && (s = next_line(text, len, &pos)))
-    rc = meta_line(ctx, path, ++line, s, p, &seen, widths, acts, &nacts);
-  free(text);
+  while (rc == PN_OK && (s = pni_lines_next(&r)))
+    rc = meta_line(ctx, path, r.line, s, p, &seen, widths, acts, &nacts);
+  pni_lines_free(&r);
   PN_CALL(rc);
   const char *missing = !seen.dim ? "dim" : !seen.hidden ? "hidden" : !seen.batch ? "batch"
                         : !seen.t1 ? "t1" : !seen.steps ? "steps" : !seen.scheme ? "scheme"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grid.h"
 #include "internal.h"
 #include "loss_impl.h"
 
@@ -85,40 +86,18 @@ int pn_loss_destroy(pn_loss **loss)
 int pn_loss_nlabels(const pn_loss *loss) { return loss->nlabels; }
 const double *pn_loss_times(const pn_loss *loss) { return loss->times; }
 
-/* Grid index of t, or −1 if t is not within a millionth of a step of a grid point. */
-static long grid_index(double t, double t0, double h, long nsteps)
-{
-  const double x = (t - t0) / h;
-  if (!(x > -0.5 && x < (double)nsteps + 0.5)) return -1;
-  const long m = lround(x);
-  return fabs(t0 + (double)m * h - t) <= 1e-6 * h ? m : -1;
-}
-
-/* Smallest step count in [N, 16N] (bounded work) that puts every label on the grid, or 0. */
-static long fitting_steps(const pn_loss *loss, double t0, double t1, long nsteps)
-{
-  long budget = 20000000;
-  for (long n = nsteps; n <= 16 * nsteps && budget > 0; n++) {
-    const double h = (t1 - t0) / (double)n;
-    int k = 0;
-    for (; k < loss->nlabels && grid_index(loss->times[k], t0, h, n) >= 0; k++) budget--;
-    if (k == loss->nlabels) return n;
-    budget--;
-  }
-  return 0;
-}
-
 int pni_loss_bind(const pn_loss *loss, pn_ctx *ctx, double t0, double t1, long nsteps,
                   long *steps_out)
 {
   const double h = (t1 - t0) / (double)nsteps;
   for (int k = 0; k < loss->nlabels; k++) {
     const double t = loss->times[k];
-    PN_CHECK(ctx, t >= t0 - 1e-6 * h && t <= t1 + 1e-6 * h, PN_ERR_GRID,
+    PN_CHECK(ctx, pni_grid_inside(t, t0, t1, h), PN_ERR_GRID,
              "label %d at t = %.17g lies outside the interval [%.17g, %.17g]", k, t, t0, t1);
-    steps_out[k] = grid_index(t, t0, h, nsteps);
+    steps_out[k] = pni_grid_index(t, t0, h, nsteps);
     if (steps_out[k] >= 0) continue;
-    const long m = lround((t - t0) / h), fit = fitting_steps(loss, t0, t1, nsteps);
+    const long m = lround((t - t0) / h);
+    const long fit = pni_grid_fitting_steps(loss->times, loss->nlabels, t0, t1, nsteps);
     char hint[160] = "no step count up to 16x the current one fits all labels";
     if (fit > 0)
       snprintf(hint, sizeof hint, "steps = %ld (h = %.17g) would put every label on the grid", fit,

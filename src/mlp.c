@@ -454,22 +454,9 @@ static int mlp_init(const void *impl, uint64_t seed, double *theta)
 static const pni_model_ops mlp_ops = {mlp_rhs,  mlp_vjp,     mlp_reserve, mlp_workspace_bytes,
                                       mlp_init, mlp_destroy, mlp_bind};
 
-int pn_activation_from_name(const char *name, pn_activation *out)
-{
-  static const char *names[] = {"identity", "tanh", "softplus", "sigmoid", "relu", "silu"};
-  for (int i = 0; i < 6; i++)
-    if (name && strcmp(name, names[i]) == 0) {
-      *out = (pn_activation)i;
-      return PN_OK;
-    }
-  return PN_ERR_ARG;
-}
-
-const char *pn_activation_name(pn_activation act)
-{
-  static const char *names[] = {"identity", "tanh", "softplus", "sigmoid", "relu", "silu"};
-  return (unsigned)act < 6 ? names[act] : "unknown";
-}
+static const char *const activation_names[] = {"identity", "tanh", "softplus", "sigmoid",
+                                               "relu",     "silu", NULL};
+PNI_ENUM_NAMES(pn_activation, pn_activation, activation_names)
 
 int pn_model_create_mlp(pn_ctx *ctx, const pn_mlp_spec *spec, pn_model **out)
 {

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "pinode/io.h"
 #include "pinode/modelfile.h"
+#include "text.h"
 
 #define MAGIC "pinode-model"
 #define VERSION 1
@@ -456,26 +457,15 @@ int pn_modelfile_write(const pn_modelfile *mf, const char *path)
 
 typedef struct reader {
   pn_modelfile *mf;
-  char *text;
-  size_t len, pos;
-  long line;
+  pni_lines lines;
+  long line; /* of the line being parsed */
 } reader;
 
 /* Next line (NUL-terminated in place, '\r' stripped), or NULL at the end. */
 static char *next_line(reader *r)
 {
-  if (r->pos >= r->len) return NULL;
-  char *s = r->text + r->pos;
-  char *nl = memchr(s, '\n', r->len - r->pos);
-  if (nl) {
-    *nl = '\0';
-    r->pos = (size_t)(nl - r->text) + 1;
-  } else {
-    r->pos = r->len;
-  }
-  const size_t n = strlen(s);
-  if (n > 0 && s[n - 1] == '\r') s[n - 1] = '\0';
-  r->line++;
+  char *s = pni_lines_next(&r->lines);
+  r->line = r->lines.line;
   return s;
 }
 
@@ -492,7 +482,7 @@ static int read_array(reader *r, char *rest)
   PN_CHECK(mf->ctx, !find_array(mf, name), PN_ERR_PARSE, "%s:%ld: array '%s' appears twice",
            mf->path, at, name);
   /* Every number takes at least two bytes ("0\n"): a bound before allocating. */
-  PN_CHECK(mf->ctx, n <= (r->len - r->pos) / 2 + 1, PN_ERR_PARSE,
+  PN_CHECK(mf->ctx, n <= (r->lines.len - r->lines.pos) / 2 + 1, PN_ERR_PARSE,
            "%s:%ld: array '%s' announces %llu numbers, more than the rest of the file holds",
            mf->path, at, name, n);
   double *x = NULL;
@@ -571,16 +561,13 @@ int pn_modelfile_read(pn_ctx *ctx, const char *path, pn_modelfile **out)
   PN_CHECK(ctx, path && out, PN_ERR_ARG, "NULL argument");
   *out = NULL;
   reader r = {0};
-  PN_CALL(pn_read_file_bcast(ctx, path, MAX_FILE_BYTES, &r.text, &r.len));
+  PN_CALL(pni_lines_read(ctx, path, MAX_FILE_BYTES, &r.lines));
   int rc = pn_modelfile_create(ctx, &r.mf);
   if (rc == PN_OK) {
     snprintf(r.mf->path, sizeof r.mf->path, "%s", path);
-    PN_CHECK_GOTO(rc, ctx, memchr(r.text, '\0', r.len) == NULL, PN_ERR_PARSE,
-                  "%s: binary data (a NUL byte) in a text file", path);
     rc = parse(&r);
   }
-cleanup:
-  free(r.text);
+  pni_lines_free(&r.lines);
   if (rc != PN_OK) {
     pn_modelfile_destroy(&r.mf);
     return rc;

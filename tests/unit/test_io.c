@@ -186,6 +186,37 @@ static void number_file_errors_name_file_and_line(void **state)
   expect_bad("times.txt", "0.75\n1.5\n1.0\n", PN_ERR_PARSE, "found 8 numbers, expected 12", NULL);
 }
 
+/* A NUL byte would cut a line short as a C string and let what follows it
+ * pass unread ("steps 4\0 junk" read as 4 steps): every file is refused,
+ * naming the file and the line. */
+static void nul_bytes_are_refused(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *file, *text;
+    size_t len;
+    const char *needle;
+  } cases[] = {
+      {"meta.txt", "dim 2\nhidden 3\nactivation silu\ntime_input 1\nbatch 2\nt0 0.5\nt1 1.5\n"
+                   "steps 4\0 junk\nscheme heun\n", 92, "meta.txt:8: binary data"},
+      {"z0.txt", "1\n0.5\0garbage\n3\n4\n", 18, "z0.txt:2: binary data"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char dir[512], path[600];
+    pnt_tmpdir("io-nul", dir, sizeof dir);
+    write_good(dir);
+    snprintf(path, sizeof path, "%s/%s", dir, cases[i].file);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(cases[i].text, 1, cases[i].len, f), cases[i].len);
+    fclose(f);
+    pn_problem *p = NULL;
+    pnt_fails_with(pnt_ctx, pn_problem_read(pnt_ctx, dir, &p), PN_ERR_PARSE, cases[i].needle);
+    assert_null(p);
+    pnt_rmdir_flat(dir);
+  }
+}
+
 /* ---- numbers ------------------------------------------------------------- */
 
 /* %.17g and strtod round-trip every finite double exactly, including −0,
@@ -261,6 +292,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(missing_files),
     cmocka_unit_test(meta_errors_name_line_and_key),
     cmocka_unit_test(number_file_errors_name_file_and_line),
+    cmocka_unit_test(nul_bytes_are_refused),
     cmocka_unit_test(write_read_numbers_bitwise),
     cmocka_unit_test(write_and_mkdir_errors),
 };
