@@ -8,6 +8,7 @@
 
 #include "pinode/ctx.h"
 #include "pinode/data.h"
+#include "pinode/decomp.h"
 #include "pinode/error.h"
 #include "pinode/io.h"
 #include "pinode/loss.h"

@@ -14,7 +14,7 @@
 static int micro_size(int batch, int M, int m)
 {
   long lo, hi;
-  pni_split(batch, M, m, &lo, &hi);
+  pn_split(batch, M, m, &lo, &hi);
   return (int)(hi - lo);
 }
 

@@ -96,7 +96,7 @@ int pn_solver_create(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
     S->group = ctx->rank / S->size;
     S->rank = ctx->rank % S->size;
     S->h = (opts->t1 - opts->t0) / (double)opts->nsteps;
-    pni_block(opts->nsteps, S->size, S->rank, &S->lo, &S->hi);
+    pn_split(opts->nsteps, S->size, S->rank, &S->lo, &S->hi);
     rc = pni_calloc(ctx, 2 * (size_t)ctx->size, sizeof(int), &S->gather_counts, "solver");
     if (rc == PN_OK) S->gather_displs = S->gather_counts + ctx->size;
     if (rc == PN_OK) rc = S->pint->create(S);
@@ -216,7 +216,7 @@ static int prepare(pn_solver *S, const double *theta, int nb, const double *z0,
   if (rc == PN_OK) rc = pni_solver_bind_labels(S, loss, nb);
   if (rc == PN_OK) { /* the group's share: samples [row0, row0 + mine) */
     long lo, hi;
-    pni_split(nb, S->ngroups, S->group, &lo, &hi);
+    pn_split(nb, S->ngroups, S->group, &lo, &hi);
     S->full_batch = nb;
     S->row0 = (int)lo;
     rc = pni_solver_setup_batch(S, (int)(hi - lo), with_traj);
@@ -243,7 +243,7 @@ static int gather_z0bar(pn_solver *S, const double *mine, double *all)
   const int D = pn_model_dim(S->model);
   for (int r = 0; r < ctx->size; r++) {
     long first, end;
-    pni_split(S->full_batch, S->ngroups, r / S->size, &first, &end);
+    pn_split(S->full_batch, S->ngroups, r / S->size, &first, &end);
     S->gather_counts[r] = r % S->size == 0 ? (int)(end - first) * D : 0;
     S->gather_displs[r] = (int)first * D;
   }

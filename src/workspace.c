@@ -52,7 +52,7 @@ int pni_solver_setup_batch(pn_solver *S, int batch, int with_traj)
   S->max_micro = 0;
   for (int m = 0; m < M; m++) {
     long lo, hi;
-    pni_split(batch, M, m, &lo, &hi);
+    pn_split(batch, M, m, &lo, &hi);
     S->mb0[m + 1] = (int)hi;
     if (hi - lo > S->max_micro) S->max_micro = (int)(hi - lo);
   }

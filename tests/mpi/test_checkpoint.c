@@ -179,7 +179,7 @@ static int checkpoint_positions(long N, long c, long *out)
   const double z = 0.0;
   for (int r = 0; r < pn_ctx_size(pnt_ctx); r++) {
     long lo, hi;
-    pni_block(N, pn_ctx_size(pnt_ctx), r, &lo, &hi);
+    pn_split(N, pn_ctx_size(pnt_ctx), r, &lo, &hi);
     pni_traj tr;
     pnt_ok(pnt_ctx, pni_traj_init(&tr, pnt_ctx, PN_STORE_BINOMIAL, c, lo, hi, 1));
     for (long m = lo; m < hi; m++) pni_traj_record(&tr, m, &z);

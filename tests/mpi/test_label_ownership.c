@@ -29,7 +29,7 @@ static long block_start(long N, int P, int r)
 {
   long lo = 0, hi = 0;
   if (r == P) return N;
-  pni_block(N, P, r, &lo, &hi);
+  pn_split(N, P, r, &lo, &hi);
   return lo;
 }
 
@@ -236,7 +236,7 @@ static void each_label_evaluated_once_by_its_owner(void **state)
     /* Only the owner of a label's grid point may have evaluated it. */
     int stray = -1;
     for (int k = 0; k < c->K; k++)
-      if (cnt.calls[k] && pni_owner(c->nsteps, P, c->steps[k]) != rank) stray = k;
+      if (cnt.calls[k] && pn_owner(c->nsteps, P, c->steps[k]) != rank) stray = k;
     pnt_assert_all(stray < 0, "%s: label %d (grid index %ld) evaluated on rank %d, which does not "
                    "own it", c->name, stray, stray >= 0 ? c->steps[stray] : -1L, rank);
     MPI_Allreduce(&cnt, &total, 2 * MAXLABELS, MPI_INT, MPI_SUM, MPI_COMM_WORLD);

@@ -187,7 +187,7 @@ static void emulate_backsolve(problem *p, int nranks, double *g)
   memset(g, 0, sizeof(double) * ((size_t)q.P + B * D));
   for (int r = nranks - 1; r >= 0; r--) {
     long lo, hi;
-    pni_block(N, nranks, r, &lo, &hi);
+    pn_split(N, nranks, r, &lo, &hi);
     /* z_lo from the serial forward trajectory */
     pn_solver *F = NULL;
     pn_solver_opts o;

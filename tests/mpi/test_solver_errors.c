@@ -224,7 +224,7 @@ static void nan_in_forward_sweep_on_one_rank(void **state)
         setup s;
         setup_make(&s, counts[ci]);
         long lo = 0, hi = 0;
-        pni_block(NSTEPS, P, r, &lo, &hi);
+        pn_split(NSTEPS, P, r, &lo, &hi);
         const long g = end ? hi : lo + 1; /* first NaN state z_g, computed by step g − 1 on rank r */
         /* RK4 evaluates step g−1 at t_{g−1} + {0, h/2, h}: a NaN after t_{g−1} + h/4
          * first reaches z_g; every earlier stage time is ≤ t_{g−1}. */
@@ -261,7 +261,7 @@ static void nan_in_adjoint_sweep_on_one_rank(void **state)
       setup s;
       setup_make(&s, 3);
       long lo = 0, hi = 0;
-      pni_block(NSTEPS, P, r, &lo, &hi);
+      pn_split(NSTEPS, P, r, &lo, &hi);
       const long n = end ? hi - 1 : lo; /* the adjoint of step n gives λ_n */
       /* Step n's stages sit at t_n + {0, h/2, h}; the window catches t_n + h/2
        * and no stage of steps n+1.. (≥ t_{n+1}), which run first. */
@@ -295,7 +295,7 @@ static void callback_failure_on_one_rank(void **state)
       setup s;
       setup_make(&s, 2);
       long lo = 0, hi = 0;
-      pni_block(NSTEPS, P, r, &lo, &hi);
+      pn_split(NSTEPS, P, r, &lo, &hi);
       const long n = backward ? lo : hi - 1; /* the failing step; first hit at t_n + h/2 */
       s.fault.fault = backward ? FAULT_VJP_FAIL : FAULT_RHS_FAIL;
       s.fault.after = s.opts.t0 + ((double)n + 0.25) * s.h;

@@ -4,7 +4,7 @@
 
 /* For N in {1, 7, 100, 1001} and P in 1..5 (P ≤ N): the blocks tile
  * [0, N) in rank order (so every step is owned exactly once), each is
- * non-empty, their sizes differ by at most one, and pni_owner(m) is the rank
+ * non-empty, their sizes differ by at most one, and pn_owner(m) is the rank
  * whose block ends at or after m and starts before it ((lo, hi]; point 0
  * belongs to rank 0). */
 static void blocks_tile_the_grid(void **state)
@@ -17,17 +17,17 @@ static void blocks_tile_the_grid(void **state)
       long prev_hi = 0, smin = N + 1, smax = -1;
       for (int r = 0; r < P; r++) {
         long lo = -1, hi = -1;
-        pni_block(N, P, r, &lo, &hi);
+        pn_split(N, P, r, &lo, &hi);
         assert_int_equal(lo, prev_hi); /* contiguous: no gap, no overlap */
         assert_true(hi > lo);
         smin = hi - lo < smin ? hi - lo : smin;
         smax = hi - lo > smax ? hi - lo : smax;
-        for (long m = lo + 1; m <= hi; m++) assert_int_equal(pni_owner(N, P, m), r);
+        for (long m = lo + 1; m <= hi; m++) assert_int_equal(pn_owner(N, P, m), r);
         prev_hi = hi;
       }
       assert_int_equal(prev_hi, N);
       assert_true(smax - smin <= 1);
-      assert_int_equal(pni_owner(N, P, 0), 0);
+      assert_int_equal(pn_owner(N, P, 0), 0);
     }
 }
 
