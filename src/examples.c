@@ -41,6 +41,13 @@ static int linear_vjp(void *user, double t, int nb, const double *z, const doubl
   return 0;
 }
 
+static int linear_jvp(void *user, double t, int nb, const double *z, const double *A,
+                      const double *v, double *jv)
+{
+  (void)z; /* linear: ∂f/∂z = A everywhere */
+  return linear_rhs(user, t, nb, v, A, jv);
+}
+
 int pn_model_create_linear(pn_ctx *ctx, int dim, pn_model **out)
 {
   PN_CHECK(ctx, out, PN_ERR_ARG, "NULL argument");
@@ -49,7 +56,7 @@ int pn_model_create_linear(pn_ctx *ctx, int dim, pn_model **out)
   linear *u = NULL;
   PN_CALL(pni_calloc(ctx, 1, sizeof *u, &u, "linear model"));
   u->dim = dim;
-  const pn_model_ops ops = {linear_rhs, linear_vjp, free};
+  const pn_model_ops ops = {linear_rhs, linear_vjp, free, linear_jvp};
   return pn_model_create(ctx, dim, dim * dim, &ops, u, out);
 }
 
@@ -84,8 +91,21 @@ static int lv_vjp(void *user, double t, int nb, const double *z, const double *p
   return 0;
 }
 
+static int lv_jvp(void *user, double t, int nb, const double *z, const double *p,
+                  const double *v, double *jv)
+{
+  (void)user;
+  (void)t;
+  for (int b = 0; b < nb; b++) {
+    const double x = z[2 * b], y = z[2 * b + 1], vx = v[2 * b], vy = v[2 * b + 1];
+    jv[2 * b] = (p[0] - p[1] * y) * vx - p[1] * x * vy;
+    jv[2 * b + 1] = p[3] * y * vx + (p[3] * x - p[2]) * vy;
+  }
+  return 0;
+}
+
 int pn_model_create_lotka_volterra(pn_ctx *ctx, pn_model **out)
 {
-  const pn_model_ops ops = {lv_rhs, lv_vjp, NULL};
+  const pn_model_ops ops = {lv_rhs, lv_vjp, NULL, lv_jvp};
   return pn_model_create(ctx, 2, 4, &ops, NULL, out);
 }

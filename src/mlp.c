@@ -315,6 +315,53 @@ static int mlp_rhs(void *impl, int slot, double t, int nb, const double *z, cons
   return PN_OK;
 }
 
+/* y = x Wᵀ_l + b_l on the first nb of R rows and x Wᵀ_l on the others (the
+ * tangent rows): one product of all R rows, added onto y set to the bias or
+ * to zero row by row, which gives the state rows the very bits of
+ * layer_product (the product adds its terms onto its initial value either
+ * way). */
+static void tangent_product(mlp *p, int l, double t, int nb, int R, const double *x,
+                            const double *theta, double *y)
+{
+  const int in_eff = l == 0 ? p->dim : p->out[l - 1], out = p->out[l];
+  const double *b = layer_bias(p, l, t, theta);
+  for (int r = 0; r < nb; r++) memcpy(y + (size_t)r * out, b, sizeof(double) * (size_t)out);
+  memset(y + (size_t)nb * out, 0, sizeof(double) * (size_t)(R - nb) * (size_t)out);
+  if (narrow(out, in_eff))
+    pni_mm_nt(R, out, in_eff, x, (size_t)in_eff, p->w + p->w_off[l], (size_t)p->in[l], y,
+              (size_t)out, PNI_MM_ACC, NULL);
+  else
+    pni_mm(R, out, in_eff, x, (size_t)in_eff, 1, p->wt + p->wt_off[l], (size_t)out, y,
+           (size_t)out, PNI_MM_ACC, NULL);
+}
+
+/* Forward-mode through the network (model_impl.h): the tangent rows go
+ * through every layer's product with the states, then take the derivative
+ * of the activation at their state, kept by the state rows (activation set
+ * 0).  Rows are not blocked: the Newton method that uses this has small
+ * batches. */
+static int mlp_rhs_tangent(void *impl, double t, int nb, int ntan, const double *zv,
+                           const double *theta, double *out)
+{
+  mlp *p = impl;
+  const int R = nb * (1 + ntan);
+  use_weights(p, theta);
+  const double *x = zv;
+  for (int l = 0; l < p->nlayers; l++) {
+    const int last = l + 1 == p->nlayers;
+    const size_t n = (size_t)nb * (size_t)p->out[l];
+    double *y = last ? out : act_rows(p, p->post, 0, l, 0);
+    double *d = !last && p->need_dact ? act_rows(p, p->dact, 0, l, 0) : NULL;
+    tangent_product(p, l, t, nb, R, x, theta, y);
+    if (!last) {
+      apply_act(p->act[l], n, y, d, 1);
+      for (int e = 1; e <= ntan; e++) act_backward(p->act[l], n, y, d, y + (size_t)e * n);
+    }
+    x = y;
+  }
+  return PN_OK;
+}
+
 /* Ask the cache for activation set `set` (first nb rows of each layer).  A
  * backward sweep over a tape (step.h) visits the slots in decreasing order,
  * so the set below the one in use is the next one needed; without this its
@@ -452,7 +499,7 @@ static int mlp_init(const void *impl, uint64_t seed, double *theta)
 }
 
 static const pni_model_ops mlp_ops = {mlp_rhs,  mlp_vjp,     mlp_reserve, mlp_workspace_bytes,
-                                      mlp_init, mlp_destroy, mlp_bind};
+                                      mlp_init, mlp_destroy, mlp_bind,    mlp_rhs_tangent};
 
 static const char *const activation_names[] = {"identity", "tanh", "softplus", "sigmoid",
                                                "relu",     "silu", NULL};

@@ -78,6 +78,15 @@ int pni_model_vjp(pn_model *m, int slot, double t, int nb, const double *z, cons
   return m->ops->vjp(m->impl, slot, t, nb, z, theta, a, z_bar_out, theta_bar_inout);
 }
 
+int pni_model_rhs_tangent(pn_model *m, double t, int nb, int ntan, const double *zv,
+                          const double *theta, double *out)
+{
+  PN_CHECK(m->ctx, nb >= 1 && ntan >= 0 && (long)nb * (1 + ntan) <= m->max_batch, PN_ERR_ARG,
+           "%d states with %d tangents each, but the model reserved %d rows", nb, ntan,
+           m->max_batch);
+  return m->ops->rhs_tangent(m->impl, t, nb, ntan, zv, theta, out);
+}
+
 static int check_call(pn_model *m, int nb, const void *z, const void *theta)
 {
   PN_CHECK(m->ctx, z && theta, PN_ERR_ARG, "NULL state or parameters");
@@ -119,6 +128,11 @@ typedef struct user_model {
   pn_ctx *ctx;
   pn_model_ops ops;
   void *user;
+  int dim, nparam;
+  /* Without a user jvp, ∂f/∂z comes from D VJPs: unit cotangents, the rows
+   * of ∂f/∂z they give, and a θ̄ that is discarded; for max_rows states. */
+  int max_rows;
+  double *unit, *jrows, *tbar;
 } user_model;
 
 static int user_rhs(void *impl, int slot, double t, int nb, const double *z, const double *theta,
@@ -143,14 +157,85 @@ static int user_vjp(void *impl, int slot, double t, int nb, const double *z, con
   return PN_OK;
 }
 
+static size_t user_workspace_doubles(const user_model *u, int max_rows)
+{
+  if (u->ops.jvp) return 0;
+  const size_t w = (size_t)max_rows * (size_t)u->dim;
+  return w + (size_t)u->dim * w + (size_t)u->nparam;
+}
+
+static size_t user_workspace_bytes(const void *impl, int max_batch, int nslots)
+{
+  (void)nslots;
+  return sizeof(double) * user_workspace_doubles(impl, max_batch);
+}
+
+static int user_reserve(void *impl, pn_ctx *ctx, int max_batch, int nslots)
+{
+  (void)nslots;
+  user_model *u = impl;
+  if (u->ops.jvp || max_batch <= u->max_rows) return PN_OK;
+  double *buf = NULL;
+  PN_CALL(pni_calloc(ctx, user_workspace_doubles(u, max_batch), sizeof(double), &buf,
+                     "user model Jacobian rows"));
+  free(u->unit);
+  const size_t w = (size_t)max_batch * (size_t)u->dim;
+  u->unit = buf;
+  u->jrows = buf + w;
+  u->tbar = u->jrows + (size_t)u->dim * w;
+  u->max_rows = max_batch;
+  return PN_OK;
+}
+
+/* The JVPs of the state rows' tangents: by the user's jvp, one call per
+ * direction; else from ∂f/∂z, whose row i at every state is the VJP of the
+ * unit cotangent e_i (D VJPs), times each direction. */
+static int user_rhs_tangent(void *impl, double t, int nb, int ntan, const double *zv,
+                            const double *theta, double *out)
+{
+  user_model *u = impl;
+  const int D = u->dim;
+  const size_t w = (size_t)nb * (size_t)D;
+  PN_CALL(user_rhs(u, -1, t, nb, zv, theta, out));
+  if (u->ops.jvp) {
+    for (int e = 0; e < ntan; e++) {
+      const size_t off = (size_t)(1 + e) * w;
+      const int rc = u->ops.jvp(u->user, t, nb, zv, theta, zv + off, out + off);
+      PN_CHECK(u->ctx, rc == 0, PN_ERR_USER_CALLBACK,
+               "user model Jacobian-vector product returned %d at t = %.17g (batch of %d)", rc, t,
+               nb);
+    }
+    return PN_OK;
+  }
+  for (int i = 0; i < D; i++) {
+    memset(u->unit, 0, sizeof(double) * w);
+    for (int b = 0; b < nb; b++) u->unit[(size_t)b * D + i] = 1.0;
+    PN_CALL(user_vjp(u, -1, t, nb, zv, theta, u->unit, u->jrows + (size_t)i * w, u->tbar));
+  }
+  for (int e = 0; e < ntan; e++)
+    for (int b = 0; b < nb; b++) {
+      const double *v = zv + (size_t)(1 + e) * w + (size_t)b * D;
+      double *jv = out + (size_t)(1 + e) * w + (size_t)b * D;
+      for (int i = 0; i < D; i++) {
+        const double *row = u->jrows + (size_t)i * w + (size_t)b * D; /* (∂f_i/∂z) at z_b */
+        double s = 0.0;
+        for (int k = 0; k < D; k++) s += row[k] * v[k];
+        jv[i] = s;
+      }
+    }
+  return PN_OK;
+}
+
 static void user_destroy(void *impl)
 {
   user_model *u = impl;
   if (u->ops.destroy) u->ops.destroy(u->user);
+  free(u->unit);
   free(u);
 }
 
-static const pni_model_ops user_ops = {user_rhs, user_vjp, NULL, NULL, NULL, user_destroy, NULL};
+static const pni_model_ops user_ops = {user_rhs,     user_vjp, user_reserve,    user_workspace_bytes,
+                                       NULL,         user_destroy, NULL,        user_rhs_tangent};
 
 int pn_model_create(pn_ctx *ctx, int dim, int nparam, const pn_model_ops *ops, void *user,
                     pn_model **out)
@@ -165,6 +250,8 @@ int pn_model_create(pn_ctx *ctx, int dim, int nparam, const pn_model_ops *ops, v
   u->ctx = ctx;
   u->ops = *ops;
   u->user = user;
+  u->dim = dim;
+  u->nparam = nparam;
   return pni_model_wrap(ctx, dim, nparam, &user_ops, u, "user", out);
 }
 

@@ -27,6 +27,12 @@ typedef struct pni_model_ops {
   int (*init)(const void *impl, uint64_t seed, double *theta_out); /* optional */
   void (*destroy)(void *impl);
   void (*bind)(void *impl, const double *theta); /* optional; NULL theta: unbind */
+  /* f and its Jacobian–vector products in one pass: zv holds nb states,
+   * then ntan blocks of nb tangent directions (block e, row b: direction e
+   * at state b); out gets the same rows: f(z_b), then (∂f/∂z)(z_b) v_{e,b}.
+   * The state rows are bitwise those of rhs.  Needs max_batch ≥ nb·(1+ntan). */
+  int (*rhs_tangent)(void *impl, double t, int nb, int ntan, const double *zv,
+                     const double *theta, double *out);
 } pni_model_ops;
 
 struct pn_model {
@@ -57,6 +63,8 @@ int pni_model_rhs(pn_model *m, int slot, double t, int nb, const double *z, cons
                   double *f_out);
 int pni_model_vjp(pn_model *m, int slot, double t, int nb, const double *z, const double *theta,
                   const double *a, double *z_bar_out, double *theta_bar_inout);
+int pni_model_rhs_tangent(pn_model *m, double t, int nb, int ntan, const double *zv,
+                          const double *theta, double *out);
 
 /* The MLP implementation (mlp.c). */
 int pni_mlp_create(pn_ctx *ctx, const pn_mlp_spec *spec, pn_model **out);

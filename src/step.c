@@ -76,6 +76,7 @@ typedef struct stage_mode {
   int slot0;      /* keep stage i's intermediates in slot slot0 + i; −1: keep nothing */
   int skip_dead;  /* skip k_i that no later stage uses (the adjoint's recomputation) */
   double *Ydst;   /* stage inputs go to Ydst + i·ws (NULL: the stepper's Y) */
+  int ntan;       /* tangent directions per state after the states (0: none) */
 } stage_mode;
 
 /* Stages of the step at (t, z): Y_i and k_i.  Y_i = z when row i of A is zero
@@ -86,7 +87,7 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
                   const double *theta, const stage_mode *mode)
 {
   const int s = st->s;
-  const size_t w = (size_t)nb * (size_t)st->dim, ws = st->ws;
+  const size_t w = (size_t)nb * (size_t)(1 + mode->ntan) * (size_t)st->dim, ws = st->ws;
   const double *A = pn_tableau_a(st->tab), *c = pn_tableau_c(st->tab);
   double *Ybase = mode->Ydst ? mode->Ydst : st->Y;
   for (int i = 0; i < s; i++) {
@@ -106,8 +107,12 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
       st->Yp[i] = Y;
     }
     if (mode->skip_dead && !st->k_used[i]) continue;
-    PN_CALL(pni_model_rhs(st->model, mode->slot0 < 0 ? -1 : mode->slot0 + i, t + c[i] * h, nb,
-                          st->Yp[i], theta, st->K + (size_t)i * ws));
+    if (mode->ntan > 0)
+      PN_CALL(pni_model_rhs_tangent(st->model, t + c[i] * h, nb, mode->ntan, st->Yp[i], theta,
+                                    st->K + (size_t)i * ws));
+    else
+      PN_CALL(pni_model_rhs(st->model, mode->slot0 < 0 ? -1 : mode->slot0 + i, t + c[i] * h, nb,
+                            st->Yp[i], theta, st->K + (size_t)i * ws));
     st->rhs_evals++;
   }
   return PN_OK;
@@ -141,9 +146,21 @@ static void combine(pni_stepper *st, double h, int nb, const double *z, double *
 int pni_step(pni_stepper *st, double t, double h, int nb, const double *z, const double *theta,
              double *z_next)
 {
-  const stage_mode plain = {-1, 0, NULL};
+  const stage_mode plain = {-1, 0, NULL, 0};
   PN_CALL(stages(st, t, h, nb, z, theta, &plain));
   combine(st, h, nb, z, z_next);
+  return PN_OK;
+}
+
+int pni_step_tangent(pni_stepper *st, double t, double h, int nb, int ntan, const double *z,
+                     const double *theta, double *z_next)
+{
+  PN_CHECK(st->ctx, (long)nb * (1 + ntan) <= st->max_batch, PN_ERR_ARG,
+           "a step of %d states with %d tangents each, with a stepper made for %d rows", nb, ntan,
+           st->max_batch);
+  const stage_mode tangent = {-1, 0, NULL, ntan};
+  PN_CALL(stages(st, t, h, nb, z, theta, &tangent));
+  combine(st, h, nb * (1 + ntan), z, z_next);
   return PN_OK;
 }
 
@@ -188,7 +205,7 @@ int pni_step_adjoint(pni_stepper *st, double t, double h, int nb, const double *
                      const double *theta, double *lambda, double *theta_bar)
 {
   /* Recompute the stage inputs, keeping each stage's intermediates in slot i. */
-  const stage_mode recompute = {0, 1, NULL};
+  const stage_mode recompute = {0, 1, NULL, 0};
   PN_CALL(stages(st, t, h, nb, z, theta, &recompute));
   return adjoint_stages(st, t, h, nb, theta, 0, st->k_used, lambda, theta_bar);
 }
@@ -243,7 +260,7 @@ int pni_step_record(pni_stepper *st, long rec, double t, double h, int nb, const
 {
   PN_CALL(check_record(st, rec, nb));
   const stage_mode record = {st->s * (int)(rec + 1), 0,
-                             st->tape_Y + (size_t)rec * (size_t)st->s * st->ws};
+                             st->tape_Y + (size_t)rec * (size_t)st->s * st->ws, 0};
   *tape_count(st, rec) = 0; /* invalid until the step is complete */
   PN_CALL(stages(st, t, h, nb, z, theta, &record));
   combine(st, h, nb, z, z_next);

@@ -49,6 +49,15 @@ void pni_stepper_free(pni_stepper *st);
 int pni_step(pni_stepper *st, double t, double h, int nb, const double *z, const double *theta,
              double *z_next);
 
+/* pni_step of nb states and, in the same pass, of ntan tangent directions
+ * per state: z holds the nb states, then ntan blocks of nb directions (block
+ * e, row b: direction e at state b), and z_next gets the same rows, the
+ * directions carried by the exact derivative of the step (forward mode:
+ * z_next's block e is (∂Φ/∂z) of block e).  The state rows are bitwise
+ * those of pni_step.  The stepper must hold nb·(1+ntan) rows. */
+int pni_step_tangent(pni_stepper *st, double t, double h, int nb, int ntan, const double *z,
+                     const double *theta, double *z_next);
+
 /* Exact transpose of pni_step at (t, z): lambda ← (∂z_next/∂z)ᵀ lambda and
  * theta_bar += (∂z_next/∂θ)ᵀ lambda.  Recomputes the stages from z. */
 int pni_step_adjoint(pni_stepper *st, double t, double h, int nb, const double *z,

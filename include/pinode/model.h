@@ -4,8 +4,9 @@
  *
  * A model has a state dimension D and P parameters θ (time-invariant).  It is
  * evaluated on a batch of nb states at once, stored row-major, batch-major:
- * z[b*D + d].  Two kinds: the built-in multilayer perceptron (batched through
- * cblas_dgemm) and user models given by callbacks.  Depends on ctx only.
+ * z[b*D + d].  Two kinds: the built-in multilayer perceptron (the whole
+ * batch through each layer's matrix product) and user models given by
+ * callbacks.  Depends on ctx only.
  */
 #ifndef PINODE_MODEL_H
 #define PINODE_MODEL_H
@@ -34,11 +35,23 @@ typedef int (*pn_rhs_fn)(void *user, double t, int nb, const double *z, const do
 typedef int (*pn_vjp_fn)(void *user, double t, int nb, const double *z, const double *theta,
                          const double *a, double *z_bar_out, double *theta_bar_inout);
 
-/** @brief Callbacks of a user model.  destroy (optional) releases @p user. */
+/**
+ * @brief User Jacobian–vector products at (t, z):
+ *   jv_out = (∂f/∂z) v   (nb×D; v: nb×D, one direction per state)
+ * Optional: the Newton shooting method (PN_PARALLEL_NEWTON) integrates
+ * tangents and needs ∂f/∂z along D directions per state; without a jvp it
+ * forms ∂f/∂z from D calls of the vjp.  Same return convention as rhs.
+ */
+typedef int (*pn_jvp_fn)(void *user, double t, int nb, const double *z, const double *theta,
+                         const double *v, double *jv_out);
+
+/** @brief Callbacks of a user model.  destroy (optional) releases @p user;
+ *  jvp is optional (see pn_jvp_fn). */
 typedef struct pn_model_ops {
   pn_rhs_fn rhs;
   pn_vjp_fn vjp;
   void (*destroy)(void *user);
+  pn_jvp_fn jvp;
 } pn_model_ops;
 
 /**

@@ -237,7 +237,7 @@ static inline int pmt_user_create(pn_ctx *ctx, int kind, uint64_t seed, pn_model
                                   double **theta)
 {
   static const int wave_dim = 3;
-  static const pn_model_ops wave_ops = {pmt_wave_rhs, pmt_wave_vjp, NULL};
+  static const pn_model_ops wave_ops = {.rhs = pmt_wave_rhs, .vjp = pmt_wave_vjp};
   int rc = PN_ERR_ARG;
   if (kind == PMT_USER_LINEAR) rc = pn_model_create_linear(ctx, 3, model);
   if (kind == PMT_USER_LV) rc = pn_model_create_lotka_volterra(ctx, model);

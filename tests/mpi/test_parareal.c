@@ -239,7 +239,7 @@ static void no_silent_wrong_gradient(void **state)
 {
   (void)state;
   const int P = pn_ctx_size(pnt_ctx);
-  const pn_model_ops ops = {lorenz_rhs, lorenz_vjp, NULL};
+  const pn_model_ops ops = {.rhs = lorenz_rhs, .vjp = lorenz_vjp};
   pn_model *m = NULL;
   pmt_ok(pnt_ctx, pn_model_create(pnt_ctx, 3, 3, &ops, NULL, &m));
   const double theta[3] = {10.0, 28.0, 8.0 / 3.0};

@@ -151,7 +151,7 @@ typedef struct setup {
 
 static void setup_make(setup *s, int M)
 {
-  static const pn_model_ops ops = {faulty_rhs, faulty_vjp, NULL};
+  static const pn_model_ops ops = {.rhs = faulty_rhs, .vjp = faulty_vjp};
   memset(s, 0, sizeof *s);
   pmt_ok(pnt_ctx, pn_model_create(pnt_ctx, DIM, DIM, &ops, &s->fault, &s->model));
   pmt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &s->tab));
@@ -197,7 +197,7 @@ static void expect_recovery(setup *s, const char *what)
   pmt_ok(pnt_ctx, pn_solver_loss(s->solver, s->theta, BATCH, s->z0, s->loss, &par.loss_only));
   pn_ctx *self = pmt_self_ctx();
   setup ref;
-  static const pn_model_ops ops = {faulty_rhs, faulty_vjp, NULL};
+  static const pn_model_ops ops = {.rhs = faulty_rhs, .vjp = faulty_vjp};
   memset(&ref, 0, sizeof ref);
   pmt_ok(self, pn_model_create(self, DIM, DIM, &ops, &ref.fault, &ref.model));
   pmt_ok(self, pmt_solve(self, ref.model, s->tab, &s->opts, s->theta, BATCH, s->z0, s->loss, 0, &ser));

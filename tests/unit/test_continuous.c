@@ -173,7 +173,7 @@ static int relax_vjp(void *user, double t, int nb, const double *z, const double
 /* Backsolve drift ‖z_bs(0) − z0‖/‖z0‖ and return code for rk4, h = 0.05 on [0, T]. */
 static int relax_backsolve(double T, double *drift, double *gap_out)
 {
-  const pn_model_ops ops = {relax_rhs, relax_vjp, NULL};
+  const pn_model_ops ops = {.rhs = relax_rhs, .vjp = relax_vjp};
   pn_model *model = NULL;
   pn_tableau *tab = NULL;
   pn_loss *loss = NULL;

@@ -415,7 +415,7 @@ static void user_callback_failures(void **state)
 {
   (void)state;
   flaky u = {2.0, 0, 0, 0}; /* never fails on [0, 1] */
-  const pn_model_ops ops = {flaky_rhs, flaky_vjp, NULL};
+  const pn_model_ops ops = {.rhs = flaky_rhs, .vjp = flaky_vjp};
   pn_model *m = NULL;
   pn_tableau *tab = NULL;
   pn_solver *S = NULL;

@@ -324,7 +324,7 @@ static void model_check_passes_correct_and_catches_wrong(void **state)
   pnt_ok(pnt_ctx, pn_model_create_lotka_volterra(pnt_ctx, &lv));
   pnt_ok(pnt_ctx, pn_model_check(lv, p, 4, 6, &ez, &et));
   assert_true(ez <= 1e-6 && et <= 1e-6);
-  const pn_model_ops ops = {bad_rhs, bad_vjp, NULL};
+  const pn_model_ops ops = {.rhs = bad_rhs, .vjp = bad_vjp};
   pnt_ok(pnt_ctx, pn_model_create(pnt_ctx, 2, 4, &ops, NULL, &bad));
   pnt_ok(pnt_ctx, pn_model_check(bad, p, 4, 6, &ez, &et));
   printf("# pn_model_check of a wrong VJP: state %.3e, parameters %.3e\n", ez, et);
