@@ -60,6 +60,11 @@ static int forward_events(pn_solver *S, sweep *sw, long step, int b0, int nb, co
   return PN_OK;
 }
 
+int pni_block_events(pn_solver *S, sweep *sw, long step, int m, const double *z, int *li, int *si)
+{
+  return forward_events(S, sw, step, S->mb0[m], pni_solver_micro(S, m), z, li, si);
+}
+
 int pni_block_forward(pn_solver *S, sweep *sw, int m, const double *theta, double *z)
 {
   const int b0 = S->mb0[m], nb = pni_solver_micro(S, m);

@@ -27,6 +27,8 @@ enum pni_tag {
   PNI_TAG_BACKWARD,          /* pipeline: adjoints, right to left */
   PNI_TAG_PARAREAL,          /* Parareal: corrected block starts */
   PNI_TAG_PARAREAL_ADJOINT,  /* Parareal: corrected block-end adjoints */
+  PNI_TAG_NEWTON,            /* Newton: block ends and Jacobians, left to right */
+  PNI_TAG_NEWTON_START,      /* Newton: the serial coarse start */
   PNI_TAG_SCAN               /* explicit scans (scan.c) */
 };
 

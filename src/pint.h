@@ -42,6 +42,7 @@ typedef struct pni_pint_ops {
 
 extern const pni_pint_ops pni_pipeline_ops;
 extern const pni_pint_ops pni_parareal_ops;
+extern const pni_pint_ops pni_newton_ops;
 
 /* The ops of a method, or NULL for an unknown one. */
 const pni_pint_ops *pni_pint_method(pn_parallel_method method);

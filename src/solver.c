@@ -20,6 +20,7 @@ const pni_pint_ops *pni_pint_method(pn_parallel_method method)
   switch (method) {
   case PN_PARALLEL_PIPELINE: return &pni_pipeline_ops;
   case PN_PARALLEL_PARAREAL: return &pni_parareal_ops;
+  case PN_PARALLEL_NEWTON: return &pni_newton_ops;
   }
   return NULL;
 }
@@ -68,7 +69,7 @@ static int validate_opts(pn_ctx *ctx, const pn_solver_opts *o)
   PN_CHECK(ctx, o->microbatches >= 0, PN_ERR_ARG, "%d micro-batches: need >= 0 (0 = automatic)",
            o->microbatches);
   const pni_pint_ops *pint = pni_pint_method(o->method);
-  PN_CHECK(ctx, pint, PN_ERR_ARG, "unknown parallel method %d (pipeline or parareal)",
+  PN_CHECK(ctx, pint, PN_ERR_ARG, "unknown parallel method %d (pipeline, parareal or newton)",
            (int)o->method);
   return pint->validate(ctx, o);
 }
@@ -321,13 +322,28 @@ int pn_solver_gradient_method(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mo
 static const char *const adjoint_names[] = {"discrete", "continuous-backsolve",
                                             "continuous-interp", NULL};
 static const char *const sweep_names[] = {"multi", "single", NULL};
-static const char *const method_names[] = {"pipeline", "parareal", NULL};
+static const char *const method_names[] = {"pipeline", "parareal", "newton", NULL};
+static const char *const newton_start_names[] = {"auto", "flat", "coarse", "coarse-newton", NULL};
 static const char *const parareal_adjoint_names[] = {"iterate", "maps", NULL};
 
 PNI_ENUM_NAMES(pn_adjoint_kind, pn_adjoint_kind, adjoint_names)
 PNI_ENUM_NAMES(pn_sweep_mode, pn_sweep_mode, sweep_names)
 PNI_ENUM_NAMES(pn_parallel_method, pn_parallel_method, method_names)
 PNI_ENUM_NAMES(pn_parareal_adjoint, pn_parareal_adjoint, parareal_adjoint_names)
+PNI_ENUM_NAMES(pn_newton_start, pn_newton_start, newton_start_names)
+
+const char *pn_newton_fallback_text(pn_newton_fallback reason)
+{
+  switch (reason) {
+  case PN_NEWTON_NO_FALLBACK: return "converged";
+  case PN_NEWTON_GROWTH:
+    return "the dynamics expand: a perturbation at t0 grows beyond the newton growth limit";
+  case PN_NEWTON_DIVERGED: return "a Newton sweep increased the largest defect";
+  case PN_NEWTON_NONFINITE: return "a state or tangent overflowed from a block start";
+  case PN_NEWTON_MAX_ITER: return "no convergence within newton max_iter sweeps";
+  }
+  return "?";
+}
 
 int pn_solver_loss(pn_solver *S, const double *theta, int nb, const double *z0,
                    const pn_loss *loss, double *loss_out)

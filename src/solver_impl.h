@@ -123,6 +123,12 @@ int pni_block_forward(pn_solver *S, sweep *sw, int m, const double *theta, doubl
  * with the jump at 0 on rank 0, without the jump at lo otherwise). */
 int pni_block_backward(pn_solver *S, bsweep *bw, int m, const double *theta, double *lam);
 
+/* The labels and requested outputs at grid index `step` for micro-batch m
+ * at its state z (rows of the micro-batch): the loss, the jumps if sw keeps
+ * them, the outputs.  *li and *si walk the owned labels and outputs
+ * upward (start both at 0 for a sweep of the block). */
+int pni_block_events(pn_solver *S, sweep *sw, long step, int m, const double *z, int *li, int *si);
+
 /* z_n of micro-batch m (lo ≤ n < hi) from its trajectory, recomputing from
  * a stored state with the forward sweep's own steps where the storage keeps
  * fewer states; valid until the next fetch of that micro-batch. */

@@ -59,10 +59,23 @@ typedef enum pn_parallel_method {
    *  rank blocks (coarse propagator G, fine F = the real steps) and a parallel
    *  adjoint (see pn_parareal_adjoint).  Exact after P iterations; discrete
    *  multi-point adjoint only. */
-  PN_PARALLEL_PARAREAL
+  PN_PARALLEL_PARAREAL,
+  /** For one to a few long trajectories on many ranks: Newton's method on
+   *  the block starts (multiple shooting, DESIGN §4.3).  Every rank
+   *  integrates its block and D tangent directions from its block start;
+   *  the Newton correction of all block starts is one parallel scan across
+   *  the ranks (⌈log₂ P⌉ rounds), and the adjoint reuses the block
+   *  Jacobians (one scan, one backward sweep per block).  Stops when the
+   *  block starts agree to rounding (pn_newton_opts.tol): the exact
+   *  gradient; bitwise the serial one after at most P sweeps.  Warm-starts
+   *  from the previous call's block starts when the initial states repeat
+   *  (training).  Falls back to the pipeline for a call whose dynamics
+   *  expand too much or whose iteration diverges (pn_stats.newton_fallback
+   *  says why).  Discrete multi-point adjoint only. */
+  PN_PARALLEL_NEWTON
 } pn_parallel_method;
 
-/** @brief Parse "pipeline" / "parareal". @return PN_OK or PN_ERR_ARG. */
+/** @brief Parse "pipeline" / "parareal" / "newton". @return PN_OK or PN_ERR_ARG. */
 PN_EXPORT int pn_parallel_method_from_name(const char *name, pn_parallel_method *out);
 /** @brief Name of a parallel method (static string). */
 PN_EXPORT const char *pn_parallel_method_name(pn_parallel_method method);
@@ -98,6 +111,57 @@ typedef struct pn_parareal_opts {
   pn_parareal_adjoint adjoint; /**< default PN_PARAREAL_ADJOINT_ITERATE */
 } pn_parareal_opts;
 
+/** @brief Where Newton shooting starts when it cannot warm-start. */
+typedef enum pn_newton_start {
+  /** The default: the coarse problem solved by Newton itself (COARSE_NEWTON). */
+  PN_NEWTON_START_AUTO = 0,
+  /** Every block from z0: no extra cost, more sweeps. */
+  PN_NEWTON_START_FLAT,
+  /** A serial sweep of the coarse propagator over the ranks (Parareal's
+   *  predictor): few sweeps after it, but its cost grows with P. */
+  PN_NEWTON_START_COARSE,
+  /** Newton shooting on the coarse propagator (cheap sweeps, the same
+   *  scan): a start whose cost does not grow with P. */
+  PN_NEWTON_START_COARSE_NEWTON
+} pn_newton_start;
+
+/** @brief Parse "auto", "flat", "coarse", "coarse-newton". @return PN_OK or PN_ERR_ARG. */
+PN_EXPORT int pn_newton_start_from_name(const char *name, pn_newton_start *out);
+/** @brief Name of a Newton start (static string; "?" if unknown). */
+PN_EXPORT const char *pn_newton_start_name(pn_newton_start start);
+
+/** @brief Newton shooting settings (used with PN_PARALLEL_NEWTON); zeros
+ *  are the defaults. */
+typedef struct pn_newton_opts {
+  int max_iter;          /**< most sweeps; 0 = P (after P sweeps every block
+                              start is exact, bitwise) */
+  double tol;            /**< stop when the largest defect of a block start,
+                              relative to the larger of its size and the
+                              size of z0, is ≤ tol; 0 = 1e-13 (rounding
+                              level: the gradient is the exact one to ~1e-13) */
+  double growth_limit;   /**< fall back to the pipeline when the block
+                              Jacobians' product ‖J_{r}⋯J_0‖∞ (how much a
+                              perturbation at t0 grows by a block's end)
+                              exceeds it; 0 = 1e6 */
+  pn_newton_start start; /**< the cold start; default AUTO */
+  int no_warm;           /**< 1: never warm-start from the previous call */
+  long coarse_steps;     /**< coarse steps per block for the coarse starts;
+                              0 = ⌈block / 16⌉ */
+  char coarse_scheme[16]; /**< their scheme; "" = the fine scheme */
+} pn_newton_opts;
+
+/** @brief Why a Newton call fell back to the pipeline. */
+typedef enum pn_newton_fallback {
+  PN_NEWTON_NO_FALLBACK = 0, /**< Newton converged */
+  PN_NEWTON_GROWTH,          /**< the dynamics expand beyond growth_limit */
+  PN_NEWTON_DIVERGED,        /**< a sweep increased the largest defect */
+  PN_NEWTON_NONFINITE,       /**< a state or tangent overflowed from a block start */
+  PN_NEWTON_MAX_ITER         /**< not converged in max_iter sweeps */
+} pn_newton_fallback;
+
+/** @brief One-line description of a fallback reason (static string). */
+PN_EXPORT const char *pn_newton_fallback_text(pn_newton_fallback reason);
+
 /** @brief Solver options; start from pn_solver_opts_default(). */
 typedef struct pn_solver_opts {
   double t0, t1;           /**< time interval, t1 > t0 */
@@ -120,9 +184,10 @@ typedef struct pn_solver_opts {
                                 ranks; losses and gradients are summed over
                                 all ranks.  Needs size divisible by G, P ≤ N
                                 and a batch of at least G samples. */
+  pn_newton_opts newton;   /**< PN_PARALLEL_NEWTON only */
 } pn_solver_opts;
 
-/** @brief Most Parareal residuals kept in pn_stats. */
+/** @brief Most Parareal residuals and Newton defects kept in pn_stats. */
 #define PN_PARAREAL_HISTORY 64
 
 /** @brief Fill @p opts with defaults (t0 = 0, t1 = 1, N = 1, store all, auto M). */
@@ -226,6 +291,17 @@ typedef struct pn_stats {
   /* Batch groups (pn_solver_opts.batch_groups). */
   int batch_group;          /**< this rank's group, 0..G−1 */
   int batch_lo, batch_hi;   /**< the samples [lo, hi) of the batch it solves */
+  /* Newton shooting (PN_PARALLEL_NEWTON) of the last call. */
+  int newton_iterations;    /**< fine sweeps with tangents (same on every rank) */
+  int newton_warm;          /**< 1: started from the previous call's block starts */
+  pn_newton_start newton_start; /**< the cold start used (when not warm) */
+  int newton_coarse_iterations; /**< sweeps of the coarse Newton start */
+  double newton_defect[PN_PARAREAL_HISTORY]; /**< largest relative defect of a
+                                 block start after each fine sweep */
+  double newton_growth;     /**< largest ‖J_{r}⋯J_0‖∞ seen (perturbation growth) */
+  pn_newton_fallback newton_fallback; /**< why the call ran on the pipeline */
+  long newton_sweeps_skipped; /**< fine sweeps skipped: block start unchanged */
+  double time_scan;         /**< seconds in the scans across the ranks */
 } pn_stats;
 
 /**
