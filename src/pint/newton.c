@@ -54,6 +54,7 @@ typedef struct newton {
                              and of my left neighbour's */
   double *jsum;           /* B×D: Σ over my labels of T_mᵀ g_m */
   double *warm_U, *warm_z0; /* B×D each: the last converged start, and its z0 */
+  double *warm_theta;     /* the parameters it converged for */
   int warm_valid;
   double zscale;          /* ‖z0‖∞: floor of the relative defects */
   pn_newton_fallback fell_back; /* this call runs on the pipeline */
@@ -90,7 +91,7 @@ static long coarse_steps(const pn_solver *S)
 static size_t doubles_needed(const pn_solver *S, int batch)
 {
   const size_t D = (size_t)dim(S), w = (size_t)batch * D;
-  return (1 + D) * w + 2 * (w + D * w) + 4 * w;
+  return (1 + D) * w + 2 * (w + D * w) + 4 * w + (size_t)pn_model_nparam(S->model);
 }
 
 static size_t bytes(const pn_solver *S, int batch)
@@ -133,6 +134,7 @@ static int setup_local(pn_solver *S)
   nw->jsum = nw->left + len[0];
   nw->warm_U = nw->jsum + w;
   nw->warm_z0 = nw->warm_U + w;
+  nw->warm_theta = nw->warm_z0 + w;
   PN_CALL(pni_stepper_init(&nw->fine, ctx, S->tab, S->model, B * (1 + D)));
   PN_CALL(pni_stepper_init(&nw->coarse, ctx, nw->coarse_tab, S->model, B * (1 + D)));
   PN_CALL(pni_link_init(&nw->link, ctx, 2, len));
@@ -392,13 +394,14 @@ static int correct(pn_solver *S)
 
 /* Newton iterations with a propagator, from the block starts in U, until
  * the largest relative defect is ≤ tol.  history: the defects (the first
- * PN_PARAREAL_HISTORY); *iterations: sweeps taken (collective count);
+ * PN_PARAREAL_HISTORY), *grown: the largest growth seen (both may be NULL);
+ * *iterations: sweeps taken (collective count);
  * *why: the reason of a FALL_BACK; *rc: this rank's error on FAILED (the
  * caller agrees on it).  Every rank takes part in every exchange, scan and
  * reduction, failed or not, so that none is left waiting. */
 static outcome iterate(pn_solver *S, const prop *pr, sweep *sw, const double *theta, double tol,
-                       int kmax, double *history, int *iterations, pn_newton_fallback *why,
-                       int *rc)
+                       int kmax, double *history, double *grown, int *iterations,
+                       pn_newton_fallback *why, int *rc)
 {
   newton *nw = S->pint_state;
   const double limit = S->opts.newton.growth_limit > 0 ? S->opts.newton.growth_limit : 1e6;
@@ -422,7 +425,7 @@ static outcome iterate(pn_solver *S, const prop *pr, sweep *sw, const double *th
     if (*rc == PN_OK) *rc = reduced;
     *iterations = k + 1;
     if (history && k < PN_PARAREAL_HISTORY) history[k] = all[0];
-    if (all[1] > S->stats.newton_growth) S->stats.newton_growth = all[1];
+    if (grown && all[1] > *grown) *grown = all[1];
     if (all[3] != 0.0) {
       if (*rc == PN_OK) *rc = PN_ERR_REMOTE; /* the failing rank's message is agreed on */
       return FAILED;
@@ -468,44 +471,47 @@ static int coarse_serial(pn_solver *S, const double *theta)
   return rc != PN_OK ? rc : sent;
 }
 
-/* Newton shooting on the coarse propagator, from z0 everywhere, to the
- * coarse solution's own accuracy; a coarse iteration that fails to
- * converge leaves the flat start. */
-static int coarse_newton(pn_solver *S, sweep *sw, const double *theta, const double *z0)
+/* Newton shooting on the coarse propagator from the block starts in U, to
+ * the coarse solution's own accuracy; a coarse iteration that fails to
+ * converge leaves U as it was. */
+static int coarse_newton(pn_solver *S, sweep *sw, const double *theta)
 {
   newton *nw = S->pint_state;
+  const size_t w = width(S);
   const long nc = coarse_steps(S);
   const prop pr = {&nw->coarse, nc,
                    (pni_solver_time(S, S->hi) - pni_solver_time(S, S->lo)) / (double)nc, 0};
   int rc = PN_OK, k = 0;
   pn_newton_fallback why = PN_NEWTON_NO_FALLBACK;
   const int kmax = S->opts.newton.max_iter > 0 ? S->opts.newton.max_iter : S->size;
-  const outcome out = iterate(S, &pr, sw, theta, 1e-8, kmax, NULL, &k, &why, &rc);
+  memcpy(nw->warm_U, nw->U, sizeof(double) * w); /* kept in case the coarse iteration fails */
+  const outcome out = iterate(S, &pr, sw, theta, 1e-8, kmax, NULL, NULL, &k, &why, &rc);
   S->stats.newton_coarse_iterations = k;
   if (out == FAILED) return rc;
-  if (out == FALL_BACK) memcpy(nw->U, z0, sizeof(double) * width(S));
+  if (out == FALL_BACK) memcpy(nw->U, nw->warm_U, sizeof(double) * w);
   return PN_OK;
 }
 
-/* The block starts a call begins from: warm if z0 repeats, else cold. */
+/* The block starts a call begins from.  Warm when z0 repeats: the previous
+ * call's converged starts, as they are for the same θ (one sweep then
+ * confirms them), else as the guess the cold start improves on (the coarse
+ * Newton start then needs fewer coarse sweeps).  Cold: from z0. */
 static int start(pn_solver *S, sweep *sw, const double *theta, const double *z0)
 {
   newton *nw = S->pint_state;
-  const size_t w = width(S);
+  const size_t w = width(S), np = (size_t)pn_model_nparam(S->model);
   const pn_newton_start how =
       S->opts.newton.start == PN_NEWTON_START_AUTO ? PN_NEWTON_START_COARSE_NEWTON
                                                    : S->opts.newton.start;
-  if (!S->opts.newton.no_warm && nw->warm_valid &&
-      memcmp(nw->warm_z0, z0, sizeof(double) * w) == 0) {
-    memcpy(nw->U, S->rank == 0 ? z0 : nw->warm_U, sizeof(double) * w);
-    S->stats.newton_warm = 1;
-    return PN_OK;
-  }
+  const int warm = !S->opts.newton.no_warm && nw->warm_valid &&
+                   memcmp(nw->warm_z0, z0, sizeof(double) * w) == 0;
+  S->stats.newton_warm = warm;
   S->stats.newton_start = how;
-  memcpy(nw->U, z0, sizeof(double) * w);
-  if (S->size == 1 || how == PN_NEWTON_START_FLAT) return PN_OK;
+  memcpy(nw->U, warm && S->rank > 0 ? nw->warm_U : z0, sizeof(double) * w);
+  if (warm && memcmp(nw->warm_theta, theta, sizeof(double) * np) == 0) return PN_OK;
+  if (how == PN_NEWTON_START_FLAT) return PN_OK;
   if (how == PN_NEWTON_START_COARSE) return pni_agree(S->ctx, coarse_serial(S, theta));
-  return pni_agree(S->ctx, coarse_newton(S, sw, theta, z0));
+  return pni_agree(S->ctx, coarse_newton(S, sw, theta));
 }
 
 /* ---- the method ----------------------------------------------------------------------- */
@@ -528,7 +534,7 @@ static int forward(pn_solver *S, sweep *sw, const double *theta, const double *z
   int rc = PN_OK;
   pn_newton_fallback why = PN_NEWTON_NO_FALLBACK;
   const outcome out = iterate(S, &pr, sw, theta, newton_tol(S), kmax, S->stats.newton_defect,
-                              &S->stats.newton_iterations, &why, &rc);
+                              &S->stats.newton_growth, &S->stats.newton_iterations, &why, &rc);
   const int sent = pni_link_wait_sends(&nw->link);
   if (rc == PN_OK) rc = sent;
   S->stats.time_wait += nw->link.time_wait;
@@ -542,6 +548,7 @@ static int forward(pn_solver *S, sweep *sw, const double *theta, const double *z
   }
   memcpy(nw->warm_U, nw->U, sizeof(double) * width(S));
   memcpy(nw->warm_z0, z0, sizeof(double) * width(S));
+  memcpy(nw->warm_theta, theta, sizeof(double) * (size_t)pn_model_nparam(S->model));
   nw->warm_valid = 1;
   return PN_OK;
 }

@@ -194,8 +194,274 @@ static void exact_when_converged(void **state)
   pn_ctx_destroy(&self);
 }
 
+/* A single trajectory of a tanh MLP over a long horizon: nonlinear enough
+ * that Newton needs several sweeps from a flat start on four ranks. */
+typedef struct long_problem {
+  pn_model *m;
+  pn_tableau *tab;
+  pn_loss *loss;
+  double *theta, z0[4];
+  pn_solver_opts o;
+} long_problem;
+
+static void long_make(long_problem *lp, pn_newton_start start)
+{
+  static const int widths[1] = {24};
+  static const pn_activation acts[1] = {PN_ACT_TANH};
+  const pn_mlp_spec spec = {4, 1, widths, acts, 0};
+  memset(lp, 0, sizeof *lp);
+  pmt_ok(pnt_ctx, pn_model_create_mlp(pnt_ctx, &spec, &lp->m));
+  const int np = pn_model_nparam(lp->m);
+  lp->theta = malloc(sizeof(double) * (size_t)np);
+  pnt_assert_all(lp->theta != NULL, "out of memory");
+  pmt_ok(pnt_ctx, pn_model_init_params(lp->m, 3, lp->theta));
+  pmt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &lp->tab));
+  pn_solver_opts_default(&lp->o);
+  lp->o.t1 = 20.0;
+  lp->o.nsteps = 800;
+  lp->o.method = PN_PARALLEL_NEWTON;
+  lp->o.newton.start = start;
+  const double z0[4] = {1.0, -0.5, 0.3, 0.8};
+  memcpy(lp->z0, z0, sizeof z0);
+  const long steps[4] = {200, 400, 600, 800};
+  pmt_ok(pnt_ctx, pmt_loss_at(pnt_ctx, &lp->o, 4, steps, NULL, 1, 4, 3, &lp->loss));
+}
+
+static void long_free(long_problem *lp)
+{
+  free(lp->theta);
+  pn_loss_destroy(&lp->loss);
+  pn_tableau_destroy(&lp->tab);
+  pn_model_destroy(&lp->m);
+}
+
+/* Newton's defects fall quadratically near the solution: from the block
+ * starts of the previous θ after a step of θ (a flat start: no coarse
+ * correction), each defect below 1e-2 is followed by one at most 10 times
+ * its square (linear convergence at any useful rate would leave far more),
+ * until rounding or the exact block starts of P sweeps end the sweeps. */
+static void defects_fall_quadratically(void **state)
+{
+  (void)state;
+  const int P = pn_ctx_size(pnt_ctx);
+  long_problem lp;
+  long_make(&lp, PN_NEWTON_START_FLAT);
+  pn_solver *S = NULL;
+  pmt_ok(pnt_ctx, pn_solver_create(pnt_ctx, lp.m, lp.tab, &lp.o, &S));
+  nt_result first, r;
+  run(S, pnt_ctx, lp.m, lp.theta, 1, lp.z0, lp.loss, 0, &first);
+  const int np = pn_model_nparam(lp.m);
+  for (int i = 0; i < np; i++) lp.theta[i] -= 1e-3 * (first.grad[i] > 0 ? 1.0 : -1.0);
+  run(S, pnt_ctx, lp.m, lp.theta, 1, lp.z0, lp.loss, 0, &r);
+  pn_solver_destroy(&S);
+  pnt_assert_all(r.rc == PN_OK && r.st.newton_fallback == PN_NEWTON_NO_FALLBACK, "rc %d: %s",
+                 r.rc, r.msg);
+  const double *d = r.st.newton_defect;
+  const int K = r.st.newton_iterations;
+  if (pn_ctx_rank(pnt_ctx) == 0) {
+    print_message("after a step of theta on %d ranks, %d sweeps, defects:", P, K);
+    for (int k = 0; k < K; k++) print_message(" %.2e", d[k]);
+    print_message("\n");
+  }
+  int quadratic_steps = 0;
+  for (int k = 1; k < K; k++) {
+    if (d[k - 1] > 1e-2 || d[k] < 1e-14) continue; /* not yet local; or at rounding */
+    pnt_assert_all(d[k] <= 10.0 * d[k - 1] * d[k - 1], "sweep %d: defect %.3e after %.3e is not "
+                   "quadratic", k + 1, d[k], d[k - 1]);
+    quadratic_steps++;
+  }
+  /* On four ranks there are sweeps enough to see it. */
+  pnt_assert_all(P < 4 || quadratic_steps >= 1, "no sweep in the quadratic regime (%d sweeps)", K);
+  result_free(&first);
+  result_free(&r);
+  long_free(&lp);
+}
+
+/* Warm starts: with the same θ the previous call's block starts are
+ * confirmed by one sweep; after a small change of θ (one Adam step of 1e-3)
+ * the coarse start from them needs fewer coarse sweeps than from z0 (on
+ * four ranks; on fewer both are cut short at P), and no more fine ones. */
+static void warm_starts(void **state)
+{
+  (void)state;
+  const int P = pn_ctx_size(pnt_ctx);
+  long_problem lp;
+  long_make(&lp, PN_NEWTON_START_AUTO);
+  pn_solver *S = NULL;
+  pmt_ok(pnt_ctx, pn_solver_create(pnt_ctx, lp.m, lp.tab, &lp.o, &S));
+  nt_result cold, same, stepped, fresh;
+  run(S, pnt_ctx, lp.m, lp.theta, 1, lp.z0, lp.loss, 0, &cold);
+  run(S, pnt_ctx, lp.m, lp.theta, 1, lp.z0, lp.loss, 0, &same);
+  const int np = pn_model_nparam(lp.m);
+  for (int i = 0; i < np; i++) lp.theta[i] -= 1e-3 * (cold.grad[i] > 0 ? 1.0 : -1.0);
+  run(S, pnt_ctx, lp.m, lp.theta, 1, lp.z0, lp.loss, 0, &stepped);
+  pn_solver_destroy(&S);
+  solve(pnt_ctx, lp.m, lp.tab, &lp.o, lp.theta, 1, lp.z0, lp.loss, &fresh);
+  pnt_assert_all(cold.rc == PN_OK && same.rc == PN_OK && stepped.rc == PN_OK && fresh.rc == PN_OK,
+                 "a gradient failed: %s", fresh.msg);
+  if (pn_ctx_rank(pnt_ctx) == 0)
+    print_message("%d ranks: cold %d + %d coarse sweeps, same theta %d, after a step %d + %d "
+                  "(a fresh solver %d + %d)\n", P, cold.st.newton_iterations,
+                  cold.st.newton_coarse_iterations, same.st.newton_iterations,
+                  stepped.st.newton_iterations, stepped.st.newton_coarse_iterations,
+                  fresh.st.newton_iterations, fresh.st.newton_coarse_iterations);
+  pnt_assert_all(P == 1 || (!cold.st.newton_warm && same.st.newton_warm &&
+                             stepped.st.newton_warm && !fresh.st.newton_warm),
+                 "warm flags %d %d %d %d", cold.st.newton_warm, same.st.newton_warm,
+                 stepped.st.newton_warm, fresh.st.newton_warm);
+  pnt_assert_all(P == 1 || same.st.newton_iterations == 1, "same theta: %d sweeps",
+                 same.st.newton_iterations);
+  /* The same gradient as a fresh solver's at the stepped θ. */
+  const double err = worst_error(&stepped, &fresh, (size_t)np, 4);
+  pnt_assert_all(err <= NEWTON_TOL, "warm gradient %.3e from a fresh solver's", err);
+  pnt_assert_all(stepped.st.newton_iterations <= fresh.st.newton_iterations,
+                 "warm: %d fine sweeps, cold: %d", stepped.st.newton_iterations,
+                 fresh.st.newton_iterations);
+  /* Fewer coarse sweeps where z0's are not cut short by the P-sweep limit. */
+  const int cw = stepped.st.newton_coarse_iterations, cc = fresh.st.newton_coarse_iterations;
+  pnt_assert_all(cw <= cc && (P < 4 || cw < cc), "warm: %d coarse sweeps, cold: %d", cw, cc);
+  result_free(&cold);
+  result_free(&same);
+  result_free(&stepped);
+  result_free(&fresh);
+  long_free(&lp);
+}
+
+/* dz/dt = A z with A = 5 I + a rotation: a perturbation grows by e^{5 t}.
+ * Newton falls back (growth); the result is the pipeline's bit for bit. */
+static void expanding_dynamics_fall_back(void **state)
+{
+  (void)state;
+  const int P = pn_ctx_size(pnt_ctx);
+  pn_model *m = NULL;
+  pmt_ok(pnt_ctx, pn_model_create_linear(pnt_ctx, 2, &m));
+  const double A[4] = {5.0, 1.0, -1.0, 5.0}, z0[2 * BATCH] = {1, 0, 0, 1, 0.5, -0.5};
+  pn_tableau *tab = NULL;
+  pmt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
+  pn_solver_opts o;
+  base_opts(&o);
+  o.t1 = o.t0 + 6.0;
+  o.nsteps = 600;
+  const long steps[2] = {300, 600};
+  pn_loss *loss = NULL;
+  pmt_ok(pnt_ctx, pmt_loss_at(pnt_ctx, &o, 2, steps, NULL, BATCH, 2, 2, &loss));
+  nt_result rn, rp;
+  o.method = PN_PARALLEL_NEWTON;
+  solve(pnt_ctx, m, tab, &o, A, BATCH, z0, loss, &rn);
+  o.method = PN_PARALLEL_PIPELINE;
+  solve(pnt_ctx, m, tab, &o, A, BATCH, z0, loss, &rp);
+  pnt_assert_all(rn.rc == PN_OK && rp.rc == PN_OK, "newton: %s", rn.msg);
+  pnt_assert_all(P == 1 || rn.st.newton_fallback == PN_NEWTON_GROWTH,
+                 "on %d ranks: fallback %d (%s), growth %.3g", P, rn.st.newton_fallback,
+                 pn_newton_fallback_text(rn.st.newton_fallback), rn.st.newton_growth);
+  pnt_assert_all(P == 1 || strstr(pn_newton_fallback_text(rn.st.newton_fallback), "expand"),
+                 "the reason does not say the dynamics expand: %s",
+                 pn_newton_fallback_text(rn.st.newton_fallback));
+  const size_t n = 4 + 2 * BATCH;
+  pnt_assert_all(rn.loss == rp.loss && memcmp(rn.grad, rp.grad, sizeof(double) * n) == 0 &&
+                     memcmp(rn.traj, rp.traj, sizeof(double) * 601 * 2 * BATCH) == 0,
+                 "the fallback differs from the pipeline");
+  result_free(&rn);
+  result_free(&rp);
+  pn_loss_destroy(&loss);
+  pn_tableau_destroy(&tab);
+  pn_model_destroy(&m);
+}
+
+/* Batch groups: G groups, each shooting over its own ranks. */
+static void with_batch_groups(void **state)
+{
+  (void)state;
+  const int size = pn_ctx_size(pnt_ctx);
+  pn_ctx *self = pmt_self_ctx();
+  pn_model *mp = NULL, *ms = NULL;
+  double *theta = NULL, *theta_s = NULL;
+  pmt_ok(pnt_ctx, pmt_mlp_create(pnt_ctx, &pmt_mlps[0], 31, &mp, &theta));
+  pmt_ok(self, pmt_mlp_create(self, &pmt_mlps[0], 31, &ms, &theta_s));
+  const int D = pn_model_dim(mp);
+  pn_tableau *tab = NULL;
+  pmt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
+  pn_solver_opts par, ser;
+  base_opts(&ser);
+  pn_loss *loss = NULL;
+  pmt_ok(pnt_ctx, pmt_loss_at(pnt_ctx, &ser, NLABELS, label_steps, NULL, 4, D, 5, &loss));
+  double *z0 = pmt_z0(4, D, 19, 0);
+  nt_result rs;
+  solve(self, ms, tab, &ser, theta_s, 4, z0, loss, &rs);
+  for (int G = 1; G <= size; G++) {
+    if (size % G != 0) continue;
+    par = ser;
+    par.method = PN_PARALLEL_NEWTON;
+    par.batch_groups = G;
+    nt_result rp;
+    solve(pnt_ctx, mp, tab, &par, theta, 4, z0, loss, &rp);
+    pnt_assert_all(rp.rc == PN_OK, "G = %d: %s", G, rp.msg);
+    const double err = worst_error(&rp, &rs, (size_t)pn_model_nparam(mp), (size_t)4 * D);
+    pnt_assert_all(err <= NEWTON_TOL, "%d batch groups on %d ranks: %.3e from one rank", G, size,
+                   err);
+    result_free(&rp);
+  }
+  result_free(&rs);
+  free(z0);
+  free(theta);
+  free(theta_s);
+  pn_loss_destroy(&loss);
+  pn_tableau_destroy(&tab);
+  pn_model_destroy(&mp);
+  pn_model_destroy(&ms);
+  pn_ctx_destroy(&self);
+}
+
+static void refusals(void **state)
+{
+  (void)state;
+  pn_model *m = NULL;
+  double *theta = NULL;
+  pmt_ok(pnt_ctx, pmt_user_create(pnt_ctx, PMT_USER_LINEAR, 2, &m, &theta));
+  pn_tableau *tab = NULL;
+  pmt_ok(pnt_ctx, pn_tableau_create(pnt_ctx, "rk4", &tab));
+  pn_solver_opts o;
+  base_opts(&o);
+  o.method = PN_PARALLEL_NEWTON;
+  pn_loss *loss = NULL;
+  const long steps[] = {NSTEPS};
+  pmt_ok(pnt_ctx, pmt_loss_at(pnt_ctx, &o, 1, steps, NULL, BATCH, 3, 8, &loss));
+  double *z0 = pmt_z0(BATCH, 3, 1, 0), g[9 + 3 * BATCH], L = 0;
+  pn_solver *S = NULL;
+  pmt_ok(pnt_ctx, pn_solver_create(pnt_ctx, m, tab, &o, &S));
+  const int rc = pn_solver_gradient_method(S, PN_ADJOINT_CONTINUOUS_BACKSOLVE, PN_SWEEP_MULTI,
+                                           theta, BATCH, z0, loss, &L, g, g + 9);
+  pnt_assert_all(rc == PN_ERR_ARG && strstr(pn_ctx_last_error(pnt_ctx), "discrete multi-point"),
+                 "continuous adjoint with newton: rc %d, '%s'", rc, pn_ctx_last_error(pnt_ctx));
+  pn_solver_destroy(&S);
+  static const struct {
+    const char *needle;
+    int field;
+  } bad[] = {{"stages", 0}, {"tol", 1}, {"growth_limit", 2}, {"max_iter", 3}, {"start", 4},
+             {"unknown scheme 'rk9'", 5}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    pn_solver_opts b = o;
+    if (bad[i].field == 0) b.storage = PN_STORE_STAGES;
+    if (bad[i].field == 1) b.newton.tol = -1e-3;
+    if (bad[i].field == 2) b.newton.growth_limit = NAN;
+    if (bad[i].field == 3) b.newton.max_iter = -2;
+    if (bad[i].field == 4) b.newton.start = (pn_newton_start)9;
+    if (bad[i].field == 5) snprintf(b.newton.coarse_scheme, sizeof b.newton.coarse_scheme, "rk9");
+    const int r = pn_solver_create(pnt_ctx, m, tab, &b, &S);
+    pnt_assert_all(r == PN_ERR_ARG && strstr(pn_ctx_last_error(pnt_ctx), bad[i].needle),
+                   "bad %s accepted: rc %d, '%s'", bad[i].needle, r, pn_ctx_last_error(pnt_ctx));
+  }
+  free(z0);
+  free(theta);
+  pn_loss_destroy(&loss);
+  pn_tableau_destroy(&tab);
+  pn_model_destroy(&m);
+}
+
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(exact_when_converged),
+    cmocka_unit_test(exact_when_converged),  cmocka_unit_test(defects_fall_quadratically),
+    cmocka_unit_test(warm_starts),           cmocka_unit_test(expanding_dynamics_fall_back),
+    cmocka_unit_test(with_batch_groups),     cmocka_unit_test(refusals),
 };
 
 PNT_MAIN("newton", tests)
