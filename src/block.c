@@ -11,7 +11,7 @@
 #include "ctx_impl.h"
 #include "internal.h"
 #include "loss_impl.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 
 int pni_solver_nonfinite(pn_solver *S, const char *what, long step, int b0, const double *x,
                          size_t n)

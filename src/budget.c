@@ -8,7 +8,7 @@
 
 #include "internal.h"
 #include "platform.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 #include "tdecomp.h"
 
 static int micro_size(int batch, int M, int m)

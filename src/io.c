@@ -16,60 +16,6 @@
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 
-int pn_read_file_bcast(pn_ctx *ctx, const char *path, size_t max_bytes, char **buf_out,
-                       size_t *len_out)
-{
-  *buf_out = NULL;
-  *len_out = 0;
-  int rc = PN_OK;
-  long long len = 0;
-  char *buf = NULL;
-  if (ctx->rank == 0) {
-    /* O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer
-     * while the other ranks wait for this one; it is refused below. */
-    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
-    if (!f) {
-      const int e = errno;
-      if (fd >= 0) close(fd);
-      rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot open %s: %s", path, strerror(e));
-    } else {
-      struct stat st;
-      if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
-        rc = pn_ctx_fail(ctx, PN_ERR_IO, "%s is not a regular file", path);
-      else if ((size_t)st.st_size > max_bytes)
-        rc = pn_ctx_fail(ctx, PN_ERR_LIMIT, "%s has %lld bytes, more than the limit of %zu", path,
-                         (long long)st.st_size, max_bytes);
-      else
-        len = (long long)st.st_size;
-      if (rc == PN_OK) rc = pni_calloc(ctx, (size_t)len + 1, 1, &buf, path);
-      if (rc == PN_OK && len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)
-        rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot read %s: %s", path,
-                         ferror(f) ? strerror(errno) : "file shrank while reading");
-      fclose(f);
-    }
-  }
-  rc = pni_agree(ctx, rc);
-  if (rc != PN_OK) {
-    free(buf);
-    return rc;
-  }
-  rc = pni_comm_bcast(ctx, &len, 1, MPI_LONG_LONG, 0, "sharing a file's size");
-  if (rc == PN_OK && ctx->rank != 0) rc = pni_calloc(ctx, (size_t)len + 1, 1, &buf, path);
-  for (long long off = 0; rc == PN_OK && off < len; off += INT_MAX) { /* chunks below MPI's int count */
-    const long long chunk = len - off < INT_MAX ? len - off : INT_MAX;
-    rc = pni_comm_bcast(ctx, buf + off, (int)chunk, MPI_CHAR, 0, "sharing a file's contents");
-  }
-  if (rc != PN_OK) {
-    free(buf);
-    return rc;
-  }
-  buf[len] = '\0';
-  *buf_out = buf;
-  *len_out = (size_t)len;
-  return PN_OK;
-}
-
 /* Skip spaces; true if the rest is empty or a comment. */
 static int blank_or_comment(const char *s)
 {

@@ -12,7 +12,7 @@
 #include "internal.h"
 #include "model_impl.h"
 #include "platform.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 #include "tdecomp.h"
 
 const pni_pint_ops *pni_pint_method(pn_parallel_method method)

@@ -6,7 +6,7 @@
 
 #include "internal.h"
 #include "loss_impl.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 #include "tdecomp.h"
 
 void pni_solver_free_workspace(pn_solver *S)

@@ -38,7 +38,7 @@
 #include "comm.h"
 #include "internal.h"
 #include "scan.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 
 typedef struct newton {
   pn_tableau *coarse_tab; /* the coarse starts' scheme */

@@ -38,7 +38,7 @@
 #include "internal.h"
 #include "model_impl.h"
 #include "scan.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 
 typedef struct pni_parareal {
   pn_tableau *coarse_tab; /* G's scheme */

@@ -15,7 +15,7 @@
 #include "comm.h"
 #include "internal.h"
 #include "loss_impl.h"
-#include "solver_impl.h"
+#include "solver_state.h"
 
 typedef struct pipeline {
   pni_link link; /* one slot per micro-batch, sized for its rows */

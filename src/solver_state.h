@@ -8,8 +8,8 @@
  *   pint/        the parallel methods (pint.h), which move the work between
  *                the ranks (comm.h).
  * Not installed. */
-#ifndef PINODE_SOLVER_IMPL_H
-#define PINODE_SOLVER_IMPL_H
+#ifndef PINODE_SOLVER_STATE_H
+#define PINODE_SOLVER_STATE_H
 
 #include "adjoint_cont.h"
 #include "pinode/solver.h"
