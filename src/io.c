@@ -84,8 +84,9 @@ int pn_read_numbers(pn_ctx *ctx, const char *path, long expect, double **x_out, 
 
 /* ---- meta.txt -------------------------------------------------------- */
 
+/* The line each key was read on (0: not yet). */
 typedef struct meta_seen {
-  int dim, hidden, activation, time_input, batch, t0, t1, steps, scheme;
+  long dim, hidden, activation, time_input, batch, t0, t1, steps, scheme;
 } meta_seen;
 
 static int parse_long_token(const char *tok, long lo, long hi, long *out)
@@ -101,6 +102,16 @@ static int parse_long_token(const char *tok, long lo, long hi, long *out)
 static int meta_error(pn_ctx *ctx, const char *path, long line, const char *key, const char *what)
 {
   return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s:%ld: key '%s': %s", path, line, key, what);
+}
+
+/* A key may appear once: a second value would silently win. */
+static int first_time(pn_ctx *ctx, const char *path, long line, const char *key, long *seen)
+{
+  if (*seen)
+    return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s:%ld: key '%s' appears twice (first on line %ld)",
+                       path, line, key, *seen);
+  *seen = line;
+  return PN_OK;
 }
 
 /* One "key value..." line of meta.txt into p. */
@@ -120,11 +131,12 @@ static int meta_line(pn_ctx *ctx, const char *path, long line, char *s, pn_probl
   long v = 0;
   double x = 0.0;
   if (strcmp(key, "dim") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->dim));
     if (ntok != 1 || !parse_long_token(tok[0], 1, 1 << 20, &v))
       return meta_error(ctx, path, line, key, "expected one integer in 1..1048576");
     p->spec.dim = (int)v;
-    seen->dim = 1;
   } else if (strcmp(key, "hidden") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->hidden));
     if (ntok > 64) return meta_error(ctx, path, line, key, "at most 64 hidden layers");
     for (int i = 0; i < ntok; i++) {
       if (!parse_long_token(tok[i], 1, 1 << 20, &v))
@@ -132,8 +144,8 @@ static int meta_line(pn_ctx *ctx, const char *path, long line, char *s, pn_probl
       widths[i] = (int)v;
     }
     p->spec.nhidden = ntok;
-    seen->hidden = 1;
   } else if (strcmp(key, "activation") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->activation));
     if (ntok < 1 || ntok > 64)
       return meta_error(ctx, path, line, key,
                         "expected one activation for all hidden layers or one per layer");
@@ -142,37 +154,32 @@ static int meta_line(pn_ctx *ctx, const char *path, long line, char *s, pn_probl
         return meta_error(ctx, path, line, key,
                           "unknown activation (known: tanh, softplus, sigmoid, relu, silu, identity)");
     *nacts = ntok;
-    seen->activation = 1;
   } else if (strcmp(key, "time_input") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->time_input));
     if (ntok != 1 || !parse_long_token(tok[0], 0, 1, &v))
       return meta_error(ctx, path, line, key, "expected 0 or 1");
     p->spec.time_input = (int)v;
-    seen->time_input = 1;
   } else if (strcmp(key, "batch") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->batch));
     if (ntok != 1 || !parse_long_token(tok[0], 1, 1 << 24, &v))
       return meta_error(ctx, path, line, key, "expected one integer in 1..16777216");
     p->batch = (int)v;
-    seen->batch = 1;
   } else if (strcmp(key, "t0") == 0 || strcmp(key, "t1") == 0) {
     if (ntok != 1 || !parse_double(tok[0], &x) || !isfinite(x))
       return meta_error(ctx, path, line, key, "expected one finite number");
-    if (key[1] == '0') {
-      p->t0 = x;
-      seen->t0 = 1;
-    } else {
-      p->t1 = x;
-      seen->t1 = 1;
-    }
+    PN_CALL(first_time(ctx, path, line, key, key[1] == '0' ? &seen->t0 : &seen->t1));
+    if (key[1] == '0') p->t0 = x;
+    else p->t1 = x;
   } else if (strcmp(key, "steps") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->steps));
     if (ntok != 1 || !parse_long_token(tok[0], 1, 1L << 40, &v))
       return meta_error(ctx, path, line, key, "expected one integer in 1..2^40");
     p->steps = v;
-    seen->steps = 1;
   } else if (strcmp(key, "scheme") == 0) {
+    PN_CALL(first_time(ctx, path, line, key, &seen->scheme));
     if (ntok != 1 || strlen(tok[0]) >= sizeof p->scheme)
       return meta_error(ctx, path, line, key, "expected one scheme name");
     snprintf(p->scheme, sizeof p->scheme, "%s", tok[0]);
-    seen->scheme = 1;
   } else {
     return pn_ctx_fail(ctx, PN_ERR_PARSE,
                        "%s:%ld: unknown key '%s' (known: dim, hidden, activation, time_input, "

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Write the seed corpus of the fuzz harnesses (tests/fuzz/corpus/<target>/).
 
-Valid inputs of every reader plus the hostile classes of issue 10: malformed,
-truncated, enormous counts, NaN/Inf/1e308, negative sizes, 2^31 rows/entries,
-binary garbage.  The files are committed; rerun this script after changing it:
+Valid inputs of every reader plus hostile ones: malformed, truncated, enormous
+counts, NaN/Inf/1e308, negative sizes, 2^31 rows/entries, binary garbage, NUL
+bytes, repeated keys.  The files are committed; rerun this script after changing it:
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
 import os
@@ -69,6 +69,9 @@ problem("garbage", GARBAGE.decode("latin-1"), GARBAGE.decode("latin-1"))
 problem("crlf", meta.replace("\n", "\r\n"), theta.replace("\n", "\r\n"))
 problem("comments_blank", "# a comment\n\n" + meta, "# theta\n\n" + theta)
 problem("seventy_values", meta.replace("hidden 8", "hidden " + " ".join(["1"] * 70)))
+problem("duplicate_key", meta + "steps 20\n")
+problem("nul_in_meta", meta.replace("steps 10", "steps 10\0 junk"))
+problem("nul_in_z0", z="0.5\0garbage\n-1\n")
 
 # ---- CSV data ------------------------------------------------------------------
 valid = "trajectory,time,x,y\n" + "".join(

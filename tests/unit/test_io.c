@@ -164,6 +164,10 @@ static void meta_errors_name_line_and_key(void **state)
   bad_meta_line(8, "t1 0.5", PN_ERR_PARSE, "t1 = 0.5 must be greater than t0 = 0.5", NULL);
   bad_meta_line(4, "activation tanh relu", PN_ERR_PARSE, "2 activations for 1 hidden layers",
                 NULL);
+  /* A repeated key would silently win: refused, naming both lines. */
+  bad_meta_line(1, "steps 20", PN_ERR_PARSE, "meta.txt:9: key 'steps' appears twice",
+                "first on line 1");
+  bad_meta_line(1, "t1 2.5", PN_ERR_PARSE, "meta.txt:8: key 't1' appears twice", NULL);
 }
 
 static void number_file_errors_name_file_and_line(void **state)
