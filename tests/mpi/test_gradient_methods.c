@@ -1,5 +1,5 @@
-/* Every gradient method of the seed paper's comparison runs inside the
- * time-split pipeline exactly like the discrete adjoint (DESIGN §4): blocks,
+/* Every gradient method of the paper's comparison runs inside the
+ * time-split pipeline exactly like the discrete adjoint (docs/parallel.md): blocks,
  * label jumps applied once by the owner of their grid point, λ passed
  * leftward, one Allreduce of θ̄.  On P ranks each method must reproduce the
  * serial result (computed on this rank alone, over MPI_COMM_SELF) to 1e-13
@@ -171,7 +171,7 @@ static int block_loss_fn(void *user, int label, double t, int b0, int nb, const 
  * separate one-rank solve of block r ([lo, hi] of the grid) from the forward
  * state z_lo, with the labels rank r owns and λ_hi from block r + 1 as a
  * linear label at its right end; θ̄ is the sum over the blocks and ∂L/∂z0
- * comes out of block 0.  This is what the README calls the time-parallel
+ * comes out of block 0.  This is what docs/mathematics.md calls the time-parallel
  * form of backsolve: each block restarts z from its own forward z_hi. */
 static void emulate_backsolve(problem *p, int nranks, double *g)
 {
@@ -320,4 +320,4 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(mismatched_methods_are_refused),
 };
 
-PNT_MAIN("paper", tests)
+PNT_MAIN("gradient_methods", tests)

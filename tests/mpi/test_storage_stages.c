@@ -130,5 +130,5 @@ int main(int argc, char **argv)
       cmocka_unit_test(stages_equal_all),
       cmocka_unit_test(refused_when_too_big),
   };
-  return pnt_main(argc, argv, "perf_stages", tests, sizeof tests / sizeof tests[0]);
+  return pnt_main(argc, argv, "storage_stages", tests, sizeof tests / sizeof tests[0]);
 }

@@ -125,5 +125,5 @@ int main(int argc, char **argv)
       cmocka_unit_test(tape_equals_recompute),
       cmocka_unit_test(tape_bytes_grow_with_records),
   };
-  return pnt_main(argc, argv, "perf_tape", tests, sizeof tests / sizeof tests[0]);
+  return pnt_main(argc, argv, "step_tape", tests, sizeof tests / sizeof tests[0]);
 }
