@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz pinode's file readers with libFuzzer for a bounded time (issue 10).
+# Fuzz pinode's file readers with libFuzzer for a bounded time.
 #
 #   scripts/fuzz.sh [--seconds S] [--seed N] [--build-dir DIR] [--parallel J] [TARGET...]
 #

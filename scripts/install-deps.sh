@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libcmocka-dev
       libinih-dev python3-numpy python3-matplotlib
-      # reliability checks (README "Reliability"): libFuzzer, static analysis, memcheck
+      # reliability checks (docs/reliability.md): libFuzzer, static analysis, memcheck
       clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind procps)
 missing=()
 for p in "${pkgs[@]}"; do

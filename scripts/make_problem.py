@@ -8,7 +8,7 @@ on disk does not grow with N.
 
 usage: scripts/make_problem.py SRC DEST N
 
-SRC is a problem directory (format: tests/data/bench/README.md).  DEST is
+SRC is a problem directory (format: docs/formats.md).  DEST is
 created or overwritten; the reference gradients of SRC (ref/) are not copied,
 since they do not apply.  Plain Python 3, no NumPy.
 """

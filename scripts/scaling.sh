@@ -21,7 +21,7 @@
 #                           [--batch-groups "1 2"] [--out DIR]
 # --batch-groups: also run each P with the ranks in G batch groups (for G
 # dividing P, G > 1: each group solves B/G samples on P/G ranks; the column G),
-# the other way to use more ranks on a batch (README, "Batch groups").  Its
+# the other way to use more ranks on a batch (docs/parallel.md, "Batch groups").  Its
 # "model" column is the pipeline's within a group, so it is left out.
 # A problem NAME:bB:nN is bench problem NAME with its batch grown to B (its
 # samples repeated, each copy perturbed by 1e-3 relative) and N steps of the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static analysis of src/ (issue 10): cppcheck and clang-tidy, the Debian 12
+# Static analysis of src/: cppcheck and clang-tidy, the Debian 12
 # versions (cppcheck 2.10, clang-tidy 14), with the compile commands of a
 # configure-only build in DIR (default build-static).  Exits 1 on any finding.
 #
@@ -72,7 +72,7 @@ echo "== $("$tidy" --version | grep -o 'LLVM version [0-9.]*' | sed 's/LLVM/clan
 #                                           pn_ctx_fail() return their nonzero code, nor MPI
 #                                           collectives (an Allreduce of an allocation
 #                                           status); all 28 findings they made on this code
-#                                           (issue 10 report) were such false positives.  Null,
+#                                           were such false positives.  Null,
 #                                           uninitialised and leaked memory are checked at
 #                                           run time instead: ASan+UBSan (scripts/test.sh),
 #                                           valgrind (scripts/valgrind.sh), the fuzzers.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Parareal study (issue 6): the bench `long` problem with one trajectory
+# Parareal study: the bench `long` problem with one trajectory
 # (B = 1: the pipeline has nothing to overlap).  For P = 1..4 ranks (more than
 # the cores oversubscribe them) and each tolerance: Parareal iterations, the
 # distance to the exact gradient, the critical path in fine-step equivalents

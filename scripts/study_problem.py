@@ -7,8 +7,7 @@ rank also evaluates as many labels.
 
 usage: scripts/study_problem.py SRC DEST P
 
-SRC is in the problem-directory format (../shared/bench/README.md in the
-project; tests/data/bench/README.md here).  DEST is created (or overwritten).
+SRC is in the problem-directory format (docs/formats.md).  DEST is created (or overwritten).
 The reference gradients of SRC (ref/) are not copied: they do not apply.
 """
 import os

@@ -34,7 +34,7 @@ if [ "$fast" = 0 ]; then
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ctest --output-on-failure -j"$jobs" -LE slow "$@")
 
-  # Reliability checks (README "Reliability"), each its own script.
+  # Reliability checks (docs/reliability.md), each its own script.
   echo "== reliability: static analysis of src/ (cppcheck, clang-tidy)"
   scripts/static-analysis.sh --build-dir build-static --jobs "$jobs"
   echo "== reliability: valgrind memcheck over the unit tests (Release build)"

@@ -1,4 +1,4 @@
-/* The floor of issue 9's target 5 (a benchmark, not a test): the tiny
+/* The floor of the tiny problem's step (a benchmark, not a test): the tiny
  * problem (D = 2, H = 16, B = 1, rk4, no time input) stepped N times forward,
  * and forward with its tape then backward (the exact discrete adjoint, θ̄
  * accumulated), by a hand-fused program: no library, no calls, no dispatch,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind memcheck over the unit tests (tests/unit/test_*.c) and the fuzz
-# harnesses' corpus replays, with zero errors required (issue 10).
+# harnesses' corpus replays, with zero errors required.
 #
 #   scripts/valgrind.sh [--build-dir DIR] [--parallel J] [--all]
 #

@@ -21,8 +21,8 @@ typedef struct builtin {
   double A[7 * 7], b[7], c[7];
 } builtin;
 
-/* Coefficients as rationals evaluated in double, exactly as PyTorch's reference
- * (../shared/peers/torch/refgen.py) writes them. */
+/* Coefficients as rationals evaluated in double, exactly as the PyTorch program
+ * that made the references of tests/data/bench writes them. */
 static const builtin builtins[] = {
     {"euler", 1, 1, {0}, {1.0}, {0.0}},
     {"midpoint", 2, 2, {0, 0, 0.5, 0}, {0.0, 1.0}, {0.0, 0.5}},

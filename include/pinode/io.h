@@ -1,7 +1,7 @@
 /**
  * @file io.h
  * @brief Reading and writing pinode's files: the problem-directory format of
- * ../shared/bench (meta.txt, theta.txt, z0.txt, times.txt, targets.txt) and
+ * docs/formats.md (meta.txt, theta.txt, z0.txt, times.txt, targets.txt) and
  * vectors of numbers, one per line.
  *
  * Readers are collective: rank 0 reads the bytes and broadcasts them, every
@@ -34,7 +34,7 @@ typedef struct pn_problem {
 } pn_problem;
 
 /**
- * @brief Read a problem directory (every key of ../shared/bench/README.md).
+ * @brief Read a problem directory (every key of docs/formats.md).
  * @param[out] out  new problem; destroy with pn_problem_destroy()
  * @return PN_OK, PN_ERR_IO (missing/unreadable file), PN_ERR_PARSE (the
  *         message names file, line and what was expected), PN_ERR_NONFINITE.

@@ -53,7 +53,7 @@ typedef enum pn_storage_kind {
 /** @brief How the time axis is parallelised across the ranks. */
 typedef enum pn_parallel_method {
   /** Exact: contiguous blocks of steps, the batch pipelined through the ranks
-   *  in micro-batches (DESIGN §4.1).  Same numbers as one rank.  Default. */
+   *  in micro-batches (docs/parallel.md).  Same numbers as one rank.  Default. */
   PN_PARALLEL_PIPELINE = 0,
   /** Iterative, for few or single long trajectories: Parareal forward over the
    *  rank blocks (coarse propagator G, fine F = the real steps) and a parallel
@@ -195,11 +195,11 @@ PN_EXPORT void pn_solver_opts_default(pn_solver_opts *opts);
 
 /** @brief The pipeline's automatic micro-batch count (opts.microbatches = 0)
  *  for a batch of @p batch on @p ranks ranks: round(√((ranks−1)·batch/3)),
- *  within [1, batch]; 1 on one rank (README, "Time parallelism"). */
+ *  within [1, batch]; 1 on one rank (docs/parallel.md, "Choosing M"). */
 PN_EXPORT int pn_pipeline_auto_microbatches(int ranks, int batch);
 
 /**
- * @brief How the gradient is computed (DESIGN §1, §3).  Only the discrete
+ * @brief How the gradient is computed (docs/mathematics.md).  Only the discrete
  * adjoint is the exact gradient of what the solver computes; the continuous
  * ones are there to show, and measure, that they are not.
  */

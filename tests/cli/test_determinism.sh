@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability
-# Determinism (issue 10): one configuration and seed (CSV data written by the
+# Determinism: one configuration and seed (CSV data written by the
 # spiral generator, a validation split, mini-batches, Adam with a cosine
 # schedule) trained 40 iterations:
 #  - reruns are bitwise identical: model.pinode and the loss history, on 1 and
@@ -9,7 +9,7 @@
 #    where the program offers it) give the model of storage all (3 ranks);
 #  - across rank counts 1..4 and micro-batch counts 1 and 3, and with the
 #    ranks in batch groups, θ agrees to <= 1e-12 relative (only the order of
-#    the final sums differs, DESIGN §4); groups that cannot be formed are
+#    the final sums differs, docs/parallel.md); groups that cannot be formed are
 #    refused naming the keys;
 #  - negative controls: another optimizer.seed changes the bits, and a 1e-9
 #    relative change of one initial parameter moves θ by more than 1e-12 (both

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability
-# A full disk while writing a checkpoint (issue 10): pinode train on 2 ranks
+# A full disk while writing a checkpoint: pinode train on 2 ranks
 # writes into a 96 KiB tmpfs, a checkpoint at every iteration; the checkpoint
 # grows with the loss history until the atomic write (temporary file, fsync,
 # rename) finds no room.  Then:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability
-# Divergence (issue 10): a trajectory that overflows or becomes NaN is
+# Divergence: a trajectory that overflows or becomes NaN is
 # reported with the step, its time and the rank that computed it; training
 # stops with the last good checkpoint and weights kept.
 #  1. pinode gradient, dz/dt = w z (Euler, h = 1/20, 1 + h w = 1e30, z0 = 1):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability
-# Hostile and enormous input files through the program (issue 10): every one
+# Hostile and enormous input files through the program: every one
 # ends with exit status 1 (never a signal: no crash, no abort) within 60 s (no
 # hang), with a message that names the file, while the process may map at
 # most 4 GB (no huge allocation: a reader that tried one would fail with "out

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability slow
-# A rank that dies does not leave the others waiting (issue 10).  pinode train
+# A rank that dies does not leave the others waiting.  pinode train
 # on 3 ranks (time split in 3 blocks) with a checkpoint every 20 iterations:
 #  1. SIGKILL of one middle rank, midway: mpiexec ends within 60 s (measured;
 #     not waiting for a time limit) with a nonzero status and its message

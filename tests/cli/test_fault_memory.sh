@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability
-# Memory (issue 10): before allocating, the solver estimates what it needs
+# Memory: before allocating, the solver estimates what it needs
 # per rank and refuses, with the estimate, the limit and settings that fit,
 # instead of being killed by the OS.
 #  1. pinode gradient of the small bench problem with 10^10 steps (152 GB of

@@ -50,7 +50,7 @@ for row in "small  *pinode [a-z]*, 2 ranks, M=1 " "deep  *pinode [a-z]*, 2 ranks
 done
 if grep -q "^small .*G=2" "$tmp/log2"; then echo "a batch group row for a batch of one"; exit 1; fi
 
-# The floor program of target 5 builds with the README's command and runs.
+# The floor program of the tiny step builds with the command in its header and runs.
 gcc -O3 -march=native -ffp-contract=fast -Wall -Wextra -Werror -DSTEPS=50 -I "$src/src" \
   "$src/scripts/tiny_floor.c" -o "$tmp/tiny_floor" -lm
 "$tmp/tiny_floor" | grep -q "^floor: forward [0-9]* ns (min [0-9]*), gradient [0-9]* ns"

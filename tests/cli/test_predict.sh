@@ -34,7 +34,7 @@ EOF
 run 1 train "$T/cfg.ini" --quiet --set output.dir="$T/run"
 
 # The same trajectories as train wrote, bitwise: the forward sweep is the same
-# arithmetic in the same order on every rank count (DESIGN §4).
+# arithmetic in the same order on every rank count (docs/parallel.md).
 for np_ in 1 2 3; do
   run $np_ predict "$T/cfg.ini" --model "$T/run/model.pinode" --out "$T/p$np_.csv" >"$T/p.log"
   cmp -s "$T/run/predictions.csv" "$T/p$np_.csv" || fail "predict on $np_ ranks differs from train's"

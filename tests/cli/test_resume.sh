@@ -105,7 +105,7 @@ resume_and_compare "$T/term"
 
 # SIGTERM to mpiexec: Open MPI sends the ranks SIGCONT at once, SIGTERM
 # odls_base_sigkill_timeout seconds later and SIGKILL as long again after
-# that (seen with strace; README "Reliability").  The run must outlast the
+# that (seen with strace; docs/reliability.md, "Known limits").  The run must outlast the
 # first wait (at 1 s a fast run was already over) and the checkpoint fit in
 # the second: 5 s each, and a run of 10^5 iterations (~1 min) that the
 # signal stops.  Resuming to the same model is shown by the cases above.

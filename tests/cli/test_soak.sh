@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability slow
-# Soak (issue 10): pinode train runs 10,000 iterations of a small problem on 2
+# Soak: pinode train runs 10,000 iterations of a small problem on 2
 # ranks (validation every 50, a checkpoint every 100: 100 checkpoint writes),
 # while every rank's resident memory (VmRSS) and open file descriptors are
 # sampled from /proc every 5 ms, with the run's progress (its checkpoint's

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Write the seed corpus of the fuzz harnesses (tests/fuzz/corpus/<target>/).
 
-Valid inputs of every reader plus hostile ones: malformed, truncated, enormous
-counts, NaN/Inf/1e308, negative sizes, 2^31 rows/entries, binary garbage, NUL
-bytes, repeated keys.  The files are committed; rerun this script after changing it:
+Valid inputs of every reader plus the hostile classes of docs/reliability.md: malformed,
+truncated, enormous counts, NaN/Inf/1e308, negative sizes, 2^31 rows/entries, binary
+garbage, NUL bytes, repeated keys.  The files are committed; rerun this script after changing it:
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
 import os

@@ -112,7 +112,7 @@ static inline long pmt_first_diff(const double *a, const double *b, size_t n)
   return -1;
 }
 
-/* The core invariant (DESIGN §4): a run on P ranks against the serial run
+/* The core invariant (docs/parallel.md): a run on P ranks against the serial run
  * with the same micro-batches: trajectory bitwise equal, ∂L/∂z0 bitwise equal
  * (the adjoint and its label jumps take exactly the serial path; only θ̄ and
  * L are sums whose order changes), loss and ∂L/∂θ to PMT_TOL.  Collective. */

@@ -1,8 +1,8 @@
 /* The bench references (tests/data/bench, PyTorch autograd through a plain RK
- * loop in float64, see its README) reproduced on 1..4 ranks: loss, ∂L/∂θ and
+ * loop in float64, see tests/data/bench/README.md) reproduced on 1..4 ranks: loss, ∂L/∂θ and
  * ∂L/∂z0 each to ≤ 1e-11 norm-wise relative, ≤ 1e-10 for `long`, whose
  * 20,000 steps accumulate rounding differently in any two correct
- * implementations (the README's stated agreement).  The small problems run
+ * implementations (the agreement that README states).  The small problems run
  * with the automatic micro-batch count, M = 1 and M = B; `long` (20,000 RK4
  * steps) runs once, with the automatic M, to keep the test short. */
 #include "pint_util.h"

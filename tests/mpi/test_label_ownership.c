@@ -1,4 +1,4 @@
-/* Label placement across ranks (DESIGN §4): rank r owns grid points
+/* Label placement across ranks (docs/parallel.md): rank r owns grid points
  * (n_r, n_{r+1}] (rank 0 also point 0), evaluates the labels there and adds
  * their adjoint jumps, each exactly once.  For labels on every rank boundary,
  * at t0, at t_f, clustered inside one rank (with a repeated time), ranks with

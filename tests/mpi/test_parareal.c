@@ -1,4 +1,4 @@
-/* Parareal (DESIGN §4.2) on 1..4 ranks.
+/* Parareal (docs/parallel.md) on 1..4 ranks.
  *  - With max_iter = P (the default) and tol = 0 it stops after exactly P
  *    iterations (one on one rank) and reproduces one rank: the forward
  *    trajectory bitwise (after k iterations the first k block starts are the

@@ -1,4 +1,4 @@
-/* The time-parallel pipeline reproduces the serial solver (DESIGN §4, §4.1):
+/* The time-parallel pipeline reproduces the serial solver (docs/parallel.md):
  * on P ranks, for every scheme, for MLPs (every activation, with and without
  * time input) and user models, for micro-batch counts M = 1, 2, 7, B and the
  * automatic choice, and with checkpointed storage, the trajectory at every

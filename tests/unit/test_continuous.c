@@ -1,4 +1,4 @@
-/* The continuous (optimise-then-discretise) adjoint, DESIGN §3 and claim 2 of
+/* The continuous (optimise-then-discretise) adjoint, docs/mathematics.md, and claim 2 of
  * the seed paper: at finite h it is NOT the gradient of the discrete forward
  * map, and its gap to the exact (discrete-adjoint) gradient shrinks at the
  * scheme's order q.  Also: backsolve's reconstruction error of z is reported

@@ -1,4 +1,4 @@
-/* The discrete adjoint against ground truth (DESIGN §5).
+/* The discrete adjoint against ground truth (docs/mathematics.md, "Verification").
  *
  * Ground truth is the complex-step derivative of the whole forward map
  * (src/cstep.c: an independent complex MLP + RK + MSE, one solve per input
@@ -203,7 +203,7 @@ static double ref_gap(const char *dir, const char *name, const double *x, size_t
  * 1331): a loss equal to PyTorch's to rounding proves the forward map and
  * its θ layout right, and the complex step of a right analytic map is right
  * in every direction; ∂L/∂z0 exercises the derivative through every layer,
- * activation and stage.  Tolerance 1e-11: the bench README's agreement for
+ * activation and stage.  Tolerance 1e-11: tests/data/bench/README.md's agreement for
  * two correct implementations (measured here: ≤ 1e-15). */
 static void cstep_reproduces_pytorch(void **state)
 {

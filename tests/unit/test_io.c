@@ -65,7 +65,7 @@ static void reads_every_key(void **state)
   pnt_rmdir_flat(dir);
 }
 
-/* Every bench problem parses into the shape its README table states. */
+/* Every bench problem parses into the shape tests/data/bench/README.md states. */
 static void reads_bench_problems(void **state)
 {
   (void)state;

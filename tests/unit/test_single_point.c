@@ -1,4 +1,4 @@
-/* Single-point backpropagation (DESIGN §1): one backward sweep per label,
+/* Single-point backpropagation (docs/mathematics.md): one backward sweep per label,
  * from its time back to t0, summed over the labels — against multi-point,
  * one sweep with every jump.  The adjoint is linear in its jumps, so for the
  * discrete and the interpolating continuous adjoint both must agree to

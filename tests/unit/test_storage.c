@@ -1,5 +1,5 @@
 /* Trajectory storage: storing every k-th state and recomputing the others
- * must not change a single bit of the loss or the gradient (DESIGN §2),
+ * must not change a single bit of the loss or the gradient (docs/memory.md),
  * whatever k (1, divisors and non-divisors of N, N − 1, N, > N), scheme or
  * micro-batch count.  Tested through the solver, serially. */
 #include <string.h>

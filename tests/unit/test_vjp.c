@@ -1,4 +1,4 @@
-/* Dot-product tests of every vector–Jacobian product (DESIGN §5):
+/* Dot-product tests of every vector–Jacobian product (docs/mathematics.md, "Verification"):
  * ⟨a, J v⟩ = ⟨Jᵀ a, v⟩ for random a, v, with J v computed *exactly* (to
  * rounding), never by finite differences:
  *   - the MLP (each activation, with and without time input) and one RK
