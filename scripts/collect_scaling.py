@@ -20,7 +20,7 @@
       study (strong: T1/TP and T1/(P*TP); weak, where the work grows with P:
       P*T1/TP and T1/TP).  Prints the table.
 
-The per-point format is documented in slurm/README.md ("Result files").
+The per-point format is documented in docs/clusters.md ("Result files").
 """
 import argparse
 import csv

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by slurm/*.sbatch: environment, modules, the pinode program and the
 # MPI launcher.  Nothing here names a cluster: every site-specific choice is an
-# environment variable (see slurm/README.md).
+# environment variable (see docs/clusters.md).
 #
 #   PINODE_MODULES        modules to load first ("module load $PINODE_MODULES")
 #   PINODE_BIN            the pinode program (default: PINODE_HOME/build/bin/pinode,

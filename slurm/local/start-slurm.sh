@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Vendored from the project's shared/slurm/start-slurm.sh (the private single-node SLURM cluster
-# recipe, shared/slurm/RECIPE.md); keep in sync with it.  Used by tests/cli/test_slurm.sh.
+# A private single-node SLURM cluster for the tests (tests/cli/test_slurm.sh).
 # start-slurm.sh WORKDIR -- start a private SLURM cluster on localhost
 # (one node by default; SLURM_NODES=N emulates N nodes with N slurmd).
 #

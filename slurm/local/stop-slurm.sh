@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Vendored from the project's shared/slurm/stop-slurm.sh (the private single-node SLURM cluster
-# recipe, shared/slurm/RECIPE.md); keep in sync with it.  Used by tests/cli/test_slurm.sh.
+# A private single-node SLURM cluster for the tests (tests/cli/test_slurm.sh).
 # stop-slurm.sh WORKDIR [--purge] -- stop the private cluster started by
 # start-slurm.sh WORKDIR.  Idempotent: a cluster that is not running (or a
 # WORKDIR that does not exist) is fine.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The training configuration: every kind of error names the file (or --set),
 # the line, the key and the accepted values; CSV data errors name their line;
-# overrides and defaults; model.init; and the README documents every key
-# exactly as `pinode train --list-keys=markdown` prints it.
+# overrides and defaults; model.init; and docs/configuration.md documents
+# every key exactly as `pinode train --list-keys=markdown` prints it.
 # Usage: test_config.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
 PINODE=$1
@@ -201,10 +201,16 @@ EOF
 expect_error "model.init = $T/a/model.pinode: its network (D = 2, 1 hidden layers, 42 parameters) is not the one of [model] (D = 2, 1 hidden layers, 62 parameters)" \
   "$BASE" --set model.init="$T/a/model.pinode" --set model.hidden=12
 
-# The README's configuration reference is exactly what the program accepts.
+# The configuration reference is exactly what the program accepts: every row
+# the program prints is in docs/configuration.md, and every key row there is
+# one the program prints.
 run 1 train --list-keys=markdown >"$T/keys.md"
 [ "$(grep -c '^| `' "$T/keys.md")" -ge 50 ] || fail "--list-keys=markdown lists too few keys"
+ref=$SRC/docs/configuration.md
 while IFS= read -r row; do
-  grep -qxF -- "$row" "$SRC/README.md" || fail "README.md lacks or differs in the row: $row"
+  grep -qxF -- "$row" "$ref" || fail "docs/configuration.md lacks or differs in the row: $row"
 done <"$T/keys.md"
+while IFS= read -r row; do
+  grep -qxF -- "$row" "$T/keys.md" || fail "docs/configuration.md has a row the program does not: $row"
+done < <(grep '^| `[a-z_]*\.[a-z_0-9]*` |' "$ref")
 echo "test_config: $n error cases and all other checks passed"
