@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C example of README.md ("Using the library") compiles with -Wall -Wextra
+# The C example of README.md ("The library") compiles with -Wall -Wextra
 # -Werror against the built library and runs on 1 and 2 ranks with the same
 # output: the documentation cannot drift from the API.
 # usage: test_readme_example.sh PINODE_BINARY SOURCE_DIR
