@@ -1,9 +1,9 @@
 /* The continuous ("traditional", optimise-then-discretise) adjoint of
- * DESIGN §3: one backward step of the augmented system
+ * docs/mathematics.md: one backward step of the augmented system
  *     dz/dt = f(t, z),   da/dt = −(∂f/∂z)ᵀ a,   dg/dt = −(∂f/∂θ)ᵀ a
  * from t_{n+1} to t_n with the forward tableau and step −h, on the forward
  * grid.  g is not stored: its increment h Σ_i b_i (∂f/∂θ)ᵀ A_i is added to
- * theta_bar (g(t_n) − g(t_{n+1}) is exactly that sum; DESIGN §1, claim 1).
+ * theta_bar (g(t_n) − g(t_{n+1}) is exactly that sum; claim 1 of docs/mathematics.md).
  *
  * Two ways to know z at the stage times t_{n+1} − c_i h:
  *   backsolve    — z is integrated backward alongside a (torchdiffeq's

@@ -1,4 +1,4 @@
-/* Complex-step ground truth for gradients (DESIGN §5).
+/* Complex-step ground truth for gradients (docs/mathematics.md, "Verification").
  *
  * An independent re-implementation of the forward map θ, z0 ↦ L of an MLP
  * neural ODE in C99 double complex arithmetic: naive loops, no code shared

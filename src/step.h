@@ -1,4 +1,4 @@
-/* One explicit Runge–Kutta step and its exact discrete adjoint (DESIGN §2).
+/* One explicit Runge–Kutta step and its exact discrete adjoint (docs/mathematics.md).
  * No MPI; workspaces are allocated once by pni_stepper_init for a maximum
  * batch, so stepping never allocates.
  *
