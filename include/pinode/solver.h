@@ -61,7 +61,7 @@ typedef enum pn_parallel_method {
    *  multi-point adjoint only. */
   PN_PARALLEL_PARAREAL,
   /** For one to a few long trajectories on many ranks: Newton's method on
-   *  the block starts (multiple shooting, DESIGN §4.3).  Every rank
+   *  the block starts (multiple shooting, docs/parallel.md).  Every rank
    *  integrates its block and D tangent directions from its block start;
    *  the Newton correction of all block starts is one parallel scan across
    *  the ranks (⌈log₂ P⌉ rounds), and the adjoint reuses the block

@@ -1,4 +1,4 @@
-/* Newton shooting in time (DESIGN §4.3) on 1..4 ranks.
+/* Newton shooting in time (docs/parallel.md) on 1..4 ranks.
  *  - Converged (the default tolerance, 1e-13 on the relative defects) it
  *    reproduces one rank's loss, ∂L/∂θ and ∂L/∂z0 to 1e-12 relative, for
  *    contracting, oscillatory and time-dependent dynamics, several schemes
