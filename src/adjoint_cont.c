@@ -6,7 +6,7 @@
  * (the signs: da/dt = −Jᵀa integrated with step −h gives +h), and, for
  * backsolve, Z_i = z − h Σ_{j<i} a_ij F_j, F_i = f(τ_i, Z_i), z ← z − h Σ b_i F_i.
  * This is the optimise-then-discretise gradient: it differs from the exact
- * gradient of the discrete forward map by O(h^q) (DESIGN §1, claim 2). */
+ * gradient of the discrete forward map by O(h^q) (docs/mathematics.md, claim 2). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -255,7 +255,7 @@ static cplx solve(cstep_ws *w, int b0, int nb, const cplx *z0)
   int next = 0;
   cplx L = labels_at(w, 0, b0, nb, w->z, &next);
   for (long n = 0; n < w->nsteps; n++) {
-    const double t = w->t0 + (double)n * w->h; /* never accumulated (DESIGN §1) */
+    const double t = w->t0 + (double)n * w->h; /* never accumulated (docs/mathematics.md) */
     for (int b = 0; b < nb; b++) rk_step(w, t, w->z + (size_t)b * D);
     L += labels_at(w, n + 1, b0, nb, w->z, &next);
   }

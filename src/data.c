@@ -207,7 +207,7 @@ int pn_dataset_generate(pn_ctx *ctx, const pn_generator_opts *o, pn_dataset **ou
     for (int i = 0; i < o->npoints; i++) {
       const long r = ds->offset[j] + i;
       if (i > 0) rk4(o->kind, D, dt_obs / o->substeps, o->substeps, z);
-      ds->time[r] = o->t0 + (double)i * dt_obs; /* never accumulated (DESIGN §1) */
+      ds->time[r] = o->t0 + (double)i * dt_obs; /* never accumulated (docs/mathematics.md) */
       memcpy(ds->z + (size_t)r * D, z, sizeof(double) * (size_t)D);
     }
     const long bad = pni_first_nonfinite(ds->z + (size_t)ds->offset[j] * D,

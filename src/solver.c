@@ -2,7 +2,7 @@
  * the workspaces of a batch, run the parallel method's forward sweep and
  * backward sweeps (pint.h), then sum the loss and θ̄ over the ranks and
  * gather ∂L/∂z0.  Every outcome is agreed on by all ranks, so that they all
- * return the same code and message (DESIGN §4). */
+ * return the same code and message (docs/parallel.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -123,7 +123,7 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
  * sum of s vectors is then one pass over memory instead of s, with the same
  * operations on each entry (bitwise the result of whole-vector passes).
  * Wide's stepper sums (axpy, scale, add, xpay) were ~4 % of its profile;
- * one pass made its gradient ~3 % faster (README "Performance"). */
+ * one pass made its gradient ~3 % faster (docs/performance.md). */
 enum { CHUNK = 512 };
 
 static size_t chunk_len(size_t w, size_t e0) { return w - e0 < CHUNK ? w - e0 : CHUNK; }

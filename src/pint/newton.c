@@ -1,4 +1,4 @@
-/* Newton shooting in time (DESIGN §4.3), for one to a few long trajectories
+/* Newton shooting in time (docs/parallel.md), for one to a few long trajectories
  * on many ranks, where the pipeline has no micro-batches to overlap and
  * Parareal's coarse sweep is serial across the ranks.
  *

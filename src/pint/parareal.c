@@ -1,4 +1,4 @@
-/* Parareal over the rank blocks (DESIGN §4.2), for few or single long
+/* Parareal over the rank blocks (docs/parallel.md), for few or single long
  * trajectories where the micro-batch pipeline has nothing to overlap.
  *
  * Forward: U_r is the state at the start of rank r's block.  Each iteration

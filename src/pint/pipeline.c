@@ -1,4 +1,4 @@
-/* The pipeline (DESIGN §4.1): contiguous blocks of steps, the batch split
+/* The pipeline (docs/parallel.md): contiguous blocks of steps, the batch split
  * into micro-batches that flow through the ranks.  Rank r works on
  * micro-batch m while rank r−1 already works on m+1 (non-blocking messages,
  * one link slot per micro-batch); the backward sweeps drain the same way
