@@ -193,7 +193,9 @@ for d in "${dirs[@]}"; do
     --quiet --json "$tmp/model.json" > "$tmp/model.log" 2>&1 || { echo "simulate.sh: pinode bench --model failed:" >&2; tail "$tmp/model.log" >&2; exit 1; }
   echo "$(basename "$d"): pinode bench --model against the simulation ($(basename "$model_platform")):"
   printf '%6s %12s %12s %8s\n' P "simulated s" "model s" "diff"
+  steps=$(awk '$1 == "steps" { print $2 }' "$d/meta.txt")
   for p in $model_ranks; do
+    if [ "$p" -gt "$steps" ]; then printf '%6d %12s %12s  (more ranks than steps)\n' "$p" - -; continue; fi
     simulate "$d" "$p" "$platform" "$tmp/m-$p"
     "$py" - "$tmp/m-$p/raw.json" "$tmp/model.json" "$p" <<'PY'
 import json, sys
