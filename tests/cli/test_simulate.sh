@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Simulated scaling studies (scripts/simulate.sh, SimGrid SMPI): a strong study
 # of spiral on P = 1, 4, 16 of a 4-node x 4-core platform (scripts/make_platform.py)
-# for the pipeline and Parareal gives a well-formed CSV, gradients equal to
-# those of the real program under mpiexec (<= 1e-13 relative; the pipeline is
-# exact at any P, Parareal with its default P iterations) and to DIR/ref,
+# for the pipeline and Parareal (both adjoints) gives a well-formed CSV,
+# gradients equal to those of the real program under mpiexec (<= 1e-13
+# relative; the pipeline is exact at any P, Parareal with its default P
+# iterations, its adjoint maps exact to rounding) and to DIR/ref,
 # finite positive speedups with efficiency = speedup / P; its result files
 # plot with scripts/study_report.sh; a weak study grows N with P; a
 # malformed platform file, a P beyond the platform's cores and a failing run
@@ -27,13 +28,17 @@ fail() { echo "test_simulate: $*" >&2; exit 1; }
 # Parareal after its default P iterations.
 mpiexec -n 1 "$bin" gradient --quiet "$problem" "$tmp/real"
 
-for method in pipeline parareal; do
+# CASE: method[-parareal adjoint]
+adjoint_of() { case "$1" in parareal-*) echo "${1#parareal-}" ;; esac; }
+cases="pipeline parareal-iterate parareal-maps"
+for case in $cases; do
+  method=${case%%-*} adj=$(adjoint_of "$case")
   "${sim[@]}" --platform "$tmp/c4x4.xml" --ranks "1 4 16" --parallel "$method" \
-    --csv "$tmp/$method.csv" --points "$tmp/points" "$problem" >"$tmp/$method.log" 2>&1 \
-    || { cat "$tmp/$method.log" >&2; fail "the $method study failed"; }
-  "$python" - "$tmp/$method.csv" "$method" <<'PY'
+    --csv "$tmp/$case.csv" --points "$tmp/points-$case" "$problem" ${adj:+-- --parareal-adjoint "$adj"} \
+    >"$tmp/$case.log" 2>&1 || { cat "$tmp/$case.log" >&2; fail "the $case study failed"; }
+  "$python" - "$tmp/$case.csv" "$method" "$adj" <<'PY'
 import csv, math, sys
-path, method = sys.argv[1], sys.argv[2]
+path, method, adjoint = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(path, newline="") as f:
     reader = csv.DictReader(f)
     need = ["ranks", "method", "seconds", "speedup", "efficiency", "warm_seconds"]
@@ -49,33 +54,36 @@ for r in rows:
     assert float(r["rel_error"]) <= 1e-11, r    # DIR/ref: PyTorch's gradient
     if method == "parareal":
         fwd, adj = (int(x) for x in r["iterations"].split("/"))
-        assert fwd == P and 1 <= adj <= P and r["adjoint"] == "iterate", r  # tol 0: until nothing changes
+        assert fwd == P and r["adjoint"] == adjoint, r  # tol 0: until nothing changes
+        assert (1 <= adj <= P) if adjoint == "iterate" else adj == 0, r
 assert float(rows[0]["speedup"]) == 1.0, rows[0]
 PY
 done
-grep -Eq "^ +16 parareal +iterate " "$tmp/parareal.log" || fail "no Parareal row in the printed table"
+grep -Eq "^ +16 parareal +maps " "$tmp/parareal-maps.log" || fail "no Parareal row in the printed table"
 
 # Simulated gradients against the real one (simulate.sh keeps none: run one
 # point again, keeping its output).
 smpi_run() {
   "$python" "$src/scripts/simulate_tool.py" hostfile "$tmp/c4x4.xml" "$1" "$tmp/hosts" >/dev/null
+  local method=${2%%-*} adj
+  adj=$(adjoint_of "$2")
   OPENBLAS_NUM_THREADS=1 smpirun -np "$1" -platform "$tmp/c4x4.xml" -hostfile "$tmp/hosts" \
     --cfg=smpi/host-speed:1Gf --log=root.thres:error "$smpi_build/bin/pinode" gradient --quiet \
-    --parallel "$2" "$problem" "$tmp/sim-$1-$2" >"$tmp/smpi.log" 2>&1 \
-    || { cat "$tmp/smpi.log" >&2; fail "smpirun of $2 on $1 ranks failed"; }
+    --parallel "$method" ${adj:+--parareal-adjoint "$adj"} "$problem" "$tmp/sim-$1-$2" \
+    >"$tmp/smpi.log" 2>&1 || { cat "$tmp/smpi.log" >&2; fail "smpirun of $2 on $1 ranks failed"; }
 }
-for method in pipeline parareal; do
-  smpi_run 16 "$method"
-  d=$("$python" "$src/scripts/simulate_tool.py" distance "$tmp/sim-16-$method" "$tmp/real")
+for case in $cases; do
+  smpi_run 16 "$case"
+  d=$("$python" "$src/scripts/simulate_tool.py" distance "$tmp/sim-16-$case" "$tmp/real")
   "$python" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 1e-13 else 1)" "$d" \
-    || fail "$method on 16 simulated ranks: gradient $d from the real one (more than 1e-13)"
+    || fail "$case on 16 simulated ranks: gradient $d from the real one (more than 1e-13)"
 done
 
 # The result files plot next to real points (the collector takes them).
-"$src/scripts/study_report.sh" "$tmp/points" >"$tmp/report.log" 2>&1 \
+"$src/scripts/study_report.sh" "$tmp/points-pipeline" >"$tmp/report.log" 2>&1 \
   || { cat "$tmp/report.log" >&2; fail "study_report.sh on simulated points failed"; }
 grep -q "simulated: c4x4" "$tmp/report.log" || fail "the collector lost the simulated platform"
-[ -s "$tmp/points/strong_scaling.png" ] || fail "no plot of the simulated points"
+[ -s "$tmp/points-pipeline/strong_scaling.png" ] || fail "no plot of the simulated points"
 
 # Weak: N grows with P.
 "${sim[@]}" --platform "$tmp/c4x4.xml" --ranks "1 2" --weak --csv "$tmp/weak.csv" "$problem" \
