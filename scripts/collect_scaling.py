@@ -3,7 +3,7 @@
 
   collect_scaling.py point --raw RAW.json --study strong|weak --out POINT.json
                            [--method pipeline|parareal|batch] [--log LOG]
-                           [--launcher TEXT] [--problem DIR]
+                           [--launcher TEXT] [--problem DIR] [--simulated PLATFORM]
       Turn the JSON of `pinode gradient --repeat R --json RAW.json` (one run on
       P ranks) into the study's machine-readable result file for that point:
       P, M, N, B, D, the time per gradient (median/min/max), the time per phase
@@ -11,14 +11,16 @@
       (Parareal: forward and adjoint, read from the run's output LOG; null for
       the pipeline, which is not iterative), the host (name, CPU, cores, load,
       kernel) and the SLURM job (id, array task, nodes, tasks, partition) if
-      there is one.
+      there is one.  --simulated: the run was simulated by SimGrid SMPI
+      (scripts/simulate.sh) on that platform; its times are simulated ones.
 
   collect_scaling.py collect DIR [--csv OUT.csv]
       Read every DIR/**/point-*.json (recursively), check each, and write one
       CSV row per point (default DIR/scaling.csv), sorted by study and P, with
       speedup and parallel efficiency against the P = 1 point of the same
       study (strong: T1/TP and T1/(P*TP); weak, where the work grows with P:
-      P*T1/TP and T1/TP).  Prints the table.
+      P*T1/TP and T1/TP); simulated points against the simulated P = 1 point
+      of the same platform.  Prints the table.
 
 The per-point format is documented in docs/clusters.md ("Result files").
 """
@@ -40,7 +42,7 @@ COLUMNS = [
     "t_median", "t_min", "t_max", "speedup", "efficiency",
     "t_forward_max", "t_backward_max", "t_wait_max", "t_busy_max",
     "rss_max_mb", "rss_per_rank_mb", "solver_mb_max", "iterations",
-    "hostname", "nodes", "slurm_job", "launcher", "file",
+    "hostname", "nodes", "slurm_job", "launcher", "file", "simulated",
 ]
 
 
@@ -148,6 +150,7 @@ def make_point(args):
         "slurm": slurm_info(),
         "launcher": args.launcher,
         "source": "pinode gradient --repeat --json",
+        "simulated": {"simulator": "SimGrid SMPI", "platform": args.simulated} if args.simulated else None,
     }
     check_point(point, args.out)
     tmp = args.out + ".tmp"
@@ -172,6 +175,9 @@ def check_point(p, name):
     for k in ("P", "M", "N", "B", "D", "nparam", "repeat"):
         if not isinstance(p.get(k), int) or p[k] < 1:
             bad(f"'{k}' must be an integer >= 1")
+    sim = p.get("simulated")
+    if sim is not None and not (isinstance(sim, dict) and isinstance(sim.get("platform"), str) and sim["platform"]):
+        bad("'simulated' must name the simulated platform")
     if p["study"] not in ("strong", "weak"):
         bad("study must be strong or weak")
     if p.get("method") not in ("pipeline", "parareal", "batch"):
@@ -216,14 +222,16 @@ def collect(args):
         check_point(p, path)
         p["_file"] = os.path.relpath(path, args.dir)
         points.append(p)
-    points.sort(key=lambda p: (p["study"], p["method"], p["P"], p["N"]))
+    def platform(p):
+        return (p.get("simulated") or {}).get("platform", "")
+    points.sort(key=lambda p: (p["study"], p["method"], platform(p), p["P"], p["N"]))
     base = {}
     for p in points:
         if p["P"] == 1:
-            base.setdefault((p["study"], p["method"]), p)
+            base.setdefault((p["study"], p["method"], platform(p)), p)
     rows = []
     for p in points:
-        b = base.get((p["study"], p["method"]))
+        b = base.get((p["study"], p["method"], platform(p)))
         t = p["time_per_gradient"]["median"]
         if b is None:
             speedup = eff = float("nan")
@@ -250,7 +258,7 @@ def collect(args):
             else f"{p['iterations']['forward']}/{p['iterations']['adjoint']}",
             "hostname": p["host"]["hostname"], "nodes": slurm.get("nodelist") or p["host"]["hostname"],
             "slurm_job": slurm.get("job_id") or "", "launcher": p.get("launcher") or "",
-            "file": p["_file"],
+            "file": p["_file"], "simulated": platform(p),
         })
     out = args.csv or os.path.join(args.dir, "scaling.csv")
     tmp = out + ".tmp"
@@ -266,7 +274,7 @@ def collect(args):
         print(f"{r['study']:6} {r['method']:8} {r['P']:5d} {r['M']:4d} {r['N']:7d} {r['B']:5d} {r['t_median']:10.4g} "
               f"{r['speedup']:8.3f} {100 * r['efficiency']:6.1f}% {r['t_forward_max']:8.4f} "
               f"{r['t_backward_max']:8.4f} {r['t_wait_max']:8.4f} {r['rss_max_mb']:7.1f} "
-              f"{r['iterations']}")
+              f"{r['iterations']}" + (f" simulated: {r['simulated']}" if r["simulated"] else ""))
     print(f"wrote {out} ({len(rows)} points)")
     return 0
 
@@ -282,6 +290,7 @@ def main():
     pp.add_argument("--method", default="pipeline", choices=("pipeline", "parareal", "batch"))
     pp.add_argument("--log", default="")
     pp.add_argument("--problem", default="")
+    pp.add_argument("--simulated", default="", metavar="PLATFORM")
     pc = sub.add_parser("collect", help="collect the result files of a study into a CSV")
     pc.add_argument("dir")
     pc.add_argument("--csv", default="")

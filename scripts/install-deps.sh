@@ -3,6 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libcmocka-dev
       libinih-dev python3-numpy python3-matplotlib
+      # simulated clusters (scripts/simulate.sh, docs/simulation.md): SimGrid's SMPI
+      libsimgrid-dev
       # reliability checks (docs/reliability.md): libFuzzer, static analysis, memcheck
       clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind procps)
 missing=()

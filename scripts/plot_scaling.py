@@ -36,6 +36,7 @@ def read_csv(path):
         for k in ("t_median", "t_min", "t_max", "speedup", "efficiency", "t_forward_max",
                   "t_backward_max", "t_wait_max", "t_busy_max"):
             r[k] = float(r[k])
+        r["simulated"] = r.get("simulated") or ""
     return rows
 
 
@@ -75,10 +76,15 @@ MEASURED = {"pipeline": ("o", "k", "measured, pipeline (median)"),
 
 def measured(ax, rows, key, scale=1.0):
     for method, (marker, color, label) in MEASURED.items():
-        mr = [r for r in rows if r["method"] == method]
+        mr = [r for r in rows if r["method"] == method and not r["simulated"]]
         if mr:
             ax.plot([r["P"] for r in mr], [scale * r[key] for r in mr], marker, ms=7, color=color,
                     label=label)
+        for plat in sorted({r["simulated"] for r in rows if r["simulated"]}):
+            sr = [r for r in rows if r["method"] == method and r["simulated"] == plat]
+            if sr:
+                ax.plot([r["P"] for r in sr], [scale * r[key] for r in sr], marker + "-.", ms=4,
+                        mfc="none", color=color, lw=1.2, label=f"simulated on {plat}, {method}")
 
 
 def panel_speedup(ax, rows, series, study, pmax):
@@ -109,6 +115,11 @@ def panel_phases(ax, rows, series):
     # the first method measured, in the order of MEASURED
     method = next(m for m in MEASURED if any(r["method"] == m for r in rows))
     rows = [r for r in rows if r["method"] == method]
+    if any(not r["simulated"] for r in rows):
+        rows = [r for r in rows if not r["simulated"]]
+    else:
+        method += f", simulated on {rows[0]['simulated']}"
+        rows = [r for r in rows if r["simulated"] == rows[0]["simulated"]]
     ax.set_title(f"phases: {method}", fontsize=9)
     Ps = [r["P"] for r in rows]
     ax.plot(Ps, [r["t_median"] for r in rows], "o-", color="k", label="time per gradient")
