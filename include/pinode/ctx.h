@@ -63,4 +63,17 @@ PN_EXPORT void pn_ctx_clear_error(pn_ctx *ctx);
 PN_EXPORT int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/**
+ * @brief Agree on a status across the context's ranks.
+ * @param[in,out] ctx       the context; on a rank that did not fail first, its
+ *                          message becomes that of the lowest failing rank r,
+ *                          prefixed "rank r: " (that rank keeps its own)
+ * @param[in]     local_rc  this rank's status (PN_OK or a pn_error_code)
+ * @return PN_OK if every rank passed PN_OK; otherwise, on every rank, the code
+ *         of the lowest failing rank (PN_ERR_MPI if the agreement itself failed).
+ * Collective on ctx: every rank must call it, so that a failure on one rank
+ * never leaves the others waiting in a later collective.
+ */
+PN_EXPORT int pn_ctx_agree(pn_ctx *ctx, int local_rc);
+
 #endif
