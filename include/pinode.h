@@ -11,6 +11,7 @@
 #include "pinode/decomp.h"
 #include "pinode/error.h"
 #include "pinode/io.h"
+#include "pinode/kernels.h"
 #include "pinode/loss.h"
 #include "pinode/model.h"
 #include "pinode/modelfile.h"
