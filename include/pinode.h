@@ -6,6 +6,7 @@
 #ifndef PINODE_H
 #define PINODE_H
 
+#include "pinode/check.h"
 #include "pinode/ctx.h"
 #include "pinode/data.h"
 #include "pinode/decomp.h"

@@ -330,10 +330,10 @@ static int ws_setup(pn_ctx *ctx, cstep_ws *w, const pn_mlp_spec *spec, const pn_
   return ws_buffers(ctx, w, batch);
 }
 
-int pni_cstep_gradient(pn_ctx *ctx, const pn_mlp_spec *spec, const pn_tableau *tab,
-                       double t0, double t1, long nsteps, int batch, const double *z0,
-                       const double *theta, const pn_loss *loss, double *loss_out,
-                       double *grad_theta_out, double *grad_z0_out)
+int pn_cstep_gradient(pn_ctx *ctx, const pn_mlp_spec *spec, const pn_tableau *tab, double t0,
+                      double t1, long nsteps, int batch, const double *z0, const double *theta,
+                      const pn_loss *loss, double *loss_out, double *grad_theta_out,
+                      double *grad_z0_out)
 {
   PN_CALL(check_args(ctx, spec, tab, t0, t1, nsteps, batch, z0, theta, loss));
   cstep_ws w;

@@ -1,4 +1,6 @@
-/* Complex-step ground truth for gradients (docs/mathematics.md, "Verification").
+/* Complex-step ground truth for gradients (docs/mathematics.md, "Verification"):
+ * pn_cstep_gradient (public, pinode/check.h) and the Jacobian–vector products
+ * below (for the tests of the VJPs).
  *
  * An independent re-implementation of the forward map θ, z0 ↦ L of an MLP
  * neural ODE in C99 double complex arithmetic: naive loops, no code shared
@@ -11,6 +13,7 @@
 #ifndef PINODE_CSTEP_H
 #define PINODE_CSTEP_H
 
+#include "pinode/check.h"
 #include "pinode/ctx.h"
 #include "pinode/loss.h"
 #include "pinode/model.h"
@@ -18,25 +21,6 @@
 
 /* The imaginary perturbation of the complex step. */
 #define PNI_CSTEP_EPS 1e-30
-
-/* Complex-step gradient of an MSE-loss MLP neural ODE solved with tableau `tab` on the grid
- * t0 + n*(t1-t0)/nsteps (serial, rank-local): for every θ_j and z0 entry, one complex solve
- * with a perturbation i*1e-30.  Outputs may be NULL.
- *
- * spec: the network (as pn_model_create_mlp; θ laid out the same way);
- * z0: batch×D initial states; theta: P parameters; loss: an MSE loss
- * (pn_loss_create_mse, weights honoured) for the same batch and D; custom
- * losses are refused with PN_ERR_ARG.  Label times must lie on the grid
- * (PN_ERR_GRID otherwise, as in the solver).  A z0 entry of sample b only
- * moves sample b, so its solve integrates that sample alone.
- * Returns PN_OK, PN_ERR_ARG, PN_ERR_GRID, PN_ERR_MEM, or PN_ERR_NONFINITE
- * naming the input whose solve produced a non-finite loss.
- * Cost: P + 1 solves of the whole batch and batch·D solves of one sample.
- * Not collective; allocates only up front. */
-int pni_cstep_gradient(pn_ctx *ctx, const pn_mlp_spec *spec, const pn_tableau *tab,
-                       double t0, double t1, long nsteps, int batch, const double *z0,
-                       const double *theta, const pn_loss *loss, double *loss_out,
-                       double *grad_theta_out, double *grad_z0_out);
 
 /* Complex-step Jacobian–vector product of the MLP right-hand side at (t, z)
  * for nb states: jv_out = (∂f/∂z) v + (∂f/∂θ) dtheta, nb×D (v: nb×D,

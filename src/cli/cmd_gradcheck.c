@@ -1,7 +1,7 @@
 /* pinode gradcheck DIR: the seed paper's three claims (DESIGN §1), measured on
  * the user's own model.  For every scheme (or one) and step sizes h, h/2, …:
  * each gradient method's relative error against the complex-step gradient
- * (an independent complex re-implementation, src/cstep.c), the gap of the
+ * (an independent complex re-implementation, pinode/check.h), the gap of the
  * continuous adjoints to the exact discrete gradient and its observed order,
  * single- vs multi-point, backsolve's drift of z, and the cost of each.
  *
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cstep.h"
 
 /* Propagate a pinode error code. */
 #define TRY(expr)                       \
@@ -66,8 +65,8 @@ static int cstep_all(pn_ctx *ctx, const gradcheck_input *in, const pn_tableau *t
 {
   int rc = PN_OK;
   if (pn_ctx_rank(ctx) == 0)
-    rc = pni_cstep_gradient(ctx, in->spec, tab, in->t0, in->t1, N, in->batch, in->z0, in->theta,
-                            in->loss, NULL, g, g + np);
+    rc = pn_cstep_gradient(ctx, in->spec, tab, in->t0, in->t1, N, in->batch, in->z0, in->theta,
+                           in->loss, NULL, g, g + np);
   MPI_Bcast(&rc, 1, MPI_INT, 0, pn_ctx_comm(ctx));
   if (rc != PN_OK)
     return pn_ctx_rank(ctx) == 0 ? rc

@@ -98,8 +98,8 @@ static void adjoint_gradient(const problem *p, const pn_tableau *tab, double *lo
 
 static void cstep_gradient(const problem *p, const pn_tableau *tab, double *loss, double *g)
 {
-  pnt_ok(pnt_ctx, pni_cstep_gradient(pnt_ctx, &p->spec, tab, p->t0, p->t1, p->nsteps, p->batch,
-                                     p->z0, p->theta, p->loss, loss, g, g + p->P));
+  pnt_ok(pnt_ctx, pn_cstep_gradient(pnt_ctx, &p->spec, tab, p->t0, p->t1, p->nsteps, p->batch,
+                                    p->z0, p->theta, p->loss, loss, g, g + p->P));
 }
 
 /* Worst of the three relative gaps (loss, ∂L/∂θ, ∂L/∂z0). */
@@ -222,9 +222,9 @@ static void cstep_reproduces_pytorch(void **state)
     const size_t np = (size_t)pb->nparam, nz = (size_t)pb->batch * (size_t)pb->spec.dim;
     const int with_theta = i == 0;
     double *g = calloc(np + nz, sizeof *g), lc = 0.0;
-    pnt_ok(pnt_ctx, pni_cstep_gradient(pnt_ctx, &pb->spec, tab, pb->t0, pb->t1, pb->steps,
-                                       pb->batch, pb->z0, pb->theta, loss, &lc,
-                                       with_theta ? g : NULL, g + np));
+    pnt_ok(pnt_ctx, pn_cstep_gradient(pnt_ctx, &pb->spec, tab, pb->t0, pb->t1, pb->steps,
+                                      pb->batch, pb->z0, pb->theta, loss, &lc,
+                                      with_theta ? g : NULL, g + np));
     const double el = ref_gap(dir, "loss.txt", &lc, 1);
     const double et = with_theta ? ref_gap(dir, "grad_theta.txt", g, np) : 0.0;
     const double ez = ref_gap(dir, "grad_z0.txt", g + np, nz);
@@ -345,31 +345,31 @@ static void cstep_refuses_bad_input(void **state)
   double l = 0;
   /* A label between grid points fails as in the solver, naming the label. */
   pnt_fails_with(pnt_ctx,
-                 pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps + 1, p.batch, p.z0,
-                                    p.theta, p.loss, &l, NULL, NULL),
+                 pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps + 1, p.batch, p.z0,
+                                   p.theta, p.loss, &l, NULL, NULL),
                  PN_ERR_GRID, "label 1 at t = ");
   pn_loss *custom = NULL;
   const double t1 = p.t1;
   pnt_ok(pnt_ctx, pn_loss_create_custom(pnt_ctx, 1, &t1, p.batch, 3, quartic_loss, NULL, &custom));
   pnt_fails_with(pnt_ctx,
-                 pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
-                                    p.theta, custom, &l, NULL, NULL),
+                 pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
+                                   p.theta, custom, &l, NULL, NULL),
                  PN_ERR_ARG, "MSE loss only");
   pnt_fails_with(pnt_ctx,
-                 pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch + 1, p.z0,
-                                    p.theta, p.loss, &l, NULL, NULL),
+                 pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch + 1, p.z0,
+                                   p.theta, p.loss, &l, NULL, NULL),
                  PN_ERR_ARG, "batch 2");
   pnt_fails_with(pnt_ctx,
-                 pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t1, p.t0, p.nsteps, p.batch, p.z0,
-                                    p.theta, p.loss, &l, NULL, NULL),
+                 pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t1, p.t0, p.nsteps, p.batch, p.z0,
+                                   p.theta, p.loss, &l, NULL, NULL),
                  PN_ERR_ARG, "t0 < t1");
   /* A blow-up is reported, naming the perturbed input. */
   double *big = malloc(sizeof(double) * (size_t)p.P);
   for (int j = 0; j < p.P; j++) big[j] = 1e200;
   double g[200];
   pnt_fails_with(pnt_ctx,
-                 pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
-                                    big, p.loss, NULL, g, NULL),
+                 pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
+                                   big, p.loss, NULL, g, NULL),
                  PN_ERR_NONFINITE, "theta[0]");
   free(big);
   pn_loss_destroy(&custom);
@@ -389,10 +389,10 @@ static void cstep_partial_outputs(void **state)
   const size_t nz = 6, n = (size_t)p.P + nz;
   double *all = calloc(n, sizeof *all), *part = calloc(n, sizeof *part), l = 0, l2 = 0;
   cstep_gradient(&p, tab, &l, all);
-  pnt_ok(pnt_ctx, pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
-                                     p.theta, p.loss, NULL, part, NULL));
-  pnt_ok(pnt_ctx, pni_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
-                                     p.theta, p.loss, &l2, NULL, part + p.P));
+  pnt_ok(pnt_ctx, pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
+                                    p.theta, p.loss, NULL, part, NULL));
+  pnt_ok(pnt_ctx, pn_cstep_gradient(pnt_ctx, &p.spec, tab, p.t0, p.t1, p.nsteps, p.batch, p.z0,
+                                    p.theta, p.loss, &l2, NULL, part + p.P));
   assert_memory_equal(all, part, n * sizeof *all);
   assert_true(l == l2);
   free(all);

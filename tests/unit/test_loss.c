@@ -134,8 +134,8 @@ static void label_at_tf_twice_equals_weight_two(void **state)
   assert_true(fabs(l1 - l2) <= 1e-15 * l2);
   assert_true(pnt_rel_err(g1, g2, NP + B * D) <= 1e-15);
   double lc, gc[NP + B * D];
-  pnt_ok(pnt_ctx, pni_cstep_gradient(pnt_ctx, &f.spec, f.tab, 0.0, 1.0, 10, B, f.z0, f.theta,
-                                     twice, &lc, gc, gc + NP));
+  pnt_ok(pnt_ctx, pn_cstep_gradient(pnt_ctx, &f.spec, f.tab, 0.0, 1.0, 10, B, f.z0, f.theta,
+                                    twice, &lc, gc, gc + NP));
   assert_true(pnt_rel_err(g1, gc, NP + B * D) <= 1e-12); /* see test_cstep.c */
   pn_loss_destroy(&twice);
   pn_loss_destroy(&once);
