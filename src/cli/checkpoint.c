@@ -75,7 +75,7 @@ int cli_model_write(pn_ctx *ctx, const cli_config *cfg, const cli_problem *p,
     if (rc == PN_OK) rc = pn_modelfile_write(mf, path);
     pn_modelfile_destroy(&mf);
   }
-  return cli_agree(ctx, rc);
+  return pn_ctx_agree(ctx, rc);
 }
 
 /* The checkpoint's configuration must be this one, except for the keys that

@@ -6,13 +6,25 @@
 
 #include "pinode.h"
 
-/* A subcommand: argv[0] is its name.  Returns a process exit status. */
-typedef int (*cli_command_fn)(pn_ctx *ctx, int argc, char **argv);
+/* Propagate a pinode error code. */
+#define CLI_TRY(expr)                               \
+  do {                                              \
+    const int cli_try_rc_ = (expr);                 \
+    if (cli_try_rc_ != PN_OK) return cli_try_rc_;   \
+  } while (0)
 
-int cmd_gradient(pn_ctx *ctx, int argc, char **argv);
-int cmd_train(pn_ctx *ctx, int argc, char **argv);   /* cmd_train.c */
-int cmd_predict(pn_ctx *ctx, int argc, char **argv); /* cmd_predict.c */
-int cmd_bench(pn_ctx *ctx, int argc, char **argv);   /* cmd_bench.c */
+/* A subcommand: argv[0] is its name.  comm is the program's own
+ * communicator, for the program's messages (gathering statistics, sharing a
+ * decision of rank 0); ctx is the library context made from it, whose
+ * messages go over the context's own duplicate.  Returns a process exit
+ * status. */
+typedef int (*cli_command_fn)(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);
+
+int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);  /* cmd_gradient.c */
+int cmd_train(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);     /* cmd_train.c */
+int cmd_predict(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);   /* cmd_predict.c */
+int cmd_bench(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);     /* cmd_bench.c */
+int cmd_gradcheck(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv); /* cmd_gradcheck.c */
 
 /* Print on rank 0 only. */
 void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -20,10 +32,6 @@ void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 
 /* Report a failed library call on rank 0 ("pinode <cmd>: <message>") and
  * return the exit status for it. */
 int cli_fail(pn_ctx *ctx, const char *cmd, int rc);
-
-/* Collective: every rank passes its status; all return the lowest failing
- * rank's code with its message (PN_OK if none failed). */
-int cli_agree(pn_ctx *ctx, int rc);
 
 /* A file's text accumulated in memory (open_memstream, m.f), then written
  * atomically: a reader never sees a partial file, and a failed write leaves
@@ -55,8 +63,16 @@ void cli_setup_free(cli_setup *s);
  * with nothing after it, else 0 (*out unchanged). */
 int cli_parse_long(const char *text, long lo, long hi, long *out);
 
+/* A number option's text: 1 and *out when it is a finite number with nothing
+ * after it, else 0 (*out unchanged); the caller checks the range. */
+int cli_parse_double(const char *text, double *out);
+
 /* Parse all, every:K, binomial:C or auto into opts->storage / storage_param. */
 int cli_parse_storage(const char *text, pn_solver_opts *opts);
+
+/* The text of a storage policy, as cli_parse_storage reads it (stages for
+ * PN_STORE_STAGES), into buf; returns buf. */
+const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t len);
 
 /* Options of the parallel method shared by the commands: 'P' --parallel,
  * 'I' --parareal-iters, 'T' --parareal-tol, 'C' --coarse-steps,
@@ -75,20 +91,42 @@ pn_solver_opts cli_opts_for_batch(const pn_solver_opts *o, int ranks, int batch)
  * "" (a static string). */
 const char *cli_groups_text(const pn_solver_opts *o);
 
-/* Rank 0 prints the Parareal iterations, residuals and phase times of the last call. */
-void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver);
+/* Rank 0 prints the Parareal iterations, residuals and phase times of the
+ * last call (the slowest rank's, gathered over comm).  Collective on comm. */
+void cli_report_parareal(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver);
 
 /* ‖a − b‖ / ‖b‖ (‖a‖ when b is 0). */
 double cli_rel_dist(const double *a, const double *b, size_t n);
 
+/* The reference outputs of a gradient, in the order of pinode gradient's
+ * files: loss.txt, grad_theta.txt, grad_z0.txt. */
+extern const char *const cli_ref_files[3];
+
+/* The norm-wise relative differences (cli_rel_dist) of a gradient's loss,
+ * ∂L/∂θ (np entries) and ∂L/∂z0 (nz entries, after ∂L/∂θ in grad) from
+ * refdir/cli_ref_files[i], into err[i].  PN_OK, or the error of reading a
+ * file (missing, or not holding as many numbers).  Not collective. */
+int cli_ref_distance(pn_ctx *ctx, const char *refdir, double loss, const double *grad, size_t np,
+                     size_t nz, double err[3]);
+
 /* The median of x[0..n), n >= 1 (sorts x). */
 double cli_median(double *x, int n);
 
-/* pinode gradcheck (cmd_gradcheck.c): the seed paper's claims measured on a
- * model.  The table is computed from built objects, whatever they were read
- * from (a problem directory; later a training config). */
-int cmd_gradcheck(pn_ctx *ctx, int argc, char **argv);
+/* Seconds of CPU time used by this process (all its threads). */
+double cli_cpu_seconds(void);
 
+/* Wait until every rank of comm has arrived, asleep: a waiting rank polls a
+ * non-blocking barrier every millisecond instead of spinning inside MPI, so
+ * that the ranks still working have the CPUs.  Collective on comm. */
+void cli_quiet_barrier(MPI_Comm comm);
+
+/* 1 if path is a regular file (decided on rank 0 of comm, the same answer on
+ * every rank).  Collective on comm. */
+int cli_is_regular_file(MPI_Comm comm, const char *path);
+
+/* The gradcheck table (cmd_gradcheck.c): the seed paper's claims measured on a
+ * model, computed from built objects, whatever they were read from (a problem
+ * directory, a training configuration: gradcheck_config.c). */
 typedef struct gradcheck_input {
   const pn_mlp_spec *spec; /* the network (the complex step re-implements MLPs) */
   const pn_loss *loss;     /* an MSE loss for batch and spec->dim */
@@ -110,16 +148,14 @@ typedef struct gradcheck_opts {
 /* Compute, print (rank 0) and optionally write the table, then what it shows
  * about each claim.  PN_OK, or PN_ERR_NOT_CONVERGED if the discrete adjoint
  * missed the complex step by more than tol in some row, or the error of a
- * failed step.  Collective on ctx. */
-int gradcheck_run(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o);
+ * failed step.  Collective on comm (and ctx, made from it). */
+int gradcheck_run(MPI_Comm comm, pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o);
 
 /* gradcheck on a training configuration file (gradcheck_config.c): the
  * network and initial θ, the training trajectories (which must share their
  * observation times: the complex step implements the plain MSE) and the grid
- * of CONFIG.  Collective on ctx. */
-int cli_gradcheck_config(pn_ctx *ctx, const char *path, const gradcheck_opts *o, long steps);
-
-/* 1 if path is a regular file (decided on rank 0, same answer on every rank). */
-int cli_is_regular_file(pn_ctx *ctx, const char *path);
+ * of CONFIG.  Collective on comm. */
+int cli_gradcheck_config(MPI_Comm comm, pn_ctx *ctx, const char *path, const gradcheck_opts *o,
+                         long steps);
 
 #endif

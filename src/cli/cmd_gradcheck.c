@@ -15,13 +15,6 @@
 
 #include "cli.h"
 
-/* Propagate a pinode error code. */
-#define TRY(expr)                       \
-  do {                                  \
-    const int try_rc_ = (expr);         \
-    if (try_rc_ != PN_OK) return try_rc_; \
-  } while (0)
-
 /* One row: a method on one grid. */
 typedef struct gc_row {
   const char *scheme;
@@ -49,44 +42,34 @@ typedef struct gc_table {
 static const pn_adjoint_kind adjoints[3] = {
     PN_ADJOINT_DISCRETE, PN_ADJOINT_CONTINUOUS_BACKSOLVE, PN_ADJOINT_CONTINUOUS_INTERP};
 
-static double rel(const double *x, const double *ref, size_t n)
-{
-  double d = 0.0, r = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    d += (x[i] - ref[i]) * (x[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  return r > 0.0 ? sqrt(d / r) : sqrt(d);
-}
-
 /* Complex-step gradient on rank 0 (it is serial), broadcast to every rank. */
-static int cstep_all(pn_ctx *ctx, const gradcheck_input *in, const pn_tableau *tab, long N,
-                     double *g, size_t np, size_t nz)
+static int cstep_all(MPI_Comm comm, pn_ctx *ctx, const gradcheck_input *in, const pn_tableau *tab,
+                     long N, double *g, size_t np, size_t nz)
 {
   int rc = PN_OK;
   if (pn_ctx_rank(ctx) == 0)
     rc = pn_cstep_gradient(ctx, in->spec, tab, in->t0, in->t1, N, in->batch, in->z0, in->theta,
                            in->loss, NULL, g, g + np);
-  MPI_Bcast(&rc, 1, MPI_INT, 0, pn_ctx_comm(ctx));
+  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
   if (rc != PN_OK)
     return pn_ctx_rank(ctx) == 0 ? rc
                                  : pn_ctx_fail(ctx, rc, "the complex step failed on rank 0");
-  MPI_Bcast(g, (int)(np + nz), MPI_DOUBLE, 0, pn_ctx_comm(ctx));
+  MPI_Bcast(g, (int)(np + nz), MPI_DOUBLE, 0, comm);
   return PN_OK;
 }
 
 /* One method on one grid: its gradient (θ then z0) into g, its costs into row. */
-static int run_method(pn_ctx *ctx, pn_solver *S, const gradcheck_input *in, size_t np,
+static int run_method(MPI_Comm comm, pn_solver *S, const gradcheck_input *in, size_t np,
                       pn_adjoint_kind adj, pn_sweep_mode mode, double *g, gc_row *row)
 {
-  TRY(pn_solver_gradient_method(S, adj, mode, in->theta, in->batch, in->z0, in->loss,
-                                         NULL, g, g + np));
+  CLI_TRY(pn_solver_gradient_method(S, adj, mode, in->theta, in->batch, in->z0, in->loss, NULL, g,
+                                    g + np));
   pn_stats st;
   pn_solver_get_stats(S, &st);
   long cnt[3] = {st.rhs_evals - st.rhs_evals_backward, st.rhs_evals_backward, st.vjp_evals};
   double mx[3] = {st.time_forward, st.time_backward, st.backsolve_z_err};
-  MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_LONG, MPI_SUM, pn_ctx_comm(ctx));
-  MPI_Allreduce(MPI_IN_PLACE, mx, 3, MPI_DOUBLE, MPI_MAX, pn_ctx_comm(ctx));
+  MPI_Allreduce(MPI_IN_PLACE, cnt, 3, MPI_LONG, MPI_SUM, comm);
+  MPI_Allreduce(MPI_IN_PLACE, mx, 3, MPI_DOUBLE, MPI_MAX, comm);
   row->adjoint = adj;
   row->mode = mode;
   row->rhs_fwd = cnt[0];
@@ -113,14 +96,14 @@ static int table_push(pn_ctx *ctx, gc_table *t, gc_row **row_out)
 }
 
 /* Every method on the grid of N steps of one scheme; g: 3 buffers of np + nz. */
-static int run_grid(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o,
-                    pn_model *model, const char *scheme, const pn_tableau *tab, long N, double *g,
-                    gc_table *t)
+static int run_grid(MPI_Comm comm, pn_ctx *ctx, const gradcheck_input *in,
+                    const gradcheck_opts *o, pn_model *model, const char *scheme,
+                    const pn_tableau *tab, long N, double *g, gc_table *t)
 {
   const size_t np = (size_t)pn_model_nparam(model), nz = (size_t)in->batch * in->spec->dim;
   double *gcs = g, *gd = g + np + nz, *gm = gd + np + nz, *gx = gm + np + nz;
   const double t0 = MPI_Wtime();
-  TRY(cstep_all(ctx, in, tab, N, gcs, np, nz));
+  CLI_TRY(cstep_all(comm, ctx, in, tab, N, gcs, np, nz));
   t->cs_seconds += MPI_Wtime() - t0;
   pn_solver_opts so;
   pn_solver_opts_default(&so);
@@ -128,7 +111,7 @@ static int run_grid(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts
   so.t1 = in->t1;
   so.nsteps = N;
   pn_solver *S = NULL;
-  TRY(pn_solver_create(ctx, model, tab, &so, &S));
+  CLI_TRY(pn_solver_create(ctx, model, tab, &so, &S));
   int rc = PN_OK;
   for (int a = 0; a < 3 && rc == PN_OK; a++)
     for (int m = 0; m < (o->single ? 2 : 1) && rc == PN_OK; m++) {
@@ -139,13 +122,13 @@ static int run_grid(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts
       row->q = pn_tableau_order(tab);
       row->N = N;
       row->h = (in->t1 - in->t0) / (double)N;
-      rc = run_method(ctx, S, in, np, adjoints[a], (pn_sweep_mode)m, gout, row);
+      rc = run_method(comm, S, in, np, adjoints[a], (pn_sweep_mode)m, gout, row);
       if (rc != PN_OK) break;
       if (a == 0 && m == 0) memcpy(gm, gd, sizeof(double) * (np + nz));
-      row->err_theta = rel(gout, gcs, np);
-      row->err_z0 = rel(gout + np, gcs + np, nz);
-      row->vs_discrete = rel(gout, gd, np);
-      row->vs_multi = m == 1 ? rel(gout, gm, np) : NAN;
+      row->err_theta = cli_rel_dist(gout, gcs, np);
+      row->err_z0 = cli_rel_dist(gout + np, gcs + np, nz);
+      row->vs_discrete = cli_rel_dist(gout, gd, np);
+      row->vs_multi = m == 1 ? cli_rel_dist(gout, gm, np) : NAN;
       row->order = NAN;
     }
   pn_solver_destroy(&S);
@@ -214,7 +197,7 @@ static void format_or_empty(char *buf, size_t len, const char *fmt, double x)
     snprintf(buf, len, fmt, x);
 }
 
-static int write_csv(pn_ctx *ctx, const gc_table *t, const char *path)
+static int write_csv(MPI_Comm comm, pn_ctx *ctx, const gc_table *t, const char *path)
 {
   int ok = 1;
   if (pn_ctx_rank(ctx) == 0) {
@@ -239,7 +222,7 @@ static int write_csv(pn_ctx *ctx, const gc_table *t, const char *path)
       ok = fclose(f) == 0 && ok;
     }
   }
-  MPI_Bcast(&ok, 1, MPI_INT, 0, pn_ctx_comm(ctx));
+  MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
   return ok ? PN_OK : pn_ctx_fail(ctx, PN_ERR_IO, "cannot write the CSV file '%s'", path);
 }
 
@@ -308,8 +291,8 @@ static int summary(pn_ctx *ctx, const gc_table *t, double tol)
 }
 
 /* Every scheme (or the one named), every grid: the table. */
-static int compute_table(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o,
-                         pn_model *model, gc_table *t)
+static int compute_table(MPI_Comm comm, pn_ctx *ctx, const gradcheck_input *in,
+                         const gradcheck_opts *o, pn_model *model, gc_table *t)
 {
   int nnames = 0;
   const char *const *names = pn_tableau_names(&nnames);
@@ -326,23 +309,23 @@ static int compute_table(pn_ctx *ctx, const gradcheck_input *in, const gradcheck
     pn_tableau *tab = NULL;
     rc = pn_tableau_create(ctx, names[s], &tab);
     for (int l = 0; l < o->levels && rc == PN_OK; l++)
-      rc = run_grid(ctx, in, o, model, names[s], tab, in->nsteps << l, g, t);
+      rc = run_grid(comm, ctx, in, o, model, names[s], tab, in->nsteps << l, g, t);
     pn_tableau_destroy(&tab);
   }
   free(g);
   return rc;
 }
 
-int gradcheck_run(pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o)
+int gradcheck_run(MPI_Comm comm, pn_ctx *ctx, const gradcheck_input *in, const gradcheck_opts *o)
 {
   pn_model *model = NULL;
   gc_table t = {0};
   int rc = pn_model_create_mlp(ctx, in->spec, &model);
-  if (rc == PN_OK) rc = compute_table(ctx, in, o, model, &t);
+  if (rc == PN_OK) rc = compute_table(comm, ctx, in, o, model, &t);
   if (rc == PN_OK) {
     observed_orders(&t);
     print_table(ctx, &t);
-    if (o->csv) rc = write_csv(ctx, &t, o->csv);
+    if (o->csv) rc = write_csv(comm, ctx, &t, o->csv);
   }
   if (rc == PN_OK) rc = summary(ctx, &t, o->tol);
   free(t.rows);
@@ -390,7 +373,6 @@ static int parse(pn_ctx *ctx, int argc, char **argv, gradcheck_opts *o, long *st
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   int c;
-  char *end = NULL;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
@@ -413,8 +395,7 @@ static int parse(pn_ctx *ctx, int argc, char **argv, gradcheck_opts *o, long *st
     case 'x': o->single = 0; break;
     case 'c': o->csv = optarg; break;
     case 't':
-      o->tol = strtod(optarg, &end);
-      if (*optarg == '\0' || *end != '\0' || !(o->tol > 0)) {
+      if (!cli_parse_double(optarg, &o->tol) || !(o->tol > 0)) {
         cli_print(ctx, "pinode gradcheck: --tol needs a positive number, got '%s'\n", optarg);
         return 2;
       }
@@ -430,15 +411,15 @@ static int parse(pn_ctx *ctx, int argc, char **argv, gradcheck_opts *o, long *st
   return -1;
 }
 
-int cmd_gradcheck(pn_ctx *ctx, int argc, char **argv)
+int cmd_gradcheck(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
 {
   gradcheck_opts o = {.scheme = NULL, .levels = 3, .single = 1, .tol = 1e-12, .csv = NULL};
   long steps = 0;
   const int status = parse(ctx, argc, argv, &o, &steps);
   if (status >= 0) return status;
   const char *dir = argv[optind];
-  if (cli_is_regular_file(ctx, dir)) { /* a training configuration (gradcheck_config.c) */
-    const int crc = cli_gradcheck_config(ctx, dir, &o, steps);
+  if (cli_is_regular_file(comm, dir)) { /* a training configuration (gradcheck_config.c) */
+    const int crc = cli_gradcheck_config(comm, ctx, dir, &o, steps);
     return crc == PN_OK ? 0 : cli_fail(ctx, "gradcheck", crc);
   }
   pn_problem *p = NULL;
@@ -454,7 +435,7 @@ int cmd_gradcheck(pn_ctx *ctx, int argc, char **argv)
                                 p->t0, p->t1, steps > 0 ? steps : p->steps};
     cli_print(ctx, "%s: D = %d, P = %d, B = %d, K = %d labels, t in [%g, %g], %d rank(s)\n\n", dir,
               p->spec.dim, p->nparam, p->batch, p->nlabels, p->t0, p->t1, pn_ctx_size(ctx));
-    rc = gradcheck_run(ctx, &in, &o);
+    rc = gradcheck_run(comm, ctx, &in, &o);
   }
   pn_tableau_destroy(&tab);
   pn_loss_destroy(&loss);

@@ -13,7 +13,7 @@ static void usage(pn_ctx *ctx)
   cli_print(ctx,
             "usage: pinode gradient [options] DIR OUTDIR\n"
             "\n"
-            "Reads the problem directory DIR (format: ../shared/bench/README.md) and writes\n"
+            "Reads the problem directory DIR (format: docs/formats.md) and writes\n"
             "OUTDIR/loss.txt, OUTDIR/grad_theta.txt and OUTDIR/grad_z0.txt (one number a line,\n"
             "17 significant digits), computed with the exact discrete adjoint (by default).\n"
             "Runs on any number of MPI ranks (the time interval is split across them).\n"
@@ -62,42 +62,20 @@ static double norm2(const double *x, size_t n)
   return sqrt(s);
 }
 
-/* Relative difference of one output from REFDIR/name; −1 on error. */
-static int compare_one(pn_ctx *ctx, const char *refdir, const char *name, const double *x,
-                       size_t n, double *err)
-{
-  char path[4096];
-  double *ref = NULL;
-  size_t nref = 0;
-  snprintf(path, sizeof path, "%s/%s", refdir, name);
-  int rc = pn_read_numbers(ctx, path, (long)n, &ref, &nref);
-  if (rc != PN_OK) return rc;
-  double d = 0.0, r = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    d += (x[i] - ref[i]) * (x[i] - ref[i]);
-    r += ref[i] * ref[i];
-  }
-  *err = r > 0 ? sqrt(d / r) : sqrt(d);
-  free(ref);
-  return PN_OK;
-}
-
 /* Print the agreement table against reference outputs; fail above tol. */
 static int compare(pn_ctx *ctx, const char *refdir, double tol, double loss, const double *grad,
                    const pn_problem *p)
 {
   const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
-  const char *names[3] = {"loss.txt", "grad_theta.txt", "grad_z0.txt"};
-  const double *vals[3] = {&loss, grad, grad + np};
   const size_t lens[3] = {1, np, nz};
+  double err[3];
+  CLI_TRY(cli_ref_distance(ctx, refdir, loss, grad, np, nz, err));
   int worst_ok = 1;
   cli_print(ctx, "\n%-16s %10s %24s\n", "output", "entries", "relative difference");
   for (int i = 0; i < 3; i++) {
-    double err = 0.0;
-    int rc = compare_one(ctx, refdir, names[i], vals[i], lens[i], &err);
-    if (rc != PN_OK) return rc;
-    cli_print(ctx, "%-16s %10zu %24.3e %s\n", names[i], lens[i], err, err <= tol ? "ok" : "TOO LARGE");
-    if (!(err <= tol)) worst_ok = 0;
+    cli_print(ctx, "%-16s %10zu %24.3e %s\n", cli_ref_files[i], lens[i], err[i],
+              err[i] <= tol ? "ok" : "TOO LARGE");
+    if (!(err[i] <= tol)) worst_ok = 0;
   }
   if (worst_ok) return PN_OK;
   return pn_ctx_fail(ctx, PN_ERR_ARG, "the gradient differs from %s by more than %.1e", refdir, tol);
@@ -106,8 +84,8 @@ static int compare(pn_ctx *ctx, const char *refdir, double tol, double loss, con
 /* A method other than the default says so, and backsolve reports how far its
  * backward-integrated z drifted from the forward states (largest over the
  * ranks' blocks) — on stderr as a warning when large, even with --quiet. */
-static void report_method(pn_ctx *ctx, const pn_solver *S, pn_adjoint_kind adjoint,
-                          pn_sweep_mode mode, int quiet)
+static void report_method(MPI_Comm comm, pn_ctx *ctx, const pn_solver *S,
+                          pn_adjoint_kind adjoint, pn_sweep_mode mode, int quiet)
 {
   pn_stats st;
   pn_solver_get_stats(S, &st);
@@ -115,7 +93,7 @@ static void report_method(pn_ctx *ctx, const pn_solver *S, pn_adjoint_kind adjoi
     double err;
     int rank;
   } drift = {st.backsolve_z_err, pn_ctx_rank(ctx)};
-  MPI_Allreduce(MPI_IN_PLACE, &drift, 1, MPI_DOUBLE_INT, MPI_MAXLOC, pn_ctx_comm(ctx));
+  MPI_Allreduce(MPI_IN_PLACE, &drift, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm);
   if (!quiet && (adjoint != PN_ADJOINT_DISCRETE || mode != PN_SWEEP_MULTI))
     cli_print(ctx, "method: %s adjoint, %s-point%s\n", pn_adjoint_kind_name(adjoint),
               pn_sweep_mode_name(mode),
@@ -165,7 +143,7 @@ static int count_option(pn_ctx *ctx, const char *name, const char *text, int *ou
   return 1;
 }
 
-int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
+int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
                                            {"batch-groups", required_argument, NULL, 'G'},
@@ -196,7 +174,6 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
   int repeat = 0, storage_given = 0;
   size_t budget = 0;
   double tol = 1e-10;
-  char *end = NULL;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
@@ -228,8 +205,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
       refdir = optarg;
       break;
     case 't':
-      tol = strtod(optarg, &end);
-      if (*optarg == '\0' || *end != '\0' || !(tol > 0)) {
+      if (!cli_parse_double(optarg, &tol) || !(tol > 0)) {
         cli_print(ctx, "pinode gradient: --tol needs a positive number, got '%s'\n", optarg);
         return 2;
       }
@@ -297,7 +273,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
   const char *dir = argv[optind], *outdir = argv[optind + 1];
   cli_setup s;
   int rc = cli_setup_problem(ctx, dir, &opts, &s);
-  if (rc == PN_OK && budget > 0) rc = cli_fit_budget(ctx, &s, budget);
+  if (rc == PN_OK && budget > 0) rc = cli_fit_budget(comm, ctx, &s, budget);
   double *grad = NULL, loss = 0.0;
   const pn_problem *p = s.problem;
   if (rc == PN_OK) {
@@ -329,7 +305,7 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
     }
     if (rc == PN_OK) {
       int ok = wrc == PN_OK;
-      MPI_Bcast(&ok, 1, MPI_INT, 0, pn_ctx_comm(ctx));
+      MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
       if (!ok) rc = PN_ERR_IO;
     }
     if (rc == PN_OK && !quiet) {
@@ -345,13 +321,14 @@ int cmd_gradient(pn_ctx *ctx, int argc, char **argv)
                 (double)st.peak_rss_kb / 1024.0);
       cli_print_storage(ctx, s.solver);
     }
-    if (rc == PN_OK) report_method(ctx, s.solver, adjoint, mode, quiet);
+    if (rc == PN_OK) report_method(comm, ctx, s.solver, adjoint, mode, quiet);
     if (rc == PN_OK && !quiet && opts.method == PN_PARALLEL_PARAREAL)
-      cli_report_parareal(ctx, s.solver);
+      cli_report_parareal(comm, ctx, s.solver);
     if (rc == PN_OK && exact_distance) rc = distance_to_exact(ctx, &s, loss, grad);
   }
   if (rc == PN_OK && refdir) rc = compare(ctx, refdir, tol, loss, grad, s.problem);
-  if (rc == PN_OK && repeat > 0) rc = cli_repeat_gradients(ctx, &s, dir, repeat, json, quiet);
+  if (rc == PN_OK && repeat > 0)
+    rc = cli_repeat_gradients(comm, ctx, &s, dir, repeat, json, quiet);
   free(grad);
   cli_setup_free(&s);
   return rc == PN_OK ? 0 : cli_fail(ctx, "gradient", rc);

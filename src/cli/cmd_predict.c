@@ -120,7 +120,7 @@ static int check_out(pn_ctx *ctx, const predict_args *a)
   if (pn_ctx_rank(ctx) == 0 && !a->force && access(a->out, F_OK) == 0)
     rc = pn_ctx_fail(ctx, PN_ERR_IO, "%s exists; nothing was overwritten (pass --force to replace it)",
                      a->out);
-  return cli_agree(ctx, rc);
+  return pn_ctx_agree(ctx, rc);
 }
 
 static int predict(pn_ctx *ctx, const predict_args *a, cli_config *cfg, cli_problem *p,
@@ -152,8 +152,9 @@ static int predict(pn_ctx *ctx, const predict_args *a, cli_config *cfg, cli_prob
   return PN_OK;
 }
 
-int cmd_predict(pn_ctx *ctx, int argc, char **argv)
+int cmd_predict(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
 {
+  (void)comm; /* predict's agreements are on the library's status (pn_ctx_agree) */
   predict_args a;
   const int status = parse_args(ctx, argc, argv, &a);
   if (status >= 0) return status;

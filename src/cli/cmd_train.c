@@ -15,7 +15,8 @@ enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
 enum { FINISHED = 0, INTERRUPTED, DIVERGED };
 
 typedef struct trainer {
-  pn_ctx *ctx;
+  MPI_Comm comm; /* the program's messages */
+  pn_ctx *ctx;   /* made from comm */
   const cli_config *cfg;
   cli_problem *p;
   const char *dir;
@@ -249,8 +250,8 @@ static int check_replicated(trainer *T)
     s[0] += T->st.theta[i];
     s[1] += (double)(i % 7 + 1) * T->st.theta[i];
   }
-  MPI_Allreduce(s, lo, 2, MPI_DOUBLE, MPI_MIN, pn_ctx_comm(T->ctx));
-  MPI_Allreduce(s, hi, 2, MPI_DOUBLE, MPI_MAX, pn_ctx_comm(T->ctx));
+  MPI_Allreduce(s, lo, 2, MPI_DOUBLE, MPI_MIN, T->comm);
+  MPI_Allreduce(s, hi, 2, MPI_DOUBLE, MPI_MAX, T->comm);
   if (memcmp(lo, hi, sizeof lo) == 0) return PN_OK;
   return pn_ctx_fail(T->ctx, PN_ERR_STATE,
                      "the ranks' parameters differ at iteration %ld (checksums %.17g vs %.17g): "
@@ -263,7 +264,7 @@ static int train_loop(trainer *T)
   const cli_config *c = T->cfg;
   const double t0 = MPI_Wtime();
   while (T->st.iteration < c->iterations) {
-    if (cli_signal_agree(T->ctx)) {
+    if (cli_signal_agree(T->comm)) {
       T->status = INTERRUPTED;
       snprintf(T->message, sizeof T->message, "stopped by a signal after iteration %ld",
                T->st.iteration);
@@ -315,11 +316,11 @@ static void gather_summary_numbers(trainer *T, double *rss_mb, double *mx, long 
 {
   struct rusage ru;
   double mine = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
-  MPI_Gather(&mine, 1, MPI_DOUBLE, rss_mb, 1, MPI_DOUBLE, 0, pn_ctx_comm(T->ctx));
+  MPI_Gather(&mine, 1, MPI_DOUBLE, rss_mb, 1, MPI_DOUBLE, 0, T->comm);
   const double local[3] = {T->tm.forward, T->tm.backward, T->tm.wait};
-  MPI_Reduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, 0, pn_ctx_comm(T->ctx));
+  MPI_Reduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, 0, T->comm);
   const long lc[2] = {T->tm.rhs, T->tm.vjp};
-  MPI_Reduce(lc, cnt, 2, MPI_LONG, MPI_SUM, 0, pn_ctx_comm(T->ctx));
+  MPI_Reduce(lc, cnt, 2, MPI_LONG, MPI_SUM, 0, T->comm);
 }
 
 static void write_config_json(json_writer *w, const cli_config *cfg)
@@ -417,7 +418,7 @@ static int write_summary(trainer *T)
     }
   }
   free(rss);
-  return cli_agree(T->ctx, rc);
+  return pn_ctx_agree(T->ctx, rc);
 }
 
 /* Model, history, predictions, summary; a final checkpoint unless diverged
@@ -562,7 +563,7 @@ static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer 
   return rc;
 }
 
-int cmd_train(pn_ctx *ctx, int argc, char **argv)
+int cmd_train(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
 {
   train_args a;
   const int status = parse_args(ctx, argc, argv, &a);
@@ -572,6 +573,7 @@ int cmd_train(pn_ctx *ctx, int argc, char **argv)
   memset(&p, 0, sizeof p);
   trainer T;
   memset(&T, 0, sizeof T);
+  T.comm = comm;
   T.ctx = ctx;
   T.cfg = cfg;
   T.p = &p;

@@ -1,9 +1,12 @@
 /* Helpers shared by the subcommands. */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -22,23 +25,6 @@ int cli_fail(pn_ctx *ctx, const char *cmd, int rc)
   if (pn_ctx_rank(ctx) == 0) fprintf(stderr, "pinode %s: %s\n", cmd, pn_ctx_last_error(ctx));
   (void)rc;
   return 1;
-}
-
-int cli_agree(pn_ctx *ctx, int rc)
-{
-  /* The lowest failing rank's code and message go to every rank. */
-  const int size = pn_ctx_size(ctx);
-  int mine = rc != PN_OK ? pn_ctx_rank(ctx) : size, first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, pn_ctx_comm(ctx));
-  if (first == size) return PN_OK;
-  char msg[1024];
-  int code = rc;
-  snprintf(msg, sizeof msg, "%s", pn_ctx_last_error(ctx));
-  MPI_Bcast(&code, 1, MPI_INT, first, pn_ctx_comm(ctx));
-  MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, pn_ctx_comm(ctx));
-  msg[sizeof msg - 1] = '\0';
-  if (pn_ctx_rank(ctx) != first) pn_ctx_fail(ctx, code, "%s", msg);
-  return code;
 }
 
 int cli_membuf_open(pn_ctx *ctx, cli_membuf *m, const char *path)
@@ -92,19 +78,24 @@ void cli_setup_free(cli_setup *s)
 static int parse_count(const char *text, const char *prefix, long *out)
 {
   const size_t n = strlen(prefix);
-  if (strncmp(text, prefix, n) != 0) return 0;
-  char *end = NULL;
-  const long k = strtol(text + n, &end, 10);
-  if (end == text + n || *end != '\0' || k < 1 || k == LONG_MAX) return 0;
-  *out = k;
-  return 1;
+  return strncmp(text, prefix, n) == 0 && cli_parse_long(text + n, 1, LONG_MAX - 1, out);
 }
 
 int cli_parse_long(const char *text, long lo, long hi, long *out)
 {
   char *end = NULL;
+  errno = 0;
   const long v = strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || v < lo || v > hi) return 0;
+  if (*text == '\0' || *end != '\0' || errno == ERANGE || v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
+int cli_parse_double(const char *text, double *out)
+{
+  char *end = NULL;
+  const double v = strtod(text, &end);
+  if (*text == '\0' || *end != '\0') return 0;
   *out = v;
   return 1;
 }
@@ -127,25 +118,30 @@ int cli_parse_storage(const char *text, pn_solver_opts *opts)
   return PN_OK;
 }
 
+const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t len)
+{
+  if (kind == PN_STORE_EVERY) snprintf(buf, len, "every:%ld", param);
+  else if (kind == PN_STORE_BINOMIAL) snprintf(buf, len, "binomial:%ld", param);
+  else snprintf(buf, len, "%s", kind == PN_STORE_STAGES ? "stages" : kind == PN_STORE_AUTO ? "auto" : "all");
+  return buf;
+}
+
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts)
 {
-  char *end = NULL;
   pn_parareal_opts *pr = &opts->parareal;
+  long k = 0;
   switch (which) {
   case 'P':
     return pn_parallel_method_from_name(value, &opts->method);
-  case 'I': {
-    const long k = strtol(value, &end, 10);
-    if (*value == '\0' || *end != '\0' || k < 0 || k > 1000000) return PN_ERR_ARG;
+  case 'I':
+    if (!cli_parse_long(value, 0, 1000000, &k)) return PN_ERR_ARG;
     pr->max_iter = (int)k;
     return PN_OK;
-  }
   case 'T':
-    pr->tol = strtod(value, &end);
-    return *value != '\0' && *end == '\0' && pr->tol >= 0.0 && pr->tol < 1.0 ? PN_OK : PN_ERR_ARG;
+    return cli_parse_double(value, &pr->tol) && pr->tol >= 0.0 && pr->tol < 1.0 ? PN_OK
+                                                                               : PN_ERR_ARG;
   case 'C':
-    pr->coarse_steps = strtol(value, &end, 10);
-    return *value != '\0' && *end == '\0' && pr->coarse_steps >= 0 ? PN_OK : PN_ERR_ARG;
+    return cli_parse_long(value, 0, LONG_MAX, &pr->coarse_steps) ? PN_OK : PN_ERR_ARG;
   case 'A':
     return pn_parareal_adjoint_from_name(value, &pr->adjoint);
   case 'S':
@@ -185,13 +181,13 @@ const char *cli_parallel_option_help(int which, const char *value)
   return text;
 }
 
-void cli_report_parareal(pn_ctx *ctx, const pn_solver *solver)
+void cli_report_parareal(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver)
 {
   pn_stats st;
   pn_solver_get_stats(solver, &st);
   const pn_solver_opts *o = pn_solver_get_opts(solver);
   double t[3] = {st.time_coarse, st.time_adjoint_map, (double)st.fine_sweeps_skipped}, tmax[3];
-  MPI_Reduce(t, tmax, 3, MPI_DOUBLE, MPI_MAX, 0, pn_ctx_comm(ctx));
+  MPI_Reduce(t, tmax, 3, MPI_DOUBLE, MPI_MAX, 0, comm);
   char hist[400] = "";
   size_t used = 0;
   for (int k = 0; k < st.parareal_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof hist; k++)
@@ -236,4 +232,50 @@ double cli_rel_dist(const double *a, const double *b, size_t n)
     r += b[i] * b[i];
   }
   return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+const char *const cli_ref_files[3] = {"loss.txt", "grad_theta.txt", "grad_z0.txt"};
+
+int cli_ref_distance(pn_ctx *ctx, const char *refdir, double loss, const double *grad, size_t np,
+                     size_t nz, double err[3])
+{
+  const double *vals[3] = {&loss, grad, grad + np};
+  const size_t lens[3] = {1, np, nz};
+  for (int i = 0; i < 3; i++) {
+    char path[4096];
+    double *ref = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/%s", refdir, cli_ref_files[i]);
+    CLI_TRY(pn_read_numbers(ctx, path, (long)lens[i], &ref, &n));
+    err[i] = cli_rel_dist(vals[i], ref, lens[i]);
+    free(ref);
+  }
+  return PN_OK;
+}
+
+double cli_cpu_seconds(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_quiet_barrier(MPI_Comm comm)
+{
+  MPI_Request req;
+  int done = 0;
+  const struct timespec ms = {0, 1000000};
+  MPI_Ibarrier(comm, &req);
+  while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) nanosleep(&ms, NULL);
+}
+
+int cli_is_regular_file(MPI_Comm comm, const char *path)
+{
+  /* Rank 0 decides, so that every rank takes the same branch. */
+  int yes = 0, rank = 0;
+  struct stat st;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) yes = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+  MPI_Bcast(&yes, 1, MPI_INT, 0, comm);
+  return yes;
 }

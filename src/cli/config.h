@@ -10,14 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "pinode.h"
-
-/* Propagate a pinode error code (the library's PN_CALL is internal). */
-#define CLI_TRY(expr)                  \
-  do {                                 \
-    const int cli_try_rc_ = (expr);    \
-    if (cli_try_rc_ != PN_OK) return cli_try_rc_; \
-  } while (0)
+#include "cli.h"
 
 #define CLI_MAX_LAYERS 64
 #define CLI_MAX_KEYS 64

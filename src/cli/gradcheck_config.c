@@ -3,22 +3,12 @@
  * trajectories as one batch, its grid), built by the same code as train. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "config.h"
 
-int cli_is_regular_file(pn_ctx *ctx, const char *path)
-{
-  /* Rank 0 decides, so that every rank takes the same branch. */
-  int yes = 0;
-  struct stat st;
-  if (pn_ctx_rank(ctx) == 0) yes = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-  MPI_Bcast(&yes, 1, MPI_INT, 0, pn_ctx_comm(ctx));
-  return yes;
-}
-
-int cli_gradcheck_config(pn_ctx *ctx, const char *path, const gradcheck_opts *o, long steps)
+int cli_gradcheck_config(MPI_Comm comm, pn_ctx *ctx, const char *path, const gradcheck_opts *o,
+                         long steps)
 {
   cli_config *cfg = calloc(1, sizeof *cfg);
   cli_problem p;
@@ -38,7 +28,7 @@ int cli_gradcheck_config(pn_ctx *ctx, const char *path, const gradcheck_opts *o,
               "%d rank(s)\n\n",
               path, p.spec.dim, p.nparam, B, pn_loss_nlabels(loss), p.sopts.t0, p.sopts.t1,
               pn_ctx_size(ctx));
-    rc = gradcheck_run(ctx, &in, o);
+    rc = gradcheck_run(comm, ctx, &in, o);
   }
   pn_loss_destroy(&loss);
   free(z0);

@@ -1,5 +1,6 @@
 /* pinode: the command-line program.  The only file that names MPI_COMM_WORLD:
- * it initialises MPI, makes the context and dispatches to a subcommand. */
+ * it initialises MPI, makes the program's communicator and the library's
+ * context from it, and dispatches to a subcommand. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "integrate a trained model from initial states"},
     {"gradient", cmd_gradient, "loss and exact gradients of a problem directory"},
     {"gradcheck", cmd_gradcheck, "the seed paper's claims: every gradient method vs complex step"},
-    {"bench", cmd_bench, "time per gradient of the benchmarks, against DGEMM, PETSc, PyTorch"},
+    {"bench", cmd_bench, "time per gradient of problem directories; the performance model"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -33,13 +34,16 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
+  /* The program's own communicator: its messages never meet the library's,
+   * which go over the context's duplicate. */
+  MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0, status = 2;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   pn_ctx *ctx = NULL;
-  if (pn_ctx_create(MPI_COMM_WORLD, &ctx) != PN_OK) {
+  if (MPI_Comm_dup(MPI_COMM_WORLD, &comm) != MPI_SUCCESS || pn_ctx_create(comm, &ctx) != PN_OK) {
     fprintf(stderr, "pinode: cannot create the MPI context\n");
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
+  MPI_Comm_rank(comm, &rank);
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     if (rank == 0) usage(argc < 2 ? stderr : stdout);
     status = argc < 2 ? 2 : 0;
@@ -51,13 +55,14 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++)
       if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
     if (cmd) {
-      status = cmd->fn(ctx, argc - 1, argv + 1);
+      status = cmd->fn(comm, ctx, argc - 1, argv + 1);
     } else if (rank == 0) {
       fprintf(stderr, "pinode: unknown command '%s'\n", argv[1]);
       usage(stderr);
     }
   }
   pn_ctx_destroy(&ctx);
+  MPI_Comm_free(&comm);
   MPI_Finalize();
   return status;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "memory.h"
 
@@ -28,23 +29,42 @@ int cli_parse_size(const char *text, size_t *bytes_out)
   return PN_OK;
 }
 
-size_t cli_resident_bytes(void)
+/* A "Name: N kB" line of /proc/self/status in bytes, 0 if there is none. */
+static size_t status_bytes(const char *format)
 {
   FILE *f = fopen("/proc/self/status", "r");
   if (!f) return 0;
   char line[256];
   size_t kb = 0;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, "VmRSS: %zu kB", &kb) == 1) break;
+    if (sscanf(line, format, &kb) == 1) break;
   fclose(f);
   return kb * 1024;
+}
+
+size_t cli_resident_bytes(void) { return status_bytes("VmRSS: %zu kB"); }
+
+size_t cli_peak_bytes(void)
+{
+  const size_t peak = status_bytes("VmHWM: %zu kB");
+  struct rusage ru;
+  if (peak > 0 || getrusage(RUSAGE_SELF, &ru) != 0) return peak;
+  return (size_t)ru.ru_maxrss * 1024;
+}
+
+void cli_peak_reset(void)
+{
+  FILE *f = fopen("/proc/self/clear_refs", "w"); /* "5": reset the peak resident size */
+  if (!f) return;
+  fputs("5", f);
+  fclose(f);
 }
 
 /* Slack for what the gradient touches besides the solver (output arrays,
  * MPI and BLAS buffers): 1 MB and 1 % of the budget. */
 static size_t slack_of(size_t budget) { return ((size_t)1 << 20) + budget / 100; }
 
-int cli_fit_budget(pn_ctx *ctx, cli_setup *s, size_t budget)
+int cli_fit_budget(MPI_Comm comm, pn_ctx *ctx, cli_setup *s, size_t budget)
 {
   const double MB = 1048576.0;
   /* The rank that holds the most decides whether anything is left (the
@@ -54,7 +74,7 @@ int cli_fit_budget(pn_ctx *ctx, cli_setup *s, size_t budget)
     int rank;
   } held = {(double)cli_resident_bytes() / MB, pn_ctx_rank(ctx)};
   const size_t mine = (size_t)(held.mb * MB);
-  MPI_Allreduce(MPI_IN_PLACE, &held, 1, MPI_DOUBLE_INT, MPI_MAXLOC, pn_ctx_comm(ctx));
+  MPI_Allreduce(MPI_IN_PLACE, &held, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm);
   if (held.mb * MB + (double)slack_of(budget) >= (double)budget)
     return pn_ctx_fail(ctx, PN_ERR_LIMIT,
                        "--memory %.1f MB: rank %d already holds %.1f MB (MPI, BLAS, the problem) "
@@ -89,14 +109,6 @@ void cli_budget_note(pn_ctx *ctx, size_t budget, const pn_solver *solver)
                                                 : 0.0);
 }
 
-static const char *storage_name(const pn_stats *st, char *buf, size_t len)
-{
-  if (st->storage == PN_STORE_EVERY) snprintf(buf, len, "every:%ld", st->storage_param);
-  else if (st->storage == PN_STORE_BINOMIAL) snprintf(buf, len, "binomial:%ld", st->storage_param);
-  else snprintf(buf, len, "all");
-  return buf;
-}
-
 void cli_print_storage(pn_ctx *ctx, const pn_solver *solver)
 {
   pn_stats st;
@@ -107,8 +119,8 @@ void cli_print_storage(pn_ctx *ctx, const pn_solver *solver)
   cli_print(ctx,
             "storage %s%s: %ld states stored, %ld steps recomputed (optimum for that memory "
             "%ld), %.3f forward steps per step, solver %.1f MB (rank 0)\n",
-            storage_name(&st, name, sizeof name), budget, st.states_stored, st.steps_recomputed,
-            st.steps_recompute_min,
+            cli_storage_text(st.storage, st.storage_param, name, sizeof name), budget,
+            st.states_stored, st.steps_recomputed, st.steps_recompute_min,
             1.0 + (double)st.steps_recomputed / (double)st.steps_forward,
             (double)st.bytes_solver / 1048576.0);
 }

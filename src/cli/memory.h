@@ -16,12 +16,19 @@ int cli_parse_size(const char *text, size_t *bytes_out);
 /* Resident bytes of this process now (VmRSS), 0 if unknown. */
 size_t cli_resident_bytes(void);
 
+/* The most resident bytes of this process since it started or since the last
+ * cli_peak_reset() (VmHWM; getrusage's maximum where there is none). */
+size_t cli_peak_bytes(void);
+
+/* Start cli_peak_bytes() again from the resident size now (Linux). */
+void cli_peak_reset(void);
+
 /* Fit the solver of @p s into @p budget bytes per rank for the whole
  * process: what the process holds already (MPI, BLAS, the problem: its
  * resident set now) is subtracted, and the solver is remade with the rest as
  * its memory_limit.  PN_ERR_LIMIT, naming both numbers, if nothing is left.
- * Collective on ctx (the verdict is agreed). */
-int cli_fit_budget(pn_ctx *ctx, cli_setup *s, size_t budget);
+ * Collective on comm (the verdict is agreed) and ctx, made from it. */
+int cli_fit_budget(MPI_Comm comm, pn_ctx *ctx, cli_setup *s, size_t budget);
 
 /* After a gradient refused with PN_ERR_LIMIT under --memory: add to the
  * message how the solver's limit came from the budget.  Not collective. */

@@ -14,7 +14,7 @@ int cli_write_text(pn_ctx *ctx, const char *path, const char *text, size_t len)
 {
   int rc = PN_OK;
   if (pn_ctx_rank(ctx) == 0) rc = pn_write_file_atomic(ctx, path, text, len);
-  return cli_agree(ctx, rc);
+  return pn_ctx_agree(ctx, rc);
 }
 
 /* 1 if dir exists and holds anything but . and .., 0 if empty, −1 if absent. */
@@ -56,7 +56,7 @@ int cli_outdir_prepare(pn_ctx *ctx, const char *dir, int overwrite, int resume)
 {
   int rc = PN_OK;
   if (pn_ctx_rank(ctx) == 0) rc = outdir_rank0(ctx, dir, overwrite, resume);
-  return cli_agree(ctx, rc);
+  return pn_ctx_agree(ctx, rc);
 }
 
 int cli_write_inputs(pn_ctx *ctx, const char *dir, const cli_config *cfg, const cli_problem *p)
@@ -85,7 +85,7 @@ int cli_write_inputs(pn_ctx *ctx, const char *dir, const cli_config *cfg, const 
     p->data->z = scaled;
     free(orig);
   }
-  return cli_agree(ctx, rc);
+  return pn_ctx_agree(ctx, rc);
 }
 
 int cli_write_history(pn_ctx *ctx, const char *dir, const train_state *st)
@@ -104,7 +104,7 @@ int cli_write_history(pn_ctx *ctx, const char *dir, const train_state *st)
       rc = cli_membuf_commit(ctx, &m, path);
     }
   }
-  return cli_agree(ctx, rc);
+  return pn_ctx_agree(ctx, rc);
 }
 
 /* Grid indices 0, every, 2·every, ..., and N. */
@@ -152,7 +152,7 @@ int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
       }
     }
     if (pn_ctx_rank(ctx) == 0) rc = pn_dataset_write_csv(ctx, out, path);
-    rc = cli_agree(ctx, rc);
+    rc = pn_ctx_agree(ctx, rc);
   }
   pn_solver_destroy(&S);
   pn_dataset_destroy(&out);

@@ -6,24 +6,15 @@
  * machine it equals the wall time (waiting ranks spin inside MPI), so a
  * smaller ratio means the ranks shared their cores with other work and the
  * wall times are not to be trusted. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "json.h"
 #include "repeat.h"
 
 /* What each rank reports: medians over the repetitions of its pn_stats. */
 enum { R_FWD, R_BWD, R_WAIT, R_CPU, R_BYTES, R_RSS, R_LO, R_HI, R_M, R_S0, R_S1, R_NFIELDS };
-
-static double cpu_seconds(void)
-{
-  struct timespec ts;
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* The JSON document (rank 0): problem shape, times per gradient, per rank;
  * formed in memory, then written atomically. */
@@ -109,13 +100,12 @@ static void print_summary(pn_ctx *ctx, int R, const double *t_sorted, double t_m
   }
 }
 
-int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int repeat,
-                         const char *json_path, int quiet)
+int cli_repeat_gradients(MPI_Comm comm, pn_ctx *ctx, const cli_setup *s, const char *dir,
+                         int repeat, const char *json_path, int quiet)
 {
   const pn_problem *p = s->problem;
   const int R = repeat, P = pn_ctx_size(ctx), rank = pn_ctx_rank(ctx);
   const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
-  MPI_Comm comm = pn_ctx_comm(ctx);
   double *grad = calloc(np + nz + 5 * (size_t)R, sizeof(double));
   double *ranks = calloc((size_t)P * R_NFIELDS, sizeof(double));
   int rc = PN_OK, ok = grad && ranks, all = 0;
@@ -130,10 +120,10 @@ int cli_repeat_gradients(pn_ctx *ctx, const cli_setup *s, const char *dir, int r
   double loss = 0.0;
   for (int r = 0; r < R && rc == PN_OK; r++) {
     MPI_Barrier(comm);
-    const double t0 = MPI_Wtime(), c0 = cpu_seconds();
+    const double t0 = MPI_Wtime(), c0 = cli_cpu_seconds();
     rc = pn_solver_gradient(s->solver, p->theta, p->batch, p->z0, s->loss, &loss, grad, grad + np);
     const double mine = MPI_Wtime() - t0;
-    cpu[r] = cpu_seconds() - c0;
+    cpu[r] = cli_cpu_seconds() - c0;
     MPI_Allreduce(&mine, &t[r], 1, MPI_DOUBLE, MPI_MAX, comm);
     pn_solver_get_stats(s->solver, &st);
     fwd[r] = st.time_forward;

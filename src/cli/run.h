@@ -12,9 +12,9 @@
 /* ---- signals (signals.c) ---- */
 void cli_signals_install(void);
 void cli_signals_restore(void);
-/* Collective: the signal caught by any rank (0 if none), so that every rank
- * stops after the same iteration. */
-int cli_signal_agree(pn_ctx *ctx);
+/* Collective on comm: the signal caught by any rank (0 if none), so that
+ * every rank stops after the same iteration. */
+int cli_signal_agree(MPI_Comm comm);
 
 /* ---- the training state (train.c) ---- */
 

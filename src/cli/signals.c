@@ -29,9 +29,9 @@ void cli_signals_restore(void)
   sigaction(SIGINT, &old_int, NULL);
 }
 
-int cli_signal_agree(pn_ctx *ctx)
+int cli_signal_agree(MPI_Comm comm)
 {
   int mine = (int)caught, any = 0;
-  MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, pn_ctx_comm(ctx));
+  MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
   return any;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pinode bench: the table (one row per configuration, the gradient agreeing
-# with ref/), the BLAS line, the DGEMM lines, the tiny problem's line, the
-# 2-rank rows under mpiexec -n 2 (pipeline and batch groups), peers reported
-# "not available" when absent, --model handed to the performance model;
+# with ref/), the kernels line, the rows on 2 ranks under mpiexec -n 2
+# (pipeline, batch groups, Parareal) with the same exact flop count as one
+# rank, the JSON, --model handed to the performance model;
 # scripts/tiny_floor.c builds and runs; bad options and problems refused.
 # No timing is asserted (the machine is shared): only the shape of the output
 # and the numbers that do not depend on speed.
@@ -13,42 +13,61 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 small=$src/tests/data/bench/small
 deep=$src/tests/data/bench/deep
+python=/usr/bin/python3
+
+# The error against ref/ (the last column) of a row of the table in $1; the
+# row must exist.
+ref_err_ok() {
+  local line
+  line=$(grep "^$2" "$1" | tail -1) || { echo "no row '$2'"; cat "$1"; exit 1; }
+  "$python" -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$(echo "$line" | awk '{print $NF}')"
+}
 
 # One rank: two problems, each with the tape (stages), every state (all) and
-# automatic storage under a 1 MB limit; the tiny problem.
-"$bin" bench --repeat 2 --warmup 1 --tiny 200 --checkpoint-mb 1 --threads 1 \
-  --petsc "$tmp/no-such-petsc" --torch "$tmp/no-such.py" --peers "$small" "$deep" >"$tmp/log1"
-grep -q "^BLAS: OpenBLAS" "$tmp/log1"
-grep -q "^DGEMM (OpenBLAS, 1 thread, n = 2048): [0-9.]* GFLOP/s" "$tmp/log1"
-grep -q "^  on deep's shapes (B=5, D=3, H=32)" "$tmp/log1"
-grep -q "^peers: PETSc not available" "$tmp/log1"
-grep -q "PyTorch not available" "$tmp/log1"
-grep -q "^  tiny (D=2, H=16, B=1, rk4, 200 steps): forward [0-9]* ns per step" "$tmp/log1"
-# Table rows: problem, configuration, then the error against ref/ last.
+# automatic storage under a 1 MB limit.
+"$bin" bench --repeat 2 --warmup 1 --checkpoint-mb 1 --json "$tmp/b1.json" "$small" "$deep" >"$tmp/log1"
+grep -q "^pinode's products: [A-Za-z0-9 -]*, tanh: [a-z0-9]*$" "$tmp/log1"
 for p in small deep; do
-  for cfg in "pinode stages, 1 thr" "pinode all, 1 thr" "pinode auto<=1MB, 1 thr"; do
-    line=$(grep "^$p  *$cfg " "$tmp/log1" | tail -1)
-    [ -n "$line" ] || { echo "no row '$p $cfg'"; cat "$tmp/log1"; exit 1; }
-    err=$(echo "$line" | awk '{print $NF}')
-    /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
+  for cfg in "stages, 1 rank" "all, 1 rank" "auto<=1MB, 1 rank"; do
+    ref_err_ok "$tmp/log1" "$p  *$cfg "
   done
 done
-# The flop count of a gradient is exact, hence the same in every run: deep's
-# matrix products (3→32→32→3 with time input, rk38, 60 steps, batch 5) are
-# counted by the library; the rate column must be a number.
-grep "^deep  *pinode stages, 1 thr " "$tmp/log1" | awk '{ if ($(NF-5) !~ /^[0-9.]+$/) exit 1 }'
+# The flop rate column (matrix-product flops counted by the library over the
+# median time) must be a number.
+grep "^deep  *stages, 1 rank " "$tmp/log1" | awk '{ if ($(NF-2) !~ /^[0-9.]+$/) exit 1 }'
 
-# Two ranks: the pipeline rows appear and still agree with ref/; so does the
-# row of two batch groups for deep (B = 5), which small (B = 1) cannot have.
-mpiexec -n 2 "$bin" bench --repeat 1 --warmup 0 --tiny 0 --checkpoint-mb 0 --no-dgemm "$small" \
-  "$deep" >"$tmp/log2"
-for row in "small  *pinode [a-z]*, 2 ranks, M=1 " "deep  *pinode [a-z]*, 2 ranks, M=[0-9]* " \
-  "deep  *pinode [a-z]*, 2 ranks, G=2 "; do
-  line=$(grep "^$row" "$tmp/log2") || { echo "no row '$row'"; cat "$tmp/log2"; exit 1; }
-  err=$(echo "$line" | awk '{print $NF}')
-  /usr/bin/python3 -c "import sys; e = float(sys.argv[1]); assert e <= 1e-11, e" "$err"
+# Two ranks, every state kept: the pipeline rows, the row of two batch groups
+# for deep (B = 5), which small (B = 1) cannot have, and Parareal (exact after
+# P iterations) still agree with ref/.
+mpiexec -n 2 "$bin" bench --repeat 1 --warmup 0 --checkpoint-mb 0 --storage all \
+  --parallel pipeline,parareal --json "$tmp/b2.json" "$small" "$deep" >"$tmp/log2"
+for row in "small  *all, 2 ranks, M=1 " "deep  *all, 2 ranks, M=[0-9]* " \
+  "deep  *all, 2 ranks, G=2 " "small  *parareal all, 2 ranks " "deep  *parareal all, 2 ranks "; do
+  ref_err_ok "$tmp/log2" "$row"
 done
 if grep -q "^small .*G=2" "$tmp/log2"; then echo "a batch group row for a batch of one"; exit 1; fi
+
+# The JSON holds the table; a gradient's product flops are exact, so with
+# every state kept the pipeline and the batch groups on 2 ranks count exactly
+# the flops of one rank (the same products, split by rows).
+"$python" - "$tmp/b1.json" "$tmp/b2.json" <<'PY'
+import json, sys
+one, two = (json.load(open(f)) for f in sys.argv[1:])
+assert one["kind"] == two["kind"] == "pinode-bench" and (one["ranks"], two["ranks"]) == (1, 2)
+assert one["kernels"]["products"] and one["kernels"]["isa"] in ("avx512", "avx2", "generic")
+assert [(r["problem"], r["storage"], r["ranks"]) for r in one["rows"]] == [
+    (p, s, 1) for p in ("small", "deep") for s in ("stages", "all", "auto")], one["rows"]
+for r in one["rows"] + two["rows"]:
+    t = r["time_per_gradient"]
+    assert 0 < t["min"] <= t["median"] <= t["max"], r
+    assert r["ref_error"] <= 1e-11 and r["flops_per_gradient"] > 0 and r["peak_mb"] > 0, r
+all1 = {r["problem"]: r["flops_per_gradient"] for r in one["rows"] if r["storage"] == "all"}
+split = [r for r in two["rows"] if r["ranks"] == 2 and r["method"] == "pipeline"]
+assert {r["problem"] for r in split} == {"small", "deep"}
+assert any(r["batch_groups"] == 2 for r in split), split
+for r in split:
+    assert r["flops_per_gradient"] == all1[r["problem"]], (r, all1)
+PY
 
 # The floor program of the tiny step builds with the command in its header and runs.
 gcc -O3 -march=native -ffp-contract=fast -Wall -Wextra -Werror -DSTEPS=50 -I "$src/src" \
@@ -58,17 +77,21 @@ gcc -O3 -march=native -ffp-contract=fast -Wall -Wextra -Werror -DSTEPS=50 -I "$s
 # --model goes to the performance model.
 "$bin" bench --model --help | grep -q "usage: pinode bench --model"
 
-# Bad options: status 2 and a message naming the option.
-for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--tiny 1e3" "--microbatches 0" "--storage none" "--clock x" "--pairs 0" "--bogus"; do
+# Bad options, and no problem: status 2 and the usage or a message naming the option.
+for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--microbatches 0" "--storage none" \
+  "--clock x" "--parallel none" "--parareal-tol 2" "--bogus"; do
   status=0
   # shellcheck disable=SC2086
   "$bin" bench $args "$small" >"$tmp/bad.log" 2>&1 || status=$?
   [ "$status" = 2 ] || { echo "bench $args: status $status"; cat "$tmp/bad.log"; exit 1; }
+  grep -q -- "${args%% *}\|usage: pinode bench" "$tmp/bad.log" || { cat "$tmp/bad.log"; exit 1; }
 done
-grep -q "usage: pinode bench" "$tmp/bad.log"
+status=0
+"$bin" bench >"$tmp/bad.log" 2>&1 || status=$?
+[ "$status" = 2 ] && grep -q "usage: pinode bench" "$tmp/bad.log"
 # A problem that does not exist: failure with the reading error.
 status=0
-"$bin" bench --repeat 1 --warmup 0 --tiny 0 --no-dgemm "$tmp/nowhere" >"$tmp/bad.log" 2>&1 || status=$?
+"$bin" bench --repeat 1 --warmup 0 "$tmp/nowhere" >"$tmp/bad.log" 2>&1 || status=$?
 [ "$status" != 0 ]
 grep -q "nowhere" "$tmp/bad.log"
 echo "bench CLI: ok"

@@ -53,7 +53,7 @@ def check_validation(v, d, P_here, rows):
     errs = []
     for x in pr:
         assert 0 < x["busy_measured"] <= x["busy_measured_median"], x
-        assert 0 < x["busy_model"] and x["cpu_in_mpi"] >= 0 and x["cpu"] > 0, x
+        assert 0 < x["busy_model"] and x["time_mpi"] >= 0 and x["cpu"] > 0, x
         assert x["cpu"] >= x["busy_measured"], x  # per sample cpu >= busy, hence the best too
         errs.append((x["busy_model"] - x["busy_measured"]) / x["busy_measured"])
     worst = max(errs, key=abs)

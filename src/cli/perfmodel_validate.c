@@ -1,0 +1,131 @@
+/* pinode bench --model --validate: the model against the real gradient on
+ * the ranks the command runs on (see perfmodel.h).
+ *
+ * A rank's busy time is the process CPU time of a gradient less the wall
+ * time the solver reports inside MPI calls (pn_stats.time_mpi): waiting ranks
+ * spin inside MPI, and on an oversubscribed node a rank's wall time also
+ * counts the time other ranks held its core, so that there the model is held
+ * against busy time instead of wall time. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "perfmodel.h"
+
+int pm_validate(MPI_Comm comm, pn_ctx *ctx, const char *dir, const pn_solver_opts *base,
+                int repeat, const pm_model *m, const pm_host *host, double tol, pm_validation *v)
+{
+  const int P = pn_ctx_size(ctx), rank = pn_ctx_rank(ctx);
+  cli_setup s;
+  int rc = cli_setup_problem(ctx, dir, base, &s);
+  double *buf = NULL, *grad = NULL;
+  if (rc != PN_OK) goto cleanup;
+  const pn_problem *p = s.problem;
+  const size_t np = (size_t)p->nparam, nz = (size_t)p->batch * (size_t)p->spec.dim;
+  grad = malloc(sizeof(double) * (np + nz));
+  buf = calloc((size_t)repeat * V_NF + 2 * (size_t)P * V_NF + (size_t)repeat, sizeof(double));
+  int ok = grad && buf, all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+  if (!all) {
+    rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the validation");
+    goto cleanup;
+  }
+  double *samples = buf, *ranks = buf + (size_t)repeat * V_NF;
+  double *wall = ranks + 2 * (size_t)P * V_NF;
+  double loss = 0.0;
+  pn_stats st;
+  memset(&st, 0, sizeof st);
+  rc = pn_solver_gradient(s.solver, p->theta, p->batch, p->z0, s.loss, &loss, grad, grad + np);
+  for (int r = 0; r < repeat && rc == PN_OK; r++) {
+    MPI_Barrier(comm);
+    const double w0 = MPI_Wtime(), c0 = cli_cpu_seconds();
+    rc = pn_solver_gradient(s.solver, p->theta, p->batch, p->z0, s.loss, &loss, grad, grad + np);
+    const double w = MPI_Wtime() - w0, c = cli_cpu_seconds() - c0;
+    pn_solver_get_stats(s.solver, &st);
+    double *x = samples + (size_t)r * V_NF;
+    x[V_WALL] = w;
+    x[V_CPU] = c;
+    x[V_MPI] = st.time_mpi;
+    x[V_BUSY] = c - st.time_mpi;
+    x[V_BUSYW] = st.time_forward + st.time_backward - st.time_wait;
+    x[V_FWD] = st.time_forward;
+    x[V_BWD] = st.time_backward;
+    x[V_WAIT] = st.time_wait;
+    MPI_Allreduce(&w, &wall[r], 1, MPI_DOUBLE, MPI_MAX, comm);
+  }
+  if (rc != PN_OK) goto cleanup; /* the solver's errors are agreed on by every rank */
+  double mine[2 * V_NF];
+  double *tmp = malloc(sizeof(double) * (size_t)repeat);
+  ok = tmp != NULL;
+  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm);
+  if (!ok) {
+    free(tmp);
+    rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the validation");
+    goto cleanup;
+  }
+  for (int f = 0; f < V_NF; f++) {
+    for (int r = 0; r < repeat; r++) tmp[r] = samples[(size_t)r * V_NF + f];
+    mine[V_NF + f] = cli_median(tmp, repeat);
+    mine[f] = tmp[0]; /* sorted by cli_median() */
+  }
+  free(tmp);
+  mine[V_LO] = mine[V_NF + V_LO] = (double)st.block_lo;
+  mine[V_HI] = mine[V_NF + V_HI] = (double)st.block_hi;
+  MPI_Gather(mine, 2 * V_NF, MPI_DOUBLE, ranks, 2 * V_NF, MPI_DOUBLE, 0, comm);
+  v->done = 1;
+  v->parareal = base->method == PN_PARALLEL_PARAREAL;
+  v->K = st.parareal_iterations;
+  v->KA = st.parareal_adjoint_iterations;
+  v->P = P;
+  v->M = v->parareal ? 1 : st.microbatches;
+  v->repeat = repeat;
+  v->oversubscribed = host->local_ranks > host->local_cpus;
+  v->wall_med = cli_median(wall, repeat);
+  v->wall_best = wall[0]; /* sorted by cli_median() */
+  v->tol = tol;
+  v->pred_wall = v->parareal ? pm_parareal_time(m, p->steps, P, v->K, v->KA)
+                             : pm_pipe_time(m, p->steps, P, v->M);
+  v->err_wall = (v->pred_wall - v->wall_best) / v->wall_best;
+  v->err_wall_med = (v->pred_wall - v->wall_med) / v->wall_med;
+  if (rank == 0) {
+    v->ranks = malloc(sizeof(double) * 2 * (size_t)P * V_NF);
+    v->pred_busy = malloc(sizeof(double) * (size_t)P);
+    if (!v->ranks || !v->pred_busy) {
+      rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the validation");
+    } else {
+      memcpy(v->ranks, ranks, sizeof(double) * 2 * (size_t)P * V_NF);
+      double sp = 0.0, sm = 0.0;
+      for (int q = 0; q < P; q++) {
+        const double *x = ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
+        const long nq = (long)(x[V_HI] - x[V_LO]), nP = (p->steps + P - 1) / P;
+        v->pred_busy[q] = v->parareal ? pm_parareal_busy(m, P, q, nq, nP, v->K, v->KA)
+                                      : pm_pipe_busy(m, nq, v->M);
+        const double e = (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY];
+        const double em = (v->pred_busy[q] - xm[V_BUSY]) / xm[V_BUSY];
+        if (q == 0 || fabs(e) > fabs(v->err_busy)) v->err_busy = e;
+        if (q == 0 || fabs(em) > fabs(v->err_busy_med)) v->err_busy_med = em;
+        sp += v->pred_busy[q];
+        sm += x[V_BUSY];
+      }
+      v->err_busy_sum = (sp - sm) / sm;
+    }
+  }
+  MPI_Bcast(&v->err_busy, 1, MPI_DOUBLE, 0, comm);
+  v->criterion = v->oversubscribed ? "busy time per rank (oversubscribed: more ranks than CPUs)"
+                                   : "wall time per gradient";
+  v->within = v->oversubscribed ? fabs(v->err_busy) <= tol : fabs(v->err_wall) <= tol;
+  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  if (rc != PN_OK && rank != 0) rc = pn_ctx_fail(ctx, rc, "rank 0 ran out of memory");
+cleanup:
+  free(buf);
+  free(grad);
+  cli_setup_free(&s);
+  return rc;
+}
+
+void pm_validation_free(pm_validation *v)
+{
+  free(v->ranks);
+  free(v->pred_busy);
+  v->ranks = v->pred_busy = NULL;
+}
