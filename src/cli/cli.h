@@ -124,7 +124,7 @@ void cli_quiet_barrier(MPI_Comm comm);
  * every rank).  Collective on comm. */
 int cli_is_regular_file(MPI_Comm comm, const char *path);
 
-/* The gradcheck table (cmd_gradcheck.c): the seed paper's claims measured on a
+/* The gradcheck table (gradcheck.c): the seed paper's claims measured on a
  * model, computed from built objects, whatever they were read from (a problem
  * directory, a training configuration: gradcheck_config.c). */
 typedef struct gradcheck_input {
