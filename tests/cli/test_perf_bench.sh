@@ -2,13 +2,17 @@
 # pinode bench: the table (one row per configuration, the gradient agreeing
 # with ref/), the kernels line, the rows on 2 ranks under mpiexec -n 2
 # (pipeline, batch groups, Parareal) with the same exact flop count as one
-# rank, the JSON, --model handed to the performance model;
-# scripts/tiny_floor.c builds and runs; bad options and problems refused.
+# rank, the JSON, --model handed to the performance model; bad options and
+# problems refused.  The performance lab (scripts/bench/lab.py): the BLAS
+# line, the DGEMM lines, the tiny problem's line, peers reported "not
+# available" when absent, the table with the DGEMM fraction and the targets;
+# scripts/bench/tiny_floor.c builds and runs; bad options refused.
 # No timing is asserted (the machine is shared): only the shape of the output
 # and the numbers that do not depend on speed.
 # Usage: test_perf_bench.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1 src=$2
+build=$(cd "$(dirname "$bin")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 small=$src/tests/data/bench/small
@@ -69,10 +73,6 @@ for r in split:
     assert r["flops_per_gradient"] == all1[r["problem"]], (r, all1)
 PY
 
-# The floor program of the tiny step builds with the command in its header and runs.
-gcc -O3 -march=native -ffp-contract=fast -Wall -Wextra -Werror -DSTEPS=50 -I "$src/src" \
-  "$src/scripts/tiny_floor.c" -o "$tmp/tiny_floor" -lm
-"$tmp/tiny_floor" | grep -q "^floor: forward [0-9]* ns (min [0-9]*), gradient [0-9]* ns"
 
 # --model goes to the performance model.
 "$bin" bench --model --help | grep -q "usage: pinode bench --model"
@@ -94,4 +94,34 @@ status=0
 "$bin" bench --repeat 1 --warmup 0 "$tmp/nowhere" >"$tmp/bad.log" 2>&1 || status=$?
 [ "$status" != 0 ]
 grep -q "nowhere" "$tmp/bad.log"
-echo "bench CLI: ok"
+
+# The performance lab on the same two problems, without its peers.
+"$python" "$src/scripts/bench/lab.py" --build "$build" --ranks 1 --repeat 2 --warmup 1 --tiny 200 \
+  --checkpoint-mb 1 --threads 1 --petsc "$tmp/no-such-petsc" --torch "$tmp/no-such.py" \
+  "$small" "$deep" >"$tmp/lab.log"
+grep -q "^BLAS: OpenBLAS" "$tmp/lab.log"
+grep -q "^DGEMM (OpenBLAS, 1 thread, n = 2048): [0-9.]* GFLOP/s" "$tmp/lab.log"
+grep -q "^  on deep's shapes (B=5, D=3, H=32): OpenBLAS [0-9.]* GFLOP/s, pinode's " "$tmp/lab.log"
+grep -q "^peers: PETSc not available" "$tmp/lab.log"
+grep -q "PyTorch not available" "$tmp/lab.log"
+grep -q "^  tiny (D=2, H=16, B=1, rk4, 200 steps): forward [0-9]* ns per step ([0-9]* flops)" "$tmp/lab.log"
+# pinode's rows with their fraction of the DGEMM rate, and agreeing with ref/.
+for cfg in "stages, 1 rank" "all, 1 rank" "auto<=1MB, 1 rank"; do
+  ref_err_ok "$tmp/lab.log" "deep  *pinode $cfg "
+  grep "^deep  *pinode $cfg " "$tmp/lab.log" | awk '{ if ($(NF-4) !~ /^[0-9]+%$/) exit 1 }'
+done
+grep -q "^project benchmark targets, from this run:" "$tmp/lab.log"
+grep -q "^  deep .*stages at [0-9]*% of the DGEMM rate (target >= 70%: " "$tmp/lab.log"
+grep -q "^  tiny: forward [0-9]* ns, gradient [0-9]* ns per step; target <= 3x flops" "$tmp/lab.log"
+for args in "--tiny 1e3" "--pairs 0" "--threads 0" "--clock x" "--repeat 0"; do
+  status=0
+  # shellcheck disable=SC2086
+  "$python" "$src/scripts/bench/lab.py" --build "$build" $args "$small" >"$tmp/bad.log" 2>&1 || status=$?
+  [ "$status" = 2 ] && grep -q -- "${args%% *}" "$tmp/bad.log" || { echo "lab.py $args: status $status"; cat "$tmp/bad.log"; exit 1; }
+done
+
+# The floor program of the tiny problem builds with the command in its header and runs.
+gcc -O3 -march=native -ffp-contract=fast -Wall -Wextra -Werror -DSTEPS=50 -I "$src/src" \
+  "$src/scripts/bench/tiny_floor.c" -o "$tmp/tiny_floor" -lm
+"$tmp/tiny_floor" | grep -q "^floor: forward [0-9]* ns (min [0-9]*), gradient [0-9]* ns"
+echo "bench CLI and lab: ok"

@@ -1,4 +1,5 @@
-/* The floor of the tiny problem's step (a benchmark, not a test): the tiny
+/* The floor of the tiny problem's per-step target (the performance lab,
+ * scripts/bench/lab.py; a benchmark, not a test): the tiny
  * problem (D = 2, H = 16, B = 1, rk4, no time input) stepped N times forward,
  * and forward with its tape then backward (the exact discrete adjoint, θ̄
  * accumulated), by a hand-fused program: no library, no calls, no dispatch,
@@ -6,8 +7,8 @@
  * (src/vmath.c's tanh_one, included).  What pinode's tiny step could cost
  * with every overhead gone; prints medians and minima of CPU time per step.
  *
- *   gcc -O3 -march=native -ffp-contract=fast -I src scripts/tiny_floor.c -o tiny_floor -lm
- *   ./tiny_floor        # compare: pinode bench --clock cpu --tiny 2000 */
+ *   gcc -O3 -march=native -ffp-contract=fast -I src scripts/bench/tiny_floor.c -o tiny_floor -lm
+ *   ./tiny_floor   # compare: build/scripts/bench/bench_tiny --clock cpu --steps 2000 */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
