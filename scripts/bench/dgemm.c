@@ -161,7 +161,8 @@ int main(int argc, char **argv)
   openblas_set_num_threads(1);
   print_blas();
   if (rate) {
-    printf("DGEMM (OpenBLAS, 1 thread, n = 2048): %.1f GFLOP/s", gemm_rate(-1, 2048, 2048, 2048, 3));
+    const double one = gemm_rate(-1, 2048, 2048, 2048, 3);
+    printf("DGEMM (OpenBLAS, 1 thread, n = 2048): %.1f GFLOP/s", one);
     if (threads > 1) {
       openblas_set_num_threads(threads);
       printf("; %d threads: %.1f GFLOP/s", threads, gemm_rate(-1, 2048, 2048, 2048, 3));

@@ -356,7 +356,8 @@ class Lab:
                   and r["memory_limit_mb"] > 0]
             if ck and al and (is_long or not named):
                 q = med(ck[0]) / med(al)
-                parts.append(f"checkpointed/all states {q:.2f} (target <= 1.5: {verdict(q <= 1.5)})")
+                parts.append(f"checkpointed/all states {q:.2f} "
+                             f"(target <= 1.5: {verdict(q <= 1.5)})")
             many = [r for r in self.rows if r["problem"] == name and r["ranks"] > 1
                     and r["method"] == "pipeline"]
             if many and (is_wide or is_long or not named):

@@ -348,7 +348,8 @@ static void json_row(json_writer *w, const row *r)
   json_string(w, "dir", r->dir);
   json_string(w, "configuration", r->config);
   json_int(w, "ranks", r->ranks);
-  json_string(w, "storage", cli_storage_text(o->storage, o->storage_param, storage, sizeof storage));
+  cli_storage_text(o->storage, o->storage_param, storage, sizeof storage);
+  json_string(w, "storage", storage);
   json_number(w, "memory_limit_mb", (double)o->memory_limit / 1048576.0);
   json_string(w, "method", pn_parallel_method_name(o->method));
   json_int(w, "microbatches", r->microbatches);
@@ -466,15 +467,16 @@ static const char *parse_micro_list(const char *text, bench_opts *o)
 /* --parallel LIST into o->methods. */
 static const char *parse_methods(const char *text, bench_opts *o)
 {
+  static const char *const msg = "--parallel needs pipeline, parareal or both";
   char buf[64], *save = NULL;
   snprintf(buf, sizeof buf, "%s", text);
   o->methods[0] = o->methods[1] = 0;
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     pn_parallel_method m;
-    if (pn_parallel_method_from_name(tok, &m) != PN_OK) return "--parallel needs pipeline, parareal or both";
+    if (pn_parallel_method_from_name(tok, &m) != PN_OK) return msg;
     o->methods[m] = 1;
   }
-  return o->methods[0] || o->methods[1] ? NULL : "--parallel needs pipeline, parareal or both";
+  return o->methods[0] || o->methods[1] ? NULL : msg;
 }
 
 /* One option with a value into o: NULL, or what is wrong with it. */
@@ -517,15 +519,22 @@ static const char *parse_value(int c, const char *arg, bench_opts *o)
 /* Returns −1 to go on, or an exit status. */
 static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
 {
-  static const struct option longopts[] = {
-      {"repeat", required_argument, NULL, 'r'},         {"warmup", required_argument, NULL, 'w'},
-      {"storage", required_argument, NULL, 's'},        {"checkpoint-mb", required_argument, NULL, 'c'},
-      {"microbatches", required_argument, NULL, 'm'},   {"no-batch-groups", no_argument, NULL, 'B'},
-      {"parallel", required_argument, NULL, 'P'},       {"parareal-iters", required_argument, NULL, 'I'},
-      {"parareal-tol", required_argument, NULL, 'T'},   {"coarse-steps", required_argument, NULL, 'C'},
-      {"coarse-scheme", required_argument, NULL, 'S'},  {"parareal-adjoint", required_argument, NULL, 'A'},
-      {"clock", required_argument, NULL, 'k'},          {"json", required_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0}};
+  static const struct option longopts[] = {{"repeat", required_argument, NULL, 'r'},
+                                           {"warmup", required_argument, NULL, 'w'},
+                                           {"storage", required_argument, NULL, 's'},
+                                           {"checkpoint-mb", required_argument, NULL, 'c'},
+                                           {"microbatches", required_argument, NULL, 'm'},
+                                           {"no-batch-groups", no_argument, NULL, 'B'},
+                                           {"parallel", required_argument, NULL, 'P'},
+                                           {"parareal-iters", required_argument, NULL, 'I'},
+                                           {"parareal-tol", required_argument, NULL, 'T'},
+                                           {"coarse-steps", required_argument, NULL, 'C'},
+                                           {"coarse-scheme", required_argument, NULL, 'S'},
+                                           {"parareal-adjoint", required_argument, NULL, 'A'},
+                                           {"clock", required_argument, NULL, 'k'},
+                                           {"json", required_argument, NULL, 'j'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->repeat = 7;
   o->warmup = 2;
@@ -552,9 +561,12 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
       return 2;
     }
   }
-  if (optind == argc || argc - optind > MAX_PROBLEMS) {
-    if (argc - optind > MAX_PROBLEMS) cli_print(ctx, "pinode bench: at most %d problems\n", MAX_PROBLEMS);
-    else usage(ctx);
+  if (optind == argc) {
+    usage(ctx);
+    return 2;
+  }
+  if (argc - optind > MAX_PROBLEMS) {
+    cli_print(ctx, "pinode bench: at most %d problems\n", MAX_PROBLEMS);
     return 2;
   }
   for (; optind < argc; optind++) o->dirs[o->nproblems++] = argv[optind];

@@ -122,7 +122,8 @@ const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t
 {
   if (kind == PN_STORE_EVERY) snprintf(buf, len, "every:%ld", param);
   else if (kind == PN_STORE_BINOMIAL) snprintf(buf, len, "binomial:%ld", param);
-  else snprintf(buf, len, "%s", kind == PN_STORE_STAGES ? "stages" : kind == PN_STORE_AUTO ? "auto" : "all");
+  else if (kind == PN_STORE_STAGES) snprintf(buf, len, "stages");
+  else snprintf(buf, len, "%s", kind == PN_STORE_AUTO ? "auto" : "all");
   return buf;
 }
 

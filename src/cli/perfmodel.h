@@ -115,6 +115,10 @@ int pm_cal_threshold(const pm_cal_table *c);
 /* ⌈log2 P⌉: the rounds of a collective. */
 int pm_ceil_log2(long P);
 
+/* The largest of the solver's near-equal parts of n items (pn_split): the
+ * steps of the slowest rank, the samples of the first micro-batch. */
+long pm_largest_part(long n, long parts);
+
 /* Predicted time per gradient of the pipeline on P ranks with M
  * micro-batches; NAN when P > N. */
 double pm_pipe_time(const pm_model *m, long N, long P, int M);

@@ -75,25 +75,38 @@ static double coll_time(const pm_model *m, long P)
                             8.0 * (double)m->B * m->D / W);
 }
 
+long pm_largest_part(long n, long parts)
+{
+  long lo = 0, hi = 0;
+  pn_split(n, (int)parts, 0, &lo, &hi); /* the first parts are the larger */
+  return hi - lo;
+}
+
+/* The time of M micro-batches through a block of n steps: the solver's split
+ * of the batch (pn_split) has parts of two sizes, q + 1 and q samples. */
+static double microbatches_time(const pm_model *m, long n, int M)
+{
+  const int big = (int)pm_largest_part(m->B, M), q = m->B / M;
+  const int nbig = m->B - M * q; /* parts of big samples (none when big = q) */
+  double sum = nbig * tau(m, n, big);
+  if (q > 0) sum += (M - nbig) * tau(m, n, q);
+  return sum;
+}
+
 double pm_pipe_time(const pm_model *m, long N, long P, int M)
 {
   if (P > N || P < 1) return NAN;
   if (M > m->B) M = m->B;
   if (M < 1) M = 1;
-  const long nP = (N + P - 1) / P;
-  const int q = m->B / M, r = m->B % M, b0 = q + (r > 0);
-  double sum = r * tau(m, nP, q + 1);
-  if (q > 0) sum += (M - r) * tau(m, nP, q);
-  return sum + (double)(P - 1) * (tau(m, nP, b0) + 2.0 * msg_time(m, b0)) + coll_time(m, P);
+  const long nP = pm_largest_part(N, P);
+  const int b0 = (int)pm_largest_part(m->B, M); /* the first micro-batch */
+  const double drain = (double)(P - 1) * (tau(m, nP, b0) + 2.0 * msg_time(m, b0));
+  return microbatches_time(m, nP, M) + drain + coll_time(m, P);
 }
 
 double pm_pipe_busy(const pm_model *m, long n, int M)
 {
-  if (M > m->B) M = m->B;
-  const int q = m->B / M, r = m->B % M;
-  double sum = r * tau(m, n, q + 1);
-  if (q > 0) sum += (M - r) * tau(m, n, q);
-  return sum;
+  return microbatches_time(m, n, M > m->B ? m->B : M);
 }
 
 int pm_best_microbatches(const pm_model *m, long N, long P, double *t_out)
@@ -149,7 +162,7 @@ double pm_parareal_time(const pm_model *m, long N, long P, int K, int KA)
 {
   if (P > N || P < 1) return NAN;
   if (P == 1) return pm_pipe_time(m, N, 1, 1);
-  const long nP = (N + P - 1) / P;
+  const long nP = pm_largest_part(N, P);
   const par_costs pc = parareal_costs(m, nP, nP);
   const double msgB = msg_time(m, m->B), lg = pm_ceil_log2(P) * m->net->L;
   const double chain = (double)(P - 1) * (pc.tauG + msgB);

@@ -148,7 +148,7 @@ static void print_validation(pn_ctx *ctx, const pm_run *r, const pm_validation *
   for (int q = 0; q < v->P; q++) {
     const double *x = v->ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
     cli_print(ctx,
-              "  rank %d, steps [%.0f, %.0f): busy (CPU less time in MPI) %.4g s [%.4g s], "
+              "  rank %d, steps [%.0f, %.0f): busy (least of CPU, wall outside MPI) %.4g s [%.4g s], "
               "model %.4g s: %+.1f %% [%+.1f %%]; wall fwd+bwd-wait %.4g s\n",
               q, x[V_LO], x[V_HI], x[V_BUSY], xm[V_BUSY], v->pred_busy[q],
               100 * (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY],

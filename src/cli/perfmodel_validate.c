@@ -1,11 +1,15 @@
 /* pinode bench --model --validate: the model against the real gradient on
  * the ranks the command runs on (see perfmodel.h).
  *
- * A rank's busy time is the process CPU time of a gradient less the wall
- * time the solver reports inside MPI calls (pn_stats.time_mpi): waiting ranks
- * spin inside MPI, and on an oversubscribed node a rank's wall time also
- * counts the time other ranks held its core, so that there the model is held
- * against busy time instead of wall time. */
+ * On an oversubscribed node a rank's wall time also counts the time other
+ * ranks held its core, so there the model is held against each rank's busy
+ * time: the smaller of two upper bounds of the time it computed, its process
+ * CPU time (which also counts a waiting rank spinning inside MPI) and its
+ * wall time outside MPI calls (the gradient's wall time less the solver's
+ * pn_stats.time_mpi; it also counts the time the core was held by others
+ * while the rank computed).  CPU time less the wall time inside MPI would not
+ * do: a rank that yields its core while it waits uses less CPU than the wall
+ * time it spends inside MPI. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +50,7 @@ int pm_validate(MPI_Comm comm, pn_ctx *ctx, const char *dir, const pn_solver_opt
     x[V_WALL] = w;
     x[V_CPU] = c;
     x[V_MPI] = st.time_mpi;
-    x[V_BUSY] = c - st.time_mpi;
+    x[V_BUSY] = fmin(c, w - st.time_mpi);
     x[V_BUSYW] = st.time_forward + st.time_backward - st.time_wait;
     x[V_FWD] = st.time_forward;
     x[V_BWD] = st.time_backward;
@@ -97,7 +101,7 @@ int pm_validate(MPI_Comm comm, pn_ctx *ctx, const char *dir, const pn_solver_opt
       double sp = 0.0, sm = 0.0;
       for (int q = 0; q < P; q++) {
         const double *x = ranks + 2 * (size_t)q * V_NF, *xm = x + V_NF;
-        const long nq = (long)(x[V_HI] - x[V_LO]), nP = (p->steps + P - 1) / P;
+        const long nq = (long)(x[V_HI] - x[V_LO]), nP = pm_largest_part(p->steps, P);
         v->pred_busy[q] = v->parareal ? pm_parareal_busy(m, P, q, nq, nP, v->K, v->KA)
                                       : pm_pipe_busy(m, nq, v->M);
         const double e = (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY];
