@@ -100,6 +100,10 @@ int pni_agree(pn_ctx *ctx, int local_rc)
   return code;
 }
 
+/* The same for callers: agreement on a status of their own work with the
+ * library's objects (pinode/ctx.h). */
+int pn_ctx_agree(pn_ctx *ctx, int local_rc) { return pni_agree(ctx, local_rc); }
+
 /* ---- Links ---- */
 
 size_t pni_link_bytes(int nslots, size_t total_len)

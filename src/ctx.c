@@ -129,7 +129,3 @@ int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *fun
   va_end(ap);
   return code;
 }
-
-/* The library's agreement (comm.c), for callers that must agree on a status
- * of their own work with the library's objects. */
-int pn_ctx_agree(pn_ctx *ctx, int local_rc) { return pni_agree(ctx, local_rc); }
