@@ -35,7 +35,7 @@ typedef struct bench_opts {
   double ckpt_mb;                      /* > 0: also automatic storage under this limit */
   int micro[MAX_MICRO], nmicro;        /* --microbatches: M of the all-rank rows (0: auto) */
   int batch_groups;                    /* all-rank rows: also one batch group per rank */
-  int methods[2];                      /* all-rank rows: [pipeline, parareal] */
+  unsigned methods;                    /* all-rank rows: bit m for pn_parallel_method m */
   pn_solver_opts parallel;             /* Parareal's settings (--parareal-* options) */
   const char *json;
 } bench_opts;
@@ -180,8 +180,9 @@ static void label_row(row *r)
     snprintf(storage, sizeof storage, "auto<=%.0fMB", (double)o->memory_limit / 1048576.0);
   if (r->ranks == 1)
     snprintf(r->config, sizeof r->config, "%s, 1 rank", storage);
-  else if (o->method == PN_PARALLEL_PARAREAL)
-    snprintf(r->config, sizeof r->config, "parareal %s, %d ranks", storage, r->ranks);
+  else if (o->method != PN_PARALLEL_PIPELINE)
+    snprintf(r->config, sizeof r->config, "%s %s, %d ranks", pn_parallel_method_name(o->method),
+             storage, r->ranks);
   else if (o->batch_groups > 1)
     snprintf(r->config, sizeof r->config, "%s, %d ranks, G=%d", storage, r->ranks,
              o->batch_groups);
@@ -253,7 +254,7 @@ static pn_solver_opts fastest_storage(bench *b, int j)
 /* The rows on all the ranks with the storage that was fastest on one: the
  * pipeline in time with each micro-batch count asked for, then (if the batch
  * has a sample per rank) one batch group per rank, which splits the batch
- * instead of time, and Parareal if asked for. */
+ * instead of time, and a row for each other method asked for. */
 static int bench_ranks(bench *b, int j)
 {
   const int P = pn_ctx_size(b->world);
@@ -262,7 +263,7 @@ static int bench_ranks(bench *b, int j)
   opts.storage = storage.storage;
   opts.storage_param = storage.storage_param;
   int batch = 0; /* known after the first row */
-  if (b->o.methods[PN_PARALLEL_PIPELINE]) {
+  if (b->o.methods & 1u << PN_PARALLEL_PIPELINE) {
     opts.method = PN_PARALLEL_PIPELINE;
     for (int q = 0; q < b->o.nmicro; q++) {
       opts.microbatches = b->o.micro[q];
@@ -275,11 +276,12 @@ static int bench_ranks(bench *b, int j)
       opts.batch_groups = 1;
     }
   }
-  if (b->o.methods[PN_PARALLEL_PARAREAL]) {
-    opts.method = PN_PARALLEL_PARAREAL;
-    opts.microbatches = 0;
-    CLI_TRY(run_ranks_config(b, j, &opts, &batch));
-  }
+  opts.microbatches = 0;
+  for (unsigned m = PN_PARALLEL_PIPELINE + 1; m < 32; m++) /* the iterative methods */
+    if (b->o.methods & 1u << m) {
+      opts.method = (pn_parallel_method)m;
+      CLI_TRY(run_ranks_config(b, j, &opts, &batch));
+    }
   return PN_OK;
 }
 
@@ -420,8 +422,9 @@ static void usage(pn_ctx *ctx)
             "                     list of counts or auto (default auto)\n"
             "  --no-batch-groups  under mpiexec: no row with one batch group per rank (each\n"
             "                     rank its share of the batch over all the steps)\n"
-            "  --parallel LIST    under mpiexec: the methods of the rows on all the ranks,\n"
-            "                     pipeline and/or parareal (default pipeline)\n"
+            "  --parallel LIST    under mpiexec: the methods of the rows on all the ranks, a\n"
+            "                     list of those of pinode gradient --parallel (default\n"
+            "                     pipeline; one row each for the others)\n"
             "  --parareal-iters K, --parareal-tol X, --coarse-steps N, --coarse-scheme S,\n"
             "  --parareal-adjoint A   Parareal's settings, as in pinode gradient\n"
             "  --clock cpu        time by CPU time (on a loaded machine) instead of wall time\n"
@@ -467,16 +470,16 @@ static const char *parse_micro_list(const char *text, bench_opts *o)
 /* --parallel LIST into o->methods. */
 static const char *parse_methods(const char *text, bench_opts *o)
 {
-  static const char *const msg = "--parallel needs pipeline, parareal or both";
-  char buf[64], *save = NULL;
+  static const char *const msg = "--parallel needs a list of parallel methods (pipeline, ...)";
+  char buf[128], *save = NULL;
   snprintf(buf, sizeof buf, "%s", text);
-  o->methods[0] = o->methods[1] = 0;
+  o->methods = 0;
   for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     pn_parallel_method m;
-    if (pn_parallel_method_from_name(tok, &m) != PN_OK) return msg;
-    o->methods[m] = 1;
+    if (pn_parallel_method_from_name(tok, &m) != PN_OK || (unsigned)m >= 32) return msg;
+    o->methods |= 1u << m;
   }
-  return o->methods[0] || o->methods[1] ? NULL : msg;
+  return o->methods ? NULL : msg;
 }
 
 /* One option with a value into o: NULL, or what is wrong with it. */
@@ -541,7 +544,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
   o->ckpt_mb = 32;
   o->nmicro = 1; /* automatic */
   o->batch_groups = 1;
-  o->methods[PN_PARALLEL_PIPELINE] = 1;
+  o->methods = 1u << PN_PARALLEL_PIPELINE;
   pn_solver_opts_default(&o->parallel);
   parse_storage_list("stages,all", o);
   int c;
