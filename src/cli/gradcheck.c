@@ -1,4 +1,4 @@
-/* The gradcheck table: the seed paper's three claims (DESIGN §1), measured on
+/* The gradcheck table: the seed paper's three claims (docs/mathematics.md), measured on
  * the user's own model.  For every scheme (or one) and step sizes h, h/2, …:
  * each gradient method's relative error against the complex-step gradient
  * (an independent complex re-implementation, pinode/check.h), the gap of the

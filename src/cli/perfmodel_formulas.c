@@ -1,7 +1,7 @@
 /* pinode bench --model: the model's formulas (see perfmodel.h), from what
  * perfmodel_measure.c measured.  No MPI, no measurement.
  *
- * Pipeline (DESIGN §4.1), P ranks, M micro-batches of sizes b_m (the solver's
+ * Pipeline (docs/parallel.md), P ranks, M micro-batches of sizes b_m (the solver's
  * split: B/M, the first B mod M one larger), n_P = ⌈N/P⌉ steps on the slowest
  * rank, τ(b) = n_P·t(b) + c(b), msg(b) = L + 8(b·D + 1)/W:
  *   T(P, M) = Σ_m τ(b_m) + (P − 1)·(τ(b_0) + 2·msg(b_0)) + C(P)
@@ -11,7 +11,7 @@
  * Allreduces (status agreements, loss), the Allreduce of θ̄ (p doubles) and
  * the Bcast of ∂L/∂z0.  Busy time of rank r: Σ_m (n_r·t(b_m) + c(b_m)).
  *
- * Parareal (DESIGN §4.2), K forward and K_a adjoint iterations (inputs: given,
+ * Parareal (docs/parallel.md), K forward and K_a adjoint iterations (inputs: given,
  * or measured by a Parareal run), coarse propagator G = g steps of the coarse
  * scheme per block, whole batch (no micro-batches), τ_F = n_P·t_f(B) + c(B),
  * τ_Fa = n_P·(t(B) − t_f(B)) + c(B), τ_G, τ_Ga the coarse forward and adjoint,
