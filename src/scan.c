@@ -57,11 +57,17 @@ void pni_scan_compose(const pni_scan *sc, const double *early, const double *lat
   }
 }
 
-/* x ← early ∘ x, or x ← x ∘ later, through tmp. */
-static void compose_into(pni_scan *sc, const double *early, double *x, const double *later)
+/* x ← x after `early` (early applied first), through tmp. */
+static void after(pni_scan *sc, const double *early, double *x)
 {
-  if (early) pni_scan_compose(sc, early, x, sc->tmp);
-  else pni_scan_compose(sc, x, later, sc->tmp);
+  pni_scan_compose(sc, early, x, sc->tmp);
+  memcpy(x, sc->tmp, sizeof(double) * sc->len);
+}
+
+/* x ← `later` after x, through tmp. */
+static void before(pni_scan *sc, double *x, const double *later)
+{
+  pni_scan_compose(sc, x, later, sc->tmp);
   memcpy(x, sc->tmp, sizeof(double) * sc->len);
 }
 
@@ -83,15 +89,15 @@ int pni_scan_exclusive(pni_scan *sc, int me, int n, int first, int stride, int t
                               "composing affine maps across the ranks"));
     sc->rounds++;
     if (partner < me) { /* the incoming maps come before mine */
-      compose_into(sc, sc->incoming, sc->partial, NULL);
+      after(sc, sc->incoming, sc->partial);
       if (sc->has_result) {
-        compose_into(sc, sc->incoming, sc->result, NULL);
+        after(sc, sc->incoming, sc->result);
       } else {
         memcpy(sc->result, sc->incoming, sizeof(double) * sc->len);
         sc->has_result = 1;
       }
     } else {
-      compose_into(sc, NULL, sc->partial, sc->incoming);
+      before(sc, sc->partial, sc->incoming);
     }
   }
   return PN_OK;
