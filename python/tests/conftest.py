@@ -33,8 +33,9 @@ def pytest_configure(config):
         base = comm.bcast(base, root=0)
         config.option.basetemp = os.path.join(base, "rank%d" % comm.rank)
         config._pinode_basetemp = base
-    if comm.rank != 0:  # one report: rank 0's (a failure elsewhere still fails the run)
-        config.option.verbose = -1
+    if comm.rank != 0:  # one full report, rank 0's; the others say which tests failed
+        config.option.verbose = -2
+        config.option.tbstyle = "no"
 
 
 def pytest_unconfigure(config):
@@ -51,7 +52,7 @@ def _ranks_in_step():
     yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def comm():
     return MPI.COMM_WORLD
 
@@ -62,10 +63,10 @@ def ctx(comm):
         yield c
 
 
-@pytest.fixture
-def shared_tmp(tmp_path, comm):
-    """A directory every rank sees: rank 0's temporary directory."""
-    return Path(comm.bcast(str(tmp_path), root=0))
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory, comm):
+    """A directory every rank sees (rank 0's), for the program's outputs."""
+    return Path(comm.bcast(str(tmp_path_factory.mktemp("shared")), root=0))
 
 
 def _program():
@@ -84,7 +85,7 @@ def _child_environment():
     return {k: v for k, v in os.environ.items() if not k.startswith(launch) or k in keep}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_program(comm):
     """run_program(args...): ``mpiexec -n <ranks of this test> pinode args``,
     started by rank 0 while the other ranks wait without spinning; raises on
@@ -109,3 +110,17 @@ def run_program(comm):
         return output
 
     return run
+
+
+# `pinode train scripts/configs/spiral.ini`, shortened to this many iterations.
+SPIRAL_ITERATIONS = 200
+
+
+@pytest.fixture(scope="session")
+def spiral_run(run_program, shared_tmp):
+    """The run directory of the spiral example trained by the program."""
+    out = shared_tmp / "train-spiral"
+    run_program("train", SOURCE_DIR / "scripts" / "configs" / "spiral.ini", "--quiet",
+                "--set", "optimizer.iterations=%d" % SPIRAL_ITERATIONS, "--set",
+                "output.dir=%s" % out)
+    return out
