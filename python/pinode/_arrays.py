@@ -15,8 +15,9 @@ def as_input(x, shape, name, dtype=np.float64):
     there); ValueError naming @p name otherwise.  No copy when x already fits."""
     a = np.ascontiguousarray(x, dtype=dtype)
     if a.ndim != len(shape) or any(n is not None and n != m for n, m in zip(shape, a.shape)):
-        want = "(%s)" % ", ".join("any" if n is None else str(n) for n in shape)
-        raise ValueError("%s: expected an array of shape %s, got shape %s"
+        want = "(%s%s)" % (", ".join("any" if n is None else str(n) for n in shape),
+                           "," if len(shape) == 1 else "")
+        raise ValueError("%s: expected an array of shape %s, got %s"
                          % (name, want, a.shape))
     return a
 

@@ -99,6 +99,7 @@ class Solver(Handle):
         return self.t0 + n.astype(np.float64) * self.h
 
     def _inputs(self, theta, z0):
+        self.handle  # noqa: B018 -- a closed solver says so first
         theta = as_input(theta, (self.model.nparam,), "theta")
         z0 = as_input(z0, (None, self.model.dim), "z0")
         return theta, z0
