@@ -77,7 +77,7 @@ def _program():
     return str(built) if built.exists() else shutil.which("pinode")
 
 
-def _child_environment():
+def child_environment():
     """This environment without the variables of our own MPI launch, so that
     a child mpiexec starts a job of its own."""
     launch = ("OMPI_", "PMIX_", "OPAL_", "PRTE_", "ORTE_", "HYDRA_", "PMI_")
@@ -99,7 +99,7 @@ def run_program(comm):
         if comm.rank == 0:
             mpiexec = os.environ.get("PINODE_MPIEXEC", "mpiexec")
             cmd = [mpiexec, "-n", str(comm.size), "--oversubscribe", program] + [str(a) for a in args]
-            p = subprocess.run(cmd, env=_child_environment(), capture_output=True, text=True)
+            p = subprocess.run(cmd, env=child_environment(), capture_output=True, text=True)
             outcome = (p.returncode, " ".join(cmd), p.stdout + p.stderr)
         request = comm.Ibarrier()
         while not request.Test():
