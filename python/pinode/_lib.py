@@ -28,7 +28,7 @@ MPI_Comm = _COMM_TYPES[MPI._sizeof(MPI.Comm)]
 
 def _source_build_library():
     """build/src/libpinode.so* of the source tree around this package, if any."""
-    root = Path(__file__).resolve().parent.parent.parent
+    root = Path(os.path.abspath(__file__)).parent.parent.parent  # symbolic links kept
     if not (root / "include" / "pinode.h").is_file():
         return None
     libdir = root / "build" / "src"
@@ -39,13 +39,12 @@ def _source_build_library():
     return str(versioned[-1]) if versioned else None
 
 
-def library_path():
-    """The path or name of the libpinode this package loads (see the module's comment)."""
+def _find_library():
     env = os.environ.get("PINODE_LIBRARY")
     if env:
         if not os.path.exists(env):
             raise ImportError("pinode: PINODE_LIBRARY=%s does not exist" % env)
-        return env
+        return os.path.abspath(env)
     found = _source_build_library() or ctypes.util.find_library("pinode")
     if not found:
         raise ImportError("pinode: libpinode not found: build it (cmake --build build), set "
@@ -53,7 +52,14 @@ def library_path():
     return found
 
 
-lib = ctypes.CDLL(library_path())
+_PATH = _find_library()
+lib = ctypes.CDLL(_PATH)
+
+
+def library_path():
+    """The path (or, from the system's, the name) of the libpinode this
+    package loaded (see the module's comment)."""
+    return _PATH
 
 _P = POINTER
 _PTR = c_void_p  # an opaque handle (pn_ctx *, pn_model *, ...)
