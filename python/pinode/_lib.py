@@ -11,7 +11,7 @@ Where the library comes from, first match wins:
 import ctypes
 import ctypes.util
 import os
-from ctypes import POINTER, c_char_p, c_double, c_int, c_long, c_size_t, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_double, c_int, c_long, c_uint64, c_void_p
 from pathlib import Path
 
 from mpi4py import MPI  # initialises MPI: pn_ctx_create needs it, and loads libmpi first

@@ -2,10 +2,8 @@
 (include/pinode/loss.h): the mean-squared error and losses written in Python."""
 import ctypes
 
-import numpy as np
-
 from . import _structs as S
-from ._arrays import as_input, view
+from ._arrays import as_input, result, view
 from ._lib import double_ptr, lib
 from .context import Handle
 
@@ -72,9 +70,5 @@ class CustomLoss(Loss):
     @staticmethod
     def _evaluate(fn, label, t, b0, nb, z, value_out, grad_out, D):
         value, grad = fn(label, t, b0, view(z, (nb, D)))
-        g = np.asarray(grad, dtype=np.float64)
-        if g.shape != (nb, D):
-            raise ValueError("the loss returned a gradient of shape %s, expected %s"
-                             % (g.shape, (nb, D)))
-        view(grad_out, (nb, D), writable=True)[...] = g
+        view(grad_out, (nb, D), writable=True)[...] = result(grad, (nb, D), "the loss (gradient)")
         ctypes.c_double.from_address(value_out).value = float(value)

@@ -22,7 +22,7 @@ class Tableau(Handle):
     def __init__(self, ctx, name="rk4"):
         super().__init__(ctx)
         self.ctx = ctx
-        if name is not None:
+        if name is not None:  # None: no tableau yet, for custom()
             ctx.check(lib.pn_tableau_create(ctx.handle, str(name).encode(),
                                             ctypes.byref(self._handle)), "pn_tableau_create")
 

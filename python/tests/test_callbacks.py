@@ -196,3 +196,25 @@ def test_model_rhs_and_vjp_of_a_network_without_hidden_layers(ctx):
     assert np.allclose(theta_bar, np.concatenate([(a.T @ Z0).ravel(), a.sum(0)]), rtol=1e-15)
     with pytest.raises(ValueError, match=r"z: expected an array of shape \(any, 2\)"):
         model.rhs(0.0, np.zeros((3, 3)), theta)
+
+
+def test_theta_reaches_the_callbacks_without_a_copy(ctx):
+    """A float64 C-contiguous θ is passed as it is: the right-hand side sees
+    the caller's memory; a float32 θ is converted once, into a temporary."""
+    addresses = set()
+    rhs, vjp, _ = oscillator()
+
+    def watching_rhs(t, z, theta):
+        addresses.add(theta.__array_interface__["data"][0])
+        assert not theta.flags.writeable
+        return rhs(t, z, theta)
+
+    model = pinode.UserModel(ctx, D, P, watching_rhs, vjp)
+    solver = pinode.Solver(model, pinode.Tableau(ctx, "rk4"), t1=2.0, nsteps=20)
+    loss = pinode.MSELoss(ctx, TIMES, TARGETS)
+    theta = THETA.copy()
+    solver.gradient(theta, Z0, loss)
+    assert addresses == {theta.__array_interface__["data"][0]}
+    addresses.clear()
+    solver.gradient(theta.astype(np.float32), Z0, loss)
+    assert theta.__array_interface__["data"][0] not in addresses
