@@ -5,6 +5,8 @@ pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-de
       libinih-dev python3-numpy python3-matplotlib
       # simulated clusters (scripts/simulate.sh, docs/simulation.md): SimGrid's SMPI
       libsimgrid-dev
+      # the Python package (python/, docs/python.md): its bindings, tests and install
+      python3-mpi4py python3-pytest python3-torch python3-setuptools python3-pip python3-venv
       # reliability checks (docs/reliability.md): libFuzzer, static analysis, memcheck
       clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind procps)
 missing=()

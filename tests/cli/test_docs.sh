@@ -11,8 +11,8 @@
 #   <!-- doc-test: skip (why) -->  not run (SLURM, a long benchmark, package installs): its shell
 #                                  syntax is checked and every path it names in the tree exists
 # Every ```sh block carries one of these marks.  Blocks run in document order, from the top of a
-# scratch tree whose build/, scripts/, tests/, slurm/, include/, src/ and docs/ are links to the
-# build and source trees (nothing is written into them), one scratch tree per file.
+# scratch tree whose build/, scripts/, tests/, slurm/, include/, src/, docs/ and python/ are links
+# to the build and source trees (nothing is written into them), one scratch tree per file.
 # Links: every relative link and image of every Markdown file of the tree names an existing
 # file, and its #anchor a heading of that file (GitHub's anchors); every docs/*.md is linked
 # from README.md.  A negative control shows that a broken link, a failing command and an
@@ -29,6 +29,7 @@ case "$libs" in
 esac
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+export PYTHONDONTWRITEBYTECODE=1  # python/ is the source tree's: no __pycache__ written into it
 
 checker=$(cat <<'PY'
 import os, re, subprocess, sys, unicodedata
@@ -114,12 +115,12 @@ def check_links(path):
         elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
             fail("%s: link to %s: no heading with that anchor" % (rel, target))
 
-PATH_TOKEN = re.compile(r"(?<![\w./-])((?:scripts|slurm|tests|docs|include|src|build)/[\w./+-]*\w)")
+PATH_TOKEN = re.compile(r"(?<![\w./-])((?:scripts|slurm|tests|docs|include|src|python|build)/[\w./+-]*\w)")
 
 def scratch(name):
     work = os.path.join(T, "work-" + name.replace("/", "-"))
     os.makedirs(work)
-    for d in ("scripts", "tests", "slurm", "include", "src", "docs"):
+    for d in ("scripts", "tests", "slurm", "include", "src", "docs", "python"):
         os.symlink(os.path.join(src, d), os.path.join(work, d))
     os.symlink(build, os.path.join(work, "build"))
     return work
@@ -215,7 +216,7 @@ EOF
 printf '%s\n' '# Guide' '<!-- doc-test -->' '```sh' 'false' '```' '```sh' 'true' '```' \
   >"$T/control/docs/guide.md"
 mkdir -p "$T/control/scripts" "$T/control/tests" "$T/control/slurm" "$T/control/include" \
-  "$T/control/src"
+  "$T/control/src" "$T/control/python"
 mkdir "$T/control-work"
 out=$(cd "$T" && /usr/bin/python3 -c "$checker" "$T/control" "$build" "$T/control-work" \
         "$T/control/README.md" "$T/control/docs/guide.md" 2>&1) && {
