@@ -76,8 +76,10 @@ const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t
 
 /* Options of the parallel method shared by the commands: 'P' --parallel,
  * 'I' --parareal-iters, 'T' --parareal-tol, 'C' --coarse-steps,
- * 'S' --coarse-scheme, 'A' --parareal-adjoint.  PN_OK or PN_ERR_ARG (then see
- * the help text). */
+ * 'S' --coarse-scheme (both: Parareal's and Newton's coarse starts),
+ * 'A' --parareal-adjoint, 'K' --newton-iters, 'X' --newton-tol,
+ * 'Y' --newton-growth, 'W' --newton-start.  PN_OK or PN_ERR_ARG (then see
+ * the help text).  "auto" for --parallel is the commands' own. */
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts);
 const char *cli_parallel_option_help(int which, const char *value);
 
@@ -94,6 +96,11 @@ const char *cli_groups_text(const pn_solver_opts *o);
 /* Rank 0 prints the Parareal iterations, residuals and phase times of the
  * last call (the slowest rank's, gathered over comm).  Collective on comm. */
 void cli_report_parareal(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver);
+
+/* Rank 0 prints Newton's sweeps, defects, start and phase times of the last
+ * call; a call that fell back to the pipeline says so on stderr instead.
+ * Collective on comm. */
+void cli_report_newton(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver);
 
 /* ‖a − b‖ / ‖b‖ (‖a‖ when b is 0). */
 double cli_rel_dist(const double *a, const double *b, size_t n);

@@ -40,17 +40,28 @@ static void usage(pn_ctx *ctx)
             "                     off by O(h^q); see pinode gradcheck)\n"
             "  --mode M           multi (default: one backward sweep) or single (one sweep\n"
             "                     per label, summed: K times dearer, a reference)\n"
-            "  --parallel M       pipeline (default: exact, micro-batches) or parareal\n"
-            "                     (iterative, for few long trajectories)\n"
+            "  --parallel M       pipeline (default: exact, micro-batches), parareal\n"
+            "                     (iterative, for few long trajectories) or newton\n"
+            "                     (Newton shooting: one to a few long trajectories on many\n"
+            "                     ranks; exact when converged); docs/parallel.md\n"
             "  --parareal-iters K most Parareal iterations (default: the number of ranks,\n"
             "                     which is exact)\n"
             "  --parareal-tol X   stop when the block starts change by <= X (relative)\n"
-            "  --coarse-steps N   steps of the coarse propagator per block (default: 1/10)\n"
+            "  --coarse-steps N   steps of the coarse propagator per block (default: 1/10\n"
+            "                     for Parareal, 1/16 for Newton's coarse starts)\n"
             "  --coarse-scheme S  scheme of the coarse propagator (default: the problem's)\n"
             "  --parareal-adjoint A  iterate (default: Parareal on the adjoint) or maps\n"
             "                     (each block's affine map, composed in one pass)\n"
-            "  --exact-distance   with parareal: also compute the exact (pipeline) gradient\n"
-            "                     and print the distance to it\n"
+            "  --newton-iters K   most Newton sweeps (default: the number of ranks, after\n"
+            "                     which every block start is exact)\n"
+            "  --newton-tol X     stop when the block starts' relative defects are <= X\n"
+            "                     (default 1e-13: rounding level, the exact gradient)\n"
+            "  --newton-start S   cold start: auto (coarse-newton), flat, coarse or\n"
+            "                     coarse-newton\n"
+            "  --newton-growth X  fall back to the pipeline when a perturbation grows by\n"
+            "                     more than X over the horizon (default 1e6)\n"
+            "  --exact-distance   with parareal or newton: also compute the exact\n"
+            "                     (pipeline) gradient and print the distance to it\n"
             "  --quiet            print nothing on success\n"
             "  -h, --help         this text\n");
 }
@@ -162,6 +173,10 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
                                            {"coarse-steps", required_argument, NULL, 'C'},
                                            {"coarse-scheme", required_argument, NULL, 'S'},
                                            {"parareal-adjoint", required_argument, NULL, 'A'},
+                                           {"newton-iters", required_argument, NULL, 'K'},
+                                           {"newton-tol", required_argument, NULL, 'X'},
+                                           {"newton-start", required_argument, NULL, 'W'},
+                                           {"newton-growth", required_argument, NULL, 'Y'},
                                            {"exact-distance", no_argument, NULL, 'E'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
@@ -241,6 +256,10 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
     case 'C':
     case 'S':
     case 'A':
+    case 'K':
+    case 'X':
+    case 'W':
+    case 'Y':
       if (cli_parse_parallel_option(c, optarg, &opts) != PN_OK) {
         cli_print(ctx, "pinode gradient: %s\n", cli_parallel_option_help(c, optarg));
         return 2;
@@ -324,6 +343,15 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
     if (rc == PN_OK) report_method(comm, ctx, s.solver, adjoint, mode, quiet);
     if (rc == PN_OK && !quiet && opts.method == PN_PARALLEL_PARAREAL)
       cli_report_parareal(comm, ctx, s.solver);
+    if (rc == PN_OK && opts.method == PN_PARALLEL_NEWTON) {
+      if (quiet) { /* a fallback is still said, on stderr */
+        pn_stats st;
+        pn_solver_get_stats(s.solver, &st);
+        if (st.newton_fallback != PN_NEWTON_NO_FALLBACK) cli_report_newton(comm, ctx, s.solver);
+      } else {
+        cli_report_newton(comm, ctx, s.solver);
+      }
+    }
     if (rc == PN_OK && exact_distance) rc = distance_to_exact(ctx, &s, loss, grad);
   }
   if (rc == PN_OK && refdir) rc = compare(ctx, refdir, tol, loss, grad, s.problem);

@@ -130,6 +130,7 @@ const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts)
 {
   pn_parareal_opts *pr = &opts->parareal;
+  pn_newton_opts *nt = &opts->newton;
   long k = 0;
   switch (which) {
   case 'P':
@@ -141,14 +142,31 @@ int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts
   case 'T':
     return cli_parse_double(value, &pr->tol) && pr->tol >= 0.0 && pr->tol < 1.0 ? PN_OK
                                                                                : PN_ERR_ARG;
-  case 'C':
-    return cli_parse_long(value, 0, LONG_MAX, &pr->coarse_steps) ? PN_OK : PN_ERR_ARG;
+  case 'C': /* the coarse propagator of Parareal and of Newton's coarse starts */
+    if (!cli_parse_long(value, 0, LONG_MAX, &pr->coarse_steps)) return PN_ERR_ARG;
+    nt->coarse_steps = pr->coarse_steps;
+    return PN_OK;
   case 'A':
     return pn_parareal_adjoint_from_name(value, &pr->adjoint);
   case 'S':
     if (strlen(value) >= sizeof pr->coarse_scheme) return PN_ERR_ARG;
     snprintf(pr->coarse_scheme, sizeof pr->coarse_scheme, "%s", value);
+    snprintf(nt->coarse_scheme, sizeof nt->coarse_scheme, "%s", value);
     return PN_OK;
+  case 'K':
+    if (!cli_parse_long(value, 0, 1000000, &k)) return PN_ERR_ARG;
+    nt->max_iter = (int)k;
+    return PN_OK;
+  case 'X':
+    return cli_parse_double(value, &nt->tol) && nt->tol >= 0.0 && nt->tol < 1.0 ? PN_OK
+                                                                               : PN_ERR_ARG;
+  case 'Y':
+    return cli_parse_double(value, &nt->growth_limit) && nt->growth_limit >= 0.0 &&
+                   isfinite(nt->growth_limit)
+               ? PN_OK
+               : PN_ERR_ARG;
+  case 'W':
+    return pn_newton_start_from_name(value, &nt->start);
   }
   return PN_ERR_ARG;
 }
@@ -172,12 +190,17 @@ const char *cli_groups_text(const pn_solver_opts *o)
 const char *cli_parallel_option_help(int which, const char *value)
 {
   static char text[256];
-  const char *what = which == 'P'   ? "--parallel must be pipeline or parareal"
-                     : which == 'I' ? "--parareal-iters needs an integer >= 0 (0: the number of ranks)"
-                     : which == 'T' ? "--parareal-tol needs a number in [0, 1)"
-                     : which == 'C' ? "--coarse-steps needs an integer >= 0 (0: a tenth of the block)"
-                     : which == 'A' ? "--parareal-adjoint must be iterate or maps"
-                                    : "--coarse-scheme needs a scheme name (e.g. euler, heun, rk4)";
+  const char *what =
+      which == 'P'   ? "--parallel must be pipeline, parareal, newton or auto"
+      : which == 'I' ? "--parareal-iters needs an integer >= 0 (0: the number of ranks)"
+      : which == 'T' ? "--parareal-tol needs a number in [0, 1)"
+      : which == 'C' ? "--coarse-steps needs an integer >= 0 (0: the method's default)"
+      : which == 'A' ? "--parareal-adjoint must be iterate or maps"
+      : which == 'K' ? "--newton-iters needs an integer >= 0 (0: the number of ranks)"
+      : which == 'X' ? "--newton-tol needs a number in [0, 1) (0: 1e-13)"
+      : which == 'Y' ? "--newton-growth needs a finite number >= 0 (0: 1e6)"
+      : which == 'W' ? "--newton-start must be auto, flat, coarse or coarse-newton"
+                     : "--coarse-scheme needs a scheme name (e.g. euler, heun, rk4)";
   snprintf(text, sizeof text, "%s, got '%s'", what, value);
   return text;
 }
@@ -211,6 +234,46 @@ void cli_report_parareal(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver)
             st.parareal_adjoint_iterations, ahist,
             o->parareal.coarse_scheme[0] ? o->parareal.coarse_scheme : "(fine scheme)",
             st.parareal_iterations > 0 ? st.coarse_steps : 0, tmax[0], tmax[1]);
+}
+
+void cli_report_newton(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver)
+{
+  pn_stats st;
+  pn_solver_get_stats(solver, &st);
+  const pn_solver_opts *o = pn_solver_get_opts(solver);
+  double t[2] = {st.time_scan, st.time_wait}, tmax[2];
+  MPI_Reduce(t, tmax, 2, MPI_DOUBLE, MPI_MAX, 0, comm);
+  if (st.newton_fallback != PN_NEWTON_NO_FALLBACK) {
+    if (pn_ctx_rank(ctx) == 0)
+      fprintf(stderr, "pinode: warning: Newton shooting fell back to the pipeline for this "
+                      "gradient (%s, after %d sweeps); the gradient is the pipeline's, exact\n",
+              pn_newton_fallback_text(st.newton_fallback), st.newton_iterations);
+    return;
+  }
+  if (pn_ctx_size(ctx) == 1) {
+    cli_print(ctx, "newton: one rank: the serial sweep (no tangents)\n");
+    return;
+  }
+  char hist[400] = "";
+  size_t used = 0;
+  for (int k = 0; k < st.newton_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof hist; k++)
+    used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.1e", k ? " " : "",
+                             st.newton_defect[k]);
+  char start[96];
+  if (st.newton_warm) snprintf(start, sizeof start, "warm (the previous call's block starts)");
+  else snprintf(start, sizeof start, "cold, %s", pn_newton_start_name(st.newton_start));
+  if (st.newton_coarse_iterations > 0) {
+    const size_t n = strlen(start);
+    snprintf(start + n, sizeof start - n, ", %d coarse sweeps", st.newton_coarse_iterations);
+  }
+  cli_print(ctx,
+            "newton: %d sweeps with tangents (limit %d, tol %.1e), largest relative defect per "
+            "sweep: %s\n"
+            "        start %s; growth of a perturbation %.3g; slowest rank: %.3f s in scans, "
+            "%.3f s waiting\n",
+            st.newton_iterations, o->newton.max_iter > 0 ? o->newton.max_iter : pn_ctx_size(ctx),
+            o->newton.tol > 0 ? o->newton.tol : 1e-13, hist, start, st.newton_growth, tmax[0],
+            tmax[1]);
 }
 
 static int cmp_double(const void *a, const void *b)
