@@ -338,7 +338,7 @@ const char *pn_newton_fallback_text(pn_newton_fallback reason)
   case PN_NEWTON_NO_FALLBACK: return "converged";
   case PN_NEWTON_GROWTH:
     return "the dynamics expand: a perturbation at t0 grows beyond the newton growth limit";
-  case PN_NEWTON_DIVERGED: return "a Newton sweep increased the largest defect";
+  case PN_NEWTON_DIVERGED: return "two Newton sweeps in a row did not reduce the largest defect";
   case PN_NEWTON_NONFINITE: return "a state or tangent overflowed from a block start";
   case PN_NEWTON_MAX_ITER: return "no convergence within newton max_iter sweeps";
   }

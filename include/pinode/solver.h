@@ -154,7 +154,7 @@ typedef struct pn_newton_opts {
 typedef enum pn_newton_fallback {
   PN_NEWTON_NO_FALLBACK = 0, /**< Newton converged */
   PN_NEWTON_GROWTH,          /**< the dynamics expand beyond growth_limit */
-  PN_NEWTON_DIVERGED,        /**< a sweep increased the largest defect */
+  PN_NEWTON_DIVERGED,        /**< two sweeps in a row did not reduce the largest defect */
   PN_NEWTON_NONFINITE,       /**< a state or tangent overflowed from a block start */
   PN_NEWTON_MAX_ITER         /**< not converged in max_iter sweeps */
 } pn_newton_fallback;

@@ -243,22 +243,23 @@ void cli_report_newton(MPI_Comm comm, pn_ctx *ctx, const pn_solver *solver)
   const pn_solver_opts *o = pn_solver_get_opts(solver);
   double t[2] = {st.time_scan, st.time_wait}, tmax[2];
   MPI_Reduce(t, tmax, 2, MPI_DOUBLE, MPI_MAX, 0, comm);
+  char hist[400] = "";
+  size_t used = 0;
+  for (int k = 0; k < st.newton_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof hist; k++)
+    used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.1e", k ? " " : "",
+                             st.newton_defect[k]);
   if (st.newton_fallback != PN_NEWTON_NO_FALLBACK) {
     if (pn_ctx_rank(ctx) == 0)
       fprintf(stderr, "pinode: warning: Newton shooting fell back to the pipeline for this "
-                      "gradient (%s, after %d sweeps); the gradient is the pipeline's, exact\n",
-              pn_newton_fallback_text(st.newton_fallback), st.newton_iterations);
+                      "gradient (%s; defects per sweep: %s); the gradient is the pipeline's, "
+                      "exact\n",
+              pn_newton_fallback_text(st.newton_fallback), hist);
     return;
   }
   if (pn_ctx_size(ctx) == 1) {
     cli_print(ctx, "newton: one rank: the serial sweep (no tangents)\n");
     return;
   }
-  char hist[400] = "";
-  size_t used = 0;
-  for (int k = 0; k < st.newton_iterations && k < PN_PARAREAL_HISTORY && used + 12 < sizeof hist; k++)
-    used += (size_t)snprintf(hist + used, sizeof hist - used, "%s%.1e", k ? " " : "",
-                             st.newton_defect[k]);
   char start[96];
   if (st.newton_warm) snprintf(start, sizeof start, "warm (the previous call's block starts)");
   else snprintf(start, sizeof start, "cold, %s", pn_newton_start_name(st.newton_start));

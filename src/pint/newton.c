@@ -28,9 +28,10 @@
  * coarse propagator (the default: its cost does not grow with P).
  *
  * Safeguards: when a sweep overflows, the block Jacobians' product grows
- * beyond growth_limit, a sweep increases the largest defect, or max_iter
- * sweeps do not converge, the call falls back to the pipeline: the same
- * numbers as `pipeline` (pn_stats.newton_fallback says why). */
+ * beyond growth_limit, two sweeps in a row leave the largest defect no
+ * smaller (one may, on the way from a poor start to oscillatory dynamics),
+ * or max_iter sweeps do not converge, the call falls back to the pipeline:
+ * the same numbers as `pipeline` (pn_stats.newton_fallback says why). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,7 +407,7 @@ static outcome iterate(pn_solver *S, const prop *pr, sweep *sw, const double *th
   newton *nw = S->pint_state;
   const double limit = S->opts.newton.growth_limit > 0 ? S->opts.newton.growth_limit : 1e6;
   int upstream = PN_OK, fresh = 1, overflow = 0;
-  double last = INFINITY;
+  double before = INFINITY, last = INFINITY; /* the defects one and two sweeps back */
   for (int k = 0;; k++) {
     if (*rc == PN_OK && upstream == PN_OK && fresh) *rc = sweep_block(S, pr, sw, theta, &overflow);
     else if (pr->fine && *rc == PN_OK && upstream == PN_OK) S->stats.newton_sweeps_skipped++;
@@ -433,9 +434,10 @@ static outcome iterate(pn_solver *S, const prop *pr, sweep *sw, const double *th
     if (all[2] != 0.0) *why = PN_NEWTON_NONFINITE;
     else if (all[1] > limit) *why = PN_NEWTON_GROWTH;
     else if (all[0] <= tol) return CONVERGED;
-    else if (all[0] > last) *why = PN_NEWTON_DIVERGED;
+    else if (all[0] >= before) *why = PN_NEWTON_DIVERGED;
     else if (k + 1 >= kmax) *why = PN_NEWTON_MAX_ITER;
     else {
+      before = last;
       last = all[0];
       fresh = correct(S);
       continue;
@@ -473,8 +475,8 @@ static int coarse_serial(pn_solver *S, const double *theta)
 
 /* Newton shooting on the coarse propagator from the block starts in U, to
  * the coarse solution's own accuracy; a coarse iteration that fails to
- * converge leaves U as it was. */
-static int coarse_newton(pn_solver *S, sweep *sw, const double *theta)
+ * converge leaves U as it was and *converged = 0. */
+static int coarse_newton(pn_solver *S, sweep *sw, const double *theta, int *converged)
 {
   newton *nw = S->pint_state;
   const size_t w = width(S);
@@ -487,6 +489,7 @@ static int coarse_newton(pn_solver *S, sweep *sw, const double *theta)
   memcpy(nw->warm_U, nw->U, sizeof(double) * w); /* kept in case the coarse iteration fails */
   const outcome out = iterate(S, &pr, sw, theta, 1e-8, kmax, NULL, NULL, &k, &why, &rc);
   S->stats.newton_coarse_iterations = k;
+  *converged = out == CONVERGED;
   if (out == FAILED) return rc;
   if (out == FALL_BACK) memcpy(nw->U, nw->warm_U, sizeof(double) * w);
   return PN_OK;
@@ -495,7 +498,11 @@ static int coarse_newton(pn_solver *S, sweep *sw, const double *theta)
 /* The block starts a call begins from.  Warm when z0 repeats: the previous
  * call's converged starts, as they are for the same θ (one sweep then
  * confirms them), else as the guess the cold start improves on (the coarse
- * Newton start then needs fewer coarse sweeps).  Cold: from z0. */
+ * Newton start then needs fewer coarse sweeps).  Cold: from z0.  The
+ * automatic start is coarse Newton, whose cost does not grow with P; where
+ * it does not converge (oscillations whose phase a flat guess gets wrong
+ * over long blocks, or a step of θ that moved the phase), the serial coarse
+ * sweep instead. */
 static int start(pn_solver *S, sweep *sw, const double *theta, const double *z0)
 {
   newton *nw = S->pint_state;
@@ -511,7 +518,11 @@ static int start(pn_solver *S, sweep *sw, const double *theta, const double *z0)
   if (warm && memcmp(nw->warm_theta, theta, sizeof(double) * np) == 0) return PN_OK;
   if (how == PN_NEWTON_START_FLAT) return PN_OK;
   if (how == PN_NEWTON_START_COARSE) return pni_agree(S->ctx, coarse_serial(S, theta));
-  return pni_agree(S->ctx, coarse_newton(S, sw, theta));
+  int converged = 0;
+  PN_CALL(pni_agree(S->ctx, coarse_newton(S, sw, theta, &converged)));
+  if (converged || S->opts.newton.start != PN_NEWTON_START_AUTO) return PN_OK;
+  S->stats.newton_start = PN_NEWTON_START_COARSE;
+  return pni_agree(S->ctx, coarse_serial(S, theta));
 }
 
 /* ---- the method ----------------------------------------------------------------------- */
