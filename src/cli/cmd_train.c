@@ -173,6 +173,25 @@ static void add_solver_stats(trainer *T, const pn_solver *S)
   T->tm.vjp += s.vjp_evals;
 }
 
+/* Newton's sweeps of a training gradient (the validation solves are
+ * losses: not counted). */
+static void add_newton_stats(trainer *T, const pn_solver *S)
+{
+  if (pn_solver_get_opts(S)->method != PN_PARALLEL_NEWTON || pn_ctx_size(T->ctx) == 1) return;
+  pn_stats s;
+  pn_solver_get_stats(S, &s);
+  T->tm.newton_gradients++;
+  T->tm.newton_sweeps += s.newton_iterations;
+  T->tm.newton_coarse_sweeps += s.newton_coarse_iterations;
+  T->tm.newton_warm += s.newton_warm;
+  if (s.newton_fallback != PN_NEWTON_NO_FALLBACK && T->tm.newton_fallbacks++ == 0 &&
+      pn_ctx_rank(T->ctx) == 0) /* said once; summary.json counts them all */
+    fprintf(stderr, "pinode train: warning: Newton shooting fell back to the pipeline at "
+                    "iteration %ld (%s); the gradients stay exact\n",
+            T->st.iteration + 1, pn_newton_fallback_text(s.newton_fallback));
+  T->tm.newton_last = s;
+}
+
 static int validate(trainer *T, double *val)
 {
   *val = NAN;
@@ -200,6 +219,7 @@ static int iterate(trainer *T)
                                      pn_batch_z0(T->b_train), pn_batch_loss(T->b_train), &loss,
                                      T->grad, NULL);
   add_solver_stats(T, T->S_train);
+  add_newton_stats(T, T->S_train);
   const double t_grad = MPI_Wtime();
   T->tm.gradient += t_grad - t_start;
   if (rc != PN_OK) return diverged(T, rc, "gradient");
@@ -342,6 +362,25 @@ static void write_config_json(json_writer *w, const cli_config *cfg)
   json_close(w, '}');
 }
 
+/* Newton's sweeps over the run: the mean per training gradient, warm starts
+ * and fallbacks, and the last gradient's defects. */
+static void write_newton_json(json_writer *w, const train_timers *tm)
+{
+  const double n = (double)tm->newton_gradients;
+  const pn_stats *last = &tm->newton_last;
+  json_open(w, "newton", '{');
+  json_int(w, "gradients", tm->newton_gradients);
+  json_number(w, "sweeps_per_gradient", (double)tm->newton_sweeps / n);
+  json_number(w, "coarse_sweeps_per_gradient", (double)tm->newton_coarse_sweeps / n);
+  json_int(w, "warm_starts", tm->newton_warm);
+  json_int(w, "fallbacks", tm->newton_fallbacks);
+  json_open(w, "last_defects", '[');
+  for (int k = 0; k < last->newton_iterations && k < PN_PARAREAL_HISTORY; k++)
+    json_number(w, NULL, last->newton_defect[k]);
+  json_close(w, ']');
+  json_close(w, '}');
+}
+
 static void write_summary_json(trainer *T, FILE *f, const double *rss, const double *mx,
                                const long *cnt)
 {
@@ -390,8 +429,10 @@ static void write_summary_json(trainer *T, FILE *f, const double *rss, const dou
   json_number(&w, "solver_backward_max_rank", mx[1]);
   json_number(&w, "solver_wait_max_rank", mx[2]);
   json_close(&w, '}');
+  json_number(&w, "seconds_per_iteration", T->st.iteration ? T->tm.total / T->st.iteration : NAN);
   json_int(&w, "rhs_evaluations", cnt[0]);
   json_int(&w, "vjp_evaluations", cnt[1]);
+  if (T->tm.newton_gradients > 0) write_newton_json(&w, &T->tm);
   json_open(&w, "peak_rss_mb_per_rank", '[');
   for (int r = 0; r < pn_ctx_size(T->ctx); r++) json_number(&w, NULL, rss[r]);
   json_close(&w, ']');

@@ -34,6 +34,11 @@ typedef struct train_timers {
   double setup, gradient, optimizer, validation, checkpoint, prediction, total;
   double forward, backward, wait; /* inside the solver */
   long rhs, vjp;
+  /* Newton shooting's training gradients: how many, their fine and coarse
+   * sweeps, how many started warm and how many fell back; the last one's
+   * sweeps and defects. */
+  long newton_gradients, newton_sweeps, newton_coarse_sweeps, newton_warm, newton_fallbacks;
+  pn_stats newton_last;
 } train_timers;
 
 /* ---- model files and checkpoints (checkpoint.c) ---- */
