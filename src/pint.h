@@ -44,6 +44,10 @@ extern const pni_pint_ops pni_pipeline_ops;
 extern const pni_pint_ops pni_parareal_ops;
 extern const pni_pint_ops pni_newton_ops;
 
+/* `supports` of a method that computes the discrete multi-point adjoint
+ * only: PN_ERR_ARG for any other, naming the method. */
+int pni_pint_discrete_multi(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode);
+
 /* The ops of a method, or NULL for an unknown one. */
 const pni_pint_ops *pni_pint_method(pn_parallel_method method);
 

@@ -25,6 +25,15 @@ const pni_pint_ops *pni_pint_method(pn_parallel_method method)
   return NULL;
 }
 
+int pni_pint_discrete_multi(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode)
+{
+  PN_CHECK(S->ctx, adjoint == PN_ADJOINT_DISCRETE && mode == PN_SWEEP_MULTI, PN_ERR_ARG,
+           "the %s method computes the discrete multi-point adjoint only (asked: %s, %s); use "
+           "the pipeline method for the other gradient methods",
+           S->pint->name, pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
+  return PN_OK;
+}
+
 void pn_solver_opts_default(pn_solver_opts *opts)
 {
   memset(opts, 0, sizeof *opts);

@@ -582,15 +582,6 @@ static int validate(pn_ctx *ctx, const pn_solver_opts *o)
   return PN_OK;
 }
 
-static int supports(pn_solver *S, pn_adjoint_kind adjoint, pn_sweep_mode mode)
-{
-  PN_CHECK(S->ctx, adjoint == PN_ADJOINT_DISCRETE && mode == PN_SWEEP_MULTI, PN_ERR_ARG,
-           "the parareal method computes the discrete multi-point adjoint only (asked: %s, %s); "
-           "use the pipeline method for the other gradient methods",
-           pn_adjoint_kind_name(adjoint), pn_sweep_mode_name(mode));
-  return PN_OK;
-}
-
 /* No pipeline: the whole batch goes through the blocks at once. */
 static int microbatches(const pn_solver *S, int batch)
 {
@@ -602,7 +593,7 @@ static int microbatches(const pn_solver *S, int batch)
 const pni_pint_ops pni_parareal_ops = {
     .name = "parareal",
     .validate = validate,
-    .supports = supports,
+    .supports = pni_pint_discrete_multi,
     .create = create,
     .destroy = destroy,
     .microbatches = microbatches,
