@@ -77,7 +77,7 @@ run_job() {
 
 echo "== valgrind: negative control (a leak of pinode's must be reported)"
 mpicc -O1 -g -I include -I "$build/include" tests/reliability/valgrind_leak.c \
-  "$build/src/libpinode_static.a" -lopenblas -lm -o "$logs/valgrind_leak"
+  "$build/src/libpinode.a" -lm -o "$logs/valgrind_leak"
 run_job "valgrind_leak|$logs/valgrind_leak"
 read -r rc secs <"$logs/valgrind_leak.rc"
 if [ "$rc" != 99 ] || ! grep -q "ERROR SUMMARY: 1 errors" "$logs/valgrind_leak.log" ||

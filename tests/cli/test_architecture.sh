@@ -47,7 +47,7 @@ program_defines_library_symbol() {
 world_in_library() { grep -l MPI_COMM_WORLD "$@" 2>/dev/null || true; }
 
 lib_so=$build/src/libpinode.so
-lib_a=$build/src/libpinode_static.a
+lib_a=$build/src/libpinode.a
 objs=$build/src/cli/CMakeFiles/pinode_cli.dir
 [ -e "$lib_so" ] && [ -e "$lib_a" ] || { echo "no libraries in $build/src"; exit 1; }
 ls "$objs"/*.o >/dev/null || { echo "no objects of the program in $objs"; exit 1; }
