@@ -139,11 +139,20 @@ int pn_solver_destroy(pn_solver **solver)
 
 const pn_solver_opts *pn_solver_get_opts(const pn_solver *solver) { return &solver->opts; }
 
-int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out)
+int pn_solver_get_stats_sized(const pn_solver *solver, pn_stats *stats_out, size_t size)
 {
   if (!solver || !stats_out) return PN_ERR_ARG;
-  *stats_out = solver->stats;
+  const size_t known = size < sizeof solver->stats ? size : sizeof solver->stats;
+  memcpy(stats_out, &solver->stats, known);
+  if (size > known) memset((char *)stats_out + known, 0, size - known);
   return PN_OK;
+}
+
+/* The function behind the header's macro of the same name (the parentheses
+ * keep the macro from expanding): for bindings that call the symbol. */
+int(pn_solver_get_stats)(const pn_solver *solver, pn_stats *stats_out)
+{
+  return pn_solver_get_stats_sized(solver, stats_out, sizeof *stats_out);
 }
 
 /* All ranks must use the same method: a mismatch would pair different

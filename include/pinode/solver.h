@@ -373,7 +373,42 @@ PN_EXPORT int pn_solver_forward(pn_solver *solver, const double *theta, int nb,
                                 const double *z0, int nsave, const long *save_steps,
                                 double *states_out);
 
-/** @brief Counters and timings of the last call on this rank. Not collective. */
+/**
+ * @brief Counters and timings of the last call on this rank, as much of them as the caller's
+ * struct holds.
+ *
+ * pn_stats grows with the library's features, at its end only (no field is ever removed, moved
+ * or retyped), so the struct a program was compiled with is a prefix of every later version's.
+ * This function copies the first min(@p size, sizeof(pn_stats)) bytes of the library's
+ * statistics and zeroes the rest of the caller's @p size bytes (fields this library does not
+ * know read 0): a program built against an older header keeps working with a newer library,
+ * and the other way round.  pn_solver_get_stats() is this function with the caller's own
+ * sizeof(pn_stats).
+ *
+ * @param[in]  solver     the solver
+ * @param[out] stats_out  the caller's struct, @p size bytes
+ * @param[in]  size       sizeof the caller's pn_stats
+ * @return PN_OK; PN_ERR_ARG if @p solver or @p stats_out is NULL.
+ * Not collective.  Not thread-safe with a call on the same solver.
+ */
+PN_EXPORT int pn_solver_get_stats_sized(const pn_solver *solver, pn_stats *stats_out,
+                                        size_t size);
+
+/**
+ * @brief Counters and timings of the last call on this rank (the whole pn_stats of the header
+ * the caller was compiled with).
+ *
+ * A macro over pn_solver_get_stats_sized() with sizeof *(stats_out), so that every caller passes
+ * the size of its own struct; the function of the same name (for bindings that cannot expand
+ * macros) fills this library's whole pn_stats, so its caller's struct must be this version's.
+ *
+ * @param[in]  solver     the solver
+ * @param[out] stats_out  filled
+ * @return PN_OK; PN_ERR_ARG if @p solver or @p stats_out is NULL.
+ * Not collective.  Not thread-safe with a call on the same solver.
+ */
 PN_EXPORT int pn_solver_get_stats(const pn_solver *solver, pn_stats *stats_out);
+#define pn_solver_get_stats(solver, stats_out)                                               \
+  pn_solver_get_stats_sized((solver), (stats_out), sizeof *(stats_out))
 
 #endif

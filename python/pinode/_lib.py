@@ -11,7 +11,7 @@ Where the library comes from, first match wins:
 import ctypes
 import ctypes.util
 import os
-from ctypes import POINTER, c_char_p, c_double, c_int, c_long, c_uint64, c_void_p
+from ctypes import POINTER, c_char_p, c_double, c_int, c_long, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 
 from mpi4py import MPI  # initialises MPI: pn_ctx_create needs it, and loads libmpi first
@@ -117,7 +117,7 @@ _PROTOTYPES = {
     "pn_solver_gradient_method": (c_int, [_PTR, c_int, c_int, _D, c_int, _D, _PTR, _D, _D, _D]),
     "pn_solver_loss": (c_int, [_PTR, _D, c_int, _D, _PTR, _D]),
     "pn_solver_forward": (c_int, [_PTR, _D, c_int, _D, c_int, _L, _D]),
-    "pn_solver_get_stats": (c_int, [_PTR, _P(S.Stats)]),
+    "pn_solver_get_stats_sized": (c_int, [_PTR, _P(S.Stats), c_size_t]),
     "pn_pipeline_auto_microbatches": (c_int, [c_int, c_int]),
     "pn_parallel_method_from_name": (c_int, [c_char_p, _I]),
     "pn_parallel_method_name": (c_char_p, [c_int]),
@@ -166,11 +166,6 @@ def _check_struct_size(struct, fill):
 
 _check_struct_size(S.SolverOpts, lib.pn_solver_opts_default)
 _check_struct_size(S.GeneratorOpts, lambda p: lib.pn_generator_opts_default(0, p))
-
-
-def check_stats_size(solver_handle):
-    """The same check for pn_stats, which only a solver can fill."""
-    _check_struct_size(S.Stats, lambda p: lib.pn_solver_get_stats(solver_handle, p))
 
 
 def text(raw):

@@ -5,9 +5,10 @@ include/pinode/*.h; C enums are ints.  python/tests/test_layout.py compiles a
 C program that prints every field's offset and size and the struct's size,
 parses the headers for the field names, and compares both with these classes:
 a field added, removed, reordered or retyped in C fails that test.  At import
-the package also checks the size of the structs the library fills
+the package also checks the size of the option structs the library fills
 (_lib._check_struct_size), so a package and a library of different versions
-refuse to work together instead of corrupting memory.
+refuse to work together instead of corrupting memory; pn_stats is read with
+pn_solver_get_stats_sized, which fills only what this package's mirror holds.
 """
 import ctypes
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_double, c_int, c_long, c_size_t,
