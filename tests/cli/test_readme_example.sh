@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The C example of README.md ("The library") compiles with -Wall -Wextra
-# -Werror against the built library and runs on 1 and 2 ranks with the same
-# output: the documentation cannot drift from the API.
+# The C example of README.md ("The library") is docs/examples/gradient.c,
+# byte for byte, and compiles with -Wall -Wextra -Werror against the built
+# library and runs on 1 and 2 ranks with the same output: the documentation
+# cannot drift from the API nor from the example file.
 # usage: test_readme_example.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1 src=$2
@@ -11,6 +12,11 @@ trap 'rm -rf "$T"' EXIT
 awk '/<!-- readme-example:begin -->/ {on = 1; next} /<!-- readme-example:end -->/ {on = 0}
      on && !/^```/' "$src/README.md" >"$T/example.c"
 [ "$(grep -c 'pn_solver_gradient' "$T/example.c")" -ge 1 ] || { echo "no example in README.md" >&2; exit 1; }
+cmp -s "$T/example.c" "$src/docs/examples/gradient.c" || {
+  echo "README.md's example is not docs/examples/gradient.c:" >&2
+  diff "$src/docs/examples/gradient.c" "$T/example.c" >&2 || true
+  exit 1
+}
 # A sanitizer build of the library needs its runtime in the program too.
 san=()
 # (ldd's output read whole first: with pipefail, `ldd | grep -q` fails when
