@@ -97,6 +97,7 @@ mm_nt_rows(int m, int n, int k, const double *a, size_t lda, const double *bt, s
   }
 
 DEFINE_PORTABLE(generic, , 0)
+DEFINE_PORTABLE(reference, , 1) /* fused: fma() where the target has no FMA unit */
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define PNI_HAVE_AVX2_LOOPS 1
 DEFINE_PORTABLE(avx2, __attribute__((target("avx2,fma"))), 1)
@@ -365,14 +366,9 @@ AVX512 static void mm_nt_avx512(int m, int n, int k, const double *a, size_t lda
 }
 #endif
 
-/* ---- dispatch --------------------------------------------------------------- */
+/* ---- the kernels of each build ------------------------------------------- */
 
-typedef void (*mm_fn)(int, int, int, const double *, size_t, size_t, const double *, size_t,
-                      double *, size_t, pni_mm_init, const double *);
-typedef void (*mm_nt_fn)(int, int, int, const double *, size_t, const double *, size_t, double *,
-                         size_t, pni_mm_init, const double *);
-
-static mm_fn mm_of(pni_vmath_isa isa)
+pni_mm_fn pni_mm_kernel(pni_vmath_isa isa)
 {
 #if PNI_HAVE_AVX512_KERNELS
   if (isa == PNI_ISA_AVX512) return mm_avx512;
@@ -384,7 +380,7 @@ static mm_fn mm_of(pni_vmath_isa isa)
   return mm_generic;
 }
 
-static mm_nt_fn mm_nt_of(pni_vmath_isa isa)
+pni_mm_nt_fn pni_mm_nt_kernel(pni_vmath_isa isa)
 {
 #if PNI_HAVE_AVX512_KERNELS
   if (isa == PNI_ISA_AVX512) return mm_nt_avx512;
@@ -396,46 +392,18 @@ static mm_nt_fn mm_nt_of(pni_vmath_isa isa)
   return mm_nt_generic;
 }
 
-/* The kernels of the best build, found on first use (after vmath.c's
- * constructor has chosen it): a small product of the tiny problem costs
- * about as much as the layers of calls that chose its kernel every time. */
-static mm_fn mm_best;
-static mm_nt_fn mm_nt_best;
-
-static double mm_flops; /* see pni_mm_flops */
-
-double pni_mm_flops(void) { return mm_flops; }
-
-void pni_mm_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t sai, size_t sak,
-                const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
-                const double *bias)
+void pni_mm_reference(int m, int n, int k, const double *a, size_t sai, size_t sak,
+                      const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
+                      const double *bias)
 {
-  mm_flops += 2.0 * m * n * k;
-  mm_of(isa)(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
+  mm_reference(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
 }
 
-void pni_mm(int m, int n, int k, const double *a, size_t sai, size_t sak, const double *b,
-            size_t ldb, double *c, size_t ldc, pni_mm_init init, const double *bias)
+void pni_mm_nt_reference(int m, int n, int k, const double *a, size_t lda, const double *bt,
+                         size_t ldbt, double *c, size_t ldc, pni_mm_init init,
+                         const double *bias)
 {
-  if (!mm_best) mm_best = mm_of(pni_vmath_best_isa());
-  mm_flops += 2.0 * m * n * k;
-  mm_best(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
-}
-
-void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t lda,
-                   const double *bt, size_t ldbt, double *c, size_t ldc, pni_mm_init init,
-                   const double *bias)
-{
-  mm_flops += 2.0 * m * n * k;
-  mm_nt_of(isa)(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
-}
-
-void pni_mm_nt(int m, int n, int k, const double *a, size_t lda, const double *bt, size_t ldbt,
-               double *c, size_t ldc, pni_mm_init init, const double *bias)
-{
-  if (!mm_nt_best) mm_nt_best = mm_nt_of(pni_vmath_best_isa());
-  mm_flops += 2.0 * m * n * k;
-  mm_nt_best(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
+  mm_nt_reference(m, n, k, a, lda, bt, ldbt, c, ldc, init, bias);
 }
 
 void pni_mm_prefetch_clear(void)
@@ -469,9 +437,9 @@ void pni_mm_prefetch(const void *p, size_t bytes, int for_write)
     else __builtin_prefetch(start + i * line, 0, 2);
 }
 
-const char *pni_mm_backend(void)
+const char *pni_mm_kernel_name(pni_vmath_isa isa)
 {
-  switch (pni_vmath_best_isa()) {
+  switch (isa) {
   case PNI_ISA_AVX512: return "AVX-512 kernels";
   case PNI_ISA_AVX2: return "AVX2 loops";
   default: return "portable loops";

@@ -53,33 +53,37 @@ typedef enum pni_mm_init {
   PNI_MM_BIAS      /* C = A·B + 1·biasᵀ (bias has n entries) */
 } pni_mm_init;
 
-/* The product above with the best implementation for this CPU.  Requires
- * m, n, k ≥ 0, sai = 1 or sak = 1, and ldb ≥ n, ldc ≥ n. */
-void pni_mm(int m, int n, int k, const double *a, size_t sai, size_t sak, const double *b,
-            size_t ldb, double *c, size_t ldc, pni_mm_init init, const double *bias);
-
-/* The same with a chosen build (the caller checks pni_vmath_isa_supported).
- * For tests and benchmarks. */
-void pni_mm_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t sai, size_t sak,
-                const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
-                const double *bias);
+/* The product above, by the kernels of one build: C = init + A·B.
+ * Requires m, n, k ≥ 0, sai = 1 or sak = 1, and ldb ≥ n, ldc ≥ n. */
+typedef void (*pni_mm_fn)(int m, int n, int k, const double *a, size_t sai, size_t sak,
+                          const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
+                          const double *bias);
 
 /* C (m×n) = init + A·Btᵀ with A (m×k) and Bt (n×k) both row-major (rows
  * contiguous, leading dimensions lda ≥ k and ldbt ≥ k): dot products of
  * rows, vectorised over k.  For narrow products (n < 8), where pni_mm
  * would use a fraction of each vector.  Each entry is a fixed reduction of
  * its row of A and row of Bt, independent of the other rows. */
-void pni_mm_nt(int m, int n, int k, const double *a, size_t lda, const double *bt, size_t ldbt,
-               double *c, size_t ldc, pni_mm_init init, const double *bias);
-void pni_mm_nt_isa(pni_vmath_isa isa, int m, int n, int k, const double *a, size_t lda,
-                   const double *bt, size_t ldbt, double *c, size_t ldc, pni_mm_init init,
-                   const double *bias);
+typedef void (*pni_mm_nt_fn)(int m, int n, int k, const double *a, size_t lda, const double *bt,
+                             size_t ldbt, double *c, size_t ldc, pni_mm_init init,
+                             const double *bias);
 
-/* Floating-point operations (2·m·n·k per product) of every pni_mm and
- * pni_mm_nt call of this process so far: the exact matrix-product flops of
- * the MLP, for flop rates in benchmarks.  A statistic only (no behaviour
- * depends on it); not thread-safe, like the rest of a model. */
-double pni_mm_flops(void);
+/* The kernels of a build (the caller checks pni_vmath_isa_supported):
+ * AVX-512 tiles, AVX2 loops or portable unfused loops.  The MLP calls them
+ * through the backend in use (backend.h), which also counts their flops. */
+pni_mm_fn pni_mm_kernel(pni_vmath_isa isa);
+pni_mm_nt_fn pni_mm_nt_kernel(pni_vmath_isa isa);
+
+/* The reference kernels: the loops above in plain C, every multiply-add one
+ * fma() (a fused multiply-add of the C library when the compiler targets no
+ * FMA unit: slow, and exact), so that on any CPU they give bitwise the
+ * results of the AVX-512 and AVX2 kernels. */
+void pni_mm_reference(int m, int n, int k, const double *a, size_t sai, size_t sak,
+                      const double *b, size_t ldb, double *c, size_t ldc, pni_mm_init init,
+                      const double *bias);
+void pni_mm_nt_reference(int m, int n, int k, const double *a, size_t lda, const double *bt,
+                         size_t ldbt, double *c, size_t ldc, pni_mm_init init,
+                         const double *bias);
 
 /* Bytes [p, p + bytes) for the next products to bring into L2 as they go
  * (to be written when for_write), after the ranges already queued (up to 8;
@@ -92,8 +96,8 @@ double pni_mm_flops(void);
 void pni_mm_prefetch(const void *p, size_t bytes, int for_write);
 void pni_mm_prefetch_clear(void);
 
-/* What pni_mm uses on this CPU: "AVX-512 kernels", "AVX2 loops" or
+/* What the kernels of a build are: "AVX-512 kernels", "AVX2 loops" or
  * "portable loops". */
-const char *pni_mm_backend(void);
+const char *pni_mm_kernel_name(pni_vmath_isa isa);
 
 #endif

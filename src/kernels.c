@@ -2,10 +2,9 @@
  * themselves (gemm.c, vmath.c). */
 #include "pinode/kernels.h"
 
-#include "gemm.h"
-#include "vmath.h"
+#include "backend.h"
 
-const char *pn_kernels_products(void) { return pni_mm_backend(); }
+const char *pn_kernels_products(void) { return pni_backend_active()->products; }
 
 const char *pn_kernels_isa(void) { return pni_vmath_isa_name(pni_vmath_best_isa()); }
 

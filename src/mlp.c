@@ -12,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "internal.h"
-#include "gemm.h"
 #include "model_impl.h"
-#include "vmath.h"
 
 #define MLP_MAX_HIDDEN 64
 #define MLP_MAX_LAYERS (MLP_MAX_HIDDEN + 1)

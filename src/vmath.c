@@ -98,6 +98,7 @@ INLINE double tanh_one(double x, const int fused)
   }
 
 DEFINE_TANH_KERNEL(generic, , 0)
+DEFINE_TANH_KERNEL(reference, , 1) /* fused: fma() where the target has no FMA unit */
 #if PNI_X86
 DEFINE_TANH_KERNEL(avx2, __attribute__((target("avx2,fma"))), 1)
 DEFINE_TANH_KERNEL(avx512, __attribute__((target("avx512f,avx512dq,fma"))), 1)
@@ -234,20 +235,17 @@ const char *pni_vmath_isa_name(pni_vmath_isa isa)
   return (unsigned)isa < PNI_ISA_COUNT ? names[isa] : "unknown";
 }
 
-void pni_vtanh_isa(pni_vmath_isa isa, size_t n, double *y)
+pni_vtanh_fn pni_vtanh_kernel(pni_vmath_isa isa)
 {
   switch (isa) {
 #if PNI_X86
-  case PNI_ISA_AVX512:
-    vtanh_avx512(n, y);
-    return;
-  case PNI_ISA_AVX2:
-    vtanh_avx2(n, y);
-    return;
+  case PNI_ISA_AVX512: return vtanh_avx512;
+  case PNI_ISA_AVX2: return vtanh_avx2;
 #endif
-  default:
-    vtanh_generic(n, y);
+  default: return vtanh_generic;
   }
 }
 
-void pni_vtanh(size_t n, double *y) { pni_vtanh_isa(best_isa, n, y); }
+void pni_vtanh_isa(pni_vmath_isa isa, size_t n, double *y) { pni_vtanh_kernel(isa)(n, y); }
+
+void pni_vtanh_reference(size_t n, double *y) { vtanh_reference(n, y); }

@@ -34,15 +34,20 @@ int pni_vmath_isa_supported(pni_vmath_isa isa);
 /* "generic", "avx2" or "avx512". */
 const char *pni_vmath_isa_name(pni_vmath_isa isa);
 
-/* y[i] ← tanh(y[i]) for i < n, with the best build for this CPU.  In place:
- * with separate input and output arrays the compiler would have to allow
- * for their overlap, and its overlap check sends in-place calls to the
- * scalar loop. */
-void pni_vtanh(size_t n, double *y);
+/* y[i] ← tanh(y[i]) for i < n.  In place: with separate input and output
+ * arrays the compiler would have to allow for their overlap, and its overlap
+ * check sends in-place calls to the scalar loop.  The MLP calls it through
+ * the backend in use (backend.h: pni_vtanh). */
+typedef void (*pni_vtanh_fn)(size_t n, double *y);
 
-/* The same with a chosen build; the caller must check
- * pni_vmath_isa_supported(isa).  For tests and benchmarks. */
+/* tanh by a chosen build; the caller must check pni_vmath_isa_supported(isa). */
+pni_vtanh_fn pni_vtanh_kernel(pni_vmath_isa isa);
 void pni_vtanh_isa(pni_vmath_isa isa, size_t n, double *y);
+
+/* The reference: the same formula in plain C, every multiply-add one fma()
+ * (slow where the compiler targets no FMA unit, and exact): bitwise the
+ * AVX2 and AVX-512 builds' results on any CPU. */
+void pni_vtanh_reference(size_t n, double *y);
 
 /* Elementwise vector operations of the stepper and the MLP, in the same
  * three builds (the baseline x86-64 build would run them two doubles at a

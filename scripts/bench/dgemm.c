@@ -19,8 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gemm.h"
-#include "vmath.h"
+#include "backend.h"
 
 static double wall(void)
 {
@@ -57,7 +56,7 @@ static void print_blas(void)
                                                               : NULL;
   printf("BLAS: %s, kernel %s, %d thread%s; CPU vector units: %s; pinode's products: %s, tanh: "
          "%s\n",
-         openblas_get_config(), core, threads, threads == 1 ? "" : "s", cpu, pni_mm_backend(),
+         openblas_get_config(), core, threads, threads == 1 ? "" : "s", cpu, pni_backend_active()->products,
          pni_vmath_isa_name(pni_vmath_best_isa()));
   if (suggest)
     printf("WARNING: OpenBLAS runs its %s kernel although this CPU has %s: it did not recognise "
@@ -125,7 +124,7 @@ static void print_shape(const char *name, int B, int D, int H)
                1e9);
   }
   printf("  on %s's shapes (B=%d, D=%d, H=%d): OpenBLAS %.1f GFLOP/s, pinode's %s %.1f GFLOP/s\n",
-         name, B, D, H, fl / tb * 1e-9, pni_mm_backend(), fl / tm * 1e-9);
+         name, B, D, H, fl / tb * 1e-9, pni_backend_active()->products, fl / tm * 1e-9);
 }
 
 static int usage(void)

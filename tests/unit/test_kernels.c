@@ -5,15 +5,14 @@
 
 #include "testutil.h"
 
-#include "gemm.h"
-#include "vmath.h"
+#include "backend.h"
 
 static void names_are_the_chosen_builds(void **state)
 {
   (void)state;
   const char *isa = pn_kernels_isa(), *products = pn_kernels_products();
   assert_string_equal(isa, pni_vmath_isa_name(pni_vmath_best_isa()));
-  assert_string_equal(products, pni_mm_backend());
+  assert_string_equal(products, pni_mm_kernel_name(pni_vmath_best_isa()));
   /* The products follow the instruction set. */
   const char *want = strcmp(isa, "avx512") == 0 ? "AVX-512 kernels"
                      : strcmp(isa, "avx2") == 0 ? "AVX2 loops"

@@ -4,11 +4,14 @@
  *     AVX2 and generic loops), over shapes that hit every tile size and
  *     edge (1..13 rows, 1..65 columns, k up to 600 so that k is split into
  *     chunks), transposed A, the three initialisations, padded leading
- *     dimensions: values, no write outside C, and the flop counter;
+ *     dimensions: values, and no write outside C;
+ *   - the same for the reference kernels (src/backend.h);
  *   - the row independence gemm.h promises (a row computed alone is bitwise
  *     the row computed in a batch, and does not depend on alignment), which
- *     keeps the trajectory bitwise the same for every micro-batch split,
- *     and the AVX2 and AVX-512 builds agreeing bitwise;
+ *     keeps the trajectory bitwise the same for every micro-batch split;
+ *   - the AVX2 and AVX-512 builds give bitwise the reference's products, and
+ *     a model evaluated through the reference backend bitwise the own
+ *     backend's f, z̄ and θ̄; the flop counter;
  *   - the MLP's rhs and both VJPs against a naive network, for narrow and
  *     wide layers, one and two hidden layers, time input, each activation;
  *   - the weight cache notices a θ changed in place, also between solver
@@ -23,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
+#include "backend.h"
 #include "testutil.h"
 
 /* Why this bound: each entry is a sum of k products computed with one
@@ -36,12 +39,27 @@ static int close_enough(double got, long double want, long double scale, int k)
   return fabsl((long double)got - want) <= (long double)(k + 2) * 0x1p-53L * scale + 1e-300L;
 }
 
-static int n_impl(void) { return PNI_ISA_COUNT; }
-static pni_vmath_isa impl(int i) { return (pni_vmath_isa)i; }
-static int usable(int i) { return pni_vmath_isa_supported(impl(i)); }
+/* The implementations: the builds 0..PNI_ISA_COUNT−1 this CPU runs, then the
+ * reference (index PNI_ISA_COUNT; src/backend.h). */
+typedef struct impl {
+  const char *name;
+  pni_mm_fn mm;
+  pni_mm_nt_fn mm_nt;
+  int fused; /* with fused multiply-adds: bitwise the reference */
+} impl;
+
+static int n_impl(void) { return PNI_ISA_COUNT + 1; }
+static int usable(int i) { return i == PNI_ISA_COUNT || pni_vmath_isa_supported((pni_vmath_isa)i); }
+static impl impl_of(int i)
+{
+  if (i == PNI_ISA_COUNT) return (impl){"reference", pni_mm_reference, pni_mm_nt_reference, 1};
+  const pni_vmath_isa isa = (pni_vmath_isa)i;
+  return (impl){pni_vmath_isa_name(isa), pni_mm_kernel(isa), pni_mm_nt_kernel(isa),
+                isa != PNI_ISA_GENERIC};
+}
 
 /* One product C (m×n) = init + A·B (nt: A·Btᵀ), checked entry by entry. */
-static void check_product(int nt, pni_vmath_isa isa, int m, int n, int k, int trans,
+static void check_product(int nt, const impl *im, int m, int n, int k, int trans,
                           pni_mm_init init, uint64_t seed)
 {
   const size_t lda = (size_t)k + 3, ldb = (size_t)n + 5, ldc = (size_t)n + 2;
@@ -58,12 +76,10 @@ static void check_product(int nt, pni_vmath_isa isa, int m, int n, int k, int tr
   memcpy(c, c0, sizeof(double) * ((size_t)m + 1) * ldc);
   /* A(i, p) and B(p, j) as the kernels read them */
   const size_t sai = trans ? 1 : lda, sak = trans ? (size_t)m + 1 : 1;
-  const double before = pni_mm_flops();
   if (nt)
-    pni_mm_nt_isa(isa, m, n, k, a, lda, b, lda, c, ldc, init, bias);
+    im->mm_nt(m, n, k, a, lda, b, lda, c, ldc, init, bias);
   else
-    pni_mm_isa(isa, m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
-  assert_true(pni_mm_flops() - before == 2.0 * m * n * k);
+    im->mm(m, n, k, a, sai, sak, b, ldb, c, ldc, init, bias);
   for (int i = 0; i <= m; i++)
     for (size_t j = 0; j < ldc; j++) {
       const double got = c[(size_t)i * ldc + j], old = c0[(size_t)i * ldc + j];
@@ -82,7 +98,7 @@ static void check_product(int nt, pni_vmath_isa isa, int m, int n, int k, int tr
       }
       if (!close_enough(got, want, scale, k))
         fail_msg("%s %s m=%d n=%d k=%d trans=%d init=%d: C[%d][%zu] = %.17g, want %.17Lg",
-                 nt ? "pni_mm_nt" : "pni_mm", pni_vmath_isa_name(isa), m, n, k, trans, (int)init,
+                 nt ? "pni_mm_nt" : "pni_mm", im->name, m, n, k, trans, (int)init,
                  i, j, got, want);
     }
   free(a);
@@ -99,17 +115,19 @@ static void products_match_loops(void **state)
   const int ns[] = {1, 2, 7, 8, 9, 16, 17, 24, 31, 32, 33, 50, 65};
   const int ks[] = {0, 1, 2, 8, 9, 50, 257, 600};
   uint64_t seed = 1;
-  for (int q = 0; q < n_impl(); q++)
-    if (usable(q))
+  for (int q = 0; q < n_impl(); q++) {
+    if (!usable(q)) continue;
+    const impl k = impl_of(q);
     for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
       for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
         for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++)
           for (int init = 0; init < 3; init++) {
             if (ks[ik] > 50 && (ms[im] > 9 || ns[in] > 33)) continue; /* keep it quick */
             for (int trans = 0; trans < 2; trans++)
-              check_product(0, impl(q), ms[im], ns[in], ks[ik], trans, (pni_mm_init)init, seed++);
-            check_product(1, impl(q), ms[im], ns[in], ks[ik], 0, (pni_mm_init)init, seed++);
+              check_product(0, &k, ms[im], ns[in], ks[ik], trans, (pni_mm_init)init, seed++);
+            check_product(1, &k, ms[im], ns[in], ks[ik], 0, (pni_mm_init)init, seed++);
           }
+  }
 }
 
 /* Rows alone vs in a batch, aligned vs not: bitwise equal. */
@@ -125,26 +143,26 @@ static void rows_are_independent(void **state)
   pnt_randn(bias, N, 23, 1.0);
   for (int q = 0; q < n_impl(); q++) {
     if (!usable(q)) continue;
+    const impl k = impl_of(q);
     for (int nt = 0; nt < 2; nt++) {
       const int n = nt ? 5 : N; /* the dot-product kernel serves narrow products */
       if (nt)
-        pni_mm_nt_isa(impl(q), M, n, K, a, K, b, K, all, (size_t)n, PNI_MM_BIAS, bias);
+        k.mm_nt(M, n, K, a, K, b, K, all, (size_t)n, PNI_MM_BIAS, bias);
       else
-        pni_mm_isa(impl(q), M, n, K, a, K, 1, b, (size_t)n, all, (size_t)n, PNI_MM_BIAS, bias);
+        k.mm(M, n, K, a, K, 1, b, (size_t)n, all, (size_t)n, PNI_MM_BIAS, bias);
       for (int i = 0; i < M; i++)
         for (int shift = 0; shift <= PAD; shift += PAD) {
           /* row i of A copied to a position with another alignment */
           double *ai = malloc(sizeof(double) * (K + PAD));
           memcpy(ai + shift, a + (size_t)i * K, sizeof(double) * K);
           if (nt)
-            pni_mm_nt_isa(impl(q), 1, n, K, ai + shift, K, b, K, one + shift, (size_t)n,
-                          PNI_MM_BIAS, bias);
+            k.mm_nt(1, n, K, ai + shift, K, b, K, one + shift, (size_t)n, PNI_MM_BIAS, bias);
           else
-            pni_mm_isa(impl(q), 1, n, K, ai + shift, K, 1, b, (size_t)n, one + shift, (size_t)n,
-                       PNI_MM_BIAS, bias);
+            k.mm(1, n, K, ai + shift, K, 1, b, (size_t)n, one + shift, (size_t)n, PNI_MM_BIAS,
+                 bias);
           if (memcmp(one + shift, all + (size_t)i * n, sizeof(double) * (size_t)n) != 0)
             fail_msg("%s, %s: row %d alone differs from the batch", nt ? "pni_mm_nt" : "pni_mm",
-                     pni_vmath_isa_name(impl(q)), i);
+                     k.name, i);
           free(ai);
         }
     }
@@ -156,31 +174,109 @@ static void rows_are_independent(void **state)
   free(bias);
 }
 
-/* With FMA in both, the AVX2 loops and the AVX-512 kernels are the same
- * arithmetic: bitwise equal products. */
-static void builds_agree(void **state)
+/* Every build with FMA gives bitwise the reference's products (the AVX2
+ * loops are its arithmetic vectorised, the AVX-512 tiles the same sequence
+ * per entry), over shapes that reach every tile, edge and k chunk, both
+ * operand layouts and every initialisation. */
+static void fma_builds_are_the_reference(void **state)
 {
   (void)state;
-  if (!usable(PNI_ISA_AVX2) || !usable(PNI_ISA_AVX512)) skip();
-  enum { M = 11, N = 45, K = 290 };
-  double *a = malloc(sizeof(double) * M * K), *b = malloc(sizeof(double) * K * N);
-  double *c1 = malloc(sizeof(double) * M * N), *c2 = malloc(sizeof(double) * M * N);
-  pnt_randn(a, M * K, 51, 1.0);
-  pnt_randn(b, K * N, 52, 1.0);
-  for (int init = 0; init < 3; init++) {
-    pnt_randn(c1, M * N, 53, 1.0);
-    memcpy(c2, c1, sizeof(double) * M * N);
-    pni_mm_isa(PNI_ISA_AVX2, M, N, K, a, K, 1, b, N, c1, N, (pni_mm_init)init, b);
-    pni_mm_isa(PNI_ISA_AVX512, M, N, K, a, K, 1, b, N, c2, N, (pni_mm_init)init, b);
-    assert_memory_equal(c1, c2, sizeof(double) * M * N);
-    pni_mm_nt_isa(PNI_ISA_AVX2, M, 6, K, a, K, b, K, c1, 6, (pni_mm_init)init, b);
-    pni_mm_nt_isa(PNI_ISA_AVX512, M, 6, K, a, K, b, K, c2, 6, (pni_mm_init)init, b);
-    assert_memory_equal(c1, c2, sizeof(double) * M * 6);
+  const int ms[] = {1, 5, 6, 11, 13}, ns[] = {1, 6, 8, 17, 32, 45}, ks[] = {1, 9, 290};
+  enum { MAXM = 13, MAXN = 45, MAXK = 290 };
+  double *a = malloc(sizeof(double) * MAXM * MAXK), *b = malloc(sizeof(double) * MAXK * MAXN);
+  double *c1 = malloc(sizeof(double) * MAXM * MAXN), *c2 = malloc(sizeof(double) * MAXM * MAXN);
+  pnt_randn(a, MAXM * MAXK, 51, 1.0);
+  pnt_randn(b, MAXK * MAXN, 52, 1.0);
+  int compared = 0;
+  for (int q = 0; q < PNI_ISA_COUNT; q++) {
+    const impl k = impl_of(q);
+    if (!usable(q) || !k.fused) continue;
+    for (size_t im = 0; im < sizeof ms / sizeof *ms; im++)
+      for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+        for (size_t ik = 0; ik < sizeof ks / sizeof *ks; ik++)
+          for (int init = 0; init < 3; init++)
+            for (int form = 0; form < 3; form++) { /* A·B, Aᵀ stored, A·Btᵀ */
+              const int m = ms[im], n = ns[in], K = ks[ik];
+              const size_t sai = form == 1 ? 1 : (size_t)K, sak = form == 1 ? (size_t)m : 1;
+              pnt_randn(c1, (size_t)m * n, 53, 1.0);
+              memcpy(c2, c1, sizeof(double) * (size_t)m * n);
+              if (form == 2) {
+                k.mm_nt(m, n, K, a, K, b, K, c1, (size_t)n, (pni_mm_init)init, b);
+                pni_mm_nt_reference(m, n, K, a, K, b, K, c2, (size_t)n, (pni_mm_init)init, b);
+              } else {
+                k.mm(m, n, K, a, sai, sak, b, (size_t)n, c1, (size_t)n, (pni_mm_init)init, b);
+                pni_mm_reference(m, n, K, a, sai, sak, b, (size_t)n, c2, (size_t)n,
+                                 (pni_mm_init)init, b);
+              }
+              if (memcmp(c1, c2, sizeof(double) * (size_t)m * n) != 0)
+                fail_msg("%s: %d x %d x %d (form %d, init %d) differs from the reference", k.name,
+                         m, n, K, form, init);
+              compared++;
+            }
   }
+  printf("%d products compared with the reference\n", compared);
   free(a);
   free(b);
   free(c1);
   free(c2);
+}
+
+/* The products by the backend in use and by a chosen build count 2·m·n·k
+ * flops each. */
+static void flops_are_counted(void **state)
+{
+  (void)state;
+  enum { M = 3, N = 9, K = 4 };
+  double a[M * K] = {0}, b[K * N] = {0}, c[M * N];
+  double before = pni_mm_flops();
+  pni_mm(M, N, K, a, K, 1, b, N, c, N, PNI_MM_ZERO, NULL);
+  pni_mm_nt(M, 2, K, a, K, b, K, c, 2, PNI_MM_ZERO, NULL);
+  pni_mm_isa(PNI_ISA_GENERIC, M, N, K, a, K, 1, b, N, c, N, PNI_MM_ZERO, NULL);
+  pni_mm_nt_isa(PNI_ISA_GENERIC, M, 2, K, a, K, b, K, c, 2, PNI_MM_ZERO, NULL);
+  assert_true(pni_mm_flops() - before == 2.0 * (2.0 * M * N * K + 2.0 * M * 2 * K));
+}
+
+/* A model evaluated through the reference backend: bitwise the own kernels'
+ * f, z̄ and θ̄ where they have FMA, and then back to the own backend. */
+static void backends_agree_on_the_mlp(void **state)
+{
+  (void)state;
+  assert_int_equal(pni_backend_use("none"), PN_ERR_ARG);
+  assert_string_equal(pni_backend_active()->name, "own");
+  if (pni_vmath_best_isa() == PNI_ISA_GENERIC) skip(); /* the own loops are unfused here */
+  const int widths[2] = {40, 7};
+  const pn_activation acts[2] = {PN_ACT_TANH, PN_ACT_TANH};
+  const pn_mlp_spec sp = {3, 2, widths, acts, 1};
+  enum { NB = 21 };
+  pn_model *m = NULL;
+  pnt_ok(pnt_ctx, pn_model_create_mlp(pnt_ctx, &sp, &m));
+  pnt_ok(pnt_ctx, pn_model_reserve(m, NB));
+  const size_t P = (size_t)pn_model_nparam(m), n = (size_t)NB * 3;
+  double *th = malloc(sizeof(double) * P), *z = malloc(sizeof(double) * n);
+  double *a = malloc(sizeof(double) * n), *out[2][3];
+  pnt_randn(th, P, 81, 0.4);
+  pnt_randn(z, n, 82, 1.0);
+  pnt_randn(a, n, 83, 1.0);
+  const char *names[2] = {"own", "reference"};
+  for (int be = 0; be < 2; be++) {
+    pnt_ok(pnt_ctx, pni_backend_use(names[be]));
+    assert_string_equal(pn_kernels_products(), pni_backend_active()->products);
+    out[be][0] = malloc(sizeof(double) * n);
+    out[be][1] = malloc(sizeof(double) * n);
+    out[be][2] = calloc(P, sizeof(double));
+    pnt_ok(pnt_ctx, pn_model_rhs(m, 0.3, NB, z, th, out[be][0]));
+    pnt_ok(pnt_ctx, pn_model_vjp(m, 0.3, NB, z, th, a, out[be][1], out[be][2]));
+  }
+  pnt_ok(pnt_ctx, pni_backend_use("own"));
+  assert_memory_equal(out[0][0], out[1][0], sizeof(double) * n);
+  assert_memory_equal(out[0][1], out[1][1], sizeof(double) * n);
+  assert_memory_equal(out[0][2], out[1][2], sizeof(double) * P);
+  for (int be = 0; be < 2; be++)
+    for (int i = 0; i < 3; i++) free(out[be][i]);
+  pn_model_destroy(&m);
+  free(th);
+  free(z);
+  free(a);
 }
 
 /* Prefetching is a hint: the same products, bitwise, with ranges queued
@@ -199,17 +295,18 @@ static void prefetch_changes_nothing(void **state)
   memcpy(copy, ranges, sizeof(double) * NR * R);
   for (int q = 0; q < n_impl(); q++) {
     if (!usable(q)) continue;
+    const impl k = impl_of(q);
     for (int init = 0; init < 3; init++) {
       pnt_randn(c1, M * N, 64, 1.0);
       memcpy(c2, c1, sizeof(double) * M * N);
       pni_mm_prefetch_clear();
-      pni_mm_isa(impl(q), M, N, K, a, K, 1, b, N, c1, N, (pni_mm_init)init, b);
+      k.mm(M, N, K, a, K, 1, b, N, c1, N, (pni_mm_init)init, b);
       for (int r = 0; r < NR; r++) /* 11 > the 8 queued: the last are dropped */
         pni_mm_prefetch(ranges + (size_t)r * R + r % 3, sizeof(double) * (R - 3) - 8u * r, r & 1);
-      pni_mm_isa(impl(q), M, N, K, a, K, 1, b, N, c2, N, (pni_mm_init)init, b);
+      k.mm(M, N, K, a, K, 1, b, N, c2, N, (pni_mm_init)init, b);
       assert_memory_equal(c1, c2, sizeof(double) * M * N);
-      pni_mm_isa(impl(q), M, N, 7, a, K, 1, b, N, c2, N, PNI_MM_ZERO, NULL); /* drains more */
-      pni_mm_isa(impl(q), M, N, 7, a, K, 1, b, N, c1, N, PNI_MM_ZERO, NULL);
+      k.mm(M, N, 7, a, K, 1, b, N, c2, N, PNI_MM_ZERO, NULL); /* drains more */
+      k.mm(M, N, 7, a, K, 1, b, N, c1, N, PNI_MM_ZERO, NULL);
       assert_memory_equal(c1, c2, sizeof(double) * M * N);
     }
   }
@@ -487,7 +584,9 @@ int main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(products_match_loops),
       cmocka_unit_test(rows_are_independent),
-      cmocka_unit_test(builds_agree),
+      cmocka_unit_test(fma_builds_are_the_reference),
+      cmocka_unit_test(flops_are_counted),
+      cmocka_unit_test(backends_agree_on_the_mlp),
       cmocka_unit_test(prefetch_changes_nothing),
       cmocka_unit_test(mlp_matches_naive),
       cmocka_unit_test(mlp_rows_independent),
