@@ -249,10 +249,13 @@ int pn_model_create(pn_ctx *ctx, int dim, int nparam, const pn_model_ops *ops, v
   PN_CALL(pni_calloc(ctx, 1, sizeof *u, &u, "user model"));
   u->ctx = ctx;
   u->ops = *ops;
+  u->ops.destroy = NULL; /* `user` stays the caller's until the model exists */
   u->user = user;
   u->dim = dim;
   u->nparam = nparam;
-  return pni_model_wrap(ctx, dim, nparam, &user_ops, u, "user", out);
+  PN_CALL(pni_model_wrap(ctx, dim, nparam, &user_ops, u, "user", out));
+  u->ops.destroy = ops->destroy;
+  return PN_OK;
 }
 
 /* ---- self-test ----------------------------------------------------------- */
