@@ -92,7 +92,7 @@ void pn_generator_opts_default(pn_generator_kind kind, pn_generator_opts *o)
   /* A fraction of the dynamics' time scale: long enough to show the flow,
    * short enough that fitting whole trajectories is well posed. */
   static const double t1[4] = {2.0, 5.0, 5.0, 1.0};
-  o->t1 = t1[kind < 4 ? kind : 0];
+  o->t1 = t1[(unsigned)kind < 4 ? kind : 0];
   o->noise = 0.0;
   o->seed = 1;
   o->substeps = 50;

@@ -105,6 +105,7 @@ long pn_optim_iteration(const pn_optim *opt) { return opt->iteration; }
 
 double pn_optim_lr_at(const pn_optim_opts *o, long i)
 {
+  if (!o || o->decay_iterations < 1 || i < 0) return NAN; /* options pn_optim_create refuses */
   const double T = (double)o->decay_iterations;
   double lr = o->lr;
   switch (o->schedule) {

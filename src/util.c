@@ -80,6 +80,7 @@ double pn_rng_normal(pn_rng *rng)
 
 uint64_t pn_rng_below(pn_rng *rng, uint64_t n)
 {
+  if (n == 0) return 0; /* no integer below 0: nothing drawn */
   uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* reject the biased tail */
   uint64_t x;
   do x = pn_rng_next(rng);

@@ -93,6 +93,12 @@ static void schedules_and_warmup(void **state)
   assert_true(pn_optim_lr_at(&o, 0) == 0.025);
   assert_true(pn_optim_lr_at(&o, 3) == 0.1);
   assert_true(pn_optim_lr_at(&o, 4) == 0.1);
+  /* no schedule without a period (no division by zero), nor before the first update */
+  assert_true(isnan(pn_optim_lr_at(&o, -1)));
+  assert_true(isnan(pn_optim_lr_at(NULL, 0)));
+  o.schedule = PN_LR_STEP;
+  o.decay_iterations = 0;
+  assert_true(isnan(pn_optim_lr_at(&o, 5)));
 }
 
 /* Plain SGD (μ = 0) moves by exactly lr·g·min(1, c/|g|). */

@@ -31,8 +31,31 @@ static void blocks_tile_the_grid(void **state)
     }
 }
 
+/* Arguments outside their ranges give an empty part and no owner (-1), never a division by
+ * zero; more parts than items give empty parts at the end. */
+static void outside_the_ranges(void **state)
+{
+  (void)state;
+  long lo = -1, hi = -1;
+  const long n[4] = {10, 10, 10, -1};
+  const int parts[4] = {0, 3, 3, 2}, part[4] = {0, -1, 3, 0};
+  for (int c = 0; c < 4; c++) {
+    lo = hi = -1;
+    pn_split(n[c], parts[c], part[c], &lo, &hi);
+    assert_true(lo == 0 && hi == 0);
+  }
+  pn_split(2, 3, 2, &lo, &hi);
+  assert_true(lo == 2 && hi == 2);
+  assert_int_equal(pn_owner(10, 0, 3), -1);  /* no ranks */
+  assert_int_equal(pn_owner(10, 11, 3), -1); /* more ranks than steps */
+  assert_int_equal(pn_owner(10, 3, -1), -1);
+  assert_int_equal(pn_owner(10, 3, 11), -1);
+  assert_int_equal(pn_owner(10, 3, 10), 2);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(blocks_tile_the_grid),
+    cmocka_unit_test(outside_the_ranges),
 };
 
 PNT_MAIN("tdecomp", tests)
