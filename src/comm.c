@@ -66,20 +66,6 @@ int pni_comm_sendrecv(pn_ctx *ctx, MPI_Comm comm, const void *out, int nout, int
   return PN_OK;
 }
 
-int pni_comm_split(pn_ctx *ctx, int color, int key, MPI_Comm *out)
-{
-  COMM_CALL(ctx, "splitting the communicator", MPI_Comm_split(ctx->comm, color, key, out));
-  return PN_OK;
-}
-
-void pni_comm_free(MPI_Comm *comm)
-{
-  int finalized = 0;
-  MPI_Finalized(&finalized);
-  if (!finalized && *comm != MPI_COMM_NULL) MPI_Comm_free(comm);
-  *comm = MPI_COMM_NULL;
-}
-
 int pni_agree(pn_ctx *ctx, int local_rc)
 {
   /* Agree on the lowest failing rank and share its code and message, so that

@@ -1,5 +1,6 @@
 /* Transport: every MPI call the library makes, on the context's communicator
- * (or one split from it).
+ * (the library makes no communicator of its own, so that destroying a solver
+ * is never collective).
  *
  * pn_ctx_create sets MPI_ERRORS_RETURN on its duplicate, so an MPI failure
  * comes back here as a code: each call below turns it into PN_ERR_MPI with
@@ -35,8 +36,8 @@ enum pni_tag {
 /* Seconds this process has spent inside the context's MPI calls so far. */
 double pni_comm_time(const pn_ctx *ctx);
 
-/* Collectives on ctx's communicator (comm: another communicator split from
- * it, or MPI_COMM_NULL for ctx's own). */
+/* Collectives on ctx's communicator (sendrecv's comm: MPI_COMM_NULL for
+ * ctx's own). */
 int pni_comm_allreduce(pn_ctx *ctx, const void *in, void *out, int count, MPI_Datatype type,
                        MPI_Op op, const char *what);
 int pni_comm_bcast(pn_ctx *ctx, void *buf, int count, MPI_Datatype type, int root,
@@ -45,8 +46,6 @@ int pni_comm_allgatherv(pn_ctx *ctx, const void *in, int count, MPI_Datatype typ
                         const int *counts, const int *displs, const char *what);
 int pni_comm_sendrecv(pn_ctx *ctx, MPI_Comm comm, const void *out, int nout, int to, void *in,
                       int nin, int from, MPI_Datatype type, int tag, const char *what);
-int pni_comm_split(pn_ctx *ctx, int color, int key, MPI_Comm *out);
-void pni_comm_free(MPI_Comm *comm);
 
 /* Collective: every rank passes its local status; all return the status of
  * the lowest failing rank, with that rank's message (prefixed "rank r: " on

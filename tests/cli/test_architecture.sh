@@ -8,7 +8,9 @@
 #      undefined is defined by the program's objects: the library never binds
 #      to the program (as it did to MPI profiling wrappers);
 #  (c) the library's code never names MPI_COMM_WORLD (it takes the caller's
-#      communicator).
+#      communicator);
+#  (d) only the context (src/ctx.c) makes or frees a communicator, so that
+#      destroying any other object is never collective (pinode/solver.h).
 # Each check is first shown to fail on a planted violation.
 # Usage: test_architecture.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
@@ -46,6 +48,12 @@ program_defines_library_symbol() {
 # (c) Files of the library naming MPI_COMM_WORLD.
 world_in_library() { grep -l MPI_COMM_WORLD "$@" 2>/dev/null || true; }
 
+# (d) Files of the library, other than ctx.c, that make or free a communicator.
+communicators_outside_ctx() {
+  grep -lE 'MPI_Comm_(dup|idup|split|split_type|create|create_group|free)\b' "$@" 2>/dev/null |
+    grep -v '/ctx\.c$' || true
+}
+
 lib_so=$build/src/libpinode.so
 lib_a=$build/src/libpinode.a
 objs=$build/src/cli/CMakeFiles/pinode_cli.dir
@@ -67,6 +75,10 @@ cc -c "$tmp/prog/planted.c" -o "$tmp/prog/planted.o"
 printf 'static int f(void) { return MPI_COMM_WORLD != 0; }\n' >"$tmp/lib/planted.c"
 [ -n "$(world_in_library "$tmp/lib"/*.c)" ] ||
   { echo "check (c) does not see a planted MPI_COMM_WORLD"; exit 1; }
+printf 'static void f(MPI_Comm *c) { MPI_Comm_free(c); }\n' >"$tmp/lib/solver.c"
+printf 'static void f(MPI_Comm *c) { MPI_Comm_free(c); }\n' >"$tmp/lib/ctx.c"
+[ "$(communicators_outside_ctx "$tmp/lib"/*.c)" = "$tmp/lib/solver.c" ] ||
+  { echo "check (d) does not see a planted MPI_Comm_free outside ctx.c"; exit 1; }
 
 # The real code.
 status=0
@@ -85,6 +97,12 @@ fi
 found=$(world_in_library "$src"/src/*.c "$src"/src/*.h "$src"/include/*.h "$src"/include/pinode/*.h)
 if [ -n "$found" ]; then
   echo "FAIL (c): the library names MPI_COMM_WORLD in:"
+  echo "$found" | sed 's/^/  /'
+  status=1
+fi
+found=$(communicators_outside_ctx "$src"/src/*.c "$src"/src/pint/*.c)
+if [ -n "$found" ]; then
+  echo "FAIL (d): a communicator is made or freed outside src/ctx.c, in:"
   echo "$found" | sed 's/^/  /'
   status=1
 fi
