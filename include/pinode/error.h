@@ -37,8 +37,9 @@ typedef enum pn_error_code {
 
 /**
  * @brief Short description of an error code ("invalid argument", ...).
+ * @param[in] code  a pn_error_code (any int is accepted)
  * @return a static string; "unknown error" for a code not in the list.
- * Not collective.
+ * Not collective.  Thread-safe.
  */
 PN_EXPORT const char *pn_strerror(int code);
 

@@ -14,14 +14,17 @@
 #include "pinode/export.h"
 
 /**
- * @brief What the built-in MLP's matrix products run on here: "AVX-512
- * kernels", "AVX2 loops" or "portable loops" (a static string).
+ * @brief What runs the built-in MLP's matrix products here.
+ * @return a static string: "AVX-512 kernels", "AVX2 loops" or "portable loops".
+ * Not collective.  Thread-safe.
  */
 PN_EXPORT const char *pn_kernels_products(void);
 
 /**
- * @brief The instruction set of tanh and of the elementwise loops here:
- * "avx512", "avx2" or "generic" (a static string), the best the CPU supports.
+ * @brief The instruction set of tanh and of the elementwise loops here, the best the CPU
+ * supports.
+ * @return a static string: "avx512", "avx2" or "generic".
+ * Not collective.  Thread-safe.
  */
 PN_EXPORT const char *pn_kernels_isa(void);
 
@@ -30,8 +33,10 @@ PN_EXPORT const char *pn_kernels_isa(void);
  * has made in this process so far (2·m·n·k per m×k by k×n product): the
  * exact product flops of its evaluations, recomputations included, for flop
  * rates.  It counts for the whole process (every context, model and solver;
- * not per rank of a communicator), only grows, and is not thread-safe, like
- * a model.  Take the difference of two readings around what you time.
+ * not per rank of a communicator) and only grows.  Take the difference of two
+ * readings around what you time.
+ * @return the count (exact up to 2^53).
+ * Not collective.  Not thread-safe, like a model: read it where no model evaluates.
  */
 PN_EXPORT double pn_kernels_flops(void);
 

@@ -33,76 +33,191 @@
 
 typedef struct pn_modelfile pn_modelfile;
 
-/** @brief An empty file in memory. Not collective. */
+/**
+ * @brief An empty model file in memory.
+ * @param[in]  ctx  context for errors; it must outlive the object
+ * @param[out] out  the new object, to destroy with pn_modelfile_destroy(); NULL on failure
+ * @return PN_OK; PN_ERR_ARG for a NULL @p out; PN_ERR_MEM.
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_create(pn_ctx *ctx, pn_modelfile **out);
 
-/** @brief Destroy (NULL-safe, sets *mf to NULL). */
+/**
+ * @brief Destroy a model file in memory (what its getters lent becomes invalid).
+ * @param[in,out] mf  the address of the object; NULL or *mf NULL does nothing; *mf is set to
+ *                    NULL
+ * @return PN_OK.
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_destroy(pn_modelfile **mf);
 
 /**
- * @brief Set a header entry (copied; replaces an entry of the same key).
- * @return PN_OK; PN_ERR_ARG for a key outside [a-z][a-z0-9_.]* (≤ 63
- *         characters) or a value holding a newline.  Not collective.
+ * @brief Set a header entry, replacing one of the same key.
+ * @param[in,out] mf     the object
+ * @param[in]     key    [a-z][a-z0-9_.]*, at most 63 characters, not "array" or "end" (copied)
+ * @param[in]     value  one line of at most 4095 characters (copied)
+ * @return PN_OK; PN_ERR_ARG for a NULL @p mf, a bad key or a value with a newline or too long;
+ *         PN_ERR_LIMIT beyond 4096 entries; PN_ERR_MEM.
+ * Not collective.
  */
 PN_EXPORT int pn_modelfile_set(pn_modelfile *mf, const char *key, const char *value);
-/** @brief Set an entry to an integer. */
+
+/**
+ * @brief Set a header entry to an integer.
+ * @param[in,out] mf     the object
+ * @param[in]     key    as pn_modelfile_set()
+ * @param[in]     value  the integer
+ * @return as pn_modelfile_set().
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_set_long(pn_modelfile *mf, const char *key, long value);
-/** @brief Set an entry to a double, written with 17 significant digits (exact). */
+
+/**
+ * @brief Set a header entry to a double, written with 17 significant digits (exact).
+ * @param[in,out] mf     the object
+ * @param[in]     key    as pn_modelfile_set()
+ * @param[in]     value  the number (nan and inf are written as such)
+ * @return as pn_modelfile_set().
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_set_double(pn_modelfile *mf, const char *key, double value);
-/** @brief Set an entry to n unsigned 64-bit integers (e.g. an RNG state). */
+
+/**
+ * @brief Set a header entry to n unsigned 64-bit integers (an RNG state, say).
+ * @param[in,out] mf      the object
+ * @param[in]     key     as pn_modelfile_set()
+ * @param[in]     n       0..64
+ * @param[in]     values  n integers
+ * @return as pn_modelfile_set(); PN_ERR_ARG also for n out of range or NULL values.
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_set_u64s(pn_modelfile *mf, const char *key, int n,
                                     const uint64_t *values);
-/** @brief Set an array (copied; replaces one of the same name). */
+
+/**
+ * @brief Set an array, replacing one of the same name.
+ * @param[in,out] mf    the object
+ * @param[in]     name  as a key of pn_modelfile_set() (copied)
+ * @param[in]     n     the count
+ * @param[in]     x     n numbers (copied; NULL allowed when n = 0)
+ * @return PN_OK; PN_ERR_ARG for a NULL @p mf, a bad name or NULL data; PN_ERR_LIMIT beyond
+ *         1024 arrays; PN_ERR_MEM.
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_set_array(pn_modelfile *mf, const char *name, size_t n,
                                      const double *x);
 
-/** @brief The value of a key, or NULL if absent (owned by @p mf). */
-PN_EXPORT const char *pn_modelfile_get(const pn_modelfile *mf, const char *key);
 /**
- * @brief Typed getters: PN_ERR_PARSE naming file, line and key if the key is
- * missing or its value is not of the type or outside [lo, hi].
+ * @brief The value of a header entry.
+ * @param[in] mf   the object (NULL: none)
+ * @param[in] key  the key (NULL: none)
+ * @return the value, owned by @p mf and valid until the entry is set again or @p mf destroyed;
+ *         NULL if absent.
+ * Not collective.
+ */
+PN_EXPORT const char *pn_modelfile_get(const pn_modelfile *mf, const char *key);
+
+/**
+ * @brief A header entry as an integer in [lo, hi].
+ * @param[in]  mf   the object
+ * @param[in]  key  the key
+ * @param[in]  lo   the least value accepted
+ * @param[in]  hi   the greatest value accepted
+ * @param[out] out  the value
+ * @return PN_OK; PN_ERR_ARG for a NULL @p mf or @p out; PN_ERR_PARSE naming file, line and key
+ *         when the key is missing or its value is not an integer in [lo, hi].
+ * Not collective.
  */
 PN_EXPORT int pn_modelfile_get_long(const pn_modelfile *mf, const char *key, long lo, long hi,
                                     long *out);
+
+/**
+ * @brief A header entry as a double.
+ * @param[in]  mf   the object
+ * @param[in]  key  the key
+ * @param[out] out  the value
+ * @return PN_OK; PN_ERR_ARG for a NULL @p mf or @p out; PN_ERR_PARSE naming file, line and key
+ *         when the key is missing or not a number.
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_get_double(const pn_modelfile *mf, const char *key, double *out);
+
+/**
+ * @brief A header entry as n unsigned 64-bit integers.
+ * @param[in]  mf   the object
+ * @param[in]  key  the key
+ * @param[in]  n    the count expected
+ * @param[out] out  n integers
+ * @return PN_OK; PN_ERR_ARG for a NULL @p mf or @p out; PN_ERR_PARSE naming file, line and key
+ *         when the key is missing or does not hold exactly n such integers.
+ * Not collective.
+ */
 PN_EXPORT int pn_modelfile_get_u64s(const pn_modelfile *mf, const char *key, int n,
                                     uint64_t *out);
+
 /**
- * @brief An array, borrowed from @p mf.
- * @param[in] expect  required length, or −1 for any
- * @return PN_OK; PN_ERR_PARSE if missing or of another length.
+ * @brief An array, lent by @p mf.
+ * @param[in]  mf      the object
+ * @param[in]  name    the array's name
+ * @param[in]  expect  the length required, or −1 for any
+ * @param[out] x_out   its numbers, owned by @p mf: valid until the array is set again or @p mf
+ *                     destroyed
+ * @param[out] n_out   its length (may be NULL)
+ * @return PN_OK; PN_ERR_ARG for a NULL @p mf or @p x_out; PN_ERR_PARSE when it is missing or of
+ *         another length (file, line and name).
+ * Not collective.
  */
 PN_EXPORT int pn_modelfile_get_array(const pn_modelfile *mf, const char *name, long expect,
                                      const double **x_out, size_t *n_out);
 
 /**
- * @brief Store an MLP: kind mlp, dim, hidden, activation (one per hidden
- * layer), time_input, nparam and the array theta (P numbers, layout of
- * pn_mlp_spec).  Not collective.
+ * @brief Store an MLP: kind mlp, dim, hidden, activation (one per hidden layer), time_input,
+ * nparam and the array theta (P numbers, the layout of pn_mlp_spec).
+ * @param[in,out] mf      the object
+ * @param[in]     spec    the network (at most 64 hidden layers)
+ * @param[in]     theta   its parameters (copied)
+ * @param[in]     nparam  P
+ * @return PN_OK; PN_ERR_ARG for a NULL argument or a bad shape; PN_ERR_LIMIT; PN_ERR_MEM.
+ * Not collective.
  */
 PN_EXPORT int pn_modelfile_set_mlp(pn_modelfile *mf, const pn_mlp_spec *spec,
                                    const double *theta, int nparam);
 
 /**
- * @brief Read the MLP back.
- * @param[out] spec_out   its arrays are owned by @p mf (valid until destroy)
- * @param[out] theta_out  borrowed from @p mf; every entry checked finite
- * @param[out] nparam_out P, checked against the shape (by building the model)
- * @return PN_OK; PN_ERR_PARSE / PN_ERR_NONFINITE naming file, line and key.
+ * @brief Read the MLP back, checked: its shape, P against the shape (by building the model
+ * once) and every parameter finite.
+ * @param[in,out] mf          the object (keeps the shape's arrays)
+ * @param[out]    spec_out    the shape; its arrays are owned by @p mf (valid until it is
+ *                            destroyed)
+ * @param[out]    theta_out   the parameters, lent by @p mf
+ * @param[out]    nparam_out  P
+ * @return PN_OK; PN_ERR_ARG for a NULL argument; PN_ERR_PARSE or PN_ERR_NONFINITE naming file,
+ *         line and key; PN_ERR_MEM.
+ * Not collective.
  */
 PN_EXPORT int pn_modelfile_get_mlp(pn_modelfile *mf, pn_mlp_spec *spec_out,
                                    const double **theta_out, int *nparam_out);
 
 /**
- * @brief Write atomically (temporary file, fsync, rename): a reader sees the
- * old file or the new one, never a mixture.  Not collective: call on one rank.
+ * @brief Write the file atomically (as pn_write_file_atomic()): a reader sees the old file or
+ * the new one, never a mixture.
+ * @param[in] mf    the object
+ * @param[in] path  the file
+ * @return PN_OK; PN_ERR_ARG for a NULL argument or a path over 4 KiB; PN_ERR_IO; PN_ERR_MEM.
+ * Not collective: call it on one rank.
  */
 PN_EXPORT int pn_modelfile_write(const pn_modelfile *mf, const char *path);
 
 /**
- * @brief Read a file.  Collective on ctx: rank 0 reads and broadcasts, every
- * rank parses and returns the same result or the same error.
- * @param[out] out  new object; destroy with pn_modelfile_destroy()
+ * @brief Read a model file.
+ * @param[in]  ctx   the context; it must outlive the object
+ * @param[in]  path  the file
+ * @param[out] out   the new object, to destroy with pn_modelfile_destroy(); NULL on failure
+ * @return PN_OK; PN_ERR_ARG for a NULL argument; PN_ERR_IO; PN_ERR_PARSE naming file, line and
+ *         key (a bad magic or version, a malformed or repeated entry or array, a truncated
+ *         file); PN_ERR_LIMIT (over 1 GiB, or too many entries or arrays); PN_ERR_MEM;
+ *         PN_ERR_MPI.  The same on every rank.
+ * Collective on ctx: rank 0 reads and shares the bytes, every rank parses.
  */
 PN_EXPORT int pn_modelfile_read(pn_ctx *ctx, const char *path, pn_modelfile **out);
 

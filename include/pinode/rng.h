@@ -17,15 +17,46 @@ typedef struct pn_rng {
   uint64_t s[4];
 } pn_rng;
 
-/** @brief Seed the generator. Not collective. */
+/**
+ * @brief Seed the generator: its state from splitmix64(@p seed).
+ * @param[out] rng   the generator
+ * @param[in]  seed  any 64 bits; the same seed gives the same stream everywhere
+ * Not collective.  A generator is plain data: no two threads may use one at once.
+ */
 PN_EXPORT void pn_rng_seed(pn_rng *rng, uint64_t seed);
-/** @brief Next 64 random bits. */
+
+/**
+ * @brief The next 64 random bits (xoshiro256**).
+ * @param[in,out] rng  the generator (advanced by one step)
+ * @return 64 random bits.
+ * Not collective.
+ */
 PN_EXPORT uint64_t pn_rng_next(pn_rng *rng);
-/** @brief Uniform in [0, 1), 53 random bits. */
+
+/**
+ * @brief A uniform number in [0, 1): 53 random bits (one step of the generator).
+ * @param[in,out] rng  the generator
+ * @return the number.
+ * Not collective.
+ */
 PN_EXPORT double pn_rng_uniform(pn_rng *rng);
-/** @brief Standard normal (Box–Muller, consumes two uniforms). */
+
+/**
+ * @brief A standard normal number (Box–Muller; consumes two uniforms, keeps no spare).
+ * @param[in,out] rng  the generator
+ * @return the number (finite: the uniform is taken as 1 − u ∈ (0, 1]).
+ * Not collective.
+ */
 PN_EXPORT double pn_rng_normal(pn_rng *rng);
-/** @brief Uniform integer in [0, n) without modulo bias (n ≥ 1). */
+
+/**
+ * @brief A uniform integer in [0, n) without modulo bias (draws again when a draw falls in the
+ * biased tail, rarely more than once).
+ * @param[in,out] rng  the generator
+ * @param[in]     n    the bound, ≥ 1
+ * @return the integer; 0 for n = 0, drawing nothing.
+ * Not collective.
+ */
 PN_EXPORT uint64_t pn_rng_below(pn_rng *rng, uint64_t n);
 
 #endif

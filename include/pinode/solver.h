@@ -75,9 +75,21 @@ typedef enum pn_parallel_method {
   PN_PARALLEL_NEWTON
 } pn_parallel_method;
 
-/** @brief Parse "pipeline" / "parareal" / "newton". @return PN_OK or PN_ERR_ARG. */
+/**
+ * @brief Parse the name of a parallel method: "pipeline", "parareal", "newton".
+ * @param[in]  name  the name
+ * @param[out] out   the value (unchanged on failure)
+ * @return PN_OK; PN_ERR_ARG for NULL arguments or an unknown name (no message: no context).
+ * Not collective.
+ */
 PN_EXPORT int pn_parallel_method_from_name(const char *name, pn_parallel_method *out);
-/** @brief Name of a parallel method (static string). */
+
+/**
+ * @brief The name of a parallel method.
+ * @param[in] method  the value
+ * @return a static string ("?" for a value outside the enum).
+ * Not collective.
+ */
 PN_EXPORT const char *pn_parallel_method_name(pn_parallel_method method);
 
 /** @brief How Parareal solves the (linear) backward sweep in parallel. */
@@ -92,9 +104,21 @@ typedef enum pn_parareal_adjoint {
   PN_PARAREAL_ADJOINT_MAPS
 } pn_parareal_adjoint;
 
-/** @brief Parse "iterate" / "maps". @return PN_OK or PN_ERR_ARG. */
+/**
+ * @brief Parse the name of a Parareal adjoint: "iterate", "maps".
+ * @param[in]  name  the name
+ * @param[out] out   the value (unchanged on failure)
+ * @return PN_OK; PN_ERR_ARG for NULL arguments or an unknown name (no message: no context).
+ * Not collective.
+ */
 PN_EXPORT int pn_parareal_adjoint_from_name(const char *name, pn_parareal_adjoint *out);
-/** @brief Name of a Parareal adjoint (static string). */
+
+/**
+ * @brief The name of a Parareal adjoint.
+ * @param[in] kind  the value
+ * @return a static string ("?" for a value outside the enum).
+ * Not collective.
+ */
 PN_EXPORT const char *pn_parareal_adjoint_name(pn_parareal_adjoint kind);
 
 /** @brief Parareal settings (used with PN_PARALLEL_PARAREAL). */
@@ -125,9 +149,21 @@ typedef enum pn_newton_start {
   PN_NEWTON_START_COARSE_NEWTON
 } pn_newton_start;
 
-/** @brief Parse "auto", "flat", "coarse", "coarse-newton". @return PN_OK or PN_ERR_ARG. */
+/**
+ * @brief Parse the name of a Newton start: "auto", "flat", "coarse", "coarse-newton".
+ * @param[in]  name  the name
+ * @param[out] out   the value (unchanged on failure)
+ * @return PN_OK; PN_ERR_ARG for NULL arguments or an unknown name (no message: no context).
+ * Not collective.
+ */
 PN_EXPORT int pn_newton_start_from_name(const char *name, pn_newton_start *out);
-/** @brief Name of a Newton start (static string; "?" if unknown). */
+
+/**
+ * @brief The name of a Newton start.
+ * @param[in] start  the value
+ * @return a static string ("?" for a value outside the enum).
+ * Not collective.
+ */
 PN_EXPORT const char *pn_newton_start_name(pn_newton_start start);
 
 /** @brief Newton shooting settings (used with PN_PARALLEL_NEWTON); zeros
@@ -159,7 +195,12 @@ typedef enum pn_newton_fallback {
   PN_NEWTON_MAX_ITER         /**< not converged in max_iter sweeps */
 } pn_newton_fallback;
 
-/** @brief One-line description of a fallback reason (static string). */
+/**
+ * @brief A one-line description of why a Newton call fell back (or "converged").
+ * @param[in] reason  pn_stats.newton_fallback
+ * @return a static string ("?" for a value outside the enum).
+ * Not collective.
+ */
 PN_EXPORT const char *pn_newton_fallback_text(pn_newton_fallback reason);
 
 /** @brief Solver options; start from pn_solver_opts_default(). */
@@ -190,12 +231,24 @@ typedef struct pn_solver_opts {
 /** @brief Most Parareal residuals and Newton defects kept in pn_stats. */
 #define PN_PARAREAL_HISTORY 64
 
-/** @brief Fill @p opts with defaults (t0 = 0, t1 = 1, N = 1, store all, auto M). */
+/**
+ * @brief Fill @p opts with the defaults: t0 = 0, t1 = 1, N = 1, every state stored, no memory
+ * limit, automatic micro-batches, finiteness checked, the pipeline, one batch group; zero for
+ * Parareal's and Newton's options (their own defaults).
+ * @param[out] opts  the whole struct (this library version's pn_solver_opts)
+ * Not collective.
+ */
 PN_EXPORT void pn_solver_opts_default(pn_solver_opts *opts);
 
-/** @brief The pipeline's automatic micro-batch count (opts.microbatches = 0)
- *  for a batch of @p batch on @p ranks ranks: round(√((ranks−1)·batch/3)),
- *  within [1, batch]; 1 on one rank (docs/parallel.md, "Choosing M"). */
+/**
+ * @brief The pipeline's automatic micro-batch count (opts.microbatches = 0):
+ * round(√((ranks − 1)·batch/3)) within [1, batch]; 1 on one rank (docs/parallel.md,
+ * "Choosing M").
+ * @param[in] ranks  the ranks of a batch group, ≥ 1
+ * @param[in] batch  the samples, ≥ 1
+ * @return M.
+ * Not collective.  Thread-safe.
+ */
 PN_EXPORT int pn_pipeline_auto_microbatches(int ranks, int batch);
 
 /**
@@ -226,17 +279,43 @@ typedef enum pn_sweep_mode {
   PN_SWEEP_SINGLE
 } pn_sweep_mode;
 
-/** @brief Parse "discrete", "continuous-backsolve", "continuous-interp".
- *  @return PN_OK or PN_ERR_ARG.  Not collective. */
+/**
+ * @brief Parse the name of an adjoint kind: "discrete", "continuous-backsolve",
+ * "continuous-interp".
+ * @param[in]  name  the name
+ * @param[out] out   the value (unchanged on failure)
+ * @return PN_OK; PN_ERR_ARG for NULL arguments or an unknown name (no message: no context).
+ * Not collective.
+ */
 PN_EXPORT int pn_adjoint_kind_from_name(const char *name, pn_adjoint_kind *out);
-/** @brief Name of an adjoint kind (static string; "?" if unknown). */
+
+/**
+ * @brief The name of an adjoint kind.
+ * @param[in] kind  the value
+ * @return a static string ("?" for a value outside the enum).
+ * Not collective.
+ */
 PN_EXPORT const char *pn_adjoint_kind_name(pn_adjoint_kind kind);
-/** @brief Parse "multi" or "single". @return PN_OK or PN_ERR_ARG. */
+
+/**
+ * @brief Parse the name of a sweep mode: "multi", "single".
+ * @param[in]  name  the name
+ * @param[out] out   the value (unchanged on failure)
+ * @return PN_OK; PN_ERR_ARG for NULL arguments or an unknown name (no message: no context).
+ * Not collective.
+ */
 PN_EXPORT int pn_sweep_mode_from_name(const char *name, pn_sweep_mode *out);
-/** @brief Name of a sweep mode (static string; "?" if unknown). */
+
+/**
+ * @brief The name of a sweep mode.
+ * @param[in] mode  the value
+ * @return a static string ("?" for a value outside the enum).
+ * Not collective.
+ */
 PN_EXPORT const char *pn_sweep_mode_name(pn_sweep_mode mode);
 
-/** @brief Counters and timings of the last call on this rank. */
+/** @brief Counters and timings of the last call on this rank.  Fields are only ever added at
+ *  the end (read it with pn_solver_get_stats(), which copies what the caller's struct holds). */
 typedef struct pn_stats {
   long rhs_evals;        /**< batched RHS calls (one per stage per micro-batch) */
   long vjp_evals;        /**< batched VJP calls */
@@ -305,51 +384,90 @@ typedef struct pn_stats {
 } pn_stats;
 
 /**
- * @brief Create a solver.
- * @param[in] ctx    context (its communicator is the time axis, or with
- *                   batch groups the batch axis × the time axis)
- * @param[in] model  borrowed: must outlive the solver
- * @param[in] tab    borrowed: must outlive the solver
- * @param[in] opts   copied
- * @return PN_OK; PN_ERR_ARG for bad options (t1 ≤ t0, N < 1, more ranks than
- *         steps, ...), with the same message on every rank.
+ * @brief Create a solver: the time grid, its split over the ranks and the parallel method.
+ * Workspaces are made by the first call of each batch size.
+ * @param[in]  ctx    the context; its communicator is the time axis (with batch groups, the
+ *                    batch groups × the time axis); it must outlive the solver
+ * @param[in]  model  borrowed: it must outlive the solver
+ * @param[in]  tab    borrowed: it must outlive the solver
+ * @param[in]  opts   the options (copied), the same on every rank
+ * @param[out] out    the new solver, to destroy with pn_solver_destroy(); unchanged on failure
+ * @return PN_OK; PN_ERR_ARG for a NULL argument or bad options (t1 ≤ t0, N < 1, more ranks
+ *         than steps, batch groups that do not divide the ranks, an unknown storage, method,
+ *         coarse scheme or Newton start, an option of Parareal or Newton out of range, ...);
+ *         PN_ERR_MEM; PN_ERR_MPI.  Every rank returns the same code and message.
  * Collective on ctx.
  */
 PN_EXPORT int pn_solver_create(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
                                const pn_solver_opts *opts, pn_solver **out);
 
-/** @brief Destroy (NULL-safe, sets *solver to NULL). Not collective. */
+/**
+ * @brief Destroy a solver and its workspaces.
+ *
+ * It communicates with no rank and frees no communicator: a solver holds none of its own (its
+ * messages travel on the context's).  It cancels the receives a failed call left posted and
+ * completes the sends of the last call, which its neighbours received in that call.  The
+ * model, tableau and context it borrowed are not touched.
+ *
+ * @param[in,out] solver  the address of the solver; NULL or *solver NULL does nothing; *solver
+ *                        is set to NULL
+ * @return PN_OK.
+ * Not collective: each rank may destroy its solver when it likes (before MPI_Finalize).
+ */
 PN_EXPORT int pn_solver_destroy(pn_solver **solver);
 
-/** @brief The options in use (after validation). */
+/**
+ * @brief The options in use (after validation).
+ * @param[in] solver  the solver
+ * @return the solver's copy (read only), valid until the solver is destroyed.
+ * Not collective.
+ */
 PN_EXPORT const pn_solver_opts *pn_solver_get_opts(const pn_solver *solver);
 
 /**
- * @brief Loss and its gradients.
- * @param[in]  theta          P parameters (identical on every rank)
- * @param[in]  nb             batch size B (the loss's batch)
- * @param[in]  z0             B×D initial states (identical on every rank)
- * @param[in]  loss           labels; times must lie on the grid
- * @param[out] loss_out       L, on every rank (may be NULL)
- * @param[out] grad_theta_out ∂L/∂θ (P), on every rank (may be NULL)
- * @param[out] grad_z0_out    ∂L/∂z0 (B×D), on every rank (may be NULL)
- * @return PN_OK, or an error that every rank returns with the same message
- *         (e.g. PN_ERR_NONFINITE naming the step, time and rank).
- * Collective on ctx.
+ * @brief The loss and its exact gradient (the discrete adjoint of the Runge–Kutta solve).
+ * @param[in,out] solver          the solver (its workspaces and statistics change)
+ * @param[in]     theta           the P parameters, the same on every rank (not kept)
+ * @param[in]     nb              the batch B, ≥ the batch groups; the loss's batch
+ * @param[in]     z0              B×D initial states, the same on every rank (not kept)
+ * @param[in]     loss            the labels, whose times must lie on the grid; NULL: L = 0
+ * @param[out]    loss_out        L, on every rank (may be NULL)
+ * @param[out]    grad_theta_out  ∂L/∂θ, P numbers, on every rank (may be NULL)
+ * @param[out]    grad_z0_out     ∂L/∂z0, B×D numbers, on every rank (may be NULL)
+ * @return PN_OK; PN_ERR_ARG (NULL θ or z0, B < 1 or below the batch groups, a loss of another
+ *         batch or dimension); PN_ERR_GRID (a label time off the grid or outside [t0, t1]: the
+ *         message names a step count that fits); PN_ERR_NONFINITE (a non-finite θ or z0 entry,
+ *         or with check_finite the first NaN or Inf state: step, time and rank); PN_ERR_LIMIT
+ *         (the memory_limit cannot hold the call: the message names settings that would fit);
+ *         PN_ERR_MEM; PN_ERR_USER_CALLBACK (a user model or loss failed); PN_ERR_NOT_CONVERGED
+ *         (Parareal within its max_iter); PN_ERR_MPI.  Every rank returns the same code and
+ *         message (the failing rank's, prefixed "rank r: " elsewhere), and the solver stays
+ *         usable.
+ * Collective on ctx.  Not thread-safe (nor is any use of one solver or its model from two
+ * threads).
  */
 PN_EXPORT int pn_solver_gradient(pn_solver *solver, const double *theta, int nb,
                                  const double *z0, const pn_loss *loss, double *loss_out,
                                  double *grad_theta_out, double *grad_z0_out);
 
 /**
- * @brief Loss and gradients by a chosen method (see pn_adjoint_kind,
- * pn_sweep_mode); pn_solver_gradient() is this with PN_ADJOINT_DISCRETE,
- * PN_SWEEP_MULTI.  Same arguments, outputs and errors as pn_solver_gradient();
- * every method runs inside the same time-split pipeline (blocks, label
- * ownership, λ passed leftward, one Allreduce of θ̄).
- * @param[in] adjoint, mode  must be the same on every rank (checked:
- *                           PN_ERR_ARG on every rank otherwise)
- * Collective on ctx.
+ * @brief The loss and a gradient by a chosen method (see pn_adjoint_kind, pn_sweep_mode):
+ * pn_solver_gradient() is this with PN_ADJOINT_DISCRETE and PN_SWEEP_MULTI.  Every method runs
+ * on the same split of the ranks (blocks, label ownership, λ passed leftward, one Allreduce of
+ * θ̄); Parareal and Newton shooting compute the discrete multi-point adjoint only.
+ * @param[in,out] solver          the solver
+ * @param[in]     adjoint         the adjoint, the same on every rank (checked)
+ * @param[in]     mode            the sweep mode, the same on every rank (checked)
+ * @param[in]     theta           as pn_solver_gradient()
+ * @param[in]     nb              as pn_solver_gradient()
+ * @param[in]     z0              as pn_solver_gradient()
+ * @param[in]     loss            as pn_solver_gradient()
+ * @param[out]    loss_out        as pn_solver_gradient()
+ * @param[out]    grad_theta_out  as pn_solver_gradient()
+ * @param[out]    grad_z0_out     as pn_solver_gradient()
+ * @return the codes of pn_solver_gradient(); PN_ERR_ARG also for an unknown method, ranks
+ *         that asked for different ones, or one the parallel method does not compute.
+ * Collective on ctx.  Not thread-safe.
  */
 PN_EXPORT int pn_solver_gradient_method(pn_solver *solver, pn_adjoint_kind adjoint,
                                         pn_sweep_mode mode, const double *theta, int nb,
@@ -357,17 +475,32 @@ PN_EXPORT int pn_solver_gradient_method(pn_solver *solver, pn_adjoint_kind adjoi
                                         double *grad_theta_out, double *grad_z0_out);
 
 /**
- * @brief Loss only (forward sweep, nothing stored).  Collective on ctx.
+ * @brief The loss alone: the forward sweep, no trajectory stored.
+ * @param[in,out] solver    the solver
+ * @param[in]     theta     as pn_solver_gradient()
+ * @param[in]     nb        as pn_solver_gradient()
+ * @param[in]     z0        as pn_solver_gradient()
+ * @param[in]     loss      as pn_solver_gradient()
+ * @param[out]    loss_out  L, on every rank (may be NULL)
+ * @return the codes of pn_solver_gradient() that a forward sweep can give.
+ * Collective on ctx.  Not thread-safe.
  */
 PN_EXPORT int pn_solver_loss(pn_solver *solver, const double *theta, int nb, const double *z0,
                              const pn_loss *loss, double *loss_out);
 
 /**
- * @brief States at chosen grid indices, gathered on every rank.
- * @param[in]  nsave        number of requested indices
- * @param[in]  save_steps   grid indices in [0, N]
- * @param[out] states_out   nsave×B×D
- * Collective on ctx.
+ * @brief The states at chosen grid indices, gathered on every rank.
+ * @param[in,out] solver      the solver
+ * @param[in]     theta       as pn_solver_gradient()
+ * @param[in]     nb          the batch B, ≥ 1
+ * @param[in]     z0          as pn_solver_gradient()
+ * @param[in]     nsave       the number of indices, ≥ 0
+ * @param[in]     save_steps  @p nsave grid indices in [0, N], in any order, repeats allowed
+ * @param[out]    states_out  nsave×B×D numbers: the states z_{save_steps[i]}, in the order asked
+ * @return PN_OK; PN_ERR_ARG (a bad request or an index outside [0, N], named; as
+ *         pn_solver_gradient() for θ, B and z0); PN_ERR_NONFINITE; PN_ERR_MEM;
+ *         PN_ERR_USER_CALLBACK; PN_ERR_NOT_CONVERGED; PN_ERR_MPI.  The same on every rank.
+ * Collective on ctx.  Not thread-safe.
  */
 PN_EXPORT int pn_solver_forward(pn_solver *solver, const double *theta, int nb,
                                 const double *z0, int nsave, const long *save_steps,
