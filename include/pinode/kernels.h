@@ -16,7 +16,7 @@
 /**
  * @brief What runs the built-in MLP's matrix products here.
  * @return a static string: "AVX-512 kernels", "AVX2 loops" or "portable loops".
- * Not collective.  Thread-safe.
+ * Not collective.
  */
 PN_EXPORT const char *pn_kernels_products(void);
 
