@@ -10,7 +10,9 @@
  *         forward part t_f(b);
  *   c(b)  the fixed cost of one micro-batch through a block, whatever its
  *         number of steps (intercept of two step counts);
- *   the coarse scheme's t_f, t(b) for the Parareal model.
+ *   the coarse scheme's t_f, t(b) for Parareal's and Newton's coarse
+ *         propagators (at B, and at Newton's B(1+D) tangent rows);
+ *   μ     a multiply-add of the D×D products composing Newton's maps.
  * Network: L, W, latency and bandwidth of a ping-pong between ranks 0 and 1
  * (MPI_Wtime), fitted as T(s) = L + s/W, and an Allreduce of the gradient. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
@@ -282,8 +284,56 @@ static void cal_clean(pm_cal_table *c)
   }
 }
 
+/* Seconds per multiply-add of composing affine maps of dimension D: the
+ * plain loop of an out = A·B product of D×D matrices, as the scan composes
+ * them (best of `repeat` samples of at least min_sample CPU seconds, each
+ * reading the clock only between batches of products). */
+static double time_madd(int D, int repeat, double min_sample)
+{
+  const size_t n = (size_t)D * (size_t)D;
+  double *a = malloc(sizeof(double) * 3 * n);
+  if (!a) return 0.0; /* the composition is then left out: it is never the larger cost */
+  double *b = a + n, *c = b + n, best = INFINITY;
+  for (size_t i = 0; i < n; i++) a[i] = b[i] = 1.0 / (double)(i + 1);
+  const long batch = 1 + 100000 / ((long)n * D);
+  for (int r = 0; r < repeat; r++) {
+    long k = 0;
+    const double c0 = cli_cpu_seconds();
+    double used = 0.0;
+    do {
+      for (long q = 0; q < batch; q++, k++) {
+        for (int i = 0; i < D; i++)
+          for (int j = 0; j < D; j++) {
+            double m = 0.0;
+            for (int l = 0; l < D; l++) m += a[i * D + l] * b[l * D + j];
+            c[i * D + j] = m;
+          }
+        b[k % (long)n] = 1.0 / (double)(k + 2) + 1e-3 * c[k % (long)n]; /* no product repeats */
+      }
+      used = cli_cpu_seconds() - c0;
+    } while (used < min_sample);
+    best = fmin(best, used / ((double)k * (double)n * D));
+  }
+  free(a);
+  return isfinite(best) ? best : 0.0;
+}
+
+/* The sizes of *plan for the fine scheme, ascending, into b[]; how many;
+ * *ibmax: the index of bmax (the coarse scheme's sizes are from there). */
+static int fine_sizes(const pm_cal_plan *plan, int b[PM_CAL_MAX], int *ibmax)
+{
+  const int bmax = plan->bmax < PM_CAL_BMAX ? plan->bmax : PM_CAL_BMAX;
+  const int bwide = plan->bwide < PM_CAL_BMAX ? plan->bwide : PM_CAL_BMAX;
+  int n = 0;
+  for (int x = 1; x < bmax && n < PM_CAL_MAX - 2; x *= 2) b[n++] = x;
+  *ibmax = n;
+  b[n++] = bmax;
+  if (bwide > bmax) b[n++] = bwide;
+  return n;
+}
+
 int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme,
-                 int bmax, const pn_solver_opts *storage, int repeat, pm_cal_table *fine,
+                 const pm_cal_plan *plan, const pn_solver_opts *storage, pm_cal_table *fine,
                  pm_cal_table *coarse)
 {
   MPI_Comm one;
@@ -293,24 +343,26 @@ int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *co
   memset(fine, 0, sizeof *fine);
   memset(coarse, 0, sizeof *coarse);
   if (rank == 0) {
-    cal_env E = {.p = p, .storage = storage, .repeat = repeat, .min_sample = 8e-3};
+    cal_env E = {.p = p, .storage = storage, .repeat = plan->repeat,
+                 .min_sample = plan->min_sample};
+    const int share = plan->share_coarse && strcmp(coarse_scheme, p->scheme) == 0;
     pn_tableau *tab = NULL, *ctab = NULL;
+    int sizes[PM_CAL_MAX], ibmax = 0;
+    const int nsizes = fine_sizes(plan, sizes, &ibmax);
     rc = pn_ctx_create(one, &E.self);
     if (rc == PN_OK) rc = pn_model_create_mlp(E.self, &p->spec, &E.model);
     if (rc == PN_OK) rc = pn_tableau_create(E.self, p->scheme, &tab);
-    if (rc == PN_OK) rc = pn_tableau_create(E.self, coarse_scheme, &ctab);
-    for (int b = 1; rc == PN_OK && fine->n < PM_CAL_MAX; b *= 2) {
-      const int bb = b < bmax ? b : bmax;
-      rc = cal_point_measure(&E, tab, bb, &fine->pt[fine->n++]);
-      if (bb == bmax) break;
-    }
-    if (rc == PN_OK) {
-      coarse->n = 1;
-      rc = cal_point_measure(&E, ctab, bmax, &coarse->pt[0]);
-    }
+    if (rc == PN_OK && !share) rc = pn_tableau_create(E.self, coarse_scheme, &ctab);
+    for (int i = 0; rc == PN_OK && i < nsizes; i++)
+      rc = cal_point_measure(&E, tab, sizes[i], &fine->pt[fine->n++]);
+    /* the coarse scheme at bmax and, for Newton, bwide: the last one or two sizes */
+    for (int i = ibmax; rc == PN_OK && !share && i < nsizes; i++)
+      rc = cal_point_measure(&E, ctab, sizes[i], &coarse->pt[coarse->n++]);
     if (rc == PN_OK) {
       cal_clean(fine);
-      cal_clean(coarse);
+      if (share) *coarse = *fine;
+      else cal_clean(coarse);
+      fine->madd = coarse->madd = time_madd(p->spec.dim, plan->repeat, plan->min_sample / 4);
     }
     if (rc != PN_OK)
       pn_ctx_fail(ctx, rc, "calibration: %s", E.self ? pn_ctx_last_error(E.self) : "no context");
