@@ -588,6 +588,7 @@ static int choose_layout(trainer *T, const train_args *a)
     char path[CLI_PATH + 32];
     int found = 0;
     snprintf(path, sizeof path, "%s/checkpoint.pinode", a->resume);
+    if (!cli_is_regular_file(T->comm, path)) return PN_OK; /* the resume fails, saying why */
     CLI_TRY(cli_checkpoint_layout(T->ctx, path, &p->sopts, &found));
     if (found) {
       if (!a->quiet)
