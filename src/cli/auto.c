@@ -1,6 +1,6 @@
 /* --parallel auto (see auto.h): a quick calibration of this problem on rank
- * 0 (the sizes the candidates need: micro-batches up to B, Newton's
- * B(1+D) tangent rows; best of 2 short samples), a ping-pong, then the
+ * 0 (the sizes the candidates need: micro-batches up to B, Newton's B·D
+ * tangent rows; best of 2 short samples), a ping-pong, then the
  * performance model's prediction of every candidate layout; the fastest
  * wins, ties to the earlier in the order pipeline, batch groups, Newton,
  * Parareal (the exact methods first). */
@@ -117,7 +117,7 @@ static int calibrate(MPI_Comm comm, pn_ctx *ctx, const cli_auto_request *req,
   const pn_problem *p = req->problem;
   const char *coarse_scheme = o->newton.coarse_scheme[0] ? o->newton.coarse_scheme : p->scheme;
   const pm_cal_plan plan = {.bmax = p->batch,
-                            .bwide = req->iterative ? p->batch * (1 + p->spec.dim) : 0,
+                            .btangent = req->iterative ? p->batch * p->spec.dim : 0,
                             .share_coarse = 1,
                             .repeat = 2,
                             .min_sample = 2e-3};

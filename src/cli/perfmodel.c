@@ -296,8 +296,8 @@ static int measure(MPI_Comm comm, pn_ctx *ctx, pm_run *r)
   const pm_opts *o = r->o;
   const pn_problem *p = r->p;
   pm_read_host(comm, &r->host);
-  /* up to Newton's B(1+D) tangent rows */
-  const pm_cal_plan plan = {.bmax = r->B, .bwide = r->B * (1 + p->spec.dim), .share_coarse = 0,
+  /* and Newton's B·D tangent rows */
+  const pm_cal_plan plan = {.bmax = r->B, .btangent = r->B * p->spec.dim, .share_coarse = 0,
                             .repeat = o->repeat, .min_sample = 8e-3};
   CLI_TRY(pm_calibrate(comm, ctx, p, r->coarse_scheme, &plan, &o->solver, &r->fine, &r->coarse));
   CLI_TRY(pm_measure_network(comm, ctx, p->nparam, o->repeat, &r->net));

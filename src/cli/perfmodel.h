@@ -62,6 +62,11 @@ typedef struct pm_cal_point {
 typedef struct pm_cal_table {
   int n;
   pm_cal_point pt[PM_CAL_MAX]; /* ascending b */
+  /* Newton's tangent rows: the same network without its activations (its
+   * products, no activation: a tangent row takes the derivative of the
+   * activation its state row computed) at lin.b = B·D rows (b = 0: not
+   * calibrated), and θ = 0 (the same products, no growth) */
+  pm_cal_point lin;
   double madd; /* seconds per multiply-add of the D×D products that compose
                   Newton's affine maps (a plain loop, as the scan's) */
 } pm_cal_table;
@@ -81,14 +86,15 @@ typedef struct pm_net {
 /* The host (collective on comm: the node's ranks and CPUs). */
 void pm_read_host(MPI_Comm comm, pm_host *h);
 
-/* What to calibrate: the problem's scheme at b = 1, 2, 4, ... below bmax,
- * at bmax and at bwide (Newton's B(1+D) tangent rows; 0: none), and the
- * coarse scheme at bmax and bwide, or not at all when it is the problem's
- * scheme and share_coarse is set (the coarse table is then the fine one).
- * Sizes above PM_CAL_BMAX are not calibrated (extrapolated).  Each timing
- * is the best of `repeat` samples of at least min_sample CPU seconds. */
+/* What to calibrate: the problem's scheme at b = 1, 2, 4, ... below bmax
+ * and at bmax, the network without activations at btangent rows (Newton's
+ * B·D tangent rows; 0: none), and the coarse scheme at bmax, or not at all
+ * when it is the problem's scheme and share_coarse is set (the coarse table
+ * is then the fine one).  Sizes above PM_CAL_BMAX are not calibrated
+ * (extrapolated).  Each timing is the best of `repeat` samples of at least
+ * min_sample CPU seconds. */
 typedef struct pm_cal_plan {
-  int bmax, bwide;
+  int bmax, btangent;
   int share_coarse;
   int repeat;
   double min_sample;

@@ -23,8 +23,10 @@
  *
  * Newton shooting (docs/parallel.md, docs/clusters.md), K fine sweeps (the
  * last included) after K_c coarse-Newton sweeps, every sweep integrating the
- * block with D tangent directions: B(1+D) rows through the model, so
- * τ_T = n_P·t_f(B(1+D)) + c(B(1+D)) and τ_Tc = g·t_f,coarse(B(1+D)), g the
+ * block with D tangent directions: B state rows and B·D tangent rows
+ * through the model, a tangent row the cost of a row of the network without
+ * its activations (the products, no activation), t_T = t_f(B) + t_lin(B·D),
+ * so τ_T = n_P·t_T + c(B) and τ_Tc = g·t_f,coarse(B)·t_T/t_f(B), g the
  * coarse steps per block; per sweep the end state and block Jacobian to the
  * right, x = L + 8B(D²+D)/W, one scan of the affine maps,
  * σ = ⌈log2 P⌉·(x + 2B(D³+D²)·μ) (μ: one multiply-add of the composition),
@@ -231,14 +233,26 @@ typedef struct newton_costs {
   double tauT, tauTc, tauB, tauG, x, sigma, a, compose;
 } newton_costs;
 
+/* Seconds per step of B state rows and their B·D tangent rows: the state
+ * rows' forward step and the tangent rows' as rows of the network without
+ * activations (calibrated at lin.b rows, linear beyond). */
+static double tangent_step(const pm_model *m)
+{
+  const pm_cal_point *lin = &m->fine->lin;
+  const double rows = (double)m->B * m->D;
+  const double t_lin = lin->b > 0 ? lin->t_fwd * rows / lin->b : 0.0;
+  return pm_cal_at(m->fine, m->B, PM_T_FWD) + t_lin;
+}
+
 static newton_costs newton_costs_of(const pm_model *m, long P, long n, long nP)
 {
-  const double B = m->B, D = m->D, wide = B * (1.0 + D);
+  const double B = m->B, D = m->D;
   const double g = (double)newton_coarse_per_block(m, nP);
   const double lg = pm_ceil_log2(P), L = m->net->L, W = m->net->W;
+  const double tT = tangent_step(m), tf = pm_cal_at(m->fine, B, PM_T_FWD);
   newton_costs nc;
-  nc.tauT = (double)n * pm_cal_at(m->fine, wide, PM_T_FWD) + pm_cal_at(m->fine, wide, PM_FIXED);
-  nc.tauTc = g * pm_cal_at(m->coarse, wide, PM_T_FWD);
+  nc.tauT = (double)n * tT + pm_cal_at(m->fine, B, PM_FIXED);
+  nc.tauTc = g * pm_cal_at(m->coarse, B, PM_T_FWD) * (tf > 0.0 ? tT / tf : 1.0);
   nc.tauB = (double)n * (pm_cal_at(m->fine, B, PM_T_STEP) - pm_cal_at(m->fine, B, PM_T_FWD)) +
             pm_cal_at(m->fine, B, PM_FIXED);
   nc.tauG = g * pm_cal_at(m->coarse, B, PM_T_FWD);
@@ -344,11 +358,15 @@ const char *const pm_assumptions[] = {
     "scan; the whole batch moves at once (no micro-batches)",
     "Newton shooting: K fine and K_c coarse sweeps are inputs, given, measured by cold Newton "
     "gradients on the ranks the model runs on, or assumed (K = 2, a warm start's; K_c = "
-    "ceil(log2 P) + 1), the same for every P; a sweep with D tangent directions costs a forward "
-    "sweep of B(1+D) samples, t_f(B(1+D)), where for small B the batched rows are cheaper per "
-    "row than B alone (on two ranks and one trajectory this is what makes Newton faster than "
-    "the pipeline, which then has no micro-batches to overlap: 2n forward+backward steps of "
-    "one sample against K tangent sweeps and one backward sweep of n steps); the slowest "
+    "ceil(log2 P) + 1), the same for every P; a step with D tangent directions costs the "
+    "forward step of the B states plus that of B*D rows of the network without its "
+    "activations, t_f(B) + t_lin(BD) (a tangent row takes the products and the derivative "
+    "its state row's activation computed: on one trajectory of D = 4 and 32 tanh units 1.9 "
+    "plain steps, where 5 rows of the network cost 2.4); the coarse sweeps the same ratio to "
+    "their plain steps; with one trajectory on two ranks the pipeline has no micro-batches "
+    "to overlap (2n forward+backward steps of one sample in a row), Newton runs K tangent "
+    "sweeps and one backward sweep of n steps in parallel: faster where K tangent steps cost "
+    "less than a forward+backward step; the slowest "
     "rank sweeps every iteration; a sweep's end state and block Jacobian, the scan's "
     "ceil(log2 P) rounds of B(D^2+D) doubles and two compositions of B D^3 multiply-adds, and "
     "an Allreduce of 4 doubles per iteration; the adjoint one scan and one backward sweep; a "

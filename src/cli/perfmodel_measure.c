@@ -10,8 +10,11 @@
  *         forward part t_f(b);
  *   c(b)  the fixed cost of one micro-batch through a block, whatever its
  *         number of steps (intercept of two step counts);
+ *   t_lin(B·D) the forward time per step of Newton's B·D tangent rows: the
+ *         same network without its activations (a tangent row takes the
+ *         derivative its state row's activation computed), θ = 0;
  *   the coarse scheme's t_f, t(b) for Parareal's and Newton's coarse
- *         propagators (at B, and at Newton's B(1+D) tangent rows);
+ *         propagators, at B;
  *   μ     a multiply-add of the D×D products composing Newton's maps.
  * Network: L, W, latency and bandwidth of a ping-pong between ranks 0 and 1
  * (MPI_Wtime), fitted as T(s) = L + s/W, and an Allreduce of the gradient. */
@@ -318,18 +321,40 @@ static double time_madd(int D, int repeat, double min_sample)
   return isfinite(best) ? best : 0.0;
 }
 
-/* The sizes of *plan for the fine scheme, ascending, into b[]; how many;
- * *ibmax: the index of bmax (the coarse scheme's sizes are from there). */
-static int fine_sizes(const pm_cal_plan *plan, int b[PM_CAL_MAX], int *ibmax)
+/* The sizes of *plan for the fine scheme, ascending, into b[]; how many. */
+static int fine_sizes(const pm_cal_plan *plan, int b[PM_CAL_MAX])
 {
   const int bmax = plan->bmax < PM_CAL_BMAX ? plan->bmax : PM_CAL_BMAX;
-  const int bwide = plan->bwide < PM_CAL_BMAX ? plan->bwide : PM_CAL_BMAX;
   int n = 0;
-  for (int x = 1; x < bmax && n < PM_CAL_MAX - 2; x *= 2) b[n++] = x;
-  *ibmax = n;
+  for (int x = 1; x < bmax && n < PM_CAL_MAX - 1; x *= 2) b[n++] = x;
   b[n++] = bmax;
-  if (bwide > bmax) b[n++] = bwide;
   return n;
+}
+
+/* Newton's tangent rows: the problem's network without activations, θ = 0,
+ * forward at b rows (rank 0's one-rank context of E). */
+static int cal_tangent_rows(const cal_env *E, const pn_tableau *tab, int b, pm_cal_point *pt)
+{
+  const pn_problem *p = E->p;
+  pn_problem lin = *p;
+  pn_activation *none = calloc((size_t)p->spec.nhidden + 1, sizeof *none);
+  lin.spec.acts = none;
+  lin.theta = calloc((size_t)p->nparam, sizeof(double));
+  if (!none || !lin.theta) {
+    free(none);
+    free(lin.theta);
+    return pn_ctx_fail(E->self, PN_ERR_MEM, "out of memory for the tangent rows");
+  }
+  for (int l = 0; l < p->spec.nhidden; l++) none[l] = PN_ACT_IDENTITY;
+  cal_env L = *E;
+  L.p = &lin;
+  L.model = NULL;
+  int rc = pn_model_create_mlp(E->self, &lin.spec, &L.model);
+  if (rc == PN_OK) rc = cal_point_measure(&L, tab, b < PM_CAL_BMAX ? b : PM_CAL_BMAX, pt);
+  pn_model_destroy(&L.model);
+  free(lin.theta);
+  free(none);
+  return rc;
 }
 
 int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme,
@@ -347,20 +372,23 @@ int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *co
                  .min_sample = plan->min_sample};
     const int share = plan->share_coarse && strcmp(coarse_scheme, p->scheme) == 0;
     pn_tableau *tab = NULL, *ctab = NULL;
-    int sizes[PM_CAL_MAX], ibmax = 0;
-    const int nsizes = fine_sizes(plan, sizes, &ibmax);
+    int sizes[PM_CAL_MAX];
+    const int nsizes = fine_sizes(plan, sizes);
     rc = pn_ctx_create(one, &E.self);
     if (rc == PN_OK) rc = pn_model_create_mlp(E.self, &p->spec, &E.model);
     if (rc == PN_OK) rc = pn_tableau_create(E.self, p->scheme, &tab);
     if (rc == PN_OK && !share) rc = pn_tableau_create(E.self, coarse_scheme, &ctab);
     for (int i = 0; rc == PN_OK && i < nsizes; i++)
       rc = cal_point_measure(&E, tab, sizes[i], &fine->pt[fine->n++]);
-    /* the coarse scheme at bmax and, for Newton, bwide: the last one or two sizes */
-    for (int i = ibmax; rc == PN_OK && !share && i < nsizes; i++)
-      rc = cal_point_measure(&E, ctab, sizes[i], &coarse->pt[coarse->n++]);
+    if (rc == PN_OK && plan->btangent > 0)
+      rc = cal_tangent_rows(&E, tab, plan->btangent, &fine->lin);
+    if (rc == PN_OK && !share) {
+      coarse->n = 1;
+      rc = cal_point_measure(&E, ctab, sizes[nsizes - 1], &coarse->pt[0]);
+    }
     if (rc == PN_OK) {
       cal_clean(fine);
-      if (share) *coarse = *fine;
+      if (share) *coarse = *fine; /* (coarse.lin is not used) */
       else cal_clean(coarse);
       fine->madd = coarse->madd = time_madd(p->spec.dim, plan->repeat, plan->min_sample / 4);
     }

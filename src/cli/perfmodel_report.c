@@ -44,6 +44,10 @@ static void print_measurements(pn_ctx *ctx, const pm_run *r)
                    "(forward %.3f us/step)\n",
               r->coarse_scheme, coarse->pt[i].b, 1e6 * coarse->pt[i].t_step,
               1e6 * coarse->pt[i].t_fwd);
+  if (fine->lin.b > 0)
+    cli_print(ctx, "  Newton's tangent rows (the network without activations) at b = %d: forward "
+                   "%.3f us/step\n",
+              fine->lin.b, 1e6 * fine->lin.t_fwd);
   cli_print(ctx, "  composing Newton's %dx%d maps: %.3g ns per multiply-add\n", p->spec.dim,
             p->spec.dim, 1e9 * fine->madd);
   if (net->measured)
@@ -168,11 +172,12 @@ static void print_formulas(pn_ctx *ctx, const pm_run *r)
   }
   cli_print(ctx, "Newton: T = K_c(tau_Tc + x + s + log2(P) L) + K(tau_T + x + s + log2(P) L) "
                  "+ s + tau_B + C(P) [+ S_c],\n"
-                 "       tau_T = ceil(N/P) t_f(B(1+D)) + c(B(1+D)), tau_Tc = g t_f,coarse(B(1+D)), "
-                 "x = L + 8B(D^2+D)/W,\n"
-                 "       s = log2(P)(x + 2B(D^3+D^2) mu) the scan, tau_B = ceil(N/P) t_b(B) + c(B), "
-                 "S_c = (P-1)(g t_f,coarse(B) + msg(B))\n"
-                 "       the serial coarse sweep where coarse Newton did not converge\n");
+                 "       tau_T = ceil(N/P) t_T + c(B), t_T = t_f(B) + t_lin(BD) (tangent rows: "
+                 "the network without activations),\n"
+                 "       tau_Tc = g t_f,coarse(B) t_T/t_f(B), x = L + 8B(D^2+D)/W, "
+                 "s = log2(P)(x + 2B(D^3+D^2) mu) the scan,\n"
+                 "       tau_B = ceil(N/P) t_b(B) + c(B), S_c = (P-1)(g t_f,coarse(B) + msg(B)) "
+                 "the serial coarse sweep where coarse Newton did not converge\n");
   cli_print(ctx, "assumptions:\n");
   for (int i = 0; i < pm_nassumptions; i++) cli_print(ctx, "  %d. %s\n", i + 1, pm_assumptions[i]);
 }
@@ -351,6 +356,11 @@ static void json_measurements(json_writer *w, const pm_run *r)
     json_close(w, '}');
   }
   json_close(w, ']');
+  json_close(w, '}');
+  json_open(w, "tangent_rows", '{');
+  json_string(w, "network", "the problem's without activations, theta = 0");
+  json_int(w, "b", fine->lin.b);
+  json_number(w, "t_forward", fine->lin.t_fwd);
   json_close(w, '}');
   json_number(w, "multiply_add", fine->madd);
   json_close(w, '}');

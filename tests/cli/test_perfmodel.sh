@@ -8,7 +8,7 @@
 # Parareal's iterations measured by Parareal gradients and used in its table;
 # Newton's rows (K and K_c measured by cold Newton gradients on 2 ranks, which
 # validate its model per rank as the pipeline's; given; or assumed, K = 2 and
-# K_c = ceil(log2 P) + 1), the calibration reaching its B(1+D) tangent rows;
+# K_c = ceil(log2 P) + 1), its B·D tangent rows calibrated;
 # on 4 ranks (oversubscribed on small machines) the busy-time criterion;
 # given latency and bandwidth are used; bad options are refused.
 # Usage: test_perfmodel.sh PINODE_BINARY SOURCE_DIR
@@ -81,7 +81,7 @@ def check(d, P_here, validate):
     assert (sh["steps"], sh["batch"], sh["dim"], sh["nparam"]) == (1000, 16, 2, 252), sh
     assert d["host"]["ranks"] == P_here and d["host"]["local_cpus"] >= 1
     pts = d["calibration"]["points"]
-    assert [p["b"] for p in pts] == [1, 2, 4, 8, 16, 48], pts  # up to Newton's B(1+D)
+    assert [p["b"] for p in pts] == [1, 2, 4, 8, 16], pts
     for p in pts:
         lo, hi = p["steps"]
         assert 1 <= lo < hi <= 1000, p
@@ -90,7 +90,9 @@ def check(d, P_here, validate):
     assert 1 <= d["calibration"]["threshold_b"] <= 16
     c = d["calibration"]["coarse"]
     assert c["scheme"] == "rk4" and c["b"] == 16 and 0 < c["t_forward"] <= c["t_step"], c
-    assert [q["b"] for q in c["points"]] == [16, 48], c
+    assert [q["b"] for q in c["points"]] == [16], c
+    tan = d["calibration"]["tangent_rows"]
+    assert tan["b"] == 32 and tan["t_forward"] > 0, tan  # Newton's B·D tangent rows
     assert 0 < d["calibration"]["multiply_add"] < 1e-6, d["calibration"]
     net = d["network"]
     assert net["latency"] >= 0 and net["bandwidth"] > 0, net
