@@ -11,7 +11,13 @@
 #include "auto.h"
 #include "perfmodel.h"
 
-enum { MAX_CANDIDATES = 72 };
+enum {
+  MAX_CANDIDATES = 72,
+  /* larger micro-batches and tangent rows are extrapolated linearly: the
+   * cost per row is flat there (on the bench problems from b = 16-64), and
+   * a step of 256 rows of a wide network already costs milliseconds */
+  AUTO_CAL_BMAX = 256
+};
 
 typedef struct candidate {
   pn_parallel_method method;
@@ -118,11 +124,13 @@ static int calibrate(MPI_Comm comm, pn_ctx *ctx, const cli_auto_request *req,
   const char *coarse_scheme = o->newton.coarse_scheme[0] ? o->newton.coarse_scheme : p->scheme;
   const pm_cal_plan plan = {.bmax = p->batch,
                             .btangent = req->iterative ? p->batch * p->spec.dim : 0,
+                            .bcap = AUTO_CAL_BMAX,
                             .share_coarse = 1,
                             .repeat = 2,
                             .min_sample = 2e-3};
   CLI_TRY(pm_calibrate(comm, ctx, p, coarse_scheme, &plan, o, fine, coarse));
-  CLI_TRY(pm_measure_network(comm, ctx, p->nparam, 1, net));
+  /* latency and bandwidth up to 128 KiB (a few milliseconds); no Allreduce */
+  CLI_TRY(pm_measure_network(comm, ctx, 0, 2, 131072.0, net));
   net->L = net->L_meas;
   net->W = net->W_meas;
   return PN_OK;

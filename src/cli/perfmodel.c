@@ -297,10 +297,11 @@ static int measure(MPI_Comm comm, pn_ctx *ctx, pm_run *r)
   const pn_problem *p = r->p;
   pm_read_host(comm, &r->host);
   /* and Newton's B·D tangent rows */
-  const pm_cal_plan plan = {.bmax = r->B, .btangent = r->B * p->spec.dim, .share_coarse = 0,
+  const pm_cal_plan plan = {.bmax = r->B, .btangent = r->B * p->spec.dim, .bcap = PM_CAL_BMAX,
+                            .share_coarse = 0,
                             .repeat = o->repeat, .min_sample = 8e-3};
   CLI_TRY(pm_calibrate(comm, ctx, p, r->coarse_scheme, &plan, &o->solver, &r->fine, &r->coarse));
-  CLI_TRY(pm_measure_network(comm, ctx, p->nparam, o->repeat, &r->net));
+  CLI_TRY(pm_measure_network(comm, ctx, p->nparam, o->repeat, 4194304.0, &r->net));
   pm_net *net = &r->net;
   net->L = net->measured ? net->L_meas : 0.0;
   net->W = net->measured ? net->W_meas : INFINITY;

@@ -90,11 +90,11 @@ void pm_read_host(MPI_Comm comm, pm_host *h);
  * and at bmax, the network without activations at btangent rows (Newton's
  * B·D tangent rows; 0: none), and the coarse scheme at bmax, or not at all
  * when it is the problem's scheme and share_coarse is set (the coarse table
- * is then the fine one).  Sizes above PM_CAL_BMAX are not calibrated
- * (extrapolated).  Each timing is the best of `repeat` samples of at least
- * min_sample CPU seconds. */
+ * is then the fine one).  Sizes above bcap (at most PM_CAL_BMAX) are not
+ * calibrated (extrapolated).  Each timing is the best of `repeat` samples of
+ * at least min_sample CPU seconds. */
 typedef struct pm_cal_plan {
-  int bmax, btangent;
+  int bmax, btangent, bcap;
   int share_coarse;
   int repeat;
   double min_sample;
@@ -107,9 +107,12 @@ int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *co
                  const pm_cal_plan *plan, const pn_solver_opts *storage, pm_cal_table *fine,
                  pm_cal_table *coarse);
 
-/* Latency and bandwidth of a ping-pong between ranks 0 and 1 (nothing on one
- * rank), and the time of an Allreduce of p doubles.  Collective on comm. */
-int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_net *net);
+/* Latency and bandwidth of a ping-pong between ranks 0 and 1 of messages
+ * from 8 B to max_bytes (≥ 64 KiB for a bandwidth; at most 4 MiB), nothing
+ * on one rank, and the time of an Allreduce of p doubles (p = 0: none).
+ * Collective on comm. */
+int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double max_bytes,
+                       pm_net *net);
 
 /* ---- the model (perfmodel_formulas.c) ---- */
 

@@ -324,7 +324,8 @@ static double time_madd(int D, int repeat, double min_sample)
 /* The sizes of *plan for the fine scheme, ascending, into b[]; how many. */
 static int fine_sizes(const pm_cal_plan *plan, int b[PM_CAL_MAX])
 {
-  const int bmax = plan->bmax < PM_CAL_BMAX ? plan->bmax : PM_CAL_BMAX;
+  const int cap = plan->bcap < PM_CAL_BMAX ? plan->bcap : PM_CAL_BMAX;
+  const int bmax = plan->bmax < cap ? plan->bmax : cap;
   int n = 0;
   for (int x = 1; x < bmax && n < PM_CAL_MAX - 1; x *= 2) b[n++] = x;
   b[n++] = bmax;
@@ -333,7 +334,8 @@ static int fine_sizes(const pm_cal_plan *plan, int b[PM_CAL_MAX])
 
 /* Newton's tangent rows: the problem's network without activations, θ = 0,
  * forward at b rows (rank 0's one-rank context of E). */
-static int cal_tangent_rows(const cal_env *E, const pn_tableau *tab, int b, pm_cal_point *pt)
+static int cal_tangent_rows(const cal_env *E, const pn_tableau *tab, int b, int cap,
+                            pm_cal_point *pt)
 {
   const pn_problem *p = E->p;
   pn_problem lin = *p;
@@ -350,7 +352,8 @@ static int cal_tangent_rows(const cal_env *E, const pn_tableau *tab, int b, pm_c
   L.p = &lin;
   L.model = NULL;
   int rc = pn_model_create_mlp(E->self, &lin.spec, &L.model);
-  if (rc == PN_OK) rc = cal_point_measure(&L, tab, b < PM_CAL_BMAX ? b : PM_CAL_BMAX, pt);
+  cap = cap < PM_CAL_BMAX ? cap : PM_CAL_BMAX;
+  if (rc == PN_OK) rc = cal_point_measure(&L, tab, b < cap ? b : cap, pt);
   pn_model_destroy(&L.model);
   free(lin.theta);
   free(none);
@@ -381,7 +384,7 @@ int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *co
     for (int i = 0; rc == PN_OK && i < nsizes; i++)
       rc = cal_point_measure(&E, tab, sizes[i], &fine->pt[fine->n++]);
     if (rc == PN_OK && plan->btangent > 0)
-      rc = cal_tangent_rows(&E, tab, plan->btangent, &fine->lin);
+      rc = cal_tangent_rows(&E, tab, plan->btangent, plan->bcap, &fine->lin);
     if (rc == PN_OK && !share) {
       coarse->n = 1;
       rc = cal_point_measure(&E, ctab, sizes[nsizes - 1], &coarse->pt[0]);
@@ -431,13 +434,15 @@ static void net_fit(pm_net *net)
   net->W_meas = slope > 0 ? 1.0 / slope : INFINITY;
 }
 
-/* The ping-pong between ranks 0 and 1, 8 B to 4 MiB, and its fit. */
-static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, pm_net *net)
+/* The ping-pong between ranks 0 and 1, 8 B to max_bytes (at most 4 MiB;
+ * each size about max_bytes of round trips), and its fit. */
+static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, double max_bytes, pm_net *net)
 {
   const int rank = pn_ctx_rank(ctx);
   static const double sizes[PM_NET_MAX] = {8,      64,      512,     4096,    32768,   65536,
                                            131072, 262144,  524288,  1048576, 2097152, 4194304};
   const size_t maxb = 4194304;
+  if (max_bytes > (double)maxb) max_bytes = (double)maxb;
   char *buf = rank <= 1 ? calloc(maxb, 1) : NULL;
   double *t = calloc((size_t)repeat, sizeof(double));
   int ok = (rank > 1 || buf) && t, all = 0;
@@ -454,9 +459,10 @@ static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, pm_net *net)
     const int peer = 1 - rank;
     MPI_Sendrecv(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, peer, 7, other, MPI_MAX_PROCESSOR_NAME,
                  MPI_CHAR, peer, 7, comm, MPI_STATUS_IGNORE);
-    for (int i = 0; i < PM_NET_MAX; i++) {
+    int n = 0;
+    for (int i = 0; i < PM_NET_MAX && sizes[i] <= max_bytes; i++, n++) {
       const int s = (int)sizes[i];
-      int iters = (int)(4194304.0 / (sizes[i] + 4096.0));
+      int iters = (int)(max_bytes / (sizes[i] + 4096.0));
       if (iters < 8) iters = 8;
       if (iters > 1000) iters = 1000;
       for (int r = -1; r < repeat; r++) { /* r = −1: warm-up */
@@ -475,7 +481,7 @@ static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, pm_net *net)
       net->bytes[i] = sizes[i];
       net->half_rtt[i] = min_of(t, repeat);
     }
-    net->n = PM_NET_MAX;
+    net->n = n;
     net->measured = 1;
     net->same_node = strcmp(name, other) == 0;
     snprintf(net->peer, sizeof net->peer, "%s", rank == 0 ? other : name);
@@ -514,10 +520,11 @@ static int measure_allreduce(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_n
   return PN_OK;
 }
 
-int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_net *net)
+int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double max_bytes,
+                       pm_net *net)
 {
   memset(net, 0, sizeof *net);
   if (pn_ctx_size(ctx) < 2) return PN_OK;
-  CLI_TRY(pingpong(comm, ctx, repeat, net));
-  return measure_allreduce(comm, ctx, p, repeat, net);
+  CLI_TRY(pingpong(comm, ctx, repeat, max_bytes, net));
+  return p > 0 ? measure_allreduce(comm, ctx, p, repeat, net) : PN_OK;
 }
