@@ -149,7 +149,7 @@ int cli_auto_choose(MPI_Comm comm, pn_ctx *ctx, const cli_auto_request *req, pn_
   pm_cal_table fine, coarse;
   pm_net net;
   CLI_TRY(calibrate(comm, ctx, req, opts, &fine, &coarse, &net));
-  int decided[4] = {PN_PARALLEL_PIPELINE, opts->batch_groups, opts->microbatches, 0};
+  int decided[3] = {PN_PARALLEL_PIPELINE, opts->batch_groups, opts->microbatches};
   if (pn_ctx_rank(ctx) == 0) {
     const pm_model m = {.fine = &fine, .coarse = &coarse, .net = &net, .B = p->batch,
                         .D = p->spec.dim, .nparam = p->nparam,
@@ -164,17 +164,16 @@ int cli_auto_choose(MPI_Comm comm, pn_ctx *ctx, const cli_auto_request *req, pn_
       decided[0] = (int)b->method;
       decided[1] = b->G;
       decided[2] = b->M;
-      decided[3] = b->t > ch.serial;
       if (!req->quiet) print_choice(ctx, req, &ch, P);
-      if (decided[3])
+      if (b->t >= ch.serial)
         fprintf(stderr,
-                "pinode %s: warning: on %ld ranks this problem is predicted slower (%.3g s per "
-                "gradient) than on one rank (%.3g s): its steps are too few or too cheap to "
+                "pinode %s: warning: on %ld ranks this problem is predicted slower (%.4g s per "
+                "gradient) than on one rank (%.4g s): its steps are too few or too cheap to "
                 "split; run it on fewer ranks\n",
                 req->command, P, b->t, ch.serial);
     }
   }
-  MPI_Bcast(decided, 4, MPI_INT, 0, comm);
+  MPI_Bcast(decided, 3, MPI_INT, 0, comm);
   opts->method = (pn_parallel_method)decided[0];
   opts->batch_groups = decided[1];
   opts->microbatches = decided[2];
