@@ -322,10 +322,9 @@ int pm_groups_best_microbatches(const pm_model *m, long N, long P, int G, double
     return 0;
   }
   const pm_model g = group_model(m, G);
-  const long Pg = P / G;
   double t = NAN;
-  const int M = pm_best_microbatches(&g, N, Pg, &t);
-  *t_out = t - coll_time(&g, Pg) + coll_time(m, P);
+  const int M = pm_best_microbatches(&g, N, P / G, &t);
+  *t_out = pm_groups_time(m, N, P, G, M);
   return M;
 }
 
