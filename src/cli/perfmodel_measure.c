@@ -441,9 +441,11 @@ static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, double max_bytes, pm
   const int rank = pn_ctx_rank(ctx);
   static const double sizes[PM_NET_MAX] = {8,      64,      512,     4096,    32768,   65536,
                                            131072, 262144,  524288,  1048576, 2097152, 4194304};
-  const size_t maxb = 4194304;
-  if (max_bytes > (double)maxb) max_bytes = (double)maxb;
-  char *buf = rank <= 1 ? calloc(maxb, 1) : NULL;
+  if (max_bytes > sizes[PM_NET_MAX - 1]) max_bytes = sizes[PM_NET_MAX - 1];
+  /* no larger than the messages: freeing a large block raises glibc's mmap
+   * threshold, and a training run after --parallel auto would then keep
+   * its checkpoints' buffers on the heap, its resident memory higher */
+  char *buf = rank <= 1 ? calloc((size_t)max_bytes, 1) : NULL;
   double *t = calloc((size_t)repeat, sizeof(double));
   int ok = (rank > 1 || buf) && t, all = 0;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
