@@ -51,7 +51,6 @@ static int fill_state(pn_modelfile *mf, const cli_config *cfg, const train_state
 int cli_model_fill(pn_ctx *ctx, pn_modelfile *mf, const cli_config *cfg, const cli_problem *p,
                    const train_state *st, int checkpoint)
 {
-  (void)ctx;
   CLI_TRY(pn_modelfile_set(mf, "content", checkpoint ? "checkpoint" : "model"));
   CLI_TRY(pn_modelfile_set(mf, "written_by", "pinode " PN_VERSION_STRING));
   CLI_TRY(pn_modelfile_set_mlp(mf, &p->spec, st->theta, p->nparam));
@@ -61,6 +60,13 @@ int cli_model_fill(pn_ctx *ctx, pn_modelfile *mf, const cli_config *cfg, const c
   CLI_TRY(pn_modelfile_set_long(mf, "steps", p->sopts.nsteps));
   CLI_TRY(pn_modelfile_set_double(mf, "data_scale", cfg->scale));
   CLI_TRY(pn_modelfile_set_long(mf, "iteration", st->iteration));
+  if (checkpoint) { /* the layout of the run, which a resume keeps (parallel.method = auto) */
+    char layout[64];
+    snprintf(layout, sizeof layout, "%s %d %d %d", pn_parallel_method_name(p->sopts.method),
+             p->sopts.batch_groups > 1 ? p->sopts.batch_groups : 1, p->sopts.microbatches,
+             pn_ctx_size(ctx));
+    CLI_TRY(pn_modelfile_set(mf, "parallel.layout", layout));
+  }
   return checkpoint ? fill_state(mf, cfg, st) : PN_OK;
 }
 
@@ -154,4 +160,25 @@ int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
   if (rc == PN_OK) rc = restore_state(ctx, mf, path, p, st);
   pn_modelfile_destroy(&mf);
   return rc;
+}
+
+int cli_checkpoint_layout(pn_ctx *ctx, const char *path, pn_solver_opts *opts, int *found)
+{
+  pn_modelfile *mf = NULL;
+  *found = 0;
+  CLI_TRY(pn_modelfile_read(ctx, path, &mf));
+  const char *layout = pn_modelfile_get(mf, "parallel.layout");
+  char name[32];
+  int G = 0, M = 0, ranks = 0;
+  pn_parallel_method method = PN_PARALLEL_PIPELINE;
+  if (layout && sscanf(layout, "%31s %d %d %d", name, &G, &M, &ranks) == 4 &&
+      pn_parallel_method_from_name(name, &method) == PN_OK && G >= 1 && M >= 0 &&
+      ranks == pn_ctx_size(ctx)) {
+    opts->method = method;
+    opts->batch_groups = G;
+    opts->microbatches = M;
+    *found = 1;
+  }
+  pn_modelfile_destroy(&mf);
+  return PN_OK;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auto.h"
 #include "cli.h"
 #include "memory.h"
 #include "repeat.h"
@@ -41,9 +42,12 @@ static void usage(pn_ctx *ctx)
             "  --mode M           multi (default: one backward sweep) or single (one sweep\n"
             "                     per label, summed: K times dearer, a reference)\n"
             "  --parallel M       pipeline (default: exact, micro-batches), parareal\n"
-            "                     (iterative, for few long trajectories) or newton\n"
+            "                     (iterative, for few long trajectories), newton\n"
             "                     (Newton shooting: one to a few long trajectories on many\n"
-            "                     ranks; exact when converged); docs/parallel.md\n"
+            "                     ranks; exact when converged) or auto (the layout the\n"
+            "                     performance model predicts fastest here, batch groups\n"
+            "                     included, after a brief calibration; printed with every\n"
+            "                     candidate's prediction); docs/parallel.md\n"
             "  --parareal-iters K most Parareal iterations (default: the number of ranks,\n"
             "                     which is exact)\n"
             "  --parareal-tol X   stop when the block starts change by <= X (relative)\n"
@@ -143,6 +147,20 @@ static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const
 }
 
 /* An option's integer >= 1 into *out; else a message naming it, and 0. */
+/* --parallel auto: the layout the model predicts fastest for DIR on these
+ * ranks, into *opts (gradients by other methods than the discrete
+ * multi-point adjoint leave only the pipeline and batch groups). */
+static int choose_layout(MPI_Comm comm, pn_ctx *ctx, const char *dir, int iterative, int quiet,
+                         pn_solver_opts *opts)
+{
+  pn_problem *p = NULL;
+  CLI_TRY(pn_problem_read(ctx, dir, &p));
+  const cli_auto_request req = {p, iterative, quiet, CLI_AUTO_OPTIONS, "gradient"};
+  const int rc = cli_auto_choose(comm, ctx, &req, opts);
+  pn_problem_destroy(&p);
+  return rc;
+}
+
 static int count_option(pn_ctx *ctx, const char *name, const char *text, int *out)
 {
   long v = 0;
@@ -184,7 +202,7 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   pn_sweep_mode mode = PN_SWEEP_MULTI;
   pn_solver_opts opts;
   pn_solver_opts_default(&opts);
-  int quiet = 0, c, exact_distance = 0;
+  int quiet = 0, c, exact_distance = 0, auto_layout = 0;
   const char *refdir = NULL, *json = NULL;
   int repeat = 0, storage_given = 0;
   size_t budget = 0;
@@ -251,6 +269,11 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
       }
       break;
     case 'P':
+      if (strcmp(optarg, "auto") == 0) {
+        auto_layout = 1;
+        break;
+      }
+      /* fall through */
     case 'I':
     case 'T':
     case 'C':
@@ -291,7 +314,12 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   if (budget > 0 && !storage_given) opts.storage = PN_STORE_AUTO;
   const char *dir = argv[optind], *outdir = argv[optind + 1];
   cli_setup s;
-  int rc = cli_setup_problem(ctx, dir, &opts, &s);
+  memset(&s, 0, sizeof s);
+  int rc = PN_OK;
+  if (auto_layout)
+    rc = choose_layout(comm, ctx, dir, adjoint == PN_ADJOINT_DISCRETE && mode == PN_SWEEP_MULTI,
+                       quiet, &opts);
+  if (rc == PN_OK) rc = cli_setup_problem(ctx, dir, &opts, &s);
   if (rc == PN_OK && budget > 0) rc = cli_fit_budget(comm, ctx, &s, budget);
   double *grad = NULL, loss = 0.0;
   const pn_problem *p = s.problem;

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auto.h"
 #include "run.h"
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
@@ -395,6 +396,12 @@ static void write_summary_json(trainer *T, FILE *f, const double *rss, const dou
   json_string(&w, "status", status[T->status]);
   json_string(&w, "message", T->message);
   json_int(&w, "ranks", pn_ctx_size(T->ctx));
+  json_open(&w, "parallel", '{'); /* the layout the run used */
+  json_string(&w, "method", pn_parallel_method_name(p->sopts.method));
+  json_int(&w, "batch_groups", p->sopts.batch_groups > 1 ? p->sopts.batch_groups : 1);
+  json_int(&w, "microbatches", p->sopts.microbatches);
+  json_bool(&w, "chosen_by_auto", c->parallel_method == CLI_PARALLEL_AUTO);
+  json_close(&w, '}');
   json_string(&w, "scheme", c->scheme);
   json_string(&w, "adjoint", pn_adjoint_kind_name((pn_adjoint_kind)c->adjoint));
   json_int(&w, "steps", p->sopts.nsteps);
@@ -571,6 +578,47 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
   return -1;
 }
 
+/* parallel.method = auto: the layout of the checkpoint when resuming on as
+ * many ranks (the run goes on as it began), else the one the model
+ * predicts fastest for a mini-batch of this problem on these ranks. */
+static int choose_layout(trainer *T, const train_args *a)
+{
+  cli_problem *p = T->p;
+  if (a->resume) {
+    char path[CLI_PATH + 32];
+    int found = 0;
+    snprintf(path, sizeof path, "%s/checkpoint.pinode", a->resume);
+    if (!cli_is_regular_file(T->comm, path)) return PN_OK; /* the resume fails, saying why */
+    CLI_TRY(cli_checkpoint_layout(T->ctx, path, &p->sopts, &found));
+    if (found) {
+      if (!a->quiet)
+        cli_print(T->ctx, "parallel auto: the checkpoint's layout, method = %s, batch_groups = "
+                          "%d, microbatches = %d\n",
+                  pn_parallel_method_name(p->sopts.method), p->sopts.batch_groups,
+                  p->sopts.microbatches);
+      return PN_OK;
+    }
+  }
+  const pn_dataset *ds = p->data;
+  const int D = ds->dim;
+  double *z0 = calloc((size_t)p->batch * (size_t)D, sizeof(double));
+  if (!z0) return pn_ctx_fail(T->ctx, PN_ERR_MEM, "out of memory for the initial states");
+  for (int b = 0; b < p->batch; b++) /* the first mini-batch's size, the first trajectories */
+    memcpy(z0 + (size_t)b * D, ds->z + (size_t)ds->offset[p->train[b]] * D,
+           sizeof(double) * (size_t)D);
+  pn_problem view = {.spec = p->spec, .batch = p->batch, .t0 = p->sopts.t0, .t1 = p->sopts.t1,
+                     .steps = p->sopts.nsteps, .nparam = p->nparam, .theta = p->theta, .z0 = z0};
+  snprintf(view.scheme, sizeof view.scheme, "%.*s", (int)sizeof view.scheme - 1,
+           pn_tableau_name(p->tab)); /* a scheme name: it fits */
+  const cli_auto_request req = {&view,
+                                T->cfg->adjoint == PN_ADJOINT_DISCRETE &&
+                                    T->cfg->sweep == PN_SWEEP_MULTI,
+                                a->quiet, CLI_AUTO_KEYS, "train"};
+  const int rc = cli_auto_choose(T->comm, T->ctx, &req, &p->sopts);
+  free(z0);
+  return rc;
+}
+
 static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer *T)
 {
   const double t_begin = MPI_Wtime();
@@ -578,6 +626,7 @@ static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer 
   /* Everything that can be wrong with the configuration is found before the
    * output directory is touched. */
   CLI_TRY(cli_problem_build(ctx, cfg, T->p));
+  if (cfg->parallel_method == CLI_PARALLEL_AUTO) CLI_TRY(choose_layout(T, a));
   CLI_TRY(trainer_init(T));
   CLI_TRY(cli_outdir_prepare(ctx, T->dir, cfg->overwrite, a->resume != NULL));
   if (a->resume) {

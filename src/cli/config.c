@@ -40,7 +40,8 @@ static const char *const loss_names[] = {"mse", NULL};
 static const char *const reduction_names[] = {"mean", "sum", NULL};
 static const char *const method_names[] = {"adam", "sgd", NULL};
 static const char *const schedule_names[] = {"constant", "step", "exponential", "cosine", NULL};
-static const char *const parallel_names[] = {"pipeline", "parareal", NULL};
+static const char *const parallel_names[] = {"pipeline", "parareal", "newton", "auto", NULL};
+static const char *const newton_start_names[] = {"auto", "flat", "coarse", "coarse-newton", NULL};
 static const char *const parareal_adjoint_names[] = {"iterate", "maps", NULL};
 
 #define F(field) offsetof(cli_config, field)
@@ -152,26 +153,42 @@ static const key keys[] = {
      "an integer >= 1 that divides the number of ranks",
      "groups of ranks that split each mini-batch among them (each group splits time among "
      "its ranks)"},
-    {"parallel", "method", T_ENUM, F(parallel_method), "pipeline", 0, 0, 0, NULL, parallel_names,
-     "pipeline, parareal",
-     "time parallelism: exact micro-batch pipeline, or Parareal (iterative; for few long "
-     "trajectories; discrete multi-point adjoint only)"},
+    {"parallel", "method", T_ENUM, F(parallel_method), "auto", 0, 0, 0, NULL, parallel_names,
+     "pipeline, parareal, newton, auto",
+     "time parallelism: exact micro-batch pipeline, Parareal or Newton shooting (iterative; for "
+     "few long trajectories; discrete multi-point adjoint only), or auto: the layout the "
+     "performance model predicts fastest on these ranks (pipeline and its micro-batches, batch "
+     "groups, Newton, Parareal), chosen and printed at the start"},
     {"parallel", "parareal_max_iter", T_INT, F(parareal_max_iter), "0", 0, 1e6, 0, NULL, NULL,
      "an integer >= 0 (0: the number of ranks, which is exact)", "most Parareal iterations"},
     {"parallel", "parareal_tol", T_REAL, F(parareal_tol), "0", 0, 1, 2, NULL, NULL,
      "a number in [0, 1) (0: until the block starts stop changing)",
      "stop when the largest relative change of a block's initial state is at most this"},
     {"parallel", "coarse_steps", T_INT, F(coarse_steps), "0", 0, BIG, 0, NULL, NULL,
-     "an integer >= 0 (0: a tenth of the block's steps)",
-     "steps of Parareal's coarse propagator per rank block"},
+     "an integer >= 0 (0: a tenth of the block's steps for Parareal, a sixteenth for Newton)",
+     "steps of the coarse propagator per rank block (Parareal's, and Newton's coarse starts)"},
     {"parallel", "coarse_scheme", T_STRING, F(coarse_scheme), "same", 0, 0, 0, NULL, NULL,
      "same (the solver's scheme) or a scheme name: euler, midpoint, heun, ralston, kutta3, "
      "ssprk3, rk4, rk38, dopri5",
-     "scheme of Parareal's coarse propagator"},
+     "scheme of the coarse propagator (Parareal's, and Newton's coarse starts)"},
     {"parallel", "parareal_adjoint", T_ENUM, F(parareal_adjoint), "iterate", 0, 0, 0, NULL,
      parareal_adjoint_names, "iterate, maps",
      "Parareal's backward sweep: iterate (Parareal on the adjoint) or maps (each block's affine "
      "map, composed in one pass; D + 2 adjoint sweeps a block)"},
+    {"parallel", "newton_max_iter", T_INT, F(newton_max_iter), "0", 0, 1e6, 0, NULL, NULL,
+     "an integer >= 0 (0: the number of ranks, after which every block start is exact)",
+     "most Newton sweeps; a gradient not converged by then falls back to the pipeline"},
+    {"parallel", "newton_tol", T_REAL, F(newton_tol), "0", 0, 1, 2, NULL, NULL,
+     "a number in [0, 1) (0: 1e-13, rounding level: the exact gradient)",
+     "stop Newton's sweeps when the largest relative defect of a block start is at most this"},
+    {"parallel", "newton_start", T_ENUM, F(newton_start), "auto", 0, 0, 0, NULL,
+     newton_start_names, "auto, flat, coarse, coarse-newton",
+     "Newton's cold start (a gradient whose initial states differ from the last one's): auto "
+     "(coarse-newton, else the serial coarse sweep), flat (every block from z0), coarse (the "
+     "serial coarse sweep) or coarse-newton (Newton on the coarse propagator)"},
+    {"parallel", "newton_growth_limit", T_REAL, F(newton_growth_limit), "0", 0, BIG, 0, NULL,
+     NULL, "a number >= 0 (0: 1e6)",
+     "fall back to the pipeline when a perturbation grows by more than this over the horizon"},
     {"output", "dir", T_STRING, F(dir), "auto", 0, 0, 0, NULL, NULL,
      "a directory, or auto (out/<config name>)", "where the run writes its files"},
     {"output", "overwrite", T_BOOL, F(overwrite), "false", 0, 0, 0, NULL, NULL, "true, false",

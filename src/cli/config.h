@@ -19,6 +19,10 @@
 /* Data sources: the four generators (pn_generator_kind order), then CSV. */
 enum { CLI_SOURCE_CSV = 4 };
 
+/* parallel.method: the library's methods (pn_parallel_method order), then
+ * auto, the program's choice (auto.h). */
+enum { CLI_PARALLEL_AUTO = 3 };
+
 typedef struct cli_config {
   char path[CLI_PATH]; /* the config file */
   char name[256];      /* its base name without extension (default output dir) */
@@ -56,11 +60,14 @@ typedef struct cli_config {
   uint64_t optim_seed;
   /* [parallel] */
   long microbatches, batch_groups;
-  int parallel_method; /* pn_parallel_method */
+  int parallel_method; /* pn_parallel_method, or CLI_PARALLEL_AUTO */
   int parareal_adjoint; /* pn_parareal_adjoint */
   long parareal_max_iter, coarse_steps;
   double parareal_tol;
   char coarse_scheme[CLI_PATH]; /* "same": the solver's scheme */
+  long newton_max_iter;
+  double newton_tol, newton_growth_limit;
+  int newton_start; /* pn_newton_start */
   /* [output] */
   char dir[CLI_PATH]; /* "" = out/<name> */
   int overwrite;

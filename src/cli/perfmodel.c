@@ -1,7 +1,7 @@
 /* pinode bench --model: the command (see perfmodel.h for its files): its
  * options, and the order of a run: calibrate on this machine, measure the
- * network, measure Parareal's iterations if asked, predict the table,
- * validate, report. */
+ * network, measure Parareal's and Newton's iterations if asked, predict the
+ * table, validate, report. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,8 +17,8 @@ static void usage(pn_ctx *ctx)
   cli_print(ctx,
             "usage: pinode bench --model [options] DIR\n"
             "\n"
-            "Predicts the time per gradient of the pipelined (exact) and Parareal time-parallel\n"
-            "modes for P = 1, 2, 4, ... ranks, for the problem directory DIR (or the same network\n"
+            "Predicts the time per gradient of the pipelined (exact), Parareal and Newton-shooting\n"
+            "time-parallel modes for P = 1, 2, 4, ... ranks, for the problem directory DIR (or the same network\n"
             "with --steps/--batch), from what it measures on this machine: the time per step\n"
             "of a micro-batch of b samples (b = 1, 2, 4, ..., B), the fixed cost of a\n"
             "micro-batch, and, on 2 or more ranks, a ping-pong between ranks 0 and 1 (latency,\n"
@@ -46,15 +46,23 @@ static void usage(pn_ctx *ctx)
             "  --parareal-max-iter K    most Parareal iterations in the measuring runs\n"
             "                           (default 0: the number of ranks)\n"
             "  --parareal-adjoint A     iterate (default) or maps, as pinode gradient\n"
-            "  --coarse-scheme NAME     Parareal's coarse scheme (default: the problem's)\n"
-            "  --coarse-steps G         its steps per block (default: a tenth of the block)\n"
+            "  --newton-iterations K[,KC] | measure\n"
+            "                           Newton's fine sweeps K and coarse-Newton sweeps KC:\n"
+            "                           given, or measured by timed cold Newton gradients of\n"
+            "                           DIR on these ranks (>= 2); default K = 2 (a warm\n"
+            "                           start's), KC = ceil(log2 P) + 1, said to be assumed\n"
+            "  --coarse-scheme NAME     the coarse scheme of Parareal and of Newton's starts\n"
+            "                           (default: the problem's)\n"
+            "  --coarse-steps G         its steps per block (default: a tenth of the block for\n"
+            "                           Parareal, a sixteenth for Newton)\n"
             "  --latency S              message latency in seconds instead of the ping-pong's\n"
             "  --bandwidth BYTES_PER_S  bandwidth instead of the ping-pong's\n"
             "  --repeat R               timed samples per measurement (default 7; the best\n"
             "                           of them is used, the cost without interference)\n"
             "  --validate               also time the real pipelined gradient of DIR on these\n"
-            "                           ranks and compare with the model (wall time; per-rank\n"
-            "                           busy time when the node is oversubscribed)\n"
+            "                           ranks, and on 2 or more a cold Newton gradient, and\n"
+            "                           compare them with the model (wall time; per-rank busy\n"
+            "                           time when the node is oversubscribed)\n"
             "  --tol X                  the validation's tolerance (default 0.15)\n"
             "  --json FILE              write everything as JSON (rank 0)\n"
             "  --quiet                  print nothing\n"
@@ -93,6 +101,22 @@ static int parse_iterations(const char *s, pm_opts *o)
   return o->nK > 0 || o->measure_K;
 }
 
+/* --newton-iterations K[,Kc] or measure. */
+static int parse_newton_iterations(const char *s, pm_opts *o)
+{
+  if (strcmp(s, "measure") == 0) {
+    o->newton_measure = 1;
+    return 1;
+  }
+  long v[2] = {0, 0};
+  int n = 0;
+  if (!parse_list(s, 0, 100000, v, 2, &n) || v[0] < 1) return 0;
+  o->newton_K = (int)v[0];
+  o->newton_Kc = n == 2 ? (int)v[1] : -1; /* −1: the default for each P */
+  o->newton_given = 1;
+  return 1;
+}
+
 /* One option's value into o; 0 if it is not valid. */
 static int parse_value(int c, const char *arg, pm_opts *o)
 {
@@ -111,6 +135,7 @@ static int parse_value(int c, const char *arg, pm_opts *o)
   case 'P': return cli_parse_long(arg, 1, 1L << 24, &o->max_ranks);
   case 'r': return parse_list(arg, 1, 1L << 24, o->ranks, PM_MAX_RANK_ROWS, &o->nranks);
   case 'k': return parse_iterations(arg, o);
+  case 'N': return parse_newton_iterations(arg, o);
   case 'a':
     if (!cli_parse_long(arg, 1, 100000, &v)) return 0;
     o->KA_given = (int)v;
@@ -149,6 +174,7 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, pm_opts *o)
       {"parareal-tol", required_argument, NULL, 'T'},
       {"parareal-max-iter", required_argument, NULL, 'I'},
       {"parareal-adjoint", required_argument, NULL, 'A'},
+      {"newton-iterations", required_argument, NULL, 'N'},
       {"coarse-scheme", required_argument, NULL, 'S'},
       {"coarse-steps", required_argument, NULL, 'C'},
       {"latency", required_argument, NULL, 'L'},
@@ -162,6 +188,7 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, pm_opts *o)
       {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   pn_solver_opts_default(&o->solver);
+  o->newton_Kc = -1;
   o->max_ranks = 4096;
   o->repeat = 7;
   o->tol = 0.15;
@@ -219,8 +246,15 @@ static int table_ranks(const pm_opts *o, int ranks, long Ps[PM_MAX_RANK_ROWS + 2
   return nP;
 }
 
+/* Newton's K and K_c at P: given, measured, or the defaults. */
+static void newton_iterations_at(const pm_opts *o, long P, int *K, int *Kc)
+{
+  *K = o->newton_K > 0 ? o->newton_K : pm_newton_default_K();
+  *Kc = o->newton_Kc >= 0 ? o->newton_Kc : pm_newton_default_Kc(P);
+}
+
 /* The predictions of every row: pipeline (automatic or given M, the best M,
- * weak scaling) and Parareal for each K. */
+ * weak scaling), Parareal for each K and Newton. */
 static int predict(pn_ctx *ctx, pm_run *r)
 {
   const pm_opts *o = r->o;
@@ -228,7 +262,8 @@ static int predict(pn_ctx *ctx, pm_run *r)
   r->nrows = table_ranks(o, r->ranks, Ps);
   r->rows = calloc((size_t)r->nrows, sizeof *r->rows);
   r->par = calloc((size_t)(o->nK ? o->nK : 1) * (size_t)r->nrows, sizeof *r->par);
-  if (!r->rows || !r->par) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the table");
+  if (!r->rows || !r->par)
+    return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the table");
   const pm_model *m = &r->m;
   const long N = r->N;
   const int B = r->B;
@@ -248,6 +283,8 @@ static int predict(pn_ctx *ctx, pm_run *r)
     w->weak_eff = T1 / w->weak_t;
     for (int k = 0; k < o->nK; k++)
       r->par[(size_t)k * r->nrows + i] = pm_parareal_time(m, N, w->P, o->K[k], o->KA[k]);
+    newton_iterations_at(o, w->P, &w->newton_K, &w->newton_Kc);
+    w->newton_t = pm_newton_time(m, N, w->P, w->newton_K, w->newton_Kc);
   }
   return PN_OK;
 }
@@ -259,9 +296,12 @@ static int measure(MPI_Comm comm, pn_ctx *ctx, pm_run *r)
   const pm_opts *o = r->o;
   const pn_problem *p = r->p;
   pm_read_host(comm, &r->host);
-  CLI_TRY(pm_calibrate(comm, ctx, p, r->coarse_scheme, r->B < PM_CAL_BMAX ? r->B : PM_CAL_BMAX,
-                       &o->solver, o->repeat, &r->fine, &r->coarse));
-  CLI_TRY(pm_measure_network(comm, ctx, p->nparam, o->repeat, &r->net));
+  /* and Newton's B·D tangent rows */
+  const pm_cal_plan plan = {.bmax = r->B, .btangent = r->B * p->spec.dim, .bcap = PM_CAL_BMAX,
+                            .share_coarse = 0,
+                            .repeat = o->repeat, .min_sample = 8e-3};
+  CLI_TRY(pm_calibrate(comm, ctx, p, r->coarse_scheme, &plan, &o->solver, &r->fine, &r->coarse));
+  CLI_TRY(pm_measure_network(comm, ctx, p->nparam, o->repeat, 4194304.0, &r->net));
   pm_net *net = &r->net;
   net->L = net->measured ? net->L_meas : 0.0;
   net->W = net->measured ? net->W_meas : INFINITY;
@@ -298,6 +338,22 @@ static int measure_iterations(MPI_Comm comm, pn_ctx *ctx, pm_run *r, pm_opts *o)
   return PN_OK;
 }
 
+/* Newton's iterations measured by timed cold Newton gradients on these
+ * ranks, which also validate its model; with --validate alone they validate
+ * it and the table keeps the given or default iterations. */
+static int measure_newton(MPI_Comm comm, pn_ctx *ctx, pm_run *r, pm_opts *o)
+{
+  pn_solver_opts base = o->solver;
+  base.method = PN_PARALLEL_NEWTON;
+  const pm_model mv = problem_model(r);
+  CLI_TRY(pm_validate(comm, ctx, o->dir, &base, o->repeat, &mv, &r->host, o->tol, &r->vnewton));
+  if (!o->newton_measure) return PN_OK;
+  o->newton_K = r->vnewton.K;
+  o->newton_Kc = r->vnewton.KA;
+  r->m.newton_serial = r->vnewton.serial_start;
+  return PN_OK;
+}
+
 static int run(MPI_Comm comm, pn_ctx *ctx, pm_opts *o, pm_run *r)
 {
   const pn_problem *p = r->p;
@@ -313,12 +369,18 @@ static int run(MPI_Comm comm, pn_ctx *ctx, pm_opts *o, pm_run *r)
   if (o->measure_K && r->ranks < 2)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "--parareal-iterations measure needs 2 or more ranks "
                                         "(Parareal on one rank takes no iterations)");
+  if (o->newton_measure && r->ranks < 2)
+    return pn_ctx_fail(ctx, PN_ERR_ARG, "--newton-iterations measure needs 2 or more ranks "
+                                        "(Newton on one rank is the serial sweep)");
   CLI_TRY(measure(comm, ctx, r));
   r->m = (pm_model){.fine = &r->fine, .coarse = &r->coarse, .net = &r->net, .B = r->B,
                     .D = p->spec.dim, .nparam = p->nparam,
                     .coarse_steps = o->solver.parareal.coarse_steps,
-                    .maps = o->solver.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS};
+                    .maps = o->solver.parareal.adjoint == PN_PARAREAL_ADJOINT_MAPS,
+                    .newton_coarse_steps = o->solver.newton.coarse_steps};
   if (o->measure_K) CLI_TRY(measure_iterations(comm, ctx, r, o));
+  if (o->newton_measure || (o->do_validate && r->ranks >= 2))
+    CLI_TRY(measure_newton(comm, ctx, r, o));
   CLI_TRY(predict(ctx, r));
   if (o->do_validate) {
     pn_solver_opts base = o->solver;
@@ -349,6 +411,7 @@ int cli_bench_model(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   if (rc == PN_OK) rc = run(comm, ctx, &o, &r);
   pm_validation_free(&r.v);
   pm_validation_free(&r.vpar);
+  pm_validation_free(&r.vnewton);
   free(r.rows);
   free(r.par);
   pn_problem_destroy(&p);

@@ -1,5 +1,5 @@
 /* pinode bench --model: a performance model of the time per gradient of the
- * pipelined and Parareal time-parallel modes, calibrated by quantities this
+ * pipelined, Parareal and Newton-shooting time-parallel modes, calibrated by quantities this
  * program measures on the machine where it runs (time per step per micro-batch
  * size, fixed cost per micro-batch, a ping-pong for message latency and
  * bandwidth), with predictions for P up to 4096 ranks and, with --validate, a
@@ -62,6 +62,13 @@ typedef struct pm_cal_point {
 typedef struct pm_cal_table {
   int n;
   pm_cal_point pt[PM_CAL_MAX]; /* ascending b */
+  /* Newton's tangent rows: the same network without its activations (its
+   * products, no activation: a tangent row takes the derivative of the
+   * activation its state row computed) at lin.b = B·D rows (b = 0: not
+   * calibrated), and θ = 0 (the same products, no growth) */
+  pm_cal_point lin;
+  double madd; /* seconds per multiply-add of the D×D products that compose
+                  Newton's affine maps (a plain loop, as the scan's) */
 } pm_cal_table;
 
 typedef struct pm_net {
@@ -79,17 +86,33 @@ typedef struct pm_net {
 /* The host (collective on comm: the node's ranks and CPUs). */
 void pm_read_host(MPI_Comm comm, pm_host *h);
 
-/* Calibrate the problem's scheme at b = 1, 2, 4, ... up to bmax (and bmax),
- * and the coarse scheme at bmax, on rank 0 alone while the other ranks
- * sleep, with the storage of *storage; the tables reach every rank.
- * Collective on comm. */
+/* What to calibrate: the problem's scheme at b = 1, 2, 4, ... below bmax
+ * and at bmax, the network without activations at btangent rows (Newton's
+ * B·D tangent rows; 0: none), and the coarse scheme at bmax, or not at all
+ * when it is the problem's scheme and share_coarse is set (the coarse table
+ * is then the fine one).  Sizes above bcap (at most PM_CAL_BMAX) are not
+ * calibrated (extrapolated).  Each timing is the best of `repeat` samples of
+ * at least min_sample CPU seconds. */
+typedef struct pm_cal_plan {
+  int bmax, btangent, bcap;
+  int share_coarse;
+  int repeat;
+  double min_sample;
+} pm_cal_plan;
+
+/* Calibrate as *plan says on rank 0 alone while the other ranks sleep, with
+ * the storage of *storage, and time the multiply-adds of the D×D map
+ * composition (fine->madd); the tables reach every rank.  Collective on comm. */
 int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme,
-                 int bmax, const pn_solver_opts *storage, int repeat, pm_cal_table *fine,
+                 const pm_cal_plan *plan, const pn_solver_opts *storage, pm_cal_table *fine,
                  pm_cal_table *coarse);
 
-/* Latency and bandwidth of a ping-pong between ranks 0 and 1 (nothing on one
- * rank), and the time of an Allreduce of p doubles.  Collective on comm. */
-int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_net *net);
+/* Latency and bandwidth of a ping-pong between ranks 0 and 1 of messages
+ * from 8 B to max_bytes (≥ 64 KiB for a bandwidth; at most 4 MiB), nothing
+ * on one rank, and the time of an Allreduce of p doubles (p = 0: none).
+ * Collective on comm. */
+int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double max_bytes,
+                       pm_net *net);
 
 /* ---- the model (perfmodel_formulas.c) ---- */
 
@@ -102,6 +125,9 @@ typedef struct pm_model {
   int B, D, nparam;
   long coarse_steps; /* g: coarse steps per block; 0: ⌈block/10⌉ (the solver's default) */
   int maps;          /* Parareal adjoint by affine maps instead of iterations */
+  long newton_coarse_steps; /* Newton's coarse starts: g; 0: ⌈block/16⌉ (the solver's) */
+  int newton_serial; /* Newton's start adds the serial coarse sweep (coarse Newton did not
+                        converge) */
 } pm_model;
 
 /* A calibrated quantity at micro-batch size b: linear interpolation between
@@ -137,6 +163,29 @@ double pm_parareal_time(const pm_model *m, long N, long P, int K, int KA);
 /* Predicted busy time of Parareal rank r of P, owning n steps of blocks of nP. */
 double pm_parareal_busy(const pm_model *m, long P, long r, long n, long nP, int K, int KA);
 
+/* Predicted time per gradient of Newton shooting with K fine sweeps (the
+ * last included) after a coarse-Newton start of K_c coarse sweeps; NAN when
+ * P > N.  On one rank: the serial sweep (the pipeline's). */
+double pm_newton_time(const pm_model *m, long N, long P, int K, int Kc);
+
+/* Predicted busy time of Newton rank r of P, owning n steps of blocks of nP. */
+double pm_newton_busy(const pm_model *m, long P, long r, long n, long nP, int K, int Kc);
+
+/* Newton's default iterations when neither given nor measured: K = 2 fine
+ * sweeps (a warm start's), K_c = ⌈log2 P⌉ + 1 coarse ones. */
+int pm_newton_default_K(void);
+int pm_newton_default_Kc(long P);
+
+/* Predicted time per gradient of G batch groups of P/G ranks each (G
+ * divides P, G ≤ B): the pipeline of the largest share of the batch on P/G
+ * ranks with M micro-batches, its collectives over all P ranks; NAN when
+ * P/G > N. */
+double pm_groups_time(const pm_model *m, long N, long P, int G, int M);
+
+/* The micro-batch count of a group's pipeline with the smallest predicted
+ * time (ties: fewer), and that time. */
+int pm_groups_best_microbatches(const pm_model *m, long N, long P, int G, double *t_out);
+
 /* The model's assumptions, one sentence each, and how many. */
 extern const char *const pm_assumptions[];
 extern const int pm_nassumptions;
@@ -151,8 +200,11 @@ enum { V_WALL, V_BUSY, V_BUSYW, V_CPU, V_MPI, V_FWD, V_BWD, V_WAIT, V_LO, V_HI, 
  * best of R too); the medians are reported alongside. */
 typedef struct pm_validation {
   int done;
-  int parareal;                  /* 0: the pipeline; 1: Parareal */
-  int K, KA;                     /* Parareal: the iterations it took (same every gradient) */
+  pn_parallel_method method;     /* the method validated */
+  int K, KA;                     /* Parareal: the iterations it took (same every gradient);
+                                    Newton: K fine and KA = K_c coarse sweeps */
+  int serial_start;              /* Newton: the start took the serial coarse sweep */
+  int fallback;                  /* Newton: a gradient fell back to the pipeline */
   int P, M, repeat;
   int oversubscribed;
   double wall_best, wall_med;    /* slowest rank per gradient */
@@ -170,6 +222,8 @@ typedef struct pm_validation {
 /* Time `repeat` gradients of DIR with the options *base on comm's ranks
  * (after one warm-up) and compare them with the model m: the wall time per
  * gradient, or each rank's busy time when the node is oversubscribed.
+ * Newton is timed cold (no warm start: every gradient as the first of a
+ * run; a repeat at the same θ would only confirm the last one).
  * Collective on comm (ctx is made from it). */
 int pm_validate(MPI_Comm comm, pn_ctx *ctx, const char *dir, const pn_solver_opts *base,
                 int repeat, const pm_model *m, const pm_host *host, double tol, pm_validation *v);
@@ -191,6 +245,9 @@ typedef struct pm_opts {
   int K_measured[PM_MAX_K];      /* 1: measured by a Parareal run on these ranks */
   int KA_given;                  /* 0: K_a = K */
   int measure_K;                 /* --parareal-iterations measure */
+  int newton_K, newton_Kc;       /* Newton's iterations: given, measured or defaults */
+  int newton_given;              /* --newton-iterations K[,Kc] */
+  int newton_measure;            /* --newton-iterations measure */
   double latency, bandwidth;     /* > 0: given instead of measured */
   int repeat;
   int do_validate;
@@ -207,6 +264,8 @@ typedef struct pm_row {
   int best_M;
   double best_t, best_speedup;
   double weak_t, weak_eff;
+  int newton_K, newton_Kc;      /* Newton's iterations at this P */
+  double newton_t;              /* Newton's time */
 } pm_row;
 
 /* Everything a run measured and predicted. */
@@ -224,7 +283,7 @@ typedef struct pm_run {
   pm_row *rows;
   int nrows;
   double *par;                   /* nK × nrows Parareal times */
-  pm_validation v, vpar;         /* pipeline and Parareal validations */
+  pm_validation v, vpar, vnewton; /* pipeline, Parareal and Newton validations */
 } pm_run;
 
 /* Print the report on rank 0 (ctx: its rank). */

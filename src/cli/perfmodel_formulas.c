@@ -19,7 +19,25 @@
  *   T = S + K(τ_F + S + ⌈log2 P⌉·L) + A + C(P)
  * with A = τ_G + K_a(τ_Fa + (P − 1)(τ_Ga + msg(B)) + ⌈log2 P⌉·L) for the
  * iterative adjoint, or one sweep of B(D+1) rows, a prefix scan and τ_Fa for
- * the affine maps (parareal_time below). */
+ * the affine maps (parareal_time below).
+ *
+ * Newton shooting (docs/parallel.md, docs/clusters.md), K fine sweeps (the
+ * last included) after K_c coarse-Newton sweeps, every sweep integrating the
+ * block with D tangent directions: B state rows and B·D tangent rows
+ * through the model, a tangent row the cost of a row of the network without
+ * its activations (the products, no activation), t_T = t_f(B) + t_lin(B·D),
+ * so τ_T = n_P·t_T + c(B) and τ_Tc = g·t_f,coarse(B)·t_T/t_f(B), g the
+ * coarse steps per block; per sweep the end state and block Jacobian to the
+ * right, x = L + 8B(D²+D)/W, one scan of the affine maps,
+ * σ = ⌈log2 P⌉·(x + 2B(D³+D²)·μ) (μ: one multiply-add of the composition),
+ * and an Allreduce of 4 doubles, ⌈log2 P⌉·L:
+ *   T = K_c(τ_Tc + x + σ + ⌈log2 P⌉L) + K(τ_T + x + σ + ⌈log2 P⌉L) + σ + τ_B + C(P)
+ * with τ_B = n_P·(t(B) − t_f(B)) + c(B) the backward sweep after the adjoint
+ * scan σ, plus S_c = (P − 1)(g·t_f,coarse(B) + msg(B)) where coarse Newton
+ * did not converge and the serial coarse sweep started the fine sweeps.
+ *
+ * Batch groups: G groups of P/G ranks, each the pipeline of its share of
+ * the batch (the largest, ⌈B/G⌉) with its collectives over all P ranks. */
 #include <math.h>
 
 #include "perfmodel.h"
@@ -198,6 +216,118 @@ double pm_parareal_busy(const pm_model *m, long P, long r, long n, long nP, int 
   return busy;
 }
 
+/* ---- Newton shooting ---- */
+
+/* Newton's coarse steps per block of n steps (pn_newton_opts.coarse_steps). */
+static long newton_coarse_per_block(const pm_model *m, long n)
+{
+  return m->newton_coarse_steps > 0 ? m->newton_coarse_steps : (n + 15) / 16;
+}
+
+/* The pieces of a Newton gradient on blocks of nP steps (whole batch B):
+ * one fine tangent sweep of n steps τT, one coarse tangent sweep τTc, the
+ * backward sweep τB, a plain coarse hop of the serial start τG, and the
+ * communication: x the end state and Jacobian to the right neighbour, σ one
+ * scan of the affine maps, a the agreement of an iteration. */
+typedef struct newton_costs {
+  double tauT, tauTc, tauB, tauG, x, sigma, a, compose;
+} newton_costs;
+
+/* Seconds per step of B state rows and their B·D tangent rows: the state
+ * rows' forward step and the tangent rows' as rows of the network without
+ * activations (calibrated at lin.b rows, linear beyond). */
+static double tangent_step(const pm_model *m)
+{
+  const pm_cal_point *lin = &m->fine->lin;
+  const double rows = (double)m->B * m->D;
+  const double t_lin = lin->b > 0 ? lin->t_fwd * rows / lin->b : 0.0;
+  return pm_cal_at(m->fine, m->B, PM_T_FWD) + t_lin;
+}
+
+static newton_costs newton_costs_of(const pm_model *m, long P, long n, long nP)
+{
+  const double B = m->B, D = m->D;
+  const double g = (double)newton_coarse_per_block(m, nP);
+  const double lg = pm_ceil_log2(P), L = m->net->L, W = m->net->W;
+  const double tT = tangent_step(m), tf = pm_cal_at(m->fine, B, PM_T_FWD);
+  newton_costs nc;
+  nc.tauT = (double)n * tT + pm_cal_at(m->fine, B, PM_FIXED);
+  nc.tauTc = g * pm_cal_at(m->coarse, B, PM_T_FWD) * (tf > 0.0 ? tT / tf : 1.0);
+  nc.tauB = (double)n * (pm_cal_at(m->fine, B, PM_T_STEP) - pm_cal_at(m->fine, B, PM_T_FWD)) +
+            pm_cal_at(m->fine, B, PM_FIXED);
+  nc.tauG = g * pm_cal_at(m->coarse, B, PM_T_FWD);
+  nc.x = L + 8.0 * B * (D * D + D) / W;
+  nc.compose = lg * 2.0 * B * (D * D * D + D * D) * m->fine->madd; /* two per round at most */
+  nc.sigma = lg * (L + 8.0 * B * (D * D + D) / W) + nc.compose;
+  nc.a = lg * L;
+  return nc;
+}
+
+int pm_newton_default_K(void) { return 2; }
+
+int pm_newton_default_Kc(long P) { return pm_ceil_log2(P) + 1; }
+
+/* Every sweep of an iteration runs on every rank whose block start moved:
+ * the slowest rank sweeps each time, then the exchange, the scan and the
+ * agreement.  After the last fine sweep: the adjoint scan from the right
+ * and one backward sweep per rank. */
+double pm_newton_time(const pm_model *m, long N, long P, int K, int Kc)
+{
+  if (P > N || P < 1) return NAN;
+  if (P == 1) return pm_pipe_time(m, N, 1, 1);
+  const long nP = pm_largest_part(N, P);
+  const newton_costs nc = newton_costs_of(m, P, nP, nP);
+  const double per_iteration = nc.x + nc.sigma + nc.a;
+  double T = Kc * (nc.tauTc + per_iteration) + K * (nc.tauT + per_iteration);
+  if (m->newton_serial) T += (double)(P - 1) * (nc.tauG + msg_time(m, m->B));
+  return T + nc.sigma + nc.tauB + coll_time(m, P);
+}
+
+/* A rank sweeps only while its block start moves: after k sweeps the first
+ * k block starts are exact, so rank r sweeps min(K, r+1) fine and
+ * min(K_c, r+1) coarse times; every rank composes maps in every scan, runs
+ * its backward sweep, and all but the last a hop of the serial start. */
+double pm_newton_busy(const pm_model *m, long P, long r, long n, long nP, int K, int Kc)
+{
+  const newton_costs nc = newton_costs_of(m, P, n, nP);
+  const double nT = (double)(K < r + 1 ? K : r + 1), nTc = (double)(Kc < r + 1 ? Kc : r + 1);
+  double busy = nTc * nc.tauTc + nT * nc.tauT + (K + Kc + 1) * nc.compose + nc.tauB;
+  if (m->newton_serial && r < P - 1) busy += nc.tauG;
+  return busy;
+}
+
+/* ---- batch groups ---- */
+
+/* The model of one group: its share of the batch. */
+static pm_model group_model(const pm_model *m, int G)
+{
+  pm_model g = *m;
+  g.B = (int)pm_largest_part(m->B, G);
+  return g;
+}
+
+double pm_groups_time(const pm_model *m, long N, long P, int G, int M)
+{
+  if (G < 1 || P % G != 0 || G > m->B) return NAN;
+  const pm_model g = group_model(m, G);
+  const long Pg = P / G;
+  const double t = pm_pipe_time(&g, N, Pg, M);
+  return t - coll_time(&g, Pg) + coll_time(m, P);
+}
+
+int pm_groups_best_microbatches(const pm_model *m, long N, long P, int G, double *t_out)
+{
+  if (G < 1 || P % G != 0 || G > m->B) {
+    *t_out = NAN;
+    return 0;
+  }
+  const pm_model g = group_model(m, G);
+  double t = NAN;
+  const int M = pm_best_microbatches(&g, N, P / G, &t);
+  *t_out = pm_groups_time(m, N, P, G, M);
+  return M;
+}
+
 const char *const pm_assumptions[] = {
     "every rank computes at the speed measured here on rank 0 running alone: one core and one "
     "BLAS thread per rank, the same CPU on every node, no contention for caches or memory "
@@ -225,6 +355,23 @@ const char *const pm_assumptions[] = {
     "scheme and a message per rank) and a convergence Allreduce; the iterative adjoint the "
     "same from right to left, the affine-map adjoint one sweep of B(D+1) rows and a prefix "
     "scan; the whole batch moves at once (no micro-batches)",
+    "Newton shooting: K fine and K_c coarse sweeps are inputs, given, measured by cold Newton "
+    "gradients on the ranks the model runs on, or assumed (K = 2, a warm start's; K_c = "
+    "ceil(log2 P) + 1), the same for every P; a step with D tangent directions costs the "
+    "forward step of the B states plus that of B*D rows of the network without its "
+    "activations, t_f(B) + t_lin(BD) (a tangent row takes the products and the derivative "
+    "its state row's activation computed: on one trajectory of D = 4 and 32 tanh units 1.9 "
+    "plain steps, where 5 rows of the network cost 2.4); the coarse sweeps the same ratio to "
+    "their plain steps; with one trajectory on two ranks the pipeline has no micro-batches "
+    "to overlap (2n forward+backward steps of one sample in a row), Newton runs K tangent "
+    "sweeps and one backward sweep of n steps in parallel: faster where K tangent steps cost "
+    "less than a forward+backward step; the slowest "
+    "rank sweeps every iteration; a sweep's end state and block Jacobian, the scan's "
+    "ceil(log2 P) rounds of B(D^2+D) doubles and two compositions of B D^3 multiply-adds, and "
+    "an Allreduce of 4 doubles per iteration; the adjoint one scan and one backward sweep; a "
+    "gradient that falls back to the pipeline is not modelled",
+    "batch groups: each group the pipeline of its share of the batch on P/G ranks, its "
+    "collectives over all P ranks",
     "weak scaling: N grows as N*P with the same rule for M",
 };
 const int pm_nassumptions = (int)(sizeof pm_assumptions / sizeof pm_assumptions[0]);

@@ -10,7 +10,12 @@
  *         forward part t_f(b);
  *   c(b)  the fixed cost of one micro-batch through a block, whatever its
  *         number of steps (intercept of two step counts);
- *   the coarse scheme's t_f, t(b) for the Parareal model.
+ *   t_lin(B·D) the forward time per step of Newton's B·D tangent rows: the
+ *         same network without its activations (a tangent row takes the
+ *         derivative its state row's activation computed), θ = 0;
+ *   the coarse scheme's t_f, t(b) for Parareal's and Newton's coarse
+ *         propagators, at B;
+ *   μ     a multiply-add of the D×D products composing Newton's maps.
  * Network: L, W, latency and bandwidth of a ping-pong between ranks 0 and 1
  * (MPI_Wtime), fitted as T(s) = L + s/W, and an Allreduce of the gradient. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
@@ -282,8 +287,81 @@ static void cal_clean(pm_cal_table *c)
   }
 }
 
+/* Seconds per multiply-add of composing affine maps of dimension D: the
+ * plain loop of an out = A·B product of D×D matrices, as the scan composes
+ * them (best of `repeat` samples of at least min_sample CPU seconds, each
+ * reading the clock only between batches of products). */
+static double time_madd(int D, int repeat, double min_sample)
+{
+  const size_t n = (size_t)D * (size_t)D;
+  double *a = malloc(sizeof(double) * 3 * n);
+  if (!a) return 0.0; /* the composition is then left out: it is never the larger cost */
+  double *b = a + n, *c = b + n, best = INFINITY;
+  for (size_t i = 0; i < n; i++) a[i] = b[i] = 1.0 / (double)(i + 1);
+  const long batch = 1 + 100000 / ((long)n * D);
+  for (int r = 0; r < repeat; r++) {
+    long k = 0;
+    const double c0 = cli_cpu_seconds();
+    double used = 0.0;
+    do {
+      for (long q = 0; q < batch; q++, k++) {
+        for (int i = 0; i < D; i++)
+          for (int j = 0; j < D; j++) {
+            double m = 0.0;
+            for (int l = 0; l < D; l++) m += a[i * D + l] * b[l * D + j];
+            c[i * D + j] = m;
+          }
+        b[k % (long)n] = 1.0 / (double)(k + 2) + 1e-3 * c[k % (long)n]; /* no product repeats */
+      }
+      used = cli_cpu_seconds() - c0;
+    } while (used < min_sample);
+    best = fmin(best, used / ((double)k * (double)n * D));
+  }
+  free(a);
+  return isfinite(best) ? best : 0.0;
+}
+
+/* The sizes of *plan for the fine scheme, ascending, into b[]; how many. */
+static int fine_sizes(const pm_cal_plan *plan, int b[PM_CAL_MAX])
+{
+  const int cap = plan->bcap < PM_CAL_BMAX ? plan->bcap : PM_CAL_BMAX;
+  const int bmax = plan->bmax < cap ? plan->bmax : cap;
+  int n = 0;
+  for (int x = 1; x < bmax && n < PM_CAL_MAX - 1; x *= 2) b[n++] = x;
+  b[n++] = bmax;
+  return n;
+}
+
+/* Newton's tangent rows: the problem's network without activations, θ = 0,
+ * forward at b rows (rank 0's one-rank context of E). */
+static int cal_tangent_rows(const cal_env *E, const pn_tableau *tab, int b, int cap,
+                            pm_cal_point *pt)
+{
+  const pn_problem *p = E->p;
+  pn_problem lin = *p;
+  pn_activation *none = calloc((size_t)p->spec.nhidden + 1, sizeof *none);
+  lin.spec.acts = none;
+  lin.theta = calloc((size_t)p->nparam, sizeof(double));
+  if (!none || !lin.theta) {
+    free(none);
+    free(lin.theta);
+    return pn_ctx_fail(E->self, PN_ERR_MEM, "out of memory for the tangent rows");
+  }
+  for (int l = 0; l < p->spec.nhidden; l++) none[l] = PN_ACT_IDENTITY;
+  cal_env L = *E;
+  L.p = &lin;
+  L.model = NULL;
+  int rc = pn_model_create_mlp(E->self, &lin.spec, &L.model);
+  cap = cap < PM_CAL_BMAX ? cap : PM_CAL_BMAX;
+  if (rc == PN_OK) rc = cal_point_measure(&L, tab, b < cap ? b : cap, pt);
+  pn_model_destroy(&L.model);
+  free(lin.theta);
+  free(none);
+  return rc;
+}
+
 int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *coarse_scheme,
-                 int bmax, const pn_solver_opts *storage, int repeat, pm_cal_table *fine,
+                 const pm_cal_plan *plan, const pn_solver_opts *storage, pm_cal_table *fine,
                  pm_cal_table *coarse)
 {
   MPI_Comm one;
@@ -293,24 +371,29 @@ int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *co
   memset(fine, 0, sizeof *fine);
   memset(coarse, 0, sizeof *coarse);
   if (rank == 0) {
-    cal_env E = {.p = p, .storage = storage, .repeat = repeat, .min_sample = 8e-3};
+    cal_env E = {.p = p, .storage = storage, .repeat = plan->repeat,
+                 .min_sample = plan->min_sample};
+    const int share = plan->share_coarse && strcmp(coarse_scheme, p->scheme) == 0;
     pn_tableau *tab = NULL, *ctab = NULL;
+    int sizes[PM_CAL_MAX];
+    const int nsizes = fine_sizes(plan, sizes);
     rc = pn_ctx_create(one, &E.self);
     if (rc == PN_OK) rc = pn_model_create_mlp(E.self, &p->spec, &E.model);
     if (rc == PN_OK) rc = pn_tableau_create(E.self, p->scheme, &tab);
-    if (rc == PN_OK) rc = pn_tableau_create(E.self, coarse_scheme, &ctab);
-    for (int b = 1; rc == PN_OK && fine->n < PM_CAL_MAX; b *= 2) {
-      const int bb = b < bmax ? b : bmax;
-      rc = cal_point_measure(&E, tab, bb, &fine->pt[fine->n++]);
-      if (bb == bmax) break;
-    }
-    if (rc == PN_OK) {
+    if (rc == PN_OK && !share) rc = pn_tableau_create(E.self, coarse_scheme, &ctab);
+    for (int i = 0; rc == PN_OK && i < nsizes; i++)
+      rc = cal_point_measure(&E, tab, sizes[i], &fine->pt[fine->n++]);
+    if (rc == PN_OK && plan->btangent > 0)
+      rc = cal_tangent_rows(&E, tab, plan->btangent, plan->bcap, &fine->lin);
+    if (rc == PN_OK && !share) {
       coarse->n = 1;
-      rc = cal_point_measure(&E, ctab, bmax, &coarse->pt[0]);
+      rc = cal_point_measure(&E, ctab, sizes[nsizes - 1], &coarse->pt[0]);
     }
     if (rc == PN_OK) {
       cal_clean(fine);
-      cal_clean(coarse);
+      if (share) *coarse = *fine; /* (coarse.lin is not used) */
+      else cal_clean(coarse);
+      fine->madd = coarse->madd = time_madd(p->spec.dim, plan->repeat, plan->min_sample / 4);
     }
     if (rc != PN_OK)
       pn_ctx_fail(ctx, rc, "calibration: %s", E.self ? pn_ctx_last_error(E.self) : "no context");
@@ -351,14 +434,18 @@ static void net_fit(pm_net *net)
   net->W_meas = slope > 0 ? 1.0 / slope : INFINITY;
 }
 
-/* The ping-pong between ranks 0 and 1, 8 B to 4 MiB, and its fit. */
-static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, pm_net *net)
+/* The ping-pong between ranks 0 and 1, 8 B to max_bytes (at most 4 MiB;
+ * each size about max_bytes of round trips), and its fit. */
+static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, double max_bytes, pm_net *net)
 {
   const int rank = pn_ctx_rank(ctx);
   static const double sizes[PM_NET_MAX] = {8,      64,      512,     4096,    32768,   65536,
                                            131072, 262144,  524288,  1048576, 2097152, 4194304};
-  const size_t maxb = 4194304;
-  char *buf = rank <= 1 ? calloc(maxb, 1) : NULL;
+  if (max_bytes > sizes[PM_NET_MAX - 1]) max_bytes = sizes[PM_NET_MAX - 1];
+  /* no larger than the messages: freeing a large block raises glibc's mmap
+   * threshold, and a training run after --parallel auto would then keep
+   * its checkpoints' buffers on the heap, its resident memory higher */
+  char *buf = rank <= 1 ? calloc((size_t)max_bytes, 1) : NULL;
   double *t = calloc((size_t)repeat, sizeof(double));
   int ok = (rank > 1 || buf) && t, all = 0;
   MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
@@ -374,9 +461,10 @@ static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, pm_net *net)
     const int peer = 1 - rank;
     MPI_Sendrecv(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, peer, 7, other, MPI_MAX_PROCESSOR_NAME,
                  MPI_CHAR, peer, 7, comm, MPI_STATUS_IGNORE);
-    for (int i = 0; i < PM_NET_MAX; i++) {
+    int n = 0;
+    for (int i = 0; i < PM_NET_MAX && sizes[i] <= max_bytes; i++, n++) {
       const int s = (int)sizes[i];
-      int iters = (int)(4194304.0 / (sizes[i] + 4096.0));
+      int iters = (int)(max_bytes / (sizes[i] + 4096.0));
       if (iters < 8) iters = 8;
       if (iters > 1000) iters = 1000;
       for (int r = -1; r < repeat; r++) { /* r = −1: warm-up */
@@ -395,7 +483,7 @@ static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, pm_net *net)
       net->bytes[i] = sizes[i];
       net->half_rtt[i] = min_of(t, repeat);
     }
-    net->n = PM_NET_MAX;
+    net->n = n;
     net->measured = 1;
     net->same_node = strcmp(name, other) == 0;
     snprintf(net->peer, sizeof net->peer, "%s", rank == 0 ? other : name);
@@ -434,10 +522,11 @@ static int measure_allreduce(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_n
   return PN_OK;
 }
 
-int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_net *net)
+int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double max_bytes,
+                       pm_net *net)
 {
   memset(net, 0, sizeof *net);
   if (pn_ctx_size(ctx) < 2) return PN_OK;
-  CLI_TRY(pingpong(comm, ctx, repeat, net));
-  return measure_allreduce(comm, ctx, p, repeat, net);
+  CLI_TRY(pingpong(comm, ctx, repeat, max_bytes, net));
+  return p > 0 ? measure_allreduce(comm, ctx, p, repeat, net) : PN_OK;
 }

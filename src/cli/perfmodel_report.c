@@ -39,9 +39,17 @@ static void print_measurements(pn_ctx *ctx, const pm_run *r)
                  "c: the median intercept)\n");
   cli_print(ctx, "  threshold b* = %d (cost per sample within 10 %% of that at b = %d)\n",
             pm_cal_threshold(fine), fine->pt[fine->n - 1].b);
-  cli_print(ctx, "  Parareal's coarse scheme %s at b = %d: %.3f us/step (forward %.3f us/step)\n",
-            r->coarse_scheme, coarse->pt[0].b, 1e6 * coarse->pt[0].t_step,
-            1e6 * coarse->pt[0].t_fwd);
+  for (int i = 0; i < coarse->n; i++)
+    cli_print(ctx, "  coarse scheme %s (Parareal, Newton's starts) at b = %d: %.3f us/step "
+                   "(forward %.3f us/step)\n",
+              r->coarse_scheme, coarse->pt[i].b, 1e6 * coarse->pt[i].t_step,
+              1e6 * coarse->pt[i].t_fwd);
+  if (fine->lin.b > 0)
+    cli_print(ctx, "  Newton's tangent rows (the network without activations) at b = %d: forward "
+                   "%.3f us/step\n",
+              fine->lin.b, 1e6 * fine->lin.t_fwd);
+  cli_print(ctx, "  composing Newton's %dx%d maps: %.3g ns per multiply-add\n", p->spec.dim,
+            p->spec.dim, 1e9 * fine->madd);
   if (net->measured)
     cli_print(ctx,
               "network (ping-pong ranks 0-1, %s): latency %.3g us, bandwidth %.3g GB/s; "
@@ -106,6 +114,45 @@ static void print_parareal(pn_ctx *ctx, const pm_run *r)
                    "for its prediction\n");
 }
 
+/* How Newton's iterations at P were obtained, into buf. */
+static const char *newton_how(const pm_run *r, long P, char *buf, size_t len)
+{
+  const pm_opts *o = r->o;
+  if (o->newton_measure)
+    snprintf(buf, len, "K = %d, K_c = %d measured on these ranks%s", o->newton_K, o->newton_Kc,
+             r->m.newton_serial ? ", then the serial coarse sweep" : "");
+  else if (o->newton_given && o->newton_Kc >= 0)
+    snprintf(buf, len, "K = %d, K_c = %d given", o->newton_K, o->newton_Kc);
+  else if (o->newton_given)
+    snprintf(buf, len, "K = %d given, K_c = ceil(log2 P) + 1 = %d assumed", o->newton_K,
+             pm_newton_default_Kc(P));
+  else
+    snprintf(buf, len, "K = %d, K_c = ceil(log2 P) + 1 assumed (--newton-iterations to give "
+                       "or measure them)",
+             pm_newton_default_K());
+  return buf;
+}
+
+static void print_newton(pn_ctx *ctx, const pm_run *r)
+{
+  char how[160], g[32];
+  if (r->o->solver.newton.coarse_steps > 0)
+    snprintf(g, sizeof g, "%ld", r->o->solver.newton.coarse_steps);
+  else
+    snprintf(g, sizeof g, "ceil(block/16)");
+  cli_print(ctx, "\nNewton shooting, %s, coarse: %s steps of %s per block:\n",
+            newton_how(r, r->ranks, how, sizeof how), g, r->coarse_scheme);
+  cli_print(ctx, "  %6s %12s %9s %7s %12s\n", "P", "T s/grad", "speedup", "effic.", "vs pipeline");
+  for (int i = 0; i < r->nrows; i++) {
+    const double t = r->rows[i].newton_t, T1 = r->rows[0].t;
+    if (isfinite(t))
+      cli_print(ctx, "  %6ld %12.4g %9.2f %6.1f%% %11.2fx\n", r->rows[i].P, t, T1 / t,
+                100 * T1 / t / (double)r->rows[i].P, r->rows[i].best_t / t);
+    else
+      cli_print(ctx, "  %6ld %12s\n", r->rows[i].P, "P > N");
+  }
+}
+
 static void print_formulas(pn_ctx *ctx, const pm_run *r)
 {
   cli_print(ctx, "\nmodel: T(P,M) = sum_m tau(b_m) + (P-1)(tau(b_0) + 2 msg(b_0)) + C(P), "
@@ -123,6 +170,14 @@ static void print_formulas(pn_ctx *ctx, const pm_run *r)
       cli_print(ctx, "       A = tau_G + K_a(tau_Fa + (P-1)(tau_Ga + msg(B)) + log2(P) L) (the "
                      "iterative adjoint), t_b = t - t_f\n");
   }
+  cli_print(ctx, "Newton: T = K_c(tau_Tc + x + s + log2(P) L) + K(tau_T + x + s + log2(P) L) "
+                 "+ s + tau_B + C(P) [+ S_c],\n"
+                 "       tau_T = ceil(N/P) t_T + c(B), t_T = t_f(B) + t_lin(BD) (tangent rows: "
+                 "the network without activations),\n"
+                 "       tau_Tc = g t_f,coarse(B) t_T/t_f(B), x = L + 8B(D^2+D)/W, "
+                 "s = log2(P)(x + 2B(D^3+D^2) mu) the scan,\n"
+                 "       tau_B = ceil(N/P) t_b(B) + c(B), S_c = (P-1)(g t_f,coarse(B) + msg(B)) "
+                 "the serial coarse sweep where coarse Newton did not converge\n");
   cli_print(ctx, "assumptions:\n");
   for (int i = 0; i < pm_nassumptions; i++) cli_print(ctx, "  %d. %s\n", i + 1, pm_assumptions[i]);
 }
@@ -130,7 +185,14 @@ static void print_formulas(pn_ctx *ctx, const pm_run *r)
 static void print_validation(pn_ctx *ctx, const pm_run *r, const pm_validation *v)
 {
   if (!v->done || pn_ctx_rank(ctx) != 0) return;
-  if (v->parareal)
+  if (v->method == PN_PARALLEL_NEWTON)
+    cli_print(ctx,
+              "\nvalidation: the real Newton gradient of %s on these %d ranks, cold (K = %d fine, "
+              "K_c = %d coarse sweeps%s; %d timed gradients after one warm-up; best of them, "
+              "median in brackets)\n",
+              r->o->dir, v->P, v->K, v->KA, v->serial_start ? ", then the serial coarse sweep" : "",
+              v->repeat);
+  else if (v->method == PN_PARALLEL_PARAREAL)
     cli_print(ctx,
               "\nvalidation: the real Parareal gradient of %s on these %d ranks (K = %d, "
               "K_a = %d iterations, %d timed gradients after one warm-up; best of them, median "
@@ -154,6 +216,9 @@ static void print_validation(pn_ctx *ctx, const pm_run *r, const pm_validation *
               100 * (v->pred_busy[q] - x[V_BUSY]) / x[V_BUSY],
               100 * (v->pred_busy[q] - xm[V_BUSY]) / xm[V_BUSY], x[V_BUSYW]);
   }
+  if (v->fallback)
+    cli_print(ctx, "  a gradient fell back to the pipeline, which the Newton model does not "
+                   "describe\n");
   cli_print(ctx, "  criterion: %s; model within %.0f %%: %s\n", v->criterion, 100 * v->tol,
             v->within ? "yes" : "NO");
   if (r->host.load1 > r->host.cpus_online)
@@ -168,9 +233,11 @@ void pm_print_report(pn_ctx *ctx, const pm_run *r)
   print_measurements(ctx, r);
   print_pipeline(ctx, r);
   print_parareal(ctx, r);
+  print_newton(ctx, r);
   print_formulas(ctx, r);
   print_validation(ctx, r, &r->v);
   print_validation(ctx, r, &r->vpar);
+  print_validation(ctx, r, &r->vnewton);
 }
 
 /* --------------------------------- JSON ----------------------------------- */
@@ -183,11 +250,15 @@ static void json_validation(json_writer *w, const char *key, const pm_validation
     return;
   }
   json_open(w, key, '{');
-  json_string(w, "method", v->parareal ? "parareal" : "pipeline");
+  json_string(w, "method", pn_parallel_method_name(v->method));
   json_int(w, "ranks", v->P);
   json_int(w, "microbatches", v->M);
   json_int(w, "K", v->K);
-  json_int(w, "K_adjoint", v->KA);
+  json_int(w, v->method == PN_PARALLEL_NEWTON ? "K_coarse" : "K_adjoint", v->KA);
+  if (v->method == PN_PARALLEL_NEWTON) {
+    json_bool(w, "serial_start", v->serial_start);
+    json_bool(w, "fallback", v->fallback);
+  }
   json_int(w, "repeat", v->repeat);
   json_bool(w, "oversubscribed", v->oversubscribed);
   json_string(w, "criterion", v->criterion);
@@ -276,7 +347,22 @@ static void json_measurements(json_writer *w, const pm_run *r)
   json_int(w, "b", coarse->pt[0].b);
   json_number(w, "t_step", coarse->pt[0].t_step);
   json_number(w, "t_forward", coarse->pt[0].t_fwd);
+  json_open(w, "points", '[');
+  for (int i = 0; i < coarse->n; i++) {
+    json_open(w, NULL, '{');
+    json_int(w, "b", coarse->pt[i].b);
+    json_number(w, "t_step", coarse->pt[i].t_step);
+    json_number(w, "t_forward", coarse->pt[i].t_fwd);
+    json_close(w, '}');
+  }
+  json_close(w, ']');
   json_close(w, '}');
+  json_open(w, "tangent_rows", '{');
+  json_string(w, "network", "the problem's without activations, theta = 0");
+  json_int(w, "b", fine->lin.b);
+  json_number(w, "t_forward", fine->lin.t_fwd);
+  json_close(w, '}');
+  json_number(w, "multiply_add", fine->madd);
   json_close(w, '}');
   json_open(w, "network", '{');
   json_bool(w, "measured", net->measured);
@@ -346,6 +432,27 @@ static void json_predictions(json_writer *w, const pm_run *r)
     json_close(w, '}');
   }
   json_close(w, ']');
+  json_open(w, "newton", '{');
+  json_string(w, "iterations", o->newton_measure ? "measured" : o->newton_given ? "given"
+                                                                               : "assumed");
+  json_int(w, "coarse_steps", o->solver.newton.coarse_steps);
+  json_string(w, "coarse_scheme", r->coarse_scheme);
+  json_bool(w, "serial_start", r->m.newton_serial);
+  json_open(w, "rows", '[');
+  for (int i = 0; i < r->nrows; i++) {
+    const double t = r->rows[i].newton_t, T1 = r->rows[0].t;
+    json_open(w, NULL, '{');
+    json_int(w, "P", r->rows[i].P);
+    json_int(w, "K", r->rows[i].newton_K);
+    json_int(w, "K_coarse", r->rows[i].newton_Kc);
+    json_number(w, "time", t);
+    json_number(w, "speedup", T1 / t);
+    json_number(w, "efficiency", T1 / t / (double)r->rows[i].P);
+    json_number(w, "over_pipeline", r->rows[i].best_t / t);
+    json_close(w, '}');
+  }
+  json_close(w, ']');
+  json_close(w, '}');
   json_open(w, "assumptions", '[');
   for (int i = 0; i < pm_nassumptions; i++) json_string(w, NULL, pm_assumptions[i]);
   json_close(w, ']');
@@ -363,6 +470,7 @@ int pm_write_json(pn_ctx *ctx, const pm_run *r)
   json_predictions(&w, r);
   json_validation(&w, "validation", &r->v);
   json_validation(&w, "parareal_validation", &r->vpar);
+  json_validation(&w, "newton_validation", &r->vnewton);
   json_close(&w, '}');
   return cli_membuf_commit(ctx, &m, r->o->json);
 }

@@ -127,7 +127,9 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
                        cfg->batch_groups, ranks, ranks);
   o->batch_groups = (int)cfg->batch_groups;
   o->check_finite = cfg->check_finite;
-  o->method = (pn_parallel_method)cfg->parallel_method;
+  /* auto: the pipeline until the program chooses (cmd_train.c) */
+  o->method = cfg->parallel_method == CLI_PARALLEL_AUTO ? PN_PARALLEL_PIPELINE
+                                                        : (pn_parallel_method)cfg->parallel_method;
   o->parareal.max_iter = (int)cfg->parareal_max_iter;
   o->parareal.tol = cfg->parareal_tol;
   o->parareal.coarse_steps = cfg->coarse_steps;
@@ -135,15 +137,24 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
   if (strlen(cfg->coarse_scheme) >= sizeof o->parareal.coarse_scheme)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "parallel.coarse_scheme = %.64s is not a scheme name",
                        cfg->coarse_scheme);
-  if (strcmp(cfg->coarse_scheme, "same") != 0)
+  if (strcmp(cfg->coarse_scheme, "same") != 0) {
     snprintf(o->parareal.coarse_scheme, sizeof o->parareal.coarse_scheme, "%.*s",
              (int)sizeof o->parareal.coarse_scheme - 1, cfg->coarse_scheme); /* fits: checked */
-  if (o->method == PN_PARALLEL_PARAREAL &&
+    snprintf(o->newton.coarse_scheme, sizeof o->newton.coarse_scheme, "%s",
+             o->parareal.coarse_scheme);
+  }
+  o->newton.max_iter = (int)cfg->newton_max_iter;
+  o->newton.tol = cfg->newton_tol;
+  o->newton.start = (pn_newton_start)cfg->newton_start;
+  o->newton.growth_limit = cfg->newton_growth_limit;
+  o->newton.coarse_steps = cfg->coarse_steps;
+  if ((o->method == PN_PARALLEL_PARAREAL || o->method == PN_PARALLEL_NEWTON) &&
       (cfg->adjoint != PN_ADJOINT_DISCRETE || cfg->sweep != PN_SWEEP_MULTI))
     return pn_ctx_fail(ctx, PN_ERR_ARG,
-                       "parallel.method = parareal computes the discrete multi-point adjoint only: "
+                       "parallel.method = %s computes the discrete multi-point adjoint only: "
                        "set adjoint.method = discrete and adjoint.sweep = multi, or use "
-                       "parallel.method = pipeline");
+                       "parallel.method = pipeline or auto",
+                       pn_parallel_method_name(o->method));
   CLI_TRY(pn_dataset_check_grid(ctx, p->data, o->t0, o->t1, o->nsteps));
   return PN_OK;
 }

@@ -59,6 +59,11 @@ int cli_model_write(pn_ctx *ctx, const cli_config *cfg, const cli_problem *p,
 int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
                         const cli_problem *p, train_state *st);
 
+/* The parallel layout a checkpoint was written with (method, batch groups,
+ * micro-batches), into *opts with *found = 1 when it was written on as many
+ * ranks as ctx has; else *opts unchanged and *found = 0.  Collective. */
+int cli_checkpoint_layout(pn_ctx *ctx, const char *path, pn_solver_opts *opts, int *found);
+
 /* ---- outputs (outputs.c) ---- */
 
 /* Prepare the output directory on rank 0: create it; refuse an existing,

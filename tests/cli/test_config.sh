@@ -128,7 +128,7 @@ expect_error "validation fraction 0.95 of 6 trajectories leaves none for trainin
 expect_error "time 0.20000000000000001 is not on the solver grid t_n = 0 + n*0.2857" "$BASE" \
   --set solver.steps=7
 NP=2
-expect_error "2 ranks but only 1 steps" "$BASE" --set solver.steps=1 --set data.points=2
+expect_error "2 ranks but only 1 steps" "$BASE" --set parallel.method=pipeline --set solver.steps=1 --set data.points=2
 NP=0
 set +e
 run 1 train "$T/absent.ini" >/dev/null 2>"$T/err.log"

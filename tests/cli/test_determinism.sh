@@ -36,6 +36,9 @@ iterations = 1
 EOF
 mpiexec -n 1 "$PINODE" train "$T/gen.ini" --quiet --set output.dir="$T/gen"
 cat >"$T/cfg.ini" <<EOF
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 12 12
 activation = tanh softplus

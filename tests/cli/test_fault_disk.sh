@@ -33,6 +33,9 @@ if ! mount -t tmpfs -o size=96k,mode=0755 tmpfs "$mnt" 2>"$T/mount.err"; then
 fi
 
 cat >"$T/cfg.ini" <<'EOF'
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 8
 [solver]

@@ -34,6 +34,9 @@ trap 'rm -rf "$T"' EXIT
 # come at iteration >= 100 and must find the run still training (at 30 steps
 # the faster solver once finished the 400 remaining iterations first).
 cat >"$T/cfg.ini" <<'EOF'
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 8
 [solver]

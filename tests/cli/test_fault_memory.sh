@@ -49,6 +49,9 @@ $PY -c "import sys; r = ${need[1]} / ${need[3]}; print('   per-rank estimate 1 r
   fail "the 3-rank estimate is not a third of the 1-rank one"
 
 cat >"$T/cfg.ini" <<'EOF'
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 16
 [solver]

@@ -6,6 +6,9 @@
 # speedup/P, P > N impossible, best M no worse than the automatic M, weak
 # scaling), the validation's prediction equal to the table's at its P and M,
 # Parareal's iterations measured by Parareal gradients and used in its table;
+# Newton's rows (K and K_c measured by cold Newton gradients on 2 ranks, which
+# validate its model per rank as the pipeline's; given; or assumed, K = 2 and
+# K_c = ceil(log2 P) + 1), its B·D tangent rows calibrated;
 # on 4 ranks (oversubscribed on small machines) the busy-time criterion;
 # given latency and bandwidth are used; bad options are refused.
 # Usage: test_perfmodel.sh PINODE_BINARY SOURCE_DIR
@@ -22,11 +25,13 @@ fi
 spiral=$src/tests/data/bench/spiral
 
 mpiexec -n 2 "$bin" bench --model --validate --repeat 3 --parareal-iterations 1,3,measure \
-  --parareal-tol 1e-8 --json "$tmp/m2.json" "$spiral" >"$tmp/m2.log"
+  --parareal-tol 1e-8 --newton-iterations measure --json "$tmp/m2.json" "$spiral" >"$tmp/m2.log"
 for text in "^pipeline (exact)" "^Parareal, K = 1 " "^Parareal, K = 3 " "^assumptions:" \
             "^model: T(P,M) = " "^Parareal: T = " "^validation: the real pipelined" \
             "^validation: the real Parareal" "measured on these ranks" \
-            "criterion: wall time per gradient" "^network (ping-pong ranks 0-1"; do
+            "criterion: wall time per gradient" "^network (ping-pong ranks 0-1" \
+            "^Newton shooting, K = [0-9]*, K_c = [0-9]* measured on these ranks" "^Newton: T = " \
+            "^validation: the real Newton gradient" "composing Newton's 2x2 maps"; do
   grep -q "$text" "$tmp/m2.log" || { cat "$tmp/m2.log"; echo "missing: $text" >&2; exit 1; }
 done
 mpiexec -n 4 --oversubscribe "$bin" bench --model --validate --repeat 2 --max-ranks 64 \
@@ -34,6 +39,9 @@ mpiexec -n 4 --oversubscribe "$bin" bench --model --validate --repeat 2 --max-ra
 mpiexec -n 1 "$bin" bench --model --latency 2e-6 --bandwidth 1e10 --ranks 2,8,2000 --quiet \
   --json "$tmp/m1.json" "$spiral" >"$tmp/m1.log"
 [ ! -s "$tmp/m1.log" ]
+mpiexec -n 1 "$bin" bench --model --ranks 2,4 --newton-iterations 3,1 --repeat 2 \
+  --json "$tmp/g1.json" "$spiral" >"$tmp/g1.log"
+grep -q "^Newton shooting, K = 3, K_c = 1 given" "$tmp/g1.log" || { cat "$tmp/g1.log"; exit 1; }
 
 "$python" - "$tmp" "$(nproc)" <<'PY'
 import json, math, sys
@@ -82,6 +90,10 @@ def check(d, P_here, validate):
     assert 1 <= d["calibration"]["threshold_b"] <= 16
     c = d["calibration"]["coarse"]
     assert c["scheme"] == "rk4" and c["b"] == 16 and 0 < c["t_forward"] <= c["t_step"], c
+    assert [q["b"] for q in c["points"]] == [16], c
+    tan = d["calibration"]["tangent_rows"]
+    assert tan["b"] == 32 and tan["t_forward"] > 0, tan  # Newton's B·D tangent rows
+    assert 0 < d["calibration"]["multiply_add"] < 1e-6, d["calibration"]
     net = d["network"]
     assert net["latency"] >= 0 and net["bandwidth"] > 0, net
     rows = d["pipeline"]
@@ -116,6 +128,19 @@ def check(d, P_here, validate):
         for ra, rb in zip(a["rows"], b["rows"]):
             if ra["time"] is not None and ra["P"] > 1:
                 assert rb["time"] > ra["time"], (ra, rb)
+    nw = d["newton"]
+    assert [r["P"] for r in nw["rows"]] == [r["P"] for r in rows], nw
+    for r, pr in zip(nw["rows"], rows):
+        if r["P"] > 1000:
+            assert r["time"] is None, r
+            continue
+        assert r["time"] > 0 and close(r["speedup"], T1 / r["time"]), r
+        assert close(r["efficiency"], r["speedup"] / r["P"]), r
+        assert close(r["over_pipeline"], pr["best_time"] / r["time"]), (r, pr)
+        if nw["iterations"] == "assumed":
+            assert r["K"] == 2 and r["K_coarse"] == math.ceil(math.log2(r["P"])) + 1, r
+        if r["P"] == 1:
+            assert close(r["time"], T1), r  # one rank: the serial sweep
     assert len(d["assumptions"]) >= 5
     v = d["validation"]
     if not validate:
@@ -135,6 +160,15 @@ def check(d, P_here, validate):
         row = [r for r in measured[0]["rows"] if r["P"] == P_here][0]
         assert close(pv["wall_model"], row["time"], 1e-9), (pv["wall_model"], row)
         check_validation(pv, d, P_here, rows)
+    nv = d["newton_validation"]
+    assert nv is not None and nv["method"] == "newton" and nv["ranks"] == P_here, nv
+    assert 1 <= nv["K"] <= P_here and 0 <= nv["K_coarse"] <= P_here and not nv["fallback"], nv
+    if nw["iterations"] == "measured":
+        assert nw["serial_start"] == nv["serial_start"], (nw, nv)
+        row = [r for r in nw["rows"] if r["P"] == P_here][0]
+        assert (row["K"], row["K_coarse"]) == (nv["K"], nv["K_coarse"]), (row, nv)
+        assert close(nv["wall_model"], row["time"], 1e-9), (nv["wall_model"], row)
+    check_validation(nv, d, P_here, rows)
 
 d2 = json.load(open(f"{tmp}/m2.json"))
 check(d2, 2, True)
@@ -143,9 +177,11 @@ assert d2["network"]["pingpong"][0]["bytes"] == 8 and len(d2["network"]["pingpon
 assert [p["K"] for p in d2["parareal"]][:2] == [1, 3] and len(d2["parareal"]) == 3
 assert d2["parareal_validation"] is not None
 assert d2["pipeline"][-1]["P"] == 4096
+assert d2["newton"]["iterations"] == "measured"
 d4 = json.load(open(f"{tmp}/m4.json"))
 check(d4, 4, True)
 assert d4["parareal_validation"] is None
+assert d4["newton"]["iterations"] == "assumed"
 assert d4["pipeline"][-1]["P"] == 64
 d1 = json.load(open(f"{tmp}/m1.json"))
 check(d1, 1, False)
@@ -153,11 +189,17 @@ n = d1["network"]
 assert not n["measured"] and n["latency_given"] and n["bandwidth_given"], n
 assert n["latency"] == 2e-6 and n["bandwidth"] == 1e10, n
 assert [r["P"] for r in d1["pipeline"]] == [1, 2, 8, 2000], d1["pipeline"]
+assert d1["newton_validation"] is None and d1["newton"]["iterations"] == "assumed"
+g1 = json.load(open(f"{tmp}/g1.json"))
+assert g1["newton"]["iterations"] == "given", g1["newton"]
+assert [(r["P"], r["K"], r["K_coarse"]) for r in g1["newton"]["rows"]] == [(1, 3, 1), (2, 3, 1), (4, 3, 1)]
 PY
 
 # Bad options: status 2 and a message naming the option; a missing directory: status 1.
 for args in "--parareal-iterations 0" "--parareal-iterations 2,x" "--repeat 0" "--latency -1" \
-            "--ranks 2,x" "--steps 0" "--parareal-adjoint sideways" "--parareal-tol 2"; do
+            "--ranks 2,x" "--steps 0" "--parareal-adjoint sideways" "--parareal-tol 2" \
+            "--newton-iterations 0" "--newton-iterations 2,1,1" "--newton-iterations x" \
+            "--newton-iterations 2,-1"; do
   status=0
   # shellcheck disable=SC2086
   "$bin" bench --model $args "$spiral" >"$tmp/bad.log" 2>&1 || status=$?
@@ -173,4 +215,7 @@ status=0
 status=0  # Parareal's iterations cannot be measured on one rank
 "$bin" bench --model --parareal-iterations measure "$spiral" >"$tmp/one.log" 2>&1 || status=$?
 [ "$status" = 1 ] && grep -q "needs 2 or more ranks" "$tmp/one.log"
+status=0  # nor Newton's
+"$bin" bench --model --newton-iterations measure "$spiral" >"$tmp/one.log" 2>&1 || status=$?
+[ "$status" = 1 ] && grep -q "newton-iterations measure needs 2 or more ranks" "$tmp/one.log"
 echo "bench --model: tables, validation and errors ok"

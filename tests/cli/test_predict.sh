@@ -13,6 +13,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 run() { mpiexec -n "$1" --oversubscribe "$PINODE" "${@:2}"; }
 
 cat >"$T/cfg.ini" <<'EOF'
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 6 5
 activation = tanh softplus

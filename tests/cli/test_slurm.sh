@@ -173,6 +173,9 @@ echo "ok 2 ($SECONDS s): sbatch --array=0-1 slurm/strong_scaling.sbatch + script
 # first checkpoint exists, must find the run still training (at 40 steps it
 # took 0.17 s, leaving the signal's path through SLURM little time).
 cat > train.ini <<'EOF'
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 16
 activation = tanh

@@ -12,6 +12,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 run() { mpiexec -n "$1" --oversubscribe "$PINODE" "${@:2}"; }
 
 cat >"$T/tiny.ini" <<'EOF'
+; the pipeline's own guarantees (method = auto may choose another layout)
+[parallel]
+method = pipeline
 [model]
 hidden = 8
 [solver]
