@@ -108,6 +108,28 @@ static int set_message(pn_ctx *ctx, int code, const char *where, const char *fmt
   return code;
 }
 
+const char *pn_ctx_notes(const pn_ctx *ctx) { return ctx ? ctx->notes : ""; }
+
+void pn_ctx_clear_notes(pn_ctx *ctx)
+{
+  if (ctx) ctx->notes[0] = '\0';
+}
+
+void pni_note(pn_ctx *ctx, const char *fmt, ...)
+{
+  if (!ctx) return;
+  char line[sizeof ctx->notes];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  make_printable(line);
+  const size_t used = strlen(ctx->notes), n = strlen(line);
+  if (used + n + 2 > sizeof ctx->notes) return;
+  memcpy(ctx->notes + used, line, n);
+  memcpy(ctx->notes + used + n, "\n", 2);
+}
+
 int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
 {
   va_list ap;

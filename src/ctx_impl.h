@@ -9,6 +9,7 @@ struct pn_ctx {
   int rank, size;
   int code;        /* last error code */
   char msg[1024];  /* last error message */
+  char notes[1024]; /* what calls noted without failing (pn_ctx_notes), one line each */
   double time_mpi; /* seconds inside MPI calls so far (comm.c) */
 };
 

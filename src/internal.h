@@ -17,6 +17,10 @@
 int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *func,
               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Add a line to ctx's notes (pn_ctx_notes): something a call that succeeds
+ * wants the caller to know.  Lines beyond the notes' room are dropped. */
+void pni_note(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Return code with a formatted message unless cond holds. */
 #define PN_CHECK(ctx, cond, code, ...)                                              \
   do {                                                                              \

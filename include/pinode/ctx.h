@@ -56,6 +56,18 @@ PN_EXPORT int pn_ctx_last_code(const pn_ctx *ctx);
 PN_EXPORT void pn_ctx_clear_error(pn_ctx *ctx);
 
 /**
+ * @brief What calls on this context noted without failing, one line each
+ * ("" if nothing): e.g. that pn_dataset_check_grid() or pn_problem_read()
+ * took times that were off the step grid by more than rounding as the grid
+ * times next to them.  Kept until pn_ctx_clear_notes(); owned by the context.
+ * Not collective.
+ */
+PN_EXPORT const char *pn_ctx_notes(const pn_ctx *ctx);
+
+/** @brief Forget the notes. Not collective. */
+PN_EXPORT void pn_ctx_clear_notes(pn_ctx *ctx);
+
+/**
  * @brief Record a failure from caller code (e.g. a user callback wrapper or a
  * program) in the context, printf-style.  Returns @p code, so that
  * `return pn_ctx_fail(ctx, PN_ERR_ARG, "...")` works.  Not collective.

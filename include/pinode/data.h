@@ -105,9 +105,12 @@ PN_EXPORT int pn_dataset_scale(pn_ctx *ctx, pn_dataset *ds, double factor);
 /**
  * @brief Check a dataset against a solver grid t_n = t0 + n (t1 − t0)/N:
  * every trajectory has a row at t0 (its initial state), and every time lies
- * in [t0, t1] on the grid.  PN_ERR_GRID names the file, line and trajectory
- * of the first offending row, and a step count N' that would fit every time.
- * Not collective.
+ * in [t0, t1] on the grid: within rounding of a grid time (16 ε·max(|t0|,
+ * |t1|), whatever N), or within a millionth of a step, when the time is
+ * taken as that grid time and a note says so (pn_ctx_notes: how many, and
+ * the farthest with its file, line and distance).  PN_ERR_GRID names the
+ * file, line and trajectory of the first offending row, and a step count N'
+ * whose grid holds every time.  Not collective.
  */
 PN_EXPORT int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t1,
                                     long nsteps);

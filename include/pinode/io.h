@@ -37,7 +37,10 @@ typedef struct pn_problem {
  * @brief Read a problem directory (every key of docs/formats.md).
  * @param[out] out  new problem; destroy with pn_problem_destroy()
  * @return PN_OK, PN_ERR_IO (missing/unreadable file), PN_ERR_PARSE (the
- *         message names file, line and what was expected), PN_ERR_NONFINITE.
+ *         message names file, line and what was expected), PN_ERR_NONFINITE,
+ *         PN_ERR_GRID (a label time of times.txt off the grid of meta.txt,
+ *         by the rule of pn_dataset_check_grid(); times moved onto it are
+ *         noted in pn_ctx_notes()).
  * Collective on ctx.
  */
 PN_EXPORT int pn_problem_read(pn_ctx *ctx, const char *dir, pn_problem **out);

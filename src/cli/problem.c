@@ -144,8 +144,9 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
                        "parallel.method = parareal computes the discrete multi-point adjoint only: "
                        "set adjoint.method = discrete and adjoint.sweep = multi, or use "
                        "parallel.method = pipeline");
-  CLI_TRY(pn_dataset_check_grid(ctx, p->data, o->t0, o->t1, o->nsteps));
-  return PN_OK;
+  const int rc = pn_dataset_check_grid(ctx, p->data, o->t0, o->t1, o->nsteps);
+  cli_print_notes(ctx);
+  return rc;
 }
 
 int cli_problem_build(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)

@@ -190,6 +190,34 @@ static void number_file_errors_name_file_and_line(void **state)
   expect_bad("times.txt", "0.75\n1.5\n1.0\n", PN_ERR_PARSE, "found 8 numbers, expected 12", NULL);
 }
 
+/* Label times are checked against the grid of meta.txt where the file is
+ * read, so that the message names times.txt and the line. */
+static void label_times_name_times_txt(void **state)
+{
+  (void)state;
+  expect_bad("times.txt", "0.75\n1.6\n", PN_ERR_GRID,
+             "times.txt:2: label time 1.6000000000000001 lies outside [t0, t1] = [0.5, 1.5]",
+             NULL);
+  expect_bad("times.txt", "# t = 0.5 + 0.25 m\n0.75\n0.8\n", PN_ERR_GRID,
+             "times.txt:3: label time 0.80000000000000004 is not on the grid t_n = 0.5 + n*0.25 "
+             "of meta.txt (steps 4; nearest t_1 = 0.75)",
+             "steps 20 in meta.txt (h = 0.050000000000000003) would put every label time");
+  /* 1e-10 off t_3 = 1.25 (a millionth of a step is 2.5e-7): taken as t_3, and noted. */
+  char dir[512];
+  pnt_tmpdir("io-snap", dir, sizeof dir);
+  write_good(dir);
+  pnt_write_text(dir, "times.txt", "0.75\n1.2500000001\n");
+  pn_problem *p = NULL;
+  pn_ctx_clear_notes(pnt_ctx);
+  pnt_ok(pnt_ctx, pn_problem_read(pnt_ctx, dir, &p));
+  const char *note = pn_ctx_notes(pnt_ctx);
+  if (!strstr(note, "times.txt:2: label time 1.2500000001 was taken as the grid time t_3 = 1.25"))
+    fail_msg("note: '%s'", note);
+  pn_ctx_clear_notes(pnt_ctx);
+  pn_problem_destroy(&p);
+  pnt_rmdir_flat(dir);
+}
+
 /* A NUL byte would cut a line short as a C string and let what follows it
  * pass unread ("steps 4\0 junk" read as 4 steps): every file is refused,
  * naming the file and the line. */
@@ -296,6 +324,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(missing_files),
     cmocka_unit_test(meta_errors_name_line_and_key),
     cmocka_unit_test(number_file_errors_name_file_and_line),
+    cmocka_unit_test(label_times_name_times_txt),
     cmocka_unit_test(nul_bytes_are_refused),
     cmocka_unit_test(write_read_numbers_bitwise),
     cmocka_unit_test(write_and_mkdir_errors),
