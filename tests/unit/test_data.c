@@ -59,6 +59,10 @@ static void csv_reads_trajectories(void **state)
   ds = read_ok("0,0,1,2,3\n0,1,4,5,6\n");
   assert_true(ds->dim == 3 && ds->ntraj == 1 && ds->nrows == 2 && ds->z[5] == 6.0);
   pn_dataset_destroy(&ds);
+  /* A byte-order mark (spreadsheets write one) before the header is skipped. */
+  ds = read_ok("\xEF\xBB\xBFtrajectory,time,x\n0,0,1\n0,1,2\n");
+  assert_true(ds->dim == 1 && ds->nrows == 2 && ds->line[0] == 2);
+  pn_dataset_destroy(&ds);
 }
 
 static void expect_csv_error(const char *text, int code, const char *needle)

@@ -218,6 +218,29 @@ static void label_times_name_times_txt(void **state)
   pnt_rmdir_flat(dir);
 }
 
+/* A byte-order mark at the start of a file (editors on Windows write one)
+ * is skipped by every reader; anywhere else it is named in the message. */
+static void byte_order_marks(void **state)
+{
+  (void)state;
+  char dir[512], text[1024];
+  pnt_tmpdir("io-bom", dir, sizeof dir);
+  write_good(dir);
+  snprintf(text, sizeof text, "\xEF\xBB\xBF%s", good_meta);
+  pnt_write_text(dir, "meta.txt", text);
+  pnt_write_text(dir, "times.txt", "\xEF\xBB\xBF" "0.75\n1.5\n");
+  pn_problem *p = NULL;
+  pnt_ok(pnt_ctx, pn_problem_read(pnt_ctx, dir, &p));
+  assert_int_equal(p->spec.dim, 2);
+  assert_int_equal(p->nlabels, 2);
+  pn_problem_destroy(&p);
+  pnt_rmdir_flat(dir);
+  bad_meta_line(2, "\xEF\xBB\xBF" "dim 2", PN_ERR_PARSE,
+                "meta.txt:2: unknown key '<U+FEFF byte-order mark>dim'", NULL);
+  expect_bad("z0.txt", "1\n2\n\xEF\xBB\xBF" "3\n4\n", PN_ERR_PARSE,
+             "z0.txt:3: expected one number, found '<U+FEFF byte-order mark>3'", NULL);
+}
+
 /* A NUL byte would cut a line short as a C string and let what follows it
  * pass unread ("steps 4\0 junk" read as 4 steps): every file is refused,
  * naming the file and the line. */
@@ -325,6 +348,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(meta_errors_name_line_and_key),
     cmocka_unit_test(number_file_errors_name_file_and_line),
     cmocka_unit_test(label_times_name_times_txt),
+    cmocka_unit_test(byte_order_marks),
     cmocka_unit_test(nul_bytes_are_refused),
     cmocka_unit_test(write_read_numbers_bitwise),
     cmocka_unit_test(write_and_mkdir_errors),
