@@ -52,6 +52,10 @@ void pni_note(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2
 /* Allocation helpers: zeroed, overflow-checked; on failure record PN_ERR_MEM. */
 int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what);
 
+/* A byte count for messages, in a unit that shows it: "512 bytes",
+ * "12.5 KB", "2441.5 MB" (powers of 1024).  Writes into buf; returns buf. */
+const char *pni_bytes_text(double bytes, char *buf, size_t n);
+
 /* Seconds from a monotonic clock. */
 double pni_wtime(void);
 
