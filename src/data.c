@@ -659,8 +659,9 @@ int pn_batch_create(pn_ctx *ctx, const pn_dataset *ds, int size, double t0, pn_r
   PN_CHECK(ctx, red == PN_REDUCE_MEAN || red == PN_REDUCE_SUM, PN_ERR_ARG, "unknown reduction %d",
            (int)red);
   /* Every trajectory's first row is its initial state, at t0 (what
-   * pn_dataset_check_grid verifies on the solver's grid; here to 1e-9 of the
-   * dataset's time span, for callers that skipped it). */
+   * pn_dataset_check_grid verifies on the solver's grid; here, for callers
+   * that skipped it, to the loosest that rule can be: a millionth of the
+   * dataset's time span, one step's tolerance when N = 1, or rounding). */
   double lo = INFINITY, hi = -INFINITY;
   for (long r = 0; r < ds->nrows; r++) {
     lo = fmin(lo, ds->time[r]);
@@ -668,7 +669,10 @@ int pn_batch_create(pn_ctx *ctx, const pn_dataset *ds, int size, double t0, pn_r
   }
   char w[700];
   for (int j = 0; j < ds->ntraj; j++)
-    PN_CHECK(ctx, fabs(ds->time[ds->offset[j]] - t0) <= 1e-9 * fmax(hi - lo, 1e-300), PN_ERR_GRID,
+    PN_CHECK(ctx,
+             fabs(ds->time[ds->offset[j]] - t0) <=
+                 fmax(1e-6 * (hi - lo), pni_grid_rounding(fmin(lo, t0), fmax(hi, t0))),
+             PN_ERR_GRID,
              "%s: the first time %.17g is not t0 = %.17g", row_where(ds, j, ds->offset[j], w, sizeof w),
              ds->time[ds->offset[j]], t0);
   pn_batch *B = NULL;

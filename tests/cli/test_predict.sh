@@ -84,7 +84,7 @@ expect_error "exists; nothing was overwritten (pass --force" \
 run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --out "$T/p1.csv" --force --quiet
 expect_error "usage: pinode predict" run 1 predict "$T/cfg.ini"
 printf 'trajectory,time,a,b\n0,0.5,1,1\n' >"$T/late.csv"
-expect_error "late.csv:2: trajectory 0 starts at t = 0.5, not at solver.t0 = 0" \
+expect_error "late.csv:2: trajectory 0: the first time 0.5 is not t0 = 0" \
   run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --initial "$T/late.csv" --out "$T/x.csv"
 printf 'trajectory,time,a\n0,0,1\n' >"$T/d1.csv"
 expect_error "d1.csv has D = 1, the model 2" \
