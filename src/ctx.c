@@ -52,6 +52,7 @@ int pn_ctx_destroy(pn_ctx **ctx)
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized && (*ctx)->comm != MPI_COMM_NULL) MPI_Comm_free(&(*ctx)->comm);
+  free((*ctx)->announce);
   free(*ctx);
   *ctx = NULL;
   return PN_OK;

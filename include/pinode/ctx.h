@@ -76,13 +76,43 @@ PN_EXPORT int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /**
+ * @brief A caller's request to stop the solver call that is running: return
+ * nonzero to stop.  Called between the steps of every solver call, so keep
+ * it cheap (e.g. read a flag a signal handler sets); it must not call pinode
+ * or MPI on the context's communicator.
+ */
+typedef int (*pn_interrupt_fn)(void *user);
+
+/**
+ * @brief Let the caller stop running solver calls (pn_solver_gradient(),
+ * pn_solver_loss(), pn_solver_forward(), ...) within a bounded time, as a
+ * batch system's time limit needs.  Every rank polls @p poll before each
+ * step of its sweeps (forward, adjoint, recomputation, coarse and tangent
+ * steps); a rank whose poll says stop tells every other rank, and each of
+ * them looks for that message between its steps at least every 10 ms.  So
+ * every rank leaves its sweep within one step and 10 ms of the first
+ * request (a rank waiting for a neighbour is released by the neighbour's
+ * stop), and the call returns PN_ERR_INTERRUPTED on every rank, its message
+ * naming the rank, step and time where the request was seen (unless another
+ * error came first).  The call's results are then undefined; the context
+ * and the solver stay usable.  Requests made while no call runs are seen by
+ * the next call's first step.
+ * @param poll  NULL removes it; set the same (or NULL) on every rank
+ * Not collective.
+ */
+PN_EXPORT void pn_ctx_set_interrupt(pn_ctx *ctx, pn_interrupt_fn poll, void *user);
+
+/**
  * @brief Agree on a status across the context's ranks.
  * @param[in,out] ctx       the context; on a rank that did not fail first, its
  *                          message becomes that of the lowest failing rank r,
  *                          prefixed "rank r: " (that rank keeps its own)
- * @param[in]     local_rc  this rank's status (PN_OK or a pn_error_code)
+ * @param[in]     local_rc  this rank's status (PN_OK or a pn_error_code;
+ *                          PN_ERR_REMOTE: it failed because another rank did)
  * @return PN_OK if every rank passed PN_OK; otherwise, on every rank, the code
- *         of the lowest failing rank (PN_ERR_MPI if the agreement itself failed).
+ *         of the lowest failing rank, where a rank that passed PN_ERR_REMOTE
+ *         counts only if every failing rank did (PN_ERR_MPI if the agreement
+ *         itself failed).
  * Collective on ctx: every rank must call it, so that a failure on one rank
  * never leaves the others waiting in a later collective.
  */
