@@ -42,7 +42,7 @@ row() {
   local label=$1 n=$2
   shift 2
   local log="$work/$label.log"
-  "$pinode" gradient "$@" "$work/spiral-$n" "$work/out-$label" >"$log" 2>&1 || {
+  "$pinode" gradient --force "$@" "$work/spiral-$n" "$work/out-$label" >"$log" 2>&1 || {
     cat "$log" >&2
     return 1
   }
@@ -65,5 +65,5 @@ row budget-long "$steps" --memory "$budget"
 grep -h '^storage' "$work"/*.log | sed 's/^/  /'
 echo
 echo "all states at N = $steps under --memory $budget:"
-"$pinode" gradient --storage all --memory "$budget" "$work/spiral-$steps" "$work/out-refused" 2>&1 |
+"$pinode" gradient --force --storage all --memory "$budget" "$work/spiral-$steps" "$work/out-refused" 2>&1 |
   sed 's/^/  /' || true

@@ -9,12 +9,15 @@
 
 or from the shell:  scripts/read_model.py FILE   (prints the header and the arrays' sizes)
 
-The format (include/pinode/modelfile.h): a first line "pinode-model 1", then
+The format (include/pinode/modelfile.h): a first line "pinode-model 2", then
 "KEY VALUE" lines, "array NAME COUNT" followed by COUNT lines of one number
-each (%.17g, so every double round-trips exactly), and a last line "end".
+each (%.17g, so every double round-trips exactly), and a last line
+"end crc32 X": the CRC-32 (zlib.crc32) of the lines before it, each ending in
+one newline.  Version-1 files (before the checksum) end with "end" alone.
 theta holds, layer by layer from the input, W (out x in, row-major) then b.
 """
 import sys
+import zlib
 
 import numpy as np
 
@@ -49,24 +52,33 @@ ACTIVATIONS = {
 def load(path):
     """Parse a model file: {"header": {key: str}, "arrays": {name: ndarray},
     and for an MLP "layers": [(W, b), ...], "activations": [name, ...]}."""
-    with open(path) as f:
+    with open(path, encoding="utf-8-sig") as f:  # utf-8-sig: a byte-order mark is skipped
         lines = f.read().split("\n")
-    if not lines or lines[0].strip() != "pinode-model 1":
-        raise ValueError("%s:1: not a pinode model file (version 1)" % path)
-    header, arrays, i, ended = {}, {}, 1, False
+    lines = [s[:-1] if s.endswith("\r") else s for s in lines]  # CRLF line ends
+    version = lines[0].strip() if lines else ""
+    if version not in ("pinode-model 1", "pinode-model 2"):
+        raise ValueError("%s:1: not a pinode model file (versions 1 and 2)" % path)
+    header, arrays, i, ended, crc = {}, {}, 1, False, zlib.crc32((lines[0] + "\n").encode())
     while i < len(lines):
-        s = lines[i].strip()
+        line = lines[i]
+        s = line.strip()
         i += 1
-        if not s or s.startswith("#"):
-            continue
-        if s == "end":
+        if s == "end" or s.startswith("end "):
+            if version == "pinode-model 2" and s != "end crc32 %08x" % crc:
+                raise ValueError("%s:%d: %r, but the lines before it give crc32 %08x (changed or "
+                                 "damaged)" % (path, i, s, crc))
             ended = True
             break
+        crc = zlib.crc32((line + "\n").encode(), crc)
+        if not s or s.startswith("#"):
+            continue
         if s.startswith("array "):
             _, name, count = s.split()
             n = int(count)
             if i + n > len(lines):
                 raise ValueError("%s:%d: array %s is truncated" % (path, i, name))
+            for x in lines[i : i + n]:
+                crc = zlib.crc32((x + "\n").encode(), crc)
             arrays[name] = np.array([float(x) for x in lines[i : i + n]], dtype=np.float64)
             i += n
         else:

@@ -114,7 +114,7 @@ for prob in $problems; do
         [ "$G" = 1 ] || [ "$G" != "$P" ] || [ "$M" = auto ] || continue
         mopt=()
         [ "$M" = auto ] || mopt=(--microbatches "$M")
-        mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient --quiet "${mopt[@]}" \
+        mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient --quiet --force "${mopt[@]}" \
           --batch-groups "$G" --repeat "$repeat" --json "$out/$prob-P$P-G$G-M$M.json" "$dir" \
           "$out/grad-$prob"
       done

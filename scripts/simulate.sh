@@ -165,7 +165,7 @@ fi
 # simulation measures: SMPI times each compute burst by its CPU time).
 real() {
   mkdir -p "$3"
-  mpiexec -n "$2" --bind-to core "$real_build/bin/pinode" gradient --quiet --repeat "$repeat" \
+  mpiexec -n "$2" --bind-to core "$real_build/bin/pinode" gradient --quiet --force --repeat "$repeat" \
     --json "$3/raw.json" ${parallel:+--parallel "$parallel"} ${extra[@]+"${extra[@]}"} "$1" "$3/grad" \
     > "$3/log" 2>&1 || { echo "simulate.sh: the real run failed:" >&2; tail -n 20 "$3/log" >&2; exit 1; }
   "$py" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["time_per_gradient"]["median"], max(r["cpu_time"] for r in j["per_rank"]))' "$3/raw.json"

@@ -68,7 +68,7 @@ D=$(awk '$1 == "dim" {print $2}' "$prob/meta.txt")
 
 run() { # P, then pinode gradient options; prints its output
   local P=$1; shift
-  mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient "$prob" "$tmp/out" "$@"
+  mpiexec -n "$P" --oversubscribe ${MPIEXEC_FLAGS:-} "$bin" gradient --force "$prob" "$tmp/out" "$@"
 }
 # Median seconds per gradient of `pinode gradient --repeat` output.
 median_of() { awk '/median/ { for (i = 1; i <= NF; i++) if ($i == "median") { print $(i + 1); exit } }'; }

@@ -158,7 +158,7 @@ for P in "${todo[@]}"; do
   fi
   raw=$out/raw/$name.json
   echo "  P = $P: ${launcher//\{P\}/$P} $pinode gradient ${mopt[*]} --repeat $repeat"
-  if ! launch "$P" "$pinode" gradient "${mopt[@]}" --repeat "$repeat" --json "$raw" \
+  if ! launch "$P" "$pinode" gradient --force "${mopt[@]}" --repeat "$repeat" --json "$raw" \
        "$prob" "$out/raw/grad-$name" > "$out/logs/$name.log" 2>&1; then
     cat "$out/logs/$name.log" >&2
     die "the run on $P ranks failed (log: $out/logs/$name.log)"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "adjoint_cont.h"
+#include "comm.h"
 #include "internal.h"
 
 size_t pni_cadj_bytes(const pn_tableau *tab, const pn_model *model, int max_batch)
@@ -104,6 +105,7 @@ int pni_cadj_step_backsolve(pni_cadj *ca, double t_hi, double h, int nb, double 
 {
   const size_t w = (size_t)nb * (size_t)ca->dim, ws = (size_t)ca->max_batch * (size_t)ca->dim;
   const double *c = pn_tableau_c(ca->tab);
+  PN_CALL(pni_interrupted(ca->ctx));
   for (int i = 0; i < ca->s; i++) {
     const size_t off = (size_t)i * ws;
     const double tau = t_hi - c[i] * h;
@@ -136,6 +138,7 @@ int pni_cadj_step_interp(pni_cadj *ca, double t_hi, double h, int nb,
 {
   const size_t w = (size_t)nb * (size_t)ca->dim, ws = (size_t)ca->max_batch * (size_t)ca->dim;
   const double *c = pn_tableau_c(ca->tab);
+  PN_CALL(pni_interrupted(ca->ctx));
   for (int i = 0; i < ca->s; i++) {
     const size_t off = (size_t)i * ws;
     const double tau = t_hi - c[i] * h;

@@ -102,10 +102,12 @@ static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, 
   room -= room / 25;
   const long n = S->hi - S->lo, c = max_checkpoints(S, batch, M, room);
   if (c < 1) {
+    char need[32];
     snprintf(buf, len,
-             "no storage fits (binomial:1 needs %.1f MB in all): use a smaller batch, fewer "
-             "labels or a larger budget",
-             (double)(other + traj_bytes(S, batch, M, PN_STORE_BINOMIAL, 1)) / 1048576.0);
+             "no storage fits (binomial:1 needs %s in all): use a smaller batch, fewer labels or "
+             "a larger budget",
+             pni_bytes_text((double)(other + traj_bytes(S, batch, M, PN_STORE_BINOMIAL, 1)), need,
+                            sizeof need));
     return;
   }
   const double steps = 1.0 + (double)pni_traj_recompute(PN_STORE_BINOMIAL, c, n) / (double)n;
@@ -131,12 +133,14 @@ static void fitting_settings(const pn_solver *S, int batch, int M, size_t room, 
 static int refuse(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind kind, long param,
                   size_t other, size_t budget, const char *what)
 {
-  const double MB = 1048576.0;
+  char all[32], traj_text[32], other_text[32], budget_text[32];
+  pni_bytes_text((double)budget, budget_text, sizeof budget_text);
+  pni_bytes_text((double)other, other_text, sizeof other_text);
   if (!with_traj)
     return pni_error(S->ctx, PN_ERR_LIMIT, __FILE__, __LINE__, __func__,
-                     "rank %d would need %.1f MB of workspaces and buffers for batch %d, more than "
-                     "%s (%.1f MB): use a smaller batch or a larger budget",
-                     S->rank, (double)other / MB, batch, what, (double)budget / MB);
+                     "rank %d would need %s of workspaces and buffers for batch %d, more than %s "
+                     "(%s): use a smaller batch or a larger budget",
+                     S->rank, other_text, batch, what, budget_text);
   if (kind == PN_STORE_AUTO) { /* nothing fitted: show the least any storage needs */
     kind = PN_STORE_BINOMIAL;
     param = 1;
@@ -145,12 +149,13 @@ static int refuse(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind
   char name[64], fits[320];
   fitting_settings(S, batch, M, budget > other ? budget - other : 0, other, fits, sizeof fits);
   return pni_error(S->ctx, PN_ERR_LIMIT, __FILE__, __LINE__, __func__,
-                   "rank %d would need %.1f MB for this gradient: trajectory %.1f MB (storage %s, "
-                   "%ld of %ld steps, batch %d) plus %.1f MB of workspaces, buffers and %d label "
-                   "jumps; that is more than %s (%.1f MB); %s",
-                   S->rank, (double)(other + traj) / MB, (double)traj / MB,
+                   "rank %d would need %s for this gradient: trajectory %s (storage %s, %ld of %ld "
+                   "steps, batch %d) plus %s of workspaces, buffers and %d label jumps; that is "
+                   "more than %s (%s); %s",
+                   S->rank, pni_bytes_text((double)(other + traj), all, sizeof all),
+                   pni_bytes_text((double)traj, traj_text, sizeof traj_text),
                    storage_text(kind, param, name, sizeof name), S->hi - S->lo, S->opts.nsteps,
-                   batch, (double)other / MB, S->nlabels, what, (double)budget / MB, fits);
+                   batch, other_text, S->nlabels, what, budget_text, fits);
 }
 
 /* Bytes of the label jumps a gradient keeps, 0 without one. */

@@ -66,14 +66,100 @@ int pni_comm_sendrecv(pn_ctx *ctx, MPI_Comm comm, const void *out, int nout, int
   return PN_OK;
 }
 
+/* ---- interrupts ---- */
+
+void pn_ctx_set_interrupt(pn_ctx *ctx, pn_interrupt_fn poll, void *user)
+{
+  if (!ctx) return;
+  ctx->interrupt = poll;
+  ctx->interrupt_user = user;
+}
+
+/* Tell every other rank that this one stops (one int each, non-blocking;
+ * received when the failure is agreed on). */
+static void announce(pn_ctx *ctx)
+{
+  static const int note = 1;
+  if (ctx->size == 1 || ctx->announce) return;
+  ctx->announce = calloc((size_t)ctx->size - 1, sizeof(MPI_Request));
+  if (!ctx->announce) return; /* the others stop at their next exchange with this rank */
+  for (int r = 0, i = 0; r < ctx->size; r++)
+    if (r != ctx->rank)
+      MPI_Isend(&note, 1, MPI_INT, r, PNI_TAG_INTERRUPT, ctx->comm, &ctx->announce[i++]);
+}
+
+/* The message of a stop asked by rank `from`'s caller. */
+static int stopped(pn_ctx *ctx, int from)
+{
+  if (from == ctx->rank)
+    return pn_ctx_fail(ctx, PN_ERR_INTERRUPTED, "interrupted at the caller's request");
+  return pn_ctx_fail(ctx, PN_ERR_INTERRUPTED, "interrupted at the request of rank %d's caller",
+                     from);
+}
+
+int pni_interrupted(pn_ctx *ctx)
+{
+  if (!ctx->interrupt) return PN_OK;
+  if (ctx->stopping) return stopped(ctx, ctx->stop_from);
+  if (ctx->interrupt(ctx->interrupt_user)) {
+    ctx->stopping = 1;
+    ctx->stop_from = ctx->rank;
+    announce(ctx);
+    return stopped(ctx, ctx->rank);
+  }
+  const double now = ctx->size > 1 ? pni_wtime() : 0.0;
+  if (ctx->size == 1 || now < ctx->next_probe) return PN_OK;
+  ctx->next_probe = now + 0.01;
+  int arrived = 0;
+  MPI_Status st;
+  if (MPI_Iprobe(MPI_ANY_SOURCE, PNI_TAG_INTERRUPT, ctx->comm, &arrived, &st) != MPI_SUCCESS ||
+      !arrived)
+    return PN_OK;
+  ctx->stopping = 1;
+  ctx->stop_from = st.MPI_SOURCE;
+  return stopped(ctx, st.MPI_SOURCE);
+}
+
+/* After a failure every rank agrees on: receive every request the ranks
+ * sent each other and complete the sends, so that none is left for a later
+ * call to find.  Collective. */
+static int settle_interrupts(pn_ctx *ctx)
+{
+  const int mine = ctx->announce != NULL;
+  int senders = 0;
+  PN_CALL(pni_comm_allreduce(ctx, &mine, &senders, 1, MPI_INT, MPI_SUM,
+                             "counting the ranks that asked to stop"));
+  for (int i = 0; i < senders - mine; i++) {
+    int note = 0;
+    COMM_CALL(ctx, "receiving a request to stop",
+              MPI_Recv(&note, 1, MPI_INT, MPI_ANY_SOURCE, PNI_TAG_INTERRUPT, ctx->comm,
+                       MPI_STATUS_IGNORE));
+  }
+  if (ctx->announce) {
+    const int rc = MPI_Waitall(ctx->size - 1, ctx->announce, MPI_STATUSES_IGNORE);
+    free(ctx->announce);
+    ctx->announce = NULL;
+    if (rc != MPI_SUCCESS) return mpi_failure(ctx, rc, "sending a request to stop", "MPI_Waitall(");
+  }
+  ctx->stopping = 0;
+  ctx->next_probe = 0.0;
+  return PN_OK;
+}
+
 int pni_agree(pn_ctx *ctx, int local_rc)
 {
-  /* Agree on the lowest failing rank and share its code and message, so that
-   * every rank returns the same error and none is left waiting. */
-  const int mine = local_rc != PN_OK ? ctx->rank : ctx->size;
-  int first = ctx->size;
-  PN_CALL(pni_comm_allreduce(ctx, &mine, &first, 1, MPI_INT, MPI_MIN, "agreeing on a status"));
-  if (first == ctx->size) return PN_OK;
+  /* Agree on the failing rank and share its code and message, so that every
+   * rank returns the same error and none is left waiting.  The origin is the
+   * lowest rank that failed of its own accord; a rank that failed only
+   * because another did (PN_ERR_REMOTE: it may hold no message of its own)
+   * is the origin only when no rank says more. */
+  const int n = ctx->size;
+  const int mine = local_rc == PN_OK ? 2 * n : local_rc == PN_ERR_REMOTE ? n + ctx->rank : ctx->rank;
+  int least = 2 * n;
+  PN_CALL(pni_comm_allreduce(ctx, &mine, &least, 1, MPI_INT, MPI_MIN, "agreeing on a status"));
+  if (least == 2 * n) return PN_OK;
+  PN_CALL(settle_interrupts(ctx));
+  const int first = least % n;
   char msg[sizeof ctx->msg];
   int code = local_rc;
   if (ctx->rank == first) memcpy(msg, ctx->msg, sizeof msg);

@@ -30,7 +30,8 @@ enum pni_tag {
   PNI_TAG_PARAREAL_ADJOINT,  /* Parareal: corrected block-end adjoints */
   PNI_TAG_NEWTON,            /* Newton: block ends and Jacobians, left to right */
   PNI_TAG_NEWTON_START,      /* Newton: the serial coarse start */
-  PNI_TAG_SCAN               /* explicit scans (scan.c) */
+  PNI_TAG_SCAN,              /* explicit scans (scan.c) */
+  PNI_TAG_INTERRUPT          /* a rank's caller asked to stop (pn_ctx_set_interrupt) */
 };
 
 /* Seconds this process has spent inside the context's MPI calls so far. */
@@ -48,9 +49,18 @@ int pni_comm_sendrecv(pn_ctx *ctx, MPI_Comm comm, const void *out, int nout, int
                       int nin, int from, MPI_Datatype type, int tag, const char *what);
 
 /* Collective: every rank passes its local status; all return the status of
- * the lowest failing rank, with that rank's message (prefixed "rank r: " on
- * the others).  PN_OK if every rank succeeded. */
+ * the lowest failing rank (a rank that passes PN_ERR_REMOTE only if all the
+ * failing ranks do), with that rank's message (prefixed "rank r: " on the
+ * others).  PN_OK if every rank succeeded.  A failure also settles the
+ * interrupt requests the ranks sent each other (every message received). */
 int pni_agree(pn_ctx *ctx, int local_rc);
+
+/* Between steps: PN_ERR_INTERRUPTED if the caller's poll says stop on this
+ * rank (then every other rank is told) or another rank's request has
+ * arrived (looked for at most every 10 ms), else PN_OK.  Once stopping, a
+ * rank keeps returning it until the call's failure is agreed on.  Not
+ * collective. */
+int pni_interrupted(pn_ctx *ctx);
 
 /* ---- Links between neighbours ---- */
 

@@ -52,6 +52,7 @@ int pn_ctx_destroy(pn_ctx **ctx)
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized && (*ctx)->comm != MPI_COMM_NULL) MPI_Comm_free(&(*ctx)->comm);
+  free((*ctx)->announce);
   free(*ctx);
   *ctx = NULL;
   return PN_OK;
@@ -81,31 +82,91 @@ static int utf8_length(const unsigned char *s)
   return n;
 }
 
-/* Messages quote what the user wrote, which may be binary garbage: control
- * characters and bytes that are not UTF-8 become '?', so that a message is
- * always one printable line. */
-static void make_printable(char *msg)
+/* The code point of the valid UTF-8 sequence of n bytes at s. */
+static unsigned code_point(const unsigned char *s, int n)
 {
-  unsigned char *s = (unsigned char *)msg;
-  while (*s) {
+  if (n == 1) return s[0];
+  unsigned c = s[0] & (0x7F >> n);
+  for (int i = 1; i < n; i++) c = (c << 6) | (s[i] & 0x3F);
+  return c;
+}
+
+/* Characters that print as nothing or as a blank, and so would make a
+ * message lie about what the input holds ("unknown key 'dim'" for a key
+ * that starts with a byte-order mark): no-break and zero-width spaces,
+ * soft hyphen, direction marks, line and paragraph separators, word joiner
+ * and invisible operators, and the byte-order mark. */
+static int invisible(unsigned c)
+{
+  return c == 0xA0 || c == 0xAD || (c >= 0x200B && c <= 0x200F) || (c >= 0x2028 && c <= 0x202F) ||
+         (c >= 0x2060 && c <= 0x2064) || c == 0xFEFF;
+}
+
+/* Messages quote what the user wrote, which may be binary garbage: control
+ * characters and bytes that are not UTF-8 become '?', invisible characters
+ * are named ("<U+FEFF byte-order mark>"), so that a message is always one
+ * printable line that shows what is there.  Copies `in` into out[cap]. */
+static void make_printable(char *out, size_t cap, const char *in)
+{
+  const unsigned char *s = (const unsigned char *)in;
+  size_t len = 0;
+  while (*s && len + 1 < cap) {
     const int n = utf8_length(s);
-    if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7F))) {
-      *s++ = '?';
+    const unsigned c = n ? code_point(s, n) : 0;
+    char shown[32];
+    if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7F))) {
+      out[len++] = '?';
+      s++;
       continue;
     }
+    if (!invisible(c)) {
+      if (len + (size_t)n >= cap) break;
+      memcpy(out + len, s, (size_t)n);
+      len += (size_t)n;
+      s += n;
+      continue;
+    }
+    const int k = snprintf(shown, sizeof shown, "<U+%04X%s>", c, c == 0xFEFF ? " byte-order mark" : "");
+    if (len + (size_t)k >= cap) break;
+    memcpy(out + len, shown, (size_t)k);
+    len += (size_t)k;
     s += n;
   }
+  out[len] = '\0';
 }
 
 static int set_message(pn_ctx *ctx, int code, const char *where, const char *fmt, va_list ap)
 {
   if (!ctx) return code;
-  int n = vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
-  if (where && n >= 0 && (size_t)n < sizeof ctx->msg)
-    snprintf(ctx->msg + n, sizeof ctx->msg - (size_t)n, " [%s]", where);
-  make_printable(ctx->msg);
+  char raw[sizeof ctx->msg];
+  int n = vsnprintf(raw, sizeof raw, fmt, ap);
+  if (where && n >= 0 && (size_t)n < sizeof raw)
+    snprintf(raw + n, sizeof raw - (size_t)n, " [%s]", where);
+  make_printable(ctx->msg, sizeof ctx->msg, raw);
   ctx->code = code;
   return code;
+}
+
+const char *pn_ctx_notes(const pn_ctx *ctx) { return ctx ? ctx->notes : ""; }
+
+void pn_ctx_clear_notes(pn_ctx *ctx)
+{
+  if (ctx) ctx->notes[0] = '\0';
+}
+
+void pni_note(pn_ctx *ctx, const char *fmt, ...)
+{
+  if (!ctx) return;
+  char raw[sizeof ctx->notes], line[sizeof ctx->notes];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(raw, sizeof raw, fmt, ap);
+  va_end(ap);
+  make_printable(line, sizeof line, raw);
+  const size_t used = strlen(ctx->notes), n = strlen(line);
+  if (used + n + 2 > sizeof ctx->notes) return;
+  memcpy(ctx->notes + used, line, n);
+  memcpy(ctx->notes + used + n, "\n", 2);
 }
 
 int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)

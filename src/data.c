@@ -476,14 +476,17 @@ int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t
            "grid [%g, %g] with %ld steps", t0, t1, nsteps);
   const double h = (t1 - t0) / (double)nsteps;
   char w[700];
+  long nmoved = 0, worst = -1, worst_m = 0;
+  double most = 0.0;
   for (int j = 0; j < ds->ntraj; j++) {
     long prev = -1;
     for (long r = ds->offset[j]; r < ds->offset[j + 1]; r++) {
       const double t = ds->time[r];
-      PN_CHECK(ctx, pni_grid_inside(t, t0, t1, h), PN_ERR_GRID,
+      PN_CHECK(ctx, pni_grid_inside(t, t0, t1, nsteps), PN_ERR_GRID,
                "%s: time %.17g lies outside the solver interval [%.17g, %.17g]",
                row_where(ds, j, r, w, sizeof w), t, t0, t1);
-      const long m = pni_grid_index(t, t0, h, nsteps);
+      double moved = 0.0;
+      const long m = pni_grid_index(t, t0, t1, nsteps, &moved);
       if (m < 0) return off_grid(ctx, ds, j, r, t0, t1, nsteps);
       PN_CHECK(ctx, r > ds->offset[j] || m == 0, PN_ERR_GRID,
                "%s: the first time %.17g is not t0 = %.17g: every trajectory needs its initial "
@@ -493,7 +496,24 @@ int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t
                "%s: times %.17g and %.17g fall on the same grid point %ld (use more steps)",
                row_where(ds, j, r, w, sizeof w), ds->time[r - 1], t, m);
       prev = m;
+      if (moved > 0.0) nmoved++;
+      if (moved > most) {
+        most = moved;
+        worst = r;
+        worst_m = m;
+      }
     }
+  }
+  if (nmoved > 0) {
+    int j = 0;
+    while (ds->offset[j + 1] <= worst) j++;
+    pni_note(ctx,
+             "%s: time %.17g was taken as the grid time t_%ld = %.17g: it lies %.2e off the "
+             "grid, more than rounding (%.1e) but within a millionth of a step; %ld time%s of "
+             "%s moved so, this one the farthest",
+             row_where(ds, j, worst, w, sizeof w), ds->time[worst], worst_m,
+             t0 + (double)worst_m * h, most, pni_grid_rounding(t0, t1), nmoved,
+             nmoved == 1 ? "" : "s", ds->source);
   }
   return PN_OK;
 }
@@ -639,8 +659,9 @@ int pn_batch_create(pn_ctx *ctx, const pn_dataset *ds, int size, double t0, pn_r
   PN_CHECK(ctx, red == PN_REDUCE_MEAN || red == PN_REDUCE_SUM, PN_ERR_ARG, "unknown reduction %d",
            (int)red);
   /* Every trajectory's first row is its initial state, at t0 (what
-   * pn_dataset_check_grid verifies on the solver's grid; here to 1e-9 of the
-   * dataset's time span, for callers that skipped it). */
+   * pn_dataset_check_grid verifies on the solver's grid; here, for callers
+   * that skipped it, to the loosest that rule can be: a millionth of the
+   * dataset's time span, one step's tolerance when N = 1, or rounding). */
   double lo = INFINITY, hi = -INFINITY;
   for (long r = 0; r < ds->nrows; r++) {
     lo = fmin(lo, ds->time[r]);
@@ -648,7 +669,10 @@ int pn_batch_create(pn_ctx *ctx, const pn_dataset *ds, int size, double t0, pn_r
   }
   char w[700];
   for (int j = 0; j < ds->ntraj; j++)
-    PN_CHECK(ctx, fabs(ds->time[ds->offset[j]] - t0) <= 1e-9 * fmax(hi - lo, 1e-300), PN_ERR_GRID,
+    PN_CHECK(ctx,
+             fabs(ds->time[ds->offset[j]] - t0) <=
+                 fmax(1e-6 * (hi - lo), pni_grid_rounding(fmin(lo, t0), fmax(hi, t0))),
+             PN_ERR_GRID,
              "%s: the first time %.17g is not t0 = %.17g", row_where(ds, j, ds->offset[j], w, sizeof w),
              ds->time[ds->offset[j]], t0);
   pn_batch *B = NULL;

@@ -1,20 +1,37 @@
 /* The step grid (grid.h). */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 
 #include "grid.h"
 
-long pni_grid_index(double t, double t0, double h, long nsteps)
+double pni_grid_rounding(double t0, double t1) { return 16.0 * DBL_EPSILON * fmax(fabs(t0), fabs(t1)); }
+
+/* The tolerance of grid membership: the rounding band, or a millionth of a
+ * step where that is wider. */
+static double tolerance(double t0, double t1, double h)
 {
-  const double x = (t - t0) / h;
-  if (!(x > -0.5 && x < (double)nsteps + 0.5)) return -1;
-  const long m = lround(x);
-  return fabs(t0 + (double)m * h - t) <= 1e-6 * h ? m : -1;
+  return fmax(pni_grid_rounding(t0, t1), 1e-6 * h);
 }
 
-int pni_grid_inside(double t, double t0, double t1, double h)
+long pni_grid_index(double t, double t0, double t1, long nsteps, double *moved)
 {
-  return t >= t0 - 1e-6 * h && t <= t1 + 1e-6 * h;
+  const double h = (t1 - t0) / (double)nsteps; /* as the solver computes it */
+  const double x = (t - t0) / h;
+  if (moved) *moved = 0.0;
+  if (!(x > -0.5 && x < (double)nsteps + 0.5)) return -1;
+  const long m = lround(x);
+  const double off = fabs(t0 + (double)m * h - t);
+  if (off > tolerance(t0, t1, h)) return -1;
+  if (moved && off > pni_grid_rounding(t0, t1)) *moved = off;
+  return m;
+}
+
+int pni_grid_inside(double t, double t0, double t1, long nsteps)
+{
+  const double tol = tolerance(t0, t1, (t1 - t0) / (double)nsteps);
+  return t >= t0 - tol && t <= t1 + tol;
 }
 
 long pni_grid_fitting_steps(const double *times, long n, double t0, double t1, long nsteps)
@@ -22,9 +39,8 @@ long pni_grid_fitting_steps(const double *times, long n, double t0, double t1, l
   long budget = 20000000;
   const long last = nsteps > LONG_MAX / 16 ? LONG_MAX : 16 * nsteps;
   for (long steps = nsteps; budget > 0; steps++) {
-    const double h = (t1 - t0) / (double)steps;
     long k = 0;
-    while (k < n && budget-- > 0 && pni_grid_index(times[k], t0, h, steps) >= 0) k++;
+    while (k < n && budget-- > 0 && pni_grid_index(times[k], t0, t1, steps, NULL) >= 0) k++;
     if (k == n) return steps;
     if (steps == last) break;
   }

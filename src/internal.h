@@ -17,6 +17,10 @@
 int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *func,
               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Add a line to ctx's notes (pn_ctx_notes): something a call that succeeds
+ * wants the caller to know.  Lines beyond the notes' room are dropped. */
+void pni_note(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Return code with a formatted message unless cond holds. */
 #define PN_CHECK(ctx, cond, code, ...)                                              \
   do {                                                                              \
@@ -47,6 +51,10 @@ int pni_error(pn_ctx *ctx, int code, const char *file, int line, const char *fun
 
 /* Allocation helpers: zeroed, overflow-checked; on failure record PN_ERR_MEM. */
 int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what);
+
+/* A byte count for messages, in a unit that shows it: "512 bytes",
+ * "12.5 KB", "2441.5 MB" (powers of 1024).  Writes into buf; returns buf. */
+const char *pni_bytes_text(double bytes, char *buf, size_t n);
 
 /* Seconds from a monotonic clock. */
 double pni_wtime(void);

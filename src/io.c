@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ctx_impl.h"
+#include "grid.h"
 #include "internal.h"
 #include "pinode/io.h"
 #include "text.h"
@@ -34,13 +35,20 @@ static int parse_double(const char *s, double *x)
   return *end == '\0' || *end == '#';
 }
 
-static int parse_numbers(pn_ctx *ctx, pni_lines *r, long expect, double **x_out, size_t *n_out)
+/* The numbers of r into *x_out (and, with lines_out, the line of each). */
+static int parse_numbers(pn_ctx *ctx, pni_lines *r, long expect, double **x_out, size_t *n_out,
+                         long **lines_out)
 {
   /* Count first, so that the allocation is bounded by the file's size
    * (blank lines cost no memory). */
   const char *path = r->path;
   double *x = NULL;
+  long *at = NULL;
   PN_CALL(pni_calloc(ctx, pni_lines_content(r), sizeof(double), &x, path));
+  if (lines_out && pni_calloc(ctx, pni_lines_content(r), sizeof(long), &at, path) != PN_OK) {
+    free(x);
+    return PN_ERR_MEM;
+  }
   size_t n = 0;
   char *s;
   while ((s = pni_lines_next(r))) {
@@ -49,25 +57,32 @@ static int parse_numbers(pn_ctx *ctx, pni_lines *r, long expect, double **x_out,
     double v;
     if (!parse_double(s, &v)) {
       free(x);
+      free(at);
       return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s:%ld: expected one number, found '%.40s'", path,
                          line, s);
     }
     if (!isfinite(v)) {
       free(x);
+      free(at);
       return pn_ctx_fail(ctx, PN_ERR_NONFINITE, "%s:%ld: value %s is not finite", path, line, s);
     }
+    if (at) at[n] = line;
     x[n++] = v;
   }
   if (expect >= 0 && n != (size_t)expect) {
     free(x);
+    free(at);
     return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: found %zu numbers, expected %ld", path, n, expect);
   }
   if (n == 0) {
     free(x);
+    free(at);
     x = NULL;
+    at = NULL;
   }
   *x_out = x;
   *n_out = n;
+  if (lines_out) *lines_out = at;
   return PN_OK;
 }
 
@@ -77,8 +92,62 @@ int pn_read_numbers(pn_ctx *ctx, const char *path, long expect, double **x_out, 
   *x_out = NULL;
   *n_out = 0;
   PN_CALL(pni_lines_read(ctx, path, MAX_FILE_BYTES, &r));
-  const int rc = parse_numbers(ctx, &r, expect, x_out, n_out);
+  const int rc = parse_numbers(ctx, &r, expect, x_out, n_out, NULL);
   pni_lines_free(&r);
+  return rc;
+}
+
+/* times.txt: every label time on the grid of meta.txt, checked here where
+ * the file and line are known (the solver would only know label k). */
+static int read_times(pn_ctx *ctx, const char *path, pn_problem *p)
+{
+  pni_lines r;
+  size_t n = 0;
+  long *lines = NULL;
+  PN_CALL(pni_lines_read(ctx, path, MAX_FILE_BYTES, &r));
+  int rc = parse_numbers(ctx, &r, -1, &p->times, &n, &lines);
+  pni_lines_free(&r);
+  PN_CALL(rc);
+  if (n > (size_t)INT_MAX / 2) rc = pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: too many label times", path);
+  p->nlabels = (int)n;
+  const double t0 = p->t0, t1 = p->t1, h = (t1 - t0) / (double)p->steps;
+  long nmoved = 0, worst = -1;
+  double most = 0.0;
+  for (size_t k = 0; rc == PN_OK && k < n; k++) {
+    const double t = p->times[k], fromt0 = (t - t0) / h;
+    double moved = 0.0;
+    if (!pni_grid_inside(t, t0, t1, p->steps)) {
+      rc = pn_ctx_fail(ctx, PN_ERR_GRID,
+                       "%s:%ld: label time %.17g lies outside [t0, t1] = [%.17g, %.17g] of "
+                       "meta.txt",
+                       path, lines[k], t, t0, t1);
+    } else if (pni_grid_index(t, t0, t1, p->steps, &moved) < 0) {
+      const long fit = pni_grid_fitting_steps(p->times, (long)n, t0, t1, p->steps);
+      char hint[160] = "no step count up to 16x this one puts every label time on the grid";
+      if (fit > 0)
+        snprintf(hint, sizeof hint, "steps %ld in meta.txt (h = %.17g) would put every label "
+                                    "time on the grid", fit, (t1 - t0) / (double)fit);
+      const long m = lround(fromt0);
+      rc = pn_ctx_fail(ctx, PN_ERR_GRID,
+                       "%s:%ld: label time %.17g is not on the grid t_n = %.17g + n*%.17g of "
+                       "meta.txt (steps %ld; nearest t_%ld = %.17g); %s",
+                       path, lines[k], t, t0, h, p->steps, m, t0 + (double)m * h, hint);
+    } else if (moved > most) {
+      most = moved;
+      worst = (long)k;
+    }
+    nmoved += moved > 0.0;
+  }
+  if (rc == PN_OK && nmoved > 0) {
+    const long m = lround((p->times[worst] - t0) / h);
+    pni_note(ctx,
+             "%s:%ld: label time %.17g was taken as the grid time t_%ld = %.17g: it lies %.2e "
+             "off the grid, more than rounding (%.1e) but within a millionth of a step; %ld "
+             "label time%s moved so, this one the farthest",
+             path, lines[worst], p->times[worst], m, t0 + (double)m * h, most,
+             pni_grid_rounding(t0, t1), nmoved, nmoved == 1 ? "" : "s");
+  }
+  free(lines);
   return rc;
 }
 
@@ -256,10 +325,8 @@ int pn_problem_read(pn_ctx *ctx, const char *dir, pn_problem **out)
   p->nparam = (int)P;
   PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("theta.txt"), P, &p->theta, &n));
   PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("z0.txt"), BD, &p->z0, &n));
-  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("times.txt"), -1, &p->times, &n));
-  PN_CHECK_GOTO(rc, ctx, n <= (size_t)INT_MAX / 2, PN_ERR_PARSE, "%s: too many label times", path);
-  p->nlabels = (int)n;
-  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("targets.txt"), (long)n * BD, &p->targets, &n));
+  PN_CALL_GOTO(rc, read_times(ctx, PATH("times.txt"), p));
+  PN_CALL_GOTO(rc, pn_read_numbers(ctx, PATH("targets.txt"), (long)p->nlabels * BD, &p->targets, &n));
 #undef PATH
   *out = p;
   return PN_OK;

@@ -92,9 +92,9 @@ int pni_loss_bind(const pn_loss *loss, pn_ctx *ctx, double t0, double t1, long n
   const double h = (t1 - t0) / (double)nsteps;
   for (int k = 0; k < loss->nlabels; k++) {
     const double t = loss->times[k];
-    PN_CHECK(ctx, pni_grid_inside(t, t0, t1, h), PN_ERR_GRID,
+    PN_CHECK(ctx, pni_grid_inside(t, t0, t1, nsteps), PN_ERR_GRID,
              "label %d at t = %.17g lies outside the interval [%.17g, %.17g]", k, t, t0, t1);
-    steps_out[k] = pni_grid_index(t, t0, h, nsteps);
+    steps_out[k] = pni_grid_index(t, t0, t1, nsteps, NULL);
     if (steps_out[k] >= 0) continue;
     const long m = lround((t - t0) / h);
     const long fit = pni_grid_fitting_steps(loss->times, loss->nlabels, t0, t1, nsteps);

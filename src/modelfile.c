@@ -14,7 +14,8 @@
 #include "text.h"
 
 #define MAGIC "pinode-model"
-#define VERSION 1
+#define VERSION 2          /* with a checksum on the end line */
+#define VERSION_UNCHECKED 1 /* before the checksum: still read */
 #define MAX_KEY 63
 #define MAX_VALUE 4095
 #define MAX_FILE_BYTES ((size_t)1 << 30)
@@ -430,11 +431,29 @@ int pn_modelfile_get_mlp(pn_modelfile *mf, pn_mlp_spec *spec_out, const double *
 
 /* ---- writing and reading ------------------------------------------------ */
 
+/* CRC-32 (reflected polynomial 0xEDB88320, as zlib's crc32) of n more bytes
+ * after a running value crc (0 to start). */
+static uint32_t crc32_update(uint32_t crc, const char *s, size_t n)
+{
+  crc = ~crc;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= (unsigned char)s[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+/* The checksum of a line's content and its '\n'. */
+static uint32_t crc32_line(uint32_t crc, const char *line, size_t n)
+{
+  return crc32_update(crc32_update(crc, line, n), "\n", 1);
+}
+
 int pn_modelfile_write(const pn_modelfile *mf, const char *path)
 {
   if (!mf) return PN_ERR_ARG;
   PN_CHECK(mf->ctx, path, PN_ERR_ARG, "NULL path");
-  size_t cap = 64;
+  size_t cap = 80;
   for (int i = 0; i < mf->nentries; i++)
     cap += strlen(mf->entries[i].key) + strlen(mf->entries[i].value) + 2;
   for (int i = 0; i < mf->narrays; i++) cap += strlen(mf->arrays[i].name) + 40 + 26 * mf->arrays[i].n;
@@ -449,7 +468,8 @@ int pn_modelfile_write(const pn_modelfile *mf, const char *path)
     len += (size_t)snprintf(buf + len, cap - len, "array %s %zu\n", a->name, a->n);
     for (size_t j = 0; j < a->n; j++) len += (size_t)snprintf(buf + len, cap - len, "%.17g\n", a->x[j]);
   }
-  len += (size_t)snprintf(buf + len, cap - len, "end\n");
+  /* Every line ends in '\n': the checksum of the lines is that of the text. */
+  len += (size_t)snprintf(buf + len, cap - len, "end crc32 %08" PRIx32 "\n", crc32_update(0, buf, len));
   const int rc = pn_write_file_atomic(mf->ctx, path, buf, len);
   free(buf);
   return rc;
@@ -458,15 +478,47 @@ int pn_modelfile_write(const pn_modelfile *mf, const char *path)
 typedef struct reader {
   pn_modelfile *mf;
   pni_lines lines;
-  long line; /* of the line being parsed */
+  long line;          /* of the line being parsed */
+  uint32_t crc, before; /* checksum of the lines so far, and before the last one */
 } reader;
 
-/* Next line (NUL-terminated in place, '\r' stripped), or NULL at the end. */
+/* Next line (NUL-terminated in place, '\r' stripped), or NULL at the end;
+ * its content enters the checksum before anyone parses it in place. */
 static char *next_line(reader *r)
 {
   char *s = pni_lines_next(&r->lines);
   r->line = r->lines.line;
+  r->before = r->crc;
+  if (s) r->crc = crc32_line(r->crc, s, strlen(s));
   return s;
+}
+
+/* The end line ("end" of version 1, "end crc32 X" of version 2) against the
+ * checksum of every line before it. */
+static int check_end(reader *r, int version, const char *s)
+{
+  pn_modelfile *mf = r->mf;
+  if (version == VERSION_UNCHECKED) {
+    PN_CHECK(mf->ctx, strcmp(s, "end") == 0, PN_ERR_PARSE,
+             "%s:%ld: version %d files end with 'end' alone, found '%.40s'", mf->path, r->line,
+             VERSION_UNCHECKED, s);
+    return PN_OK;
+  }
+  unsigned long said = 0;
+  char *rest = NULL;
+  int ok = strncmp(s, "end crc32 ", 10) == 0 && strlen(s) == 18;
+  if (ok) said = strtoul(s + 10, &rest, 16);
+  ok = ok && *rest == '\0' && strspn(s + 10, "0123456789abcdefABCDEF") == 8;
+  PN_CHECK(mf->ctx, ok, PN_ERR_PARSE,
+           "%s:%ld: expected the end line 'end crc32 XXXXXXXX' (8 hexadecimal digits), found "
+           "'%.40s'",
+           mf->path, r->line, s);
+  PN_CHECK(mf->ctx, (uint32_t)said == r->before, PN_ERR_PARSE,
+           "%s:%ld: checksum mismatch: the lines before the end line give crc32 %08" PRIx32
+           ", the end line says %08lx: the file was changed or damaged after it was written "
+           "(see docs/formats.md to edit a model file on purpose)",
+           mf->path, r->line, r->before, said);
+  return PN_OK;
 }
 
 static int read_array(reader *r, char *rest)
@@ -535,13 +587,14 @@ static int parse(reader *r)
   PN_CHECK(mf->ctx, s && sscanf(s, MAGIC " %d %c", &version, &extra) == 1, PN_ERR_PARSE,
            "%s:1: not a pinode model file (the first line must be '" MAGIC " %d')", mf->path,
            VERSION);
-  PN_CHECK(mf->ctx, version == VERSION, PN_ERR_PARSE,
-           "%s:1: format version %d, but this pinode reads version %d", mf->path, version,
-           VERSION);
+  PN_CHECK(mf->ctx, version == VERSION || version == VERSION_UNCHECKED, PN_ERR_PARSE,
+           "%s:1: format version %d, but this pinode reads versions %d and %d", mf->path,
+           version, VERSION_UNCHECKED, VERSION);
   while ((s = next_line(r))) {
     while (*s == ' ' || *s == '\t') s++;
     if (*s == '\0' || *s == '#') continue;
-    if (strcmp(s, "end") == 0) {
+    if (strncmp(s, "end", 3) == 0 && (s[3] == '\0' || s[3] == ' ')) {
+      PN_CALL(check_end(r, version, s));
       for (char *t; (t = next_line(r));)
         PN_CHECK(mf->ctx, t[strspn(t, " \t")] == '\0', PN_ERR_PARSE,
                  "%s:%ld: text after 'end'", mf->path, r->line);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "gemm.h"
 #include "internal.h"
 #include "step.h"
@@ -90,6 +91,7 @@ static int stages(pni_stepper *st, double t, double h, int nb, const double *z,
   const size_t w = (size_t)nb * (size_t)(1 + mode->ntan) * (size_t)st->dim, ws = st->ws;
   const double *A = pn_tableau_a(st->tab), *c = pn_tableau_c(st->tab);
   double *Ybase = mode->Ydst ? mode->Ydst : st->Y;
+  PN_CALL(pni_interrupted(st->ctx)); /* every step starts here: the caller may stop it */
   for (int i = 0; i < s; i++) {
     if (st->row_zero[i] && !mode->Ydst) {
       st->Yp[i] = z;
@@ -173,6 +175,7 @@ static int adjoint_stages(pni_stepper *st, double t, double h, int nb, const dou
   const int s = st->s;
   const size_t w = (size_t)nb * (size_t)st->dim, ws = st->ws;
   const double *A = pn_tableau_a(st->tab), *b = pn_tableau_b(st->tab), *c = pn_tableau_c(st->tab);
+  PN_CALL(pni_interrupted(st->ctx)); /* every adjoint step passes here */
   for (int i = s - 1; i >= 0; i--) {
     /* k̄_i = h b_i λ + Σ_{j>i} h a_ji Ȳ_j */
     double *kbar = st->acc, *Ybar = st->Ybar + (size_t)i * ws;

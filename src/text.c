@@ -74,6 +74,12 @@ int pni_lines_read(pn_ctx *ctx, const char *path, size_t max_bytes, pni_lines *o
   memset(out, 0, sizeof *out);
   out->path = path;
   PN_CALL(pn_read_file_bcast(ctx, path, max_bytes, &out->text, &out->len));
+  /* A UTF-8 byte-order mark, which some editors and spreadsheets write at
+   * the start of a file, is not part of the first line. */
+  if (out->len >= 3 && memcmp(out->text, "\xEF\xBB\xBF", 3) == 0) {
+    out->len -= 3;
+    memmove(out->text, out->text + 3, out->len + 1);
+  }
   const char *nul = memchr(out->text, '\0', out->len);
   if (!nul) return PN_OK;
   long line = 1;

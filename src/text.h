@@ -20,7 +20,7 @@ typedef struct pni_lines {
 } pni_lines;
 
 /* Read `path` (at most max_bytes) on rank 0 and share it with every rank of
- * ctx.  PN_ERR_PARSE "path:line: binary data (a NUL byte)" if it holds one;
+ * ctx, without a UTF-8 byte-order mark it may start with.  PN_ERR_PARSE "path:line: binary data (a NUL byte)" if it holds one;
  * the errors of pn_read_file_bcast otherwise.  Collective on ctx. */
 int pni_lines_read(pn_ctx *ctx, const char *path, size_t max_bytes, pni_lines *out);
 void pni_lines_free(pni_lines *r);

@@ -1,6 +1,7 @@
 /* Small shared helpers: allocation, clocks, memory, the RNG. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,14 @@ int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char
     return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory allocating %.1f MB for %s",
                        (double)count * (double)size / 1048576.0, what);
   return PN_OK;
+}
+
+const char *pni_bytes_text(double bytes, char *buf, size_t n)
+{
+  if (bytes < 1024.0) snprintf(buf, n, "%.0f bytes", bytes);
+  else if (bytes < 1048576.0) snprintf(buf, n, "%.1f KB", bytes / 1024.0);
+  else snprintf(buf, n, "%.1f MB", bytes / 1048576.0);
+  return buf;
 }
 
 double pni_wtime(void)

@@ -103,6 +103,23 @@ PN_EXPORT int pn_ctx_last_code(const pn_ctx *ctx);
 PN_EXPORT void pn_ctx_clear_error(pn_ctx *ctx);
 
 /**
+ * @brief What calls on this context noted without failing, one line each ("" if nothing): e.g.
+ * that pn_dataset_check_grid() or pn_problem_read() took times that were off the step grid by
+ * more than rounding as the grid times next to them.
+ * @param[in] ctx  the context
+ * @return the notes, owned by the context, kept until pn_ctx_clear_notes(); "" for a NULL ctx.
+ * Not collective.
+ */
+PN_EXPORT const char *pn_ctx_notes(const pn_ctx *ctx);
+
+/**
+ * @brief Forget the notes.
+ * @param[in,out] ctx  the context (NULL: nothing)
+ * Not collective.
+ */
+PN_EXPORT void pn_ctx_clear_notes(pn_ctx *ctx);
+
+/**
  * @brief Record a failure of the caller's own code (a callback's wrapper, a program) in the
  * context, printf-style, so that it reads as the library's: pn_ctx_last_error() then returns
  * the message (non-printable bytes replaced by '?', cut at 1023 bytes) and pn_ctx_last_code()
@@ -117,6 +134,34 @@ PN_EXPORT int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /**
+ * @brief A caller's request to stop the solver call that is running: return
+ * nonzero to stop.  Called between the steps of every solver call, so keep
+ * it cheap (e.g. read a flag a signal handler sets); it must not call pinode
+ * or MPI on the context's communicator.
+ */
+typedef int (*pn_interrupt_fn)(void *user);
+
+/**
+ * @brief Let the caller stop running solver calls (pn_solver_gradient(), pn_solver_loss(),
+ * pn_solver_forward(), ...) within a bounded time, as a batch system's time limit needs.
+ *
+ * Every rank polls @p poll before each step of its sweeps (forward, adjoint, recomputation,
+ * coarse and tangent steps); a rank whose poll says stop tells every other rank, and each of them
+ * looks for that message between its steps at least every 10 ms.  So every rank leaves its sweep
+ * within one step and 10 ms of the first request (a rank waiting for a neighbour is released by
+ * the neighbour's stop), and the call returns PN_ERR_INTERRUPTED on every rank, its message
+ * naming the rank whose caller asked (unless another error came first).  The call's results are
+ * then undefined; the context and the solver stay usable.  A request made while no call runs is
+ * seen by the next call's first step.
+ *
+ * @param[in,out] ctx   the context (NULL: nothing)
+ * @param[in]     poll  the caller's poll; NULL removes it.  Set the same (or NULL) on every rank.
+ * @param[in]     user  passed to @p poll, borrowed
+ * Not collective.
+ */
+PN_EXPORT void pn_ctx_set_interrupt(pn_ctx *ctx, pn_interrupt_fn poll, void *user);
+
+/**
  * @brief Agree on a status across the context's ranks.
  *
  * One MPI_Allreduce, and two broadcasts when a rank failed, so that every rank takes the same
@@ -125,9 +170,11 @@ PN_EXPORT int pn_ctx_fail(pn_ctx *ctx, int code, const char *fmt, ...)
  * @param[in,out] ctx       the context; on a rank that did not fail first, its message becomes
  *                          that of the lowest failing rank r, prefixed "rank r: " (that rank
  *                          keeps its own)
- * @param[in]     local_rc  this rank's status (PN_OK or a pn_error_code)
+ * @param[in]     local_rc  this rank's status (PN_OK or a pn_error_code; PN_ERR_REMOTE: it
+ *                          failed because another rank did)
  * @return PN_OK if every rank passed PN_OK; otherwise, on every rank, the code of the lowest
- *         failing rank; PN_ERR_MPI if the agreement itself failed.
+ *         failing rank, where a rank that passed PN_ERR_REMOTE counts only if every failing rank
+ *         did; PN_ERR_MPI if the agreement itself failed.
  * Collective on ctx: every rank must call it.
  */
 PN_EXPORT int pn_ctx_agree(pn_ctx *ctx, int local_rc);

@@ -167,8 +167,10 @@ PN_EXPORT int pn_dataset_scale(pn_ctx *ctx, pn_dataset *ds, double factor);
 /**
  * @brief Check a dataset against a solver grid t_n = t0 + n (t1 − t0)/N: every trajectory has
  * a row at t0 (its initial state) and every time lies in [t0, t1] on the grid, at most one row
- * per grid point.
- * @param[in] ctx     context for errors
+ * per grid point.  On the grid means within rounding of a grid time (16 ε·max(|t0|, |t1|),
+ * whatever N), or within a millionth of a step, when the time is taken as that grid time and a
+ * note says so (pn_ctx_notes(): how many, and the farthest with its file, line and distance).
+ * @param[in] ctx     context for errors and notes
  * @param[in] ds      the dataset
  * @param[in] t0, t1  the interval, finite, t0 < t1
  * @param[in] nsteps  N ≥ 1

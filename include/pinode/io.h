@@ -40,7 +40,9 @@ typedef struct pn_problem {
  * @param[out] out  the new problem, to destroy with pn_problem_destroy(); NULL on failure
  * @return PN_OK; PN_ERR_ARG for a NULL argument; PN_ERR_IO (a missing or unreadable file, or
  *         not a regular file); PN_ERR_PARSE (the message names the file, the line and what was
- *         expected); PN_ERR_NONFINITE; PN_ERR_LIMIT (a file over 1 GiB); PN_ERR_MEM; PN_ERR_MPI.
+ *         expected); PN_ERR_NONFINITE; PN_ERR_GRID (a label time of times.txt off the grid of
+ *         meta.txt, by the rule of pn_dataset_check_grid(); times moved onto it are noted in
+ *         pn_ctx_notes()); PN_ERR_LIMIT (a file over 1 GiB); PN_ERR_MEM; PN_ERR_MPI.
  *         The same on every rank.
  * Collective on ctx: rank 0 reads, every rank parses.
  */

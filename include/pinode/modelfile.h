@@ -6,11 +6,20 @@
  *
  * Format (UTF-8 text, one item a line):
  *
- *     pinode-model 1               magic and format version (first line)
+ *     pinode-model 2               magic and format version (first line)
  *     # comment                    ignored, anywhere
  *     KEY VALUE...                 a header entry; KEY is [a-z][a-z0-9_.]*, VALUE the rest
  *     array NAME COUNT             then COUNT lines of one number each (%.17g; nan/inf allowed)
- *     end                          last line: a truncated file is detected
+ *     end crc32 1a2b3c4d           last line: a truncated file is detected, and a changed
+ *                                  byte by the checksum
+ *
+ * The checksum is the CRC-32 (that of zlib and of Python's zlib.crc32) of
+ * the lines before the end line, each followed by one '\n' (so that CRLF
+ * line ends do not change it).  A file whose checksum does not match is
+ * refused.  Files of version 1, written before the checksum, end with "end"
+ * alone and are still read: their truncation is still detected, a changed
+ * digit is not.  A file edited on purpose can be made a version-1 file
+ * (first line "pinode-model 1", last line "end").
  *
  * A model file holds the MLP (keys kind, dim, hidden, activation, time_input,
  * nparam and the array theta; see pn_modelfile_set_mlp()) plus whatever the

@@ -11,7 +11,7 @@ from conftest import BENCH_DIR
 
 def program_gradient(run_program, shared_tmp, name, *options):
     out = shared_tmp / ("gradient-%s%s" % (name, "".join(options).replace(":", "-")))
-    run_program("gradient", "--quiet", *options, BENCH_DIR / name, out)
+    run_program("gradient", "--quiet", "--force", *options, BENCH_DIR / name, out)
     return (float(np.loadtxt(out / "loss.txt")), np.loadtxt(out / "grad_theta.txt", ndmin=1),
             np.loadtxt(out / "grad_z0.txt", ndmin=1))
 

@@ -29,6 +29,10 @@ int cmd_gradcheck(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv); /* cmd_gra
 /* Print on rank 0 only. */
 void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Print (rank 0, stderr) and forget what library calls noted without
+ * failing (pn_ctx_notes): "pinode: note: ..." a line. */
+void cli_print_notes(pn_ctx *ctx);
+
 /* Report a failed library call on rank 0 ("pinode <cmd>: <message>") and
  * return the exit status for it. */
 int cli_fail(pn_ctx *ctx, const char *cmd, int rc);

@@ -1,4 +1,5 @@
 /* pinode gradient DIR OUTDIR: loss and exact gradients of a problem directory. */
+#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ static void usage(pn_ctx *ctx)
             "                     more than X over the horizon (default 1e6)\n"
             "  --exact-distance   with parareal or newton: also compute the exact\n"
             "                     (pipeline) gradient and print the distance to it\n"
+            "  --force            write into OUTDIR even if it exists and is not empty\n"
+            "                     (its loss.txt, grad_theta.txt, grad_z0.txt are replaced)\n"
             "  --quiet            print nothing on success\n"
             "  -h, --help         this text\n");
 }
@@ -146,7 +149,42 @@ static int distance_to_exact(pn_ctx *ctx, const cli_setup *s, double loss, const
   return rc;
 }
 
-/* An option's integer >= 1 into *out; else a message naming it, and 0. */
+/* OUTDIR, as train and predict treat theirs: an existing one that is not
+ * empty is refused before anything is computed, unless --force.  Collective. */
+static int check_outdir(pn_ctx *ctx, const char *outdir, int force)
+{
+  int rc = PN_OK;
+  DIR *d = pn_ctx_rank(ctx) == 0 && !force ? opendir(outdir) : NULL;
+  for (struct dirent *e; d && rc == PN_OK && (e = readdir(d));)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      rc = pn_ctx_fail(ctx, PN_ERR_IO,
+                       "OUTDIR %s exists and is not empty (it holds %s); nothing was computed or "
+                       "overwritten: choose another OUTDIR, or pass --force to replace its "
+                       "results",
+                       outdir, e->d_name);
+  if (d) closedir(d);
+  return pn_ctx_agree(ctx, rc);
+}
+
+/* A loss or gradient that overflowed is an error, as in training: the
+ * states stayed finite (the solver checks them) but the squared error or
+ * its derivative did not.  Not collective (the values are the same on
+ * every rank). */
+static int check_finite(pn_ctx *ctx, double loss, const double *grad, size_t np, size_t nz)
+{
+  if (!isfinite(loss))
+    return pn_ctx_fail(ctx, PN_ERR_NONFINITE,
+                       "the loss is %g: the squared error overflowed (states and targets far "
+                       "apart, or huge); nothing was written",
+                       loss);
+  for (size_t i = 0; i < np + nz; i++)
+    if (!isfinite(grad[i]))
+      return pn_ctx_fail(ctx, PN_ERR_NONFINITE, "%s[%zu] is %g: the gradient overflowed; nothing "
+                                                "was written",
+                         i < np ? "dL/dtheta" : "dL/dz0", i < np ? i : i - np, grad[i]);
+  return PN_OK;
+}
+
 /* --parallel auto: the layout the model predicts fastest for DIR on these
  * ranks, into *opts (gradients by other methods than the discrete
  * multi-point adjoint leave only the pipeline and batch groups). */
@@ -161,6 +199,7 @@ static int choose_layout(MPI_Comm comm, pn_ctx *ctx, const char *dir, int iterat
   return rc;
 }
 
+/* An option's integer >= 1 into *out; else a message naming it, and 0. */
 static int count_option(pn_ctx *ctx, const char *name, const char *text, int *out)
 {
   long v = 0;
@@ -196,13 +235,14 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
                                            {"newton-start", required_argument, NULL, 'W'},
                                            {"newton-growth", required_argument, NULL, 'Y'},
                                            {"exact-distance", no_argument, NULL, 'E'},
+                                           {"force", no_argument, NULL, 'F'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   pn_adjoint_kind adjoint = PN_ADJOINT_DISCRETE;
   pn_sweep_mode mode = PN_SWEEP_MULTI;
   pn_solver_opts opts;
   pn_solver_opts_default(&opts);
-  int quiet = 0, c, exact_distance = 0, auto_layout = 0;
+  int quiet = 0, c, exact_distance = 0, auto_layout = 0, force = 0;
   const char *refdir = NULL, *json = NULL;
   int repeat = 0, storage_given = 0;
   size_t budget = 0;
@@ -291,6 +331,9 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
     case 'E':
       exact_distance = 1;
       break;
+    case 'F':
+      force = 1;
+      break;
     case 'h':
       usage(ctx);
       return 0;
@@ -315,8 +358,8 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   const char *dir = argv[optind], *outdir = argv[optind + 1];
   cli_setup s;
   memset(&s, 0, sizeof s);
-  int rc = PN_OK;
-  if (auto_layout)
+  int rc = check_outdir(ctx, outdir, force);
+  if (rc == PN_OK && auto_layout)
     rc = choose_layout(comm, ctx, dir, adjoint == PN_ADJOINT_DISCRETE && mode == PN_SWEEP_MULTI,
                        quiet, &opts);
   if (rc == PN_OK) rc = cli_setup_problem(ctx, dir, &opts, &s);
@@ -332,6 +375,7 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
       rc = pn_solver_gradient_method(s.solver, adjoint, mode, p->theta, p->batch, p->z0, s.loss,
                                      &loss, grad, grad + np);
     if (rc == PN_ERR_LIMIT && budget > 0) cli_budget_note(ctx, budget, s.solver);
+    if (rc == PN_OK) rc = check_finite(ctx, loss, grad, np, nz);
     const double elapsed = MPI_Wtime() - t;
     int wrc = PN_OK;
     if (rc == PN_OK && pn_ctx_rank(ctx) == 0) {

@@ -95,7 +95,8 @@ static int load_model(pn_ctx *ctx, const char *path, int dim, loaded *L)
   return pn_model_create_mlp(ctx, &spec, &L->model);
 }
 
-/* Initial states from a CSV: the first row of each trajectory, at t0. */
+/* Initial states from a CSV: the first row of each trajectory, at t0 (by
+ * the grid's own rule: pn_dataset_check_grid on those rows). */
 static int load_initial(pn_ctx *ctx, const char *path, const pn_solver_opts *so, int dim,
                         double scale, pn_dataset **out)
 {
@@ -103,14 +104,18 @@ static int load_initial(pn_ctx *ctx, const char *path, const pn_solver_opts *so,
   const pn_dataset *ds = *out;
   if (ds->dim != dim)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "%s has D = %d, the model %d", path, ds->dim, dim);
-  const double h = (so->t1 - so->t0) / (double)so->nsteps;
+  pn_dataset *first = NULL;
+  CLI_TRY(pn_dataset_create(ctx, dim, ds->ntraj, 1, &first));
+  snprintf(first->source, sizeof first->source, "%s", ds->source);
   for (int j = 0; j < ds->ntraj; j++) {
-    const long r = ds->offset[j];
-    if (fabs(ds->time[r] - so->t0) > 1e-6 * h)
-      return pn_ctx_fail(ctx, PN_ERR_GRID,
-                         "%s:%ld: trajectory %ld starts at t = %.17g, not at solver.t0 = %.17g",
-                         path, ds->line[r], ds->traj_id[j], ds->time[r], so->t0);
+    first->traj_id[j] = ds->traj_id[j];
+    first->time[j] = ds->time[ds->offset[j]];
+    first->line[j] = ds->line[ds->offset[j]];
   }
+  const int rc = pn_dataset_check_grid(ctx, first, so->t0, so->t1, so->nsteps);
+  pn_dataset_destroy(&first);
+  cli_print_notes(ctx);
+  CLI_TRY(rc);
   return pn_dataset_scale(ctx, *out, scale);
 }
 

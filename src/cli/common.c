@@ -27,6 +27,17 @@ int cli_fail(pn_ctx *ctx, const char *cmd, int rc)
   return 1;
 }
 
+void cli_print_notes(pn_ctx *ctx)
+{
+  const char *s = pn_ctx_notes(ctx);
+  while (pn_ctx_rank(ctx) == 0 && *s) {
+    const size_t n = strcspn(s, "\n");
+    fprintf(stderr, "pinode: note: %.*s\n", (int)n, s);
+    s += n + (s[n] == '\n');
+  }
+  pn_ctx_clear_notes(ctx);
+}
+
 int cli_membuf_open(pn_ctx *ctx, cli_membuf *m, const char *path)
 {
   m->text = NULL;
@@ -51,6 +62,7 @@ int cli_setup_problem(pn_ctx *ctx, const char *dir, const pn_solver_opts *base, 
 {
   memset(out, 0, sizeof *out);
   int rc = pn_problem_read(ctx, dir, &out->problem);
+  cli_print_notes(ctx);
   if (rc != PN_OK) return rc;
   const pn_problem *p = out->problem;
   if ((rc = pn_model_create_mlp(ctx, &p->spec, &out->model)) != PN_OK) return rc;

@@ -102,7 +102,7 @@ static const key keys[] = {
      "an integer 1..100000", "RK4 steps per observation interval of the ground truth (generators only)"},
     {"data", "seed", T_U64, F(data_seed), "1", 0, 0, 0, NULL, NULL, "an integer 0..2^64-1",
      "seed of generated initial states and noise, and of the validation split"},
-    {"data", "validation", T_REAL, F(validation), "0.25", 0, 1, 0, NULL, NULL,
+    {"data", "validation", T_REAL, F(validation), "0.25", 0, 1, 2, NULL, NULL,
      "a number in [0, 1), leaving >= 1 training trajectory",
      "fraction of trajectories held out for validation"},
     {"data", "scale", T_REAL, F(scale), "1", 0, BIG, 1, NULL, NULL, "a number > 0",
@@ -273,6 +273,19 @@ static int in_range(const key *k, double x)
   return lo_ok && hi_ok;
 }
 
+/* "is not a number in (0, 1e+15]" / "is not an integer in 1..100": the range
+ * of a T_REAL or T_INT key, bounds included, so that a value refused for
+ * being too large says how large it may be. */
+static const char *range_text(const key *k, char *buf, size_t n)
+{
+  if (k->type == T_INT)
+    snprintf(buf, n, "is not an integer in %.0f..%.0f", k->lo, k->hi);
+  else
+    snprintf(buf, n, "is not a number in %c%g, %g%c", (k->open & 1) ? '(' : '[', k->lo, k->hi,
+             (k->open & 2) ? ')' : ']');
+  return buf;
+}
+
 /* Space- or comma-separated words of s into a copy; returns the count. */
 static int words(const char *s, char *copy, size_t cap, char **w, int max)
 {
@@ -361,7 +374,8 @@ static int parse_value(pn_ctx *ctx, const key *k, const origin *o, const char *s
     if (k->word && strcmp(s, k->word) == 0) {
       v = -1;
     } else if (!parse_int(s, &v) || !in_range(k, (double)v)) {
-      return value_error(ctx, k, o, s, "is not an integer in range");
+      char why[96];
+      return value_error(ctx, k, o, s, range_text(k, why, sizeof why));
     }
     *(long *)field = v;
     if (v == -1 && k->word)
@@ -375,7 +389,10 @@ static int parse_value(pn_ctx *ctx, const key *k, const origin *o, const char *s
       snprintf(canon, CLI_PATH, "%s", k->word);
       return PN_OK;
     }
-    if (!parse_real(s, &x) || !in_range(k, x)) return value_error(ctx, k, o, s, "is not a number in range");
+    if (!parse_real(s, &x) || !in_range(k, x)) {
+      char why[96];
+      return value_error(ctx, k, o, s, range_text(k, why, sizeof why));
+    }
     *(double *)field = x;
     snprintf(canon, CLI_PATH, "%.17g", x);
     return PN_OK;
@@ -692,8 +709,9 @@ int cli_config_load(pn_ctx *ctx, const char *path, int nsets, char *const *sets,
   char *text = NULL;
   size_t len = 0;
   CLI_TRY(pn_read_file_bcast(ctx, path, (size_t)1 << 20, &text, &len));
+  const size_t bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0; /* as the library's readers */
   int rc = memchr(text, '\0', len) ? pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: binary data (a NUL byte)", path)
-                                   : parse_file(ctx, cfg, text, len);
+                                   : parse_file(ctx, cfg, text + bom, len - bom);
   free(text);
   CLI_TRY(rc);
   for (int i = 0; i < nsets; i++) CLI_TRY(apply_set(ctx, cfg, sets[i]));

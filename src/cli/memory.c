@@ -64,6 +64,14 @@ void cli_peak_reset(void)
  * MPI and BLAS buffers): 1 MB and 1 % of the budget. */
 static size_t slack_of(size_t budget) { return ((size_t)1 << 20) + budget / 100; }
 
+const char *cli_bytes_text(double bytes, char *buf, size_t n)
+{
+  if (bytes < 1024.0) snprintf(buf, n, "%.0f bytes", bytes);
+  else if (bytes < 1048576.0) snprintf(buf, n, "%.1f KB", bytes / 1024.0);
+  else snprintf(buf, n, "%.1f MB", bytes / 1048576.0);
+  return buf;
+}
+
 int cli_fit_budget(MPI_Comm comm, pn_ctx *ctx, cli_setup *s, size_t budget)
 {
   const double MB = 1048576.0;
@@ -75,12 +83,13 @@ int cli_fit_budget(MPI_Comm comm, pn_ctx *ctx, cli_setup *s, size_t budget)
   } held = {(double)cli_resident_bytes() / MB, pn_ctx_rank(ctx)};
   const size_t mine = (size_t)(held.mb * MB);
   MPI_Allreduce(MPI_IN_PLACE, &held, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm);
+  char given[32], holds[32];
   if (held.mb * MB + (double)slack_of(budget) >= (double)budget)
     return pn_ctx_fail(ctx, PN_ERR_LIMIT,
-                       "--memory %.1f MB: rank %d already holds %.1f MB (MPI, BLAS, the problem) "
-                       "before the gradient starts, and 1 MB + 1 %% is kept as slack; give it "
-                       "more memory",
-                       (double)budget / MB, held.rank, held.mb);
+                       "--memory %s: rank %d already holds %s (MPI, BLAS, the problem) before the "
+                       "gradient starts, and 1 MB + 1 %% is kept as slack; give it more memory",
+                       cli_bytes_text((double)budget, given, sizeof given), held.rank,
+                       cli_bytes_text(held.mb * MB, holds, sizeof holds));
   pn_solver_opts opts = *pn_solver_get_opts(s->solver);
   const size_t slack = slack_of(budget);
   opts.memory_limit = budget > mine + slack ? budget - mine - slack : 1;
@@ -97,25 +106,27 @@ int cli_fit_budget(MPI_Comm comm, pn_ctx *ctx, cli_setup *s, size_t budget)
 void cli_budget_note(pn_ctx *ctx, size_t budget, const pn_solver *solver)
 {
   if (pn_ctx_last_code(ctx) != PN_ERR_LIMIT) return;
-  const double MB = 1048576.0;
   const size_t limit = pn_solver_get_opts(solver)->memory_limit;
-  char msg[1024];
+  char msg[1024], given[32], held[32];
   snprintf(msg, sizeof msg, "%s", pn_ctx_last_error(ctx));
   pn_ctx_fail(ctx, PN_ERR_LIMIT,
-              "%s [the memory limit is --memory %.1f MB minus the %.1f MB this rank held before "
-              "the gradient, and 1 MB + 1 %% slack]",
-              msg, (double)budget / MB,
-              budget > limit + slack_of(budget) ? (double)(budget - limit - slack_of(budget)) / MB
-                                                : 0.0);
+              "%s [the memory limit is --memory %s minus the %s this rank held before the "
+              "gradient, and 1 MB + 1 %% slack]",
+              msg, cli_bytes_text((double)budget, given, sizeof given),
+              cli_bytes_text(budget > limit + slack_of(budget)
+                                 ? (double)(budget - limit - slack_of(budget))
+                                 : 0.0,
+                             held, sizeof held));
 }
 
 void cli_print_storage(pn_ctx *ctx, const pn_solver *solver)
 {
   pn_stats st;
   if (pn_solver_get_stats(solver, &st) != PN_OK || st.steps_forward <= 0) return;
-  char name[64], budget[96] = "";
+  char name[64], budget[96] = "", limit[32];
   if (st.bytes_limit > 0)
-    snprintf(budget, sizeof budget, ", within %.1f MB for the solver", (double)st.bytes_limit / 1048576.0);
+    snprintf(budget, sizeof budget, ", within %s for the solver",
+             cli_bytes_text((double)st.bytes_limit, limit, sizeof limit));
   cli_print(ctx,
             "storage %s%s: %ld states stored, %ld steps recomputed (optimum for that memory "
             "%ld), %.3f forward steps per step, solver %.1f MB (rank 0)\n",

@@ -13,6 +13,10 @@
  * Not collective. */
 int cli_parse_size(const char *text, size_t *bytes_out);
 
+/* A byte count for messages, in a unit that shows it: "512 bytes",
+ * "12.5 KB", "2441.5 MB" (powers of 1024).  Writes into buf; returns buf. */
+const char *cli_bytes_text(double bytes, char *buf, size_t n);
+
 /* Resident bytes of this process now (VmRSS), 0 if unknown. */
 size_t cli_resident_bytes(void);
 

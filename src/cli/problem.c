@@ -87,8 +87,12 @@ static int build_split(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
   p->train = calloc(2 * (size_t)n, sizeof(int));
   if (!p->train) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the split");
   p->val = p->train + n;
-  CLI_TRY(pn_dataset_split(ctx, p->data, cfg->validation, cfg->data_seed, p->train,
-                               &p->ntrain, p->val, &p->nval));
+  if (pn_dataset_split(ctx, p->data, cfg->validation, cfg->data_seed, p->train, &p->ntrain,
+                       p->val, &p->nval) != PN_OK) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", pn_ctx_last_error(ctx));
+    return pn_ctx_fail(ctx, PN_ERR_ARG, "data.validation = %g: %s", cfg->validation, why);
+  }
   if (cfg->batch_size > p->ntrain)
     return pn_ctx_fail(ctx, PN_ERR_ARG,
                        "optimizer.batch_size = %ld, but there are only %d training trajectories "
@@ -155,8 +159,9 @@ static int solver_options(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)
                        "set adjoint.method = discrete and adjoint.sweep = multi, or use "
                        "parallel.method = pipeline or auto",
                        pn_parallel_method_name(o->method));
-  CLI_TRY(pn_dataset_check_grid(ctx, p->data, o->t0, o->t1, o->nsteps));
-  return PN_OK;
+  const int rc = pn_dataset_check_grid(ctx, p->data, o->t0, o->t1, o->nsteps);
+  cli_print_notes(ctx);
+  return rc;
 }
 
 int cli_problem_build(pn_ctx *ctx, const cli_config *cfg, cli_problem *p)

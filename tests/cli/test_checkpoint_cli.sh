@@ -35,7 +35,7 @@ done
 
 # Sizes: units are powers of 1024, B / iB optional.
 for m in 64MB 0.5G 65536K 67108864 64MiB 1T; do
-  if "$pinode" gradient --memory "$m" "$deep" "$out/m" >"$out/m.log" 2>&1 &&
+  if "$pinode" gradient --force --memory "$m" "$deep" "$out/m" >"$out/m.log" 2>&1 &&
      grep -q '^storage all, within' "$out/m.log"; then
     echo "ok: --memory $m"
   else

@@ -65,10 +65,10 @@ expect_error "c4.ini: required key 'data.source' is missing (accepted: spiral, l
   '[solver]
 steps = 10
 '
-expect_error "c5.ini:4: key 'solver.steps': 'ten' is not an integer in range (accepted: an integer >= 1)" \
+expect_error "c5.ini:4: key 'solver.steps': 'ten' is not an integer in 1..1000000000000000 (accepted: an integer >= 1)" \
   "${BASE/steps = 20/steps = ten}"
-expect_error "c6.ini:4: key 'solver.steps': '0' is not an integer in range" "${BASE/steps = 20/steps = 0}"
-expect_error "c7.ini:11: key 'optimizer.lr': '-1' is not a number in range (accepted: a number > 0)" \
+expect_error "c6.ini:4: key 'solver.steps': '0' is not an integer in 1..1000000000000000" "${BASE/steps = 20/steps = 0}"
+expect_error "c7.ini:11: key 'optimizer.lr': '-1' is not a number in (0, 1e+15] (accepted: a number > 0)" \
   "$BASE"'lr = -1
 '
 expect_error "c8.ini:11: key 'optimizer.method': 'rmsprop' is not accepted (accepted: adam, sgd)" \
@@ -86,7 +86,7 @@ $BASE"
 expect_error "c12.ini:11: syntax error: expected '[section]', 'key = value' or a comment" \
   "$BASE"'this line has no equals sign
 '
-expect_error "c13.ini:11: key 'optimizer.beta1': '1' is not a number in range (accepted: a number in [0, 1))" \
+expect_error "c13.ini:11: key 'optimizer.beta1': '1' is not a number in [0, 1) (accepted: a number in [0, 1))" \
   "$BASE"'beta1 = 1
 '
 expect_error "c14.ini:12: key 'data.seed': '-3' is not an unsigned 64-bit integer" \
@@ -94,7 +94,7 @@ expect_error "c14.ini:12: key 'data.seed': '-3' is not an unsigned 64-bit intege
 seed = -3
 '
 # --set overrides: the same checks, naming the option.
-expect_error "--set optimizer.lr=abc: key 'optimizer.lr': 'abc' is not a number in range" "$BASE" \
+expect_error "--set optimizer.lr=abc: key 'optimizer.lr': 'abc' is not a number in (0, 1e+15]" "$BASE" \
   --set optimizer.lr=abc
 expect_error "--set lr=1: expected section.key=value" "$BASE" --set lr=1
 expect_error "--set optimizer.rate=1: unknown key 'rate' in [optimizer]" "$BASE" --set optimizer.rate=1
@@ -123,8 +123,18 @@ expect_error ".ini:7: key 'data.trajectories': only used by generators, not with
   "$BASE" --set data.source=csv --set data.file=x.csv
 expect_error "optimizer.batch_size = 9, but there are only 4 training trajectories" "$BASE" \
   --set optimizer.batch_size=9
-expect_error "validation fraction 0.95 of 6 trajectories leaves none for training" "$BASE" \
+expect_error "data.validation = 0.95: validation fraction 0.95 of 6 trajectories leaves none for training" "$BASE" \
   --set data.validation=0.95
+expect_error "key 'data.validation': '1' is not a number in [0, 1) (accepted: a number in [0, 1)" \
+  "$BASE" --set data.validation=1
+# A value beyond a ceiling the accepted text leaves implicit states the range.
+expect_error "key 'optimizer.lr': '1e100' is not a number in (0, 1e+15] (accepted: a number > 0)" \
+  "$BASE" --set optimizer.lr=1e100
+# A byte-order mark: skipped at the start of the file (as editors on Windows
+# write it), named anywhere else.
+expect_error ".ini:11: unknown key '<U+FEFF byte-order mark>lr' in [optimizer]" "$BASE"$'\xEF\xBB\xBFlr = 0.1\n'
+printf '\xEF\xBB\xBF%s' "$BASE" >"$T/bom.ini"
+run 0 train "$T/bom.ini" --print-config | grep -qx "steps = 20" || fail "a configuration that starts with a byte-order mark"
 expect_error "time 0.20000000000000001 is not on the solver grid t_n = 0 + n*0.2857" "$BASE" \
   --set solver.steps=7
 NP=2

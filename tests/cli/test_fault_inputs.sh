@@ -154,9 +154,9 @@ expect 1 "nan.csv:3: column 3 (a state value) is nan: values must be finite" -- 
 printf 'trajectory,time,x\n0,0,1\n0,1e999,2\n' >"$T/inf.csv"
 expect 1 "inf.csv:3: column 2 (time) is 1e999: values must be finite" -- \
   $(train "$T/run.ini" --set data.file="$T/inf.csv")
-expect 1 "key 'optimizer.iterations': '-5' is not an integer in range" -- \
+expect 1 "key 'optimizer.iterations': '-5' is not an integer in 1..1000000000000000" -- \
   $(train "$T/run.ini" --set optimizer.iterations=-5)
-expect 1 "key 'data.scale': 'inf' is not a number in range" -- $(train "$T/run.ini" --set data.scale=inf)
+expect 1 "key 'data.scale': 'inf' is not a number in (0, 1e+15]" -- $(train "$T/run.ini" --set data.scale=inf)
 mkdir -p "$T/p_batch" "$T/p_nan"
 cp "$small"/*.txt "$T/p_batch/"
 cp "$small"/*.txt "$T/p_nan/"
@@ -177,13 +177,14 @@ expect 1 "csv/garbage:1: expected 'trajectory,time,z1,...,zD'" -- \
 expect 1 "modelfile/garbage:2: expected 'KEY VALUE'" -- \
   $(train "$T/run.ini" --set model.init="$corpus/modelfile/garbage")
 
-# -- a grid search that never ended: the first observation 2^-60 after t0 on
-#    a grid of 10^15 steps is off every grid the "steps that would fit" search
-#    tried, and a failing first row did not count against its budget (it looped
-#    ~1.5e16 times).  Now bounded: an answer within seconds.
-printf 'trajectory,time,x\n0,8.6736173798840355e-19,1\n0,1,0.8\n' >"$T/grid.csv"
-expect 2 "grid.csv:2: trajectory 0: time 8.6736173798840355e-19 is not on the solver grid" -- \
-  $(train "$T/run.ini" --set data.file="$T/grid.csv" --set solver.steps=1000000000000000 \
+# -- a grid search that never ended: an observation off a grid of 10^14 steps
+#    (half a step after t0, farther than the times' rounding) is off every grid
+#    the "steps that would fit" search tries, and a failing row did not count
+#    against its budget (it looped ~10^16 times).  Now bounded: an answer
+#    within seconds.
+printf 'trajectory,time,x\n0,0,1\n0,5e-15,0.9\n0,1,0.8\n' >"$T/grid.csv"
+expect 2 "grid.csv:3: trajectory 0: time 5e-15 is not on the solver grid t_n = 0 + n*1e-14 (N = 100000000000000); no step count" -- \
+  $(train "$T/run.ini" --set data.file="$T/grid.csv" --set solver.steps=100000000000000 \
     --set solver.t0=0 --set solver.t1=1)
 
 # -- blank lines cost no memory.  60 MB of them between two CSV rows: the

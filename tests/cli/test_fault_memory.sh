@@ -86,6 +86,16 @@ train 3 three --set solver.memory_limit_mb=0.1 --set output.overwrite=true ||
   fail "3 ranks did not fit where 1 rank did not"
 echo "   3 ranks (a third of the steps each) fit the same limit"
 
+# A limit of a few kilobytes is printed in a unit that shows it (not "0.0 MB").
+set +e
+train 1 tiny --set solver.memory_limit_mb=0.001 >"$T/t.log" 2>&1
+"$PINODE" gradient "$SRC/tests/data/bench/small" "$T/o" --memory 1K >"$T/m.log" 2>&1
+set -e
+grep -q "that is more than the memory limit (1.0 KB)" "$T/t.log" || fail "a tiny limit: $(cat "$T/t.log")"
+grep -q "pinode gradient: --memory 1.0 KB: rank 0 already holds [0-9.]* MB" "$T/m.log" ||
+  fail "--memory 1K: $(cat "$T/m.log")"
+echo "   memory_limit_mb = 0.001 and --memory 1K: $(grep -o 'more than the memory limit ([^)]*)' "$T/t.log"), $(cut -c1-50 "$T/m.log")"
+
 if [ $asan = 0 ]; then
   q="$T/mid"
   mkdir -p "$q"

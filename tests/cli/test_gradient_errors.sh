@@ -40,7 +40,21 @@ cp "$small"/*.txt "$tmp/p2/"
 sed -i 's/^scheme .*/scheme rk5/' "$tmp/p1/meta.txt"
 expect 1 "unknown scheme 'rk5'" -- "$tmp/p1" "$tmp/o"
 echo 0.55 >"$tmp/p2/times.txt"
-expect 1 "label 0 at t = 0.55" -- "$tmp/p2" "$tmp/o"
+expect 1 "times.txt:1: label time 0.55000000000000004 is not on the grid" -- "$tmp/p2" "$tmp/o"
+# A loss that overflows (targets 1e200 away from finite states) is an error,
+# as in training: never 'inf' in loss.txt with exit status 0.
+mkdir -p "$tmp/p3"
+cp "$small"/*.txt "$tmp/p3/"
+sed -i 's/.*/1e200/' "$tmp/p3/targets.txt"
+expect 1 "the loss is inf: the squared error overflowed" -- "$tmp/p3" "$tmp/o"
+[ ! -e "$tmp/o" ] || { echo "FAIL: a failed gradient wrote $tmp/o"; status=1; }
+# An OUTDIR that exists and is not empty is refused, as train and predict
+# refuse theirs, unless --force.
+"$pinode" gradient --quiet "$small" "$tmp/done" || status=1
+cp "$tmp/done/loss.txt" "$tmp/loss.first"
+expect 1 "OUTDIR $tmp/done exists and is not empty" -- "$small" "$tmp/done"
+cmp -s "$tmp/done/loss.txt" "$tmp/loss.first" || { echo "FAIL: a refused gradient changed loss.txt"; status=1; }
+expect 0 "loss" -- --force "$small" "$tmp/done"
 # A missing reference file for --compare.
 expect 1 "cannot open $tmp/noref/loss.txt" -- --compare "$tmp/noref" "$small" "$tmp/o"
 exit $status

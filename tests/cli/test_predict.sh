@@ -87,7 +87,7 @@ expect_error "exists; nothing was overwritten (pass --force" \
 run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --out "$T/p1.csv" --force --quiet
 expect_error "usage: pinode predict" run 1 predict "$T/cfg.ini"
 printf 'trajectory,time,a,b\n0,0.5,1,1\n' >"$T/late.csv"
-expect_error "late.csv:2: trajectory 0 starts at t = 0.5, not at solver.t0 = 0" \
+expect_error "late.csv:2: trajectory 0: the first time 0.5 is not t0 = 0" \
   run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --initial "$T/late.csv" --out "$T/x.csv"
 printf 'trajectory,time,a\n0,0,1\n' >"$T/d1.csv"
 expect_error "d1.csv has D = 1, the model 2" \
@@ -97,6 +97,18 @@ expect_error "was trained on data scaled by 0.5, but data.scale = 1" \
 head -c 200 "$T/run/model.pinode" >"$T/cut.pinode"
 expect_error "array 'theta' announces 71 numbers, more than the rest of the file holds" \
   run 1 predict "$T/cfg.ini" --model "$T/cut.pinode" --out "$T/x.csv"
+# One digit of theta changed (the first 1..8 of its first number, made one
+# larger): the checksum on the end line refuses the file.
+$PY - "$T/run/model.pinode" "$T/edited.pinode" <<'EOF'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+i = lines.index(next(l for l in lines if l.startswith("array theta"))) + 1
+lines[i] = re.sub("[1-8]", lambda m: str(int(m.group()) + 1), lines[i], count=1)
+open(sys.argv[2], "w").write("\n".join(lines))
+EOF
+cmp -s "$T/run/model.pinode" "$T/edited.pinode" && fail "the edit changed nothing"
+expect_error "edited.pinode:$(wc -l <"$T/edited.pinode"): checksum mismatch" \
+  run 1 predict "$T/cfg.ini" --model "$T/edited.pinode" --out "$T/x.csv"
 expect_error "cannot open $T/none.pinode" \
   run 1 predict "$T/cfg.ini" --model "$T/none.pinode" --out "$T/x.csv"
 echo "test_predict: all checks passed"

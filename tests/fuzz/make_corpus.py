@@ -3,11 +3,12 @@
 
 Valid inputs of every reader plus the hostile classes of docs/reliability.md: malformed,
 truncated, enormous counts, NaN/Inf/1e308, negative sizes, 2^31 rows/entries, binary
-garbage, NUL bytes, repeated keys.  The files are committed; rerun this script after changing it:
+garbage, NUL bytes, repeated keys, byte-order marks, checksum mismatches.  The files are committed; rerun this script after changing it:
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
 import os
 import random
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.join(HERE, "..", "data", "bench", "small")
@@ -72,6 +73,8 @@ problem("seventy_values", meta.replace("hidden 8", "hidden " + " ".join(["1"] * 
 problem("duplicate_key", meta + "steps 20\n")
 problem("nul_in_meta", meta.replace("steps 10", "steps 10\0 junk"))
 problem("nul_in_z0", z="0.5\0garbage\n-1\n")
+problem("bom_files", "\ufeff" + meta, "\ufeff" + theta, "\ufeff" + z0)
+problem("bom_inside_meta", meta.replace("steps 10", "\ufeffsteps 10"))
 
 # ---- CSV data ------------------------------------------------------------------
 valid = "trajectory,time,x,y\n" + "".join(
@@ -101,10 +104,13 @@ put("csv", "garbage", GARBAGE)
 put("csv", "hex_floats", "trajectory,time,x\n0,0x0p0,0x1.8p1\n0,0x1p-2,-0x1p1022\n")
 put("csv", "subnormal", "trajectory,time,x\n0,0,4.9406564584124654e-324\n0,1e-320,-0\n")
 put("csv", "no_newline_at_end", "trajectory,time,x\n0,0,1\n0,1,2")
+put("csv", "bom_header", "\ufeff" + valid)
+put("csv", "bom_in_row", "trajectory,time,x\n0,0,1\n\ufeff0,1,2\n")
 
 # ---- model and checkpoint files ------------------------------------------------
 def model(dim=2, hidden=(3,), acts=("tanh",), time_input=0, theta=None, extra="", end=True,
-          nparam=None):
+          nparam=None, version=1):
+    """Version 1 (no checksum: mutations reach the whole parser) unless version=2."""
     n_in = dim + time_input
     P, prev = 0, n_in
     for w in list(hidden) + [dim]:
@@ -112,16 +118,23 @@ def model(dim=2, hidden=(3,), acts=("tanh",), time_input=0, theta=None, extra=""
         prev = w
     if theta is None:
         theta = [rng.uniform(-1, 1) for _ in range(P)]
-    text = (f"pinode-model 1\n# written by make_corpus.py\ncontent checkpoint\nkind mlp\n"
+    text = (f"pinode-model {version}\n# written by make_corpus.py\ncontent checkpoint\nkind mlp\n"
             f"dim {dim}\nhidden {' '.join(map(str, hidden))}\nactivation {' '.join(acts)}\n"
             f"time_input {time_input}\nnparam {P if nparam is None else nparam}\n"
             f"iteration 3\nt0 0\nrng.batch 1 2 3 18446744073709551615\n" + extra +
             f"array theta {len(theta)}\n" + "".join(f"{x!r}\n" for x in theta) +
             "array optimizer_state 3\n1\n2\n3\narray history.loss 3\n0.5\nnan\ninf\n")
-    return text + ("end\n" if end else "")
+    if not end:
+        return text
+    return text + ("end\n" if version == 1 else "end crc32 %08x\n" % zlib.crc32(text.encode()))
 
 
-put("modelfile", "valid", model())
+put("modelfile", "valid", model(version=2))
+put("modelfile", "valid_version_1", model())
+put("modelfile", "checksum_mismatch", model(version=2).replace("iteration 3", "iteration 4"))
+put("modelfile", "version_2_without_checksum",
+    model(version=2).rsplit("end crc32", 1)[0] + "end\n")
+put("modelfile", "bom_crlf", "\ufeff" + model(version=2).replace("\n", "\r\n"))
 put("modelfile", "valid_deep_time", model(dim=1, hidden=(2, 2, 2), acts=("relu", "silu", "sigmoid"),
                                          time_input=1))
 put("modelfile", "no_hidden", model(hidden=(), acts=()))
@@ -138,7 +151,7 @@ put("modelfile", "huge_dim", model().replace("dim 2", "dim 1048576"))
 put("modelfile", "bad_activation", model().replace("activation tanh", "activation swish"))
 put("modelfile", "duplicate_key", model(extra="t0 1\n"))
 put("modelfile", "text_after_end", model() + "more\n")
-put("modelfile", "version_2", model().replace("pinode-model 1", "pinode-model 2"))
+put("modelfile", "version_3", model().replace("pinode-model 1", "pinode-model 3"))
 put("modelfile", "rng_negative", model().replace("rng.batch 1 2 3 18446744073709551615",
                                                  "rng.batch -1 2 3 18446744073709551616"))
 put("modelfile", "long_value", model(extra="note " + "x" * 5000 + "\n"))
@@ -175,4 +188,6 @@ put("config", "many_widths", "[model]\nhidden = " + " ".join(["1"] * 70) + "\n")
 put("config", "comments", "; c\n# c\n[solver] ; c\nsteps = 10 # ten\n[data]\nsource = spiral ; s\n")
 put("config", "garbage", GARBAGE)
 put("config", "nul_byte", b"[solver]\nsteps = 1\x00\n")
+put("config", "bom", "\ufeff[solver]\nsteps = 10\n[data]\nsource = spiral\n")
+put("config", "bom_in_key", "[solver]\n\ufeffsteps = 10\n[data]\nsource = spiral\n")
 print("corpus written to", os.path.join(HERE, "corpus"))

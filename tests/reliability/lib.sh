@@ -63,17 +63,21 @@ wait_exit() {
 
 # A complete, consistent checkpoint or model file (the documented format,
 # include/pinode/modelfile.h): magic first line, every array with exactly its
-# announced count of numbers, the 'end' line last, theta finite, and for a
-# checkpoint the history arrays as long as its iteration.  Prints the iteration.
+# announced count of numbers, the end line last with the CRC-32 of the lines
+# before it, theta finite, and for a checkpoint the history arrays as long as
+# its iteration.  Prints the iteration.
 check_modelfile() {
   $PY - "$1" <<'EOF'
-import math, sys
+import math, sys, zlib
 path = sys.argv[1]
-lines = open(path, encoding="utf-8").read().split("\n")
-assert lines[0] == "pinode-model 1", "%s: first line %r" % (path, lines[0])
-assert lines[-1] == "" and lines[-2] == "end", "%s: no 'end' line (torn?)" % path
+text = open(path, encoding="utf-8").read()
+lines = text.split("\n")
+assert lines[0] == "pinode-model 2", "%s: first line %r" % (path, lines[0])
+assert lines[-1] == "" and lines[-2].startswith("end crc32 "), "%s: no end line (torn?)" % path
+crc = zlib.crc32(text[: text.rindex("end crc32 ")].encode("utf-8"))
+assert lines[-2] == "end crc32 %08x" % crc, "%s: %r, but the lines give crc32 %08x" % (path, lines[-2], crc)
 header, arrays, i = {}, {}, 1
-while lines[i] != "end":
+while not lines[i].startswith("end"):
     words = lines[i].split(" ", 1)
     if words[0] == "array":
         name, n = words[1].split()

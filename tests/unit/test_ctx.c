@@ -18,6 +18,19 @@ static void messages_are_printable(void **state)
   /* A truncated multi-byte sequence is not. */
   pn_ctx_fail(pnt_ctx, PN_ERR_ARG, "cut %s", "\xce");
   assert_string_equal(pn_ctx_last_error(pnt_ctx), "cut ?");
+  /* Invisible characters are named: a key that starts with a byte-order
+   * mark must not read as "unknown key 'dim'". */
+  pn_ctx_fail(pnt_ctx, PN_ERR_PARSE, "unknown key '%s'", "\xEF\xBB\xBF" "dim");
+  assert_string_equal(pn_ctx_last_error(pnt_ctx), "unknown key '<U+FEFF byte-order mark>dim'");
+  pn_ctx_fail(pnt_ctx, PN_ERR_PARSE, "'%s'", "1\xC2\xA0" "5\xE2\x80\x8B");
+  assert_string_equal(pn_ctx_last_error(pnt_ctx), "'1<U+00A0>5<U+200B>'");
+  /* A message cut inside a name is cut before it, never inside. */
+  char big[1100];
+  memset(big, 'x', sizeof big);
+  memcpy(big + 1000, "\xEF\xBB\xBF", 3);
+  big[sizeof big - 1] = '\0';
+  pn_ctx_fail(pnt_ctx, PN_ERR_PARSE, "%s", big);
+  assert_int_equal(strlen(pn_ctx_last_error(pnt_ctx)), 1000);
   pn_ctx_clear_error(pnt_ctx);
   assert_string_equal(pn_ctx_last_error(pnt_ctx), "");
   assert_int_equal(pn_ctx_last_code(pnt_ctx), PN_OK);

@@ -59,6 +59,10 @@ static void csv_reads_trajectories(void **state)
   ds = read_ok("0,0,1,2,3\n0,1,4,5,6\n");
   assert_true(ds->dim == 3 && ds->ntraj == 1 && ds->nrows == 2 && ds->z[5] == 6.0);
   pn_dataset_destroy(&ds);
+  /* A byte-order mark (spreadsheets write one) before the header is skipped. */
+  ds = read_ok("\xEF\xBB\xBFtrajectory,time,x\n0,0,1\n0,1,2\n");
+  assert_true(ds->dim == 1 && ds->nrows == 2 && ds->line[0] == 2);
+  pn_dataset_destroy(&ds);
 }
 
 static void expect_csv_error(const char *text, int code, const char *needle)
@@ -262,6 +266,48 @@ static void grid_check(void **state)
   pn_dataset_destroy(&ds);
 }
 
+/* The grid's tolerance comes from the arithmetic (src/grid.h): a time within
+ * rounding of t0 + m*h is t_m whatever N; one a little farther (up to a
+ * millionth of a step) is taken as t_m, and a note says so. */
+static void grid_check_at_extreme_steps(void **state)
+{
+  (void)state;
+  /* N = 10^11 on [0, 1]: t = 0.2 is t_{2·10^10}, though t0 + m*h misses it
+   * by rounding (h = 1e-11 is 10^4 ulps of 0.2, a millionth of it is not). */
+  pn_dataset *ds = read_ok("trajectory,time,x\n0,0,1\n0,0.2,2\n0,0.25,3\n");
+  pn_ctx_clear_notes(pnt_ctx);
+  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100000000000L));
+  assert_string_equal(pn_ctx_notes(pnt_ctx), "");
+  /* N = 10^11 + 1 does not hold 0.25; the step count the message proposes
+   * (10^11 + 4: 0.25·N is an integer again) is accepted. */
+  pn_dataset_destroy(&ds);
+  ds = read_ok("trajectory,time,x\n0,0,1\n0,0.25,3\n");
+  pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100000000001L),
+                 PN_ERR_GRID, "ok.csv:3: trajectory 0: time 0.25 is not on the solver grid");
+  const char *hint = strstr(pn_ctx_last_error(pnt_ctx), "solver.steps = ");
+  assert_non_null(hint);
+  const long fit = strtol(hint + strlen("solver.steps = "), NULL, 10);
+  assert_int_equal(fit, 100000000004L);
+  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, fit));
+  pn_dataset_destroy(&ds);
+  /* 1.1e-9 off t_50 with h = 0.01: taken as t_50, and said. */
+  ds = read_ok("trajectory,time,x\n0,0,1\n0,0.10000000000000001,2\n0,0.5000000011,3\n");
+  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100));
+  const char *note = pn_ctx_notes(pnt_ctx);
+  if (!strstr(note, "ok.csv:4: trajectory 0: time 0.50000000109999998 was taken as the grid "
+                    "time t_50 = 0.5: it lies 1.10e-09 off the grid") ||
+      !strstr(note, "1 time of") || strchr(note, '\n') != note + strlen(note) - 1)
+    fail_msg("note: '%s'", note);
+  pn_ctx_clear_notes(pnt_ctx);
+  assert_string_equal(pn_ctx_notes(pnt_ctx), "");
+  /* 2e-8 off (two millionths of a step): not on the grid. */
+  pn_dataset_destroy(&ds);
+  ds = read_ok("trajectory,time,x\n0,0,1\n0,0.50000002,3\n");
+  pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100), PN_ERR_GRID,
+                 "ok.csv:3: trajectory 0: time 0.50000001999999999 is not on the solver grid");
+  pn_dataset_destroy(&ds);
+}
+
 static void split_and_draws(void **state)
 {
   (void)state;
@@ -399,6 +445,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(generators_follow_their_dynamics),
     cmocka_unit_test(generator_noise),
     cmocka_unit_test(grid_check),
+    cmocka_unit_test(grid_check_at_extreme_steps),
     cmocka_unit_test(split_and_draws),
     cmocka_unit_test(batch_loss_is_a_masked_mse),
 };

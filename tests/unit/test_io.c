@@ -190,6 +190,57 @@ static void number_file_errors_name_file_and_line(void **state)
   expect_bad("times.txt", "0.75\n1.5\n1.0\n", PN_ERR_PARSE, "found 8 numbers, expected 12", NULL);
 }
 
+/* Label times are checked against the grid of meta.txt where the file is
+ * read, so that the message names times.txt and the line. */
+static void label_times_name_times_txt(void **state)
+{
+  (void)state;
+  expect_bad("times.txt", "0.75\n1.6\n", PN_ERR_GRID,
+             "times.txt:2: label time 1.6000000000000001 lies outside [t0, t1] = [0.5, 1.5]",
+             NULL);
+  expect_bad("times.txt", "# t = 0.5 + 0.25 m\n0.75\n0.8\n", PN_ERR_GRID,
+             "times.txt:3: label time 0.80000000000000004 is not on the grid t_n = 0.5 + n*0.25 "
+             "of meta.txt (steps 4; nearest t_1 = 0.75)",
+             "steps 20 in meta.txt (h = 0.050000000000000003) would put every label time");
+  /* 1e-10 off t_3 = 1.25 (a millionth of a step is 2.5e-7): taken as t_3, and noted. */
+  char dir[512];
+  pnt_tmpdir("io-snap", dir, sizeof dir);
+  write_good(dir);
+  pnt_write_text(dir, "times.txt", "0.75\n1.2500000001\n");
+  pn_problem *p = NULL;
+  pn_ctx_clear_notes(pnt_ctx);
+  pnt_ok(pnt_ctx, pn_problem_read(pnt_ctx, dir, &p));
+  const char *note = pn_ctx_notes(pnt_ctx);
+  if (!strstr(note, "times.txt:2: label time 1.2500000001 was taken as the grid time t_3 = 1.25"))
+    fail_msg("note: '%s'", note);
+  pn_ctx_clear_notes(pnt_ctx);
+  pn_problem_destroy(&p);
+  pnt_rmdir_flat(dir);
+}
+
+/* A byte-order mark at the start of a file (editors on Windows write one)
+ * is skipped by every reader; anywhere else it is named in the message. */
+static void byte_order_marks(void **state)
+{
+  (void)state;
+  char dir[512], text[1024];
+  pnt_tmpdir("io-bom", dir, sizeof dir);
+  write_good(dir);
+  snprintf(text, sizeof text, "\xEF\xBB\xBF%s", good_meta);
+  pnt_write_text(dir, "meta.txt", text);
+  pnt_write_text(dir, "times.txt", "\xEF\xBB\xBF" "0.75\n1.5\n");
+  pn_problem *p = NULL;
+  pnt_ok(pnt_ctx, pn_problem_read(pnt_ctx, dir, &p));
+  assert_int_equal(p->spec.dim, 2);
+  assert_int_equal(p->nlabels, 2);
+  pn_problem_destroy(&p);
+  pnt_rmdir_flat(dir);
+  bad_meta_line(2, "\xEF\xBB\xBF" "dim 2", PN_ERR_PARSE,
+                "meta.txt:2: unknown key '<U+FEFF byte-order mark>dim'", NULL);
+  expect_bad("z0.txt", "1\n2\n\xEF\xBB\xBF" "3\n4\n", PN_ERR_PARSE,
+             "z0.txt:3: expected one number, found '<U+FEFF byte-order mark>3'", NULL);
+}
+
 /* A NUL byte would cut a line short as a C string and let what follows it
  * pass unread ("steps 4\0 junk" read as 4 steps): every file is refused,
  * naming the file and the line. */
@@ -296,6 +347,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(missing_files),
     cmocka_unit_test(meta_errors_name_line_and_key),
     cmocka_unit_test(number_file_errors_name_file_and_line),
+    cmocka_unit_test(label_times_name_times_txt),
+    cmocka_unit_test(byte_order_marks),
     cmocka_unit_test(nul_bytes_are_refused),
     cmocka_unit_test(write_read_numbers_bitwise),
     cmocka_unit_test(write_and_mkdir_errors),

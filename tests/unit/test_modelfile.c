@@ -146,7 +146,8 @@ static void malformed_files(void **state)
 {
   (void)state;
   expect_read_error("", PN_ERR_PARSE, "bad.pinode:1: not a pinode model file");
-  expect_read_error("pinode-model 2\nend\n", PN_ERR_PARSE, ":1: format version 2");
+  expect_read_error("pinode-model 3\nend\n", PN_ERR_PARSE,
+                    ":1: format version 3, but this pinode reads versions 1 and 2");
   expect_read_error("pinode-model 1\ndim 2\n", PN_ERR_PARSE, "ends without its 'end' line");
   expect_read_error("pinode-model 1\narray x 3\n1\n2\n", PN_ERR_PARSE,
                     ":4: the file ends inside array 'x' (2 of 3 numbers)");
@@ -166,6 +167,74 @@ static void malformed_files(void **state)
                  "binary data");
   pnt_fails_with(pnt_ctx, pn_modelfile_read(pnt_ctx, tmp_path("missing.pinode"), &mf), PN_ERR_IO,
                  "missing.pinode");
+}
+
+/* The whole text of a file in the test directory (free() it). */
+static char *slurp(const char *name, size_t *len)
+{
+  FILE *f = fopen(tmp_path(name), "rb");
+  assert_non_null(f);
+  char *text = calloc(1 << 16, 1);
+  *len = fread(text, 1, (1 << 16) - 1, f);
+  fclose(f);
+  return text;
+}
+
+/* A written file carries the CRC-32 of its lines on its end line: a changed
+ * digit is refused, a CRLF copy or a byte-order mark is not a change, and
+ * version-1 files (no checksum) are still read. */
+static void checksums(void **state)
+{
+  (void)state;
+  const double theta[4] = {0.25, -1.5, 3.0, 1e-300};
+  pn_modelfile *mf = NULL, *back = NULL;
+  pnt_ok(pnt_ctx, pn_modelfile_create(pnt_ctx, &mf));
+  pnt_ok(pnt_ctx, pn_modelfile_set(mf, "note", "ok"));
+  pnt_ok(pnt_ctx, pn_modelfile_set_array(mf, "theta", 4, theta));
+  pnt_ok(pnt_ctx, pn_modelfile_write(mf, tmp_path("c.pinode")));
+  pn_modelfile_destroy(&mf);
+  size_t len = 0;
+  char *text = slurp("c.pinode", &len);
+  /* zlib.crc32(b"pinode-model 2\nnote ok\narray theta 4\n0.25\n-1.5\n3\n1e-300\n") */
+  const char *end = strstr(text, "end crc32 ");
+  assert_non_null(end);
+  assert_string_equal(end, "end crc32 62ccff4c\n");
+  pnt_ok(pnt_ctx, pn_modelfile_read(pnt_ctx, tmp_path("c.pinode"), &back));
+  pn_modelfile_destroy(&back);
+  /* One digit changed: 3 -> 4. */
+  char *three = strstr(text, "\n3\n");
+  three[1] = '4';
+  write_bytes("c4.pinode", text, len);
+  pnt_fails_with(pnt_ctx, pn_modelfile_read(pnt_ctx, tmp_path("c4.pinode"), &back), PN_ERR_PARSE,
+                 "c4.pinode:8: checksum mismatch: the lines before the end line give crc32 ");
+  assert_null(back);
+  three[1] = '3';
+  /* CRLF line ends and a byte-order mark: the same lines, the same checksum. */
+  char crlf[1 << 12] = "\xEF\xBB\xBF";
+  size_t n = 3;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] == '\n') crlf[n++] = '\r';
+    crlf[n++] = text[i];
+  }
+  write_bytes("crlf.pinode", crlf, n);
+  pnt_ok(pnt_ctx, pn_modelfile_read(pnt_ctx, tmp_path("crlf.pinode"), &back));
+  pn_modelfile_destroy(&back);
+  /* Truncated before its end line, or an end line without the checksum. */
+  write_bytes("cut.pinode", text, (size_t)(end - text));
+  pnt_fails_with(pnt_ctx, pn_modelfile_read(pnt_ctx, tmp_path("cut.pinode"), &back),
+                 PN_ERR_PARSE, "ends without its 'end' line");
+  expect_read_error("pinode-model 2\nnote ok\nend\n", PN_ERR_PARSE,
+                    ":3: expected the end line 'end crc32 XXXXXXXX' (8 hexadecimal digits)");
+  expect_read_error("pinode-model 2\nnote ok\nend crc32 12345678x\n", PN_ERR_PARSE,
+                    "expected the end line 'end crc32 XXXXXXXX'");
+  expect_read_error("pinode-model 1\nnote ok\nend crc32 62ccff4c\n", PN_ERR_PARSE,
+                    ":3: version 1 files end with 'end' alone");
+  /* Version 1: read without a check. */
+  write_text("v1.pinode", "pinode-model 1\nnote changed\narray theta 1\n4\nend\n");
+  pnt_ok(pnt_ctx, pn_modelfile_read(pnt_ctx, tmp_path("v1.pinode"), &back));
+  assert_string_equal(pn_modelfile_get(back, "note"), "changed");
+  pn_modelfile_destroy(&back);
+  free(text);
 }
 
 static void bad_values_name_their_line(void **state)
@@ -228,7 +297,8 @@ static void bad_keys_are_refused(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(round_trip_is_bitwise),   cmocka_unit_test(mlp_round_trip),
-    cmocka_unit_test(malformed_files),         cmocka_unit_test(bad_values_name_their_line),
+    cmocka_unit_test(malformed_files),         cmocka_unit_test(checksums),
+    cmocka_unit_test(bad_values_name_their_line),
     cmocka_unit_test(bad_keys_are_refused),
 };
 
