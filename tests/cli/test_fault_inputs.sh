@@ -129,7 +129,10 @@ expect 1 "targets.txt has 2147483648 bytes, more than the limit" -- gradient "$T
 # -- a model file whose few bytes of shape announce 1e9 parameters: refused
 #    from the parameter count, before any allocation (it used to allocate
 #    2 x 8 GB first: under this test's 4 GB cap that was "out of memory").
-sed 's/^hidden 3$/hidden 32000 32000/; s/^activation tanh$/activation tanh tanh/' \
+#    Edited as docs/formats.md says a file is edited on purpose: as version 1,
+#    which has no checksum.
+sed 's/^pinode-model 2$/pinode-model 1/; s/^end crc32 .*$/end/;
+     s/^hidden 3$/hidden 32000 32000/; s/^activation tanh$/activation tanh tanh/' \
   "$corpus/modelfile/valid" >"$T/huge_shape.pinode"
 expect 1 "huge_shape.pinode:9: key 'nparam': 17 parameters, but the shape has 1024192002" -- \
   $(train "$T/run.ini" --set model.init="$T/huge_shape.pinode")
