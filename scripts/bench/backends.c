@@ -1,7 +1,7 @@
 /* bench_backends: the built-in MLP's kernels against the libraries that could replace them (a
- * development tool, not installed; docs/performance.md, "Kernel backends").
+ * development tool, not installed; docs/performance.md, "Kernels and backends").
  *
- *   bench_backends [--repeat R] [--detail] [--shape NAME:B:D:H ...]
+ *   bench_backends [--repeat R] [--clock wall|cpu] [--detail] [--shape NAME:B:D:H ...]
  *
  * For each shape (default: the bench problems spiral, wide, long and a batch of one), the six
  * matrix products of one forward and one VJP evaluation of a one-hidden-layer network as
@@ -11,16 +11,21 @@
  *   OpenBLAS   cblas_dgemm,
  *   libxsmm    JIT kernels (libxsmm_dmmdispatch; transposed operands by its flags, the bias
  *              copied into C first, as it has no bias initialisation),
- * each product timed alone (calls repeated for >= 20 ms; the median of R such timings), then
- * summed: microseconds per forward + VJP (--detail: each product too).  And tanh on a layer's activations (B x H values): own,
+ * in R paired rounds: in each round every product is timed by every backend in turn (calls
+ * repeated for >= 20 ms), and the six summed: microseconds per forward + VJP, the median over
+ * the rounds, and "vs own" the median of the rounds' ratios to own (a machine whose load changes
+ * moves the ratio of back-to-back timings far less than separate medians); --detail: each
+ * product too.  --clock cpu times by the thread's CPU time instead of the wall clock (for a
+ * shared machine).  And tanh on a layer's activations (B x H values), paired the same way: own,
  * SLEEF's 1-ulp and 3.5-ulp AVX-512 and AVX2 functions: nanoseconds per value, the largest error
  * in ulps against tanhl over 2^20 values, and whether they give the same bits at both widths.
  *
  * The guarantee each must keep to be usable: a row's bits do not depend on the micro-batch split
  * (the rows multiplied with it) or on the vector width.  "rows" says whether every row of each
  * product, computed alone, in every split into two parts and at an offset, is bitwise the row of
- * the whole product; "widths" whether the AVX2 and AVX-512 code give the same bits (libxsmm's
- * target set to hsw, then back); "= own" whether the bits are pinode's own.
+ * the whole product ("split": a split changed bits, "align": only the offset did); "widths"
+ * whether the AVX2 and AVX-512 code give the same bits (libxsmm's target set to hsw, then
+ * back); "= own" whether the bits are pinode's own.
  * Internal kernels: this program links the static library, as the tests do. */
 #include <cblas.h>
 #include <immintrin.h>
@@ -38,10 +43,12 @@
 
 enum { MAX_SHAPES = 16, MAX_REPEAT = 101, NPROD = 6 };
 
-static double wall(void)
+static int cpu_clock = 0; /* --clock cpu */
+
+static double now(void)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -126,8 +133,14 @@ static void release(operands *o)
   free(o->c);
 }
 
-typedef enum backend { OWN, REFERENCE, OPENBLAS, LIBXSMM, NBACKENDS } backend;
-static const char *const backend_name[NBACKENDS] = {"own", "reference", "OpenBLAS", "libxsmm"};
+/* libxsmm: its kernel looked up at every call, as a backend whose products know nothing of the
+ * model would; libxsmm kept: looked up once and kept, as a model could keep it (the timing
+ * only: its bits are libxsmm's). */
+typedef enum backend { OWN, REFERENCE, OPENBLAS, LIBXSMM, LIBXSMM_KEPT, NBACKENDS } backend;
+static const char *const backend_name[NBACKENDS] = {"own", "reference", "OpenBLAS", "libxsmm",
+                                                    "libxsmm kept"};
+
+static const pni_backend *own, *reference; /* looked up once, in main */
 
 /* c = bias on every row (for the libraries, which have no bias initialisation). */
 static void bias_rows(const product *p, double *c, size_t ldc, const double *bias)
@@ -135,12 +148,39 @@ static void bias_rows(const product *p, double *c, size_t ldc, const double *bia
   for (int i = 0; i < p->m; i++) memcpy(c + (size_t)i * ldc, bias, sizeof(double) * (size_t)p->n);
 }
 
-/* The product q (a part of one: its m rows or k terms) of a, b into c, with o's strides. */
-static void run(backend be, const product *q, const double *a, const double *b, const operands *o,
-                double *c)
+/* libxsmm is column-major: C^T (n x m) = B^T A^T, i.e. its A is our b, its B our a, its M our n
+ * and its N our m (the rows). */
+typedef struct xsmm_args {
+  libxsmm_blasint M, N, K, lda, ldb, ldc;
+  double alpha, beta;
+  int flags;
+} xsmm_args;
+
+static xsmm_args xsmm_of(const product *q, const operands *o)
+{
+  const double beta = q->init == PNI_MM_ZERO ? 0.0 : 1.0;
+  return (xsmm_args){q->n, q->m, q->k, (libxsmm_blasint)o->ldb,
+                     q->trans ? (libxsmm_blasint)o->sak : (libxsmm_blasint)o->sai,
+                     (libxsmm_blasint)o->ldc, 1.0, beta,
+                     (q->nt ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (q->trans ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) |
+                         (beta == 0.0 ? LIBXSMM_GEMM_FLAG_BETA_0 : 0)};
+}
+
+/* libxsmm's JIT kernel for the product, or NULL (it would take its fallback). */
+static libxsmm_dmmfunction xsmm_kernel(const product *q, const operands *o)
+{
+  const xsmm_args x = xsmm_of(q, o);
+  return libxsmm_dmmdispatch(x.M, x.N, x.K, &x.lda, &x.ldb, &x.ldc, &x.alpha, &x.beta, &x.flags,
+                             NULL);
+}
+
+/* The product q (a part of one: its m rows or k terms) of a, b into c, with o's strides; with
+ * kernel, libxsmm's kernel for it. */
+static void run_with(backend be, const product *q, const double *a, const double *b,
+                     const operands *o, double *c, libxsmm_dmmfunction kernel)
 {
   if (be == OWN || be == REFERENCE) {
-    const pni_backend *k = pni_backend_named(be == OWN ? "own" : "reference");
+    const pni_backend *k = be == OWN ? own : reference;
     if (q->nt)
       k->mm_nt(q->m, q->n, q->k, a, o->sai, b, o->ldb, c, o->ldc, q->init, o->bias);
     else
@@ -155,56 +195,36 @@ static void run(backend be, const product *q, const double *a, const double *b, 
                 c, (int)o->ldc);
     return;
   }
-  /* libxsmm, column-major: C^T (n x m) = B^T A^T, i.e. its A is our b, its B our a. */
-  const libxsmm_blasint M = q->n, N = q->m, K = q->k, lda = (libxsmm_blasint)o->ldb;
-  const libxsmm_blasint ldb = q->trans ? (libxsmm_blasint)o->sak : (libxsmm_blasint)o->sai;
-  const libxsmm_blasint ldc = (libxsmm_blasint)o->ldc;
-  const double alpha = 1.0;
-  const int flags = (q->nt ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (q->trans ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) |
-                    (beta == 0.0 ? LIBXSMM_GEMM_FLAG_BETA_0 : 0);
-  const libxsmm_dmmfunction f =
-      libxsmm_dmmdispatch(M, N, K, &lda, &ldb, &ldc, &alpha, &beta, &flags, NULL);
-  if (f) {
-    f(b, a, c);
+  if (kernel) {
+    kernel(b, a, c);
     return;
   }
   /* no JIT kernel for this case: libxsmm's own fallback (its BLAS-free GEMM) */
+  const xsmm_args x = xsmm_of(q, o);
   const char ta = q->nt ? 't' : 'n', tb = q->trans ? 't' : 'n';
-  libxsmm_dgemm(&ta, &tb, &M, &N, &K, &alpha, b, &lda, a, &ldb, &beta, c, &ldc);
+  libxsmm_dgemm(&ta, &tb, &x.M, &x.N, &x.K, &x.alpha, b, &x.lda, a, &x.ldb, &x.beta, c, &x.ldc);
 }
 
-/* Whether libxsmm has a JIT kernel for the product (else it takes its fallback). */
-static int libxsmm_jit(const product *p, const operands *o)
+static void run(backend be, const product *q, const double *a, const double *b, const operands *o,
+                double *c)
 {
-  const libxsmm_blasint M = p->n, N = p->m, K = p->k, lda = (libxsmm_blasint)o->ldb;
-  const libxsmm_blasint ldb = p->trans ? (libxsmm_blasint)o->sak : (libxsmm_blasint)o->sai;
-  const libxsmm_blasint ldc = (libxsmm_blasint)o->ldc;
-  const double alpha = 1.0, beta = p->init == PNI_MM_ZERO ? 0.0 : 1.0;
-  const int flags = (p->nt ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (p->trans ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) |
-                    (beta == 0.0 ? LIBXSMM_GEMM_FLAG_BETA_0 : 0);
-  return libxsmm_dmmdispatch(M, N, K, &lda, &ldb, &ldc, &alpha, &beta, &flags, NULL) != NULL;
+  run_with(be, q, a, b, o, c, be == LIBXSMM || be == LIBXSMM_KEPT ? xsmm_kernel(q, o) : NULL);
 }
 
-/* Seconds per call of the product: calls repeated for >= 20 ms, the median of `repeat`. */
-static double seconds(backend be, const product *p, int repeat)
+/* Seconds per call of the product on o's operands: calls repeated for >= 20 ms (*calls, the
+ * number found in the previous round, is kept for the next). */
+static double seconds(backend be, const product *p, const operands *o, long *calls)
 {
-  operands o = make(p);
-  double t[MAX_REPEAT];
-  long calls = 1;
-  for (int r = 0; r < repeat; r++) {
-    for (;;) {
-      const double t0 = wall();
-      for (long q = 0; q < calls; q++) run(be, p, o.a, o.b, &o, o.c);
-      const double dt = wall() - t0;
-      if (dt >= 0.02 || calls > (1L << 26)) {
-        t[r] = dt / (double)calls;
-        break;
-      }
-      calls *= 2;
-    }
+  const libxsmm_dmmfunction kept = be == LIBXSMM_KEPT ? xsmm_kernel(p, o) : NULL;
+  for (;; *calls *= 2) {
+    const double t0 = now();
+    if (kept)
+      for (long q = 0; q < *calls; q++) run_with(be, p, o->a, o->b, o, o->c, kept);
+    else
+      for (long q = 0; q < *calls; q++) run(be, p, o->a, o->b, o, o->c);
+    const double dt = now() - t0;
+    if (dt >= 0.02 || *calls > (1L << 26)) return dt / (double)*calls;
   }
-  release(&o);
-  return median(t, repeat);
 }
 
 /* The product by backend `be` into c, in two parts cut at `cut` (0: whole; -1: one part per
@@ -244,25 +264,29 @@ static void parts_of(backend be, const product *p, const operands *o, int cut, i
   free(cc);
 }
 
-/* Does the product not depend on how the batch is cut, nor on the alignment? */
-static int rows_independent(backend be, const product *p)
+typedef enum rows_verdict { ROWS_SAME, ROWS_ALIGN, ROWS_SPLIT } rows_verdict; /* worse last */
+static const char *const rows_name[] = {"yes", "align", "split"};
+
+/* Does the product not depend on how the batch is cut (ROWS_SPLIT), nor on the alignment
+ * (ROWS_ALIGN: with every operand one double further, some cut or the whole changes bits)? */
+static rows_verdict rows_independent(backend be, const product *p)
 {
   operands o = make(p);
   const size_t len = (size_t)p->m * o.ldc;
   double *whole = malloc(sizeof(double) * len), *part = malloc(sizeof(double) * len);
   const int batch = p->trans ? p->k : p->m;
-  int same = 1;
+  rows_verdict v = ROWS_SAME;
   parts_of(be, p, &o, 0, 0, whole);
-  for (int cut = -1; cut < batch && same; cut++)
-    for (int shift = 0; shift <= 1 && same; shift++) {
+  for (int shift = 0; shift <= 1 && v == ROWS_SAME; shift++)
+    for (int cut = -1; cut < batch && v == ROWS_SAME; cut++) {
       if (cut == 0 && shift == 0) continue;
       parts_of(be, p, &o, cut, shift, part);
-      same = memcmp(whole, part, sizeof(double) * len) == 0;
+      if (memcmp(whole, part, sizeof(double) * len) != 0) v = shift ? ROWS_ALIGN : ROWS_SPLIT;
     }
   free(whole);
   free(part);
   release(&o);
-  return same;
+  return v;
 }
 
 /* Are the product's bits those of backend `other`? */
@@ -300,57 +324,74 @@ static int libxsmm_widths_agree(const product *p)
   return same;
 }
 
-/* Each product alone: microseconds and whether its rows keep their bits, per backend. */
-static void print_detail(const product *p, int repeat)
+static int detail = 0;
+
+/* Each product alone: the median microseconds of the rounds, whether its rows keep their bits
+ * and whether they are own's ("!=own": not), per backend. */
+static void print_detail(const product *p, int repeat, double (*t)[NPROD][MAX_REPEAT])
 {
   for (int i = 0; i < NPROD; i++) {
     printf("    %s%4d x%4d x%4d%s:", p[i].nt ? "nt" : "  ", p[i].m, p[i].n, p[i].k,
            p[i].trans ? " (A^T)" : "      ");
-    for (int be = 0; be < NBACKENDS; be++)
-      printf("  %s %.3f%s", backend_name[be], 1e6 * seconds((backend)be, &p[i], repeat),
-             rows_independent((backend)be, &p[i]) ? "" : " (rows differ)");
+    for (int be = 0; be < NBACKENDS; be++) {
+      const rows_verdict v = rows_independent((backend)be, &p[i]);
+      printf("  %s %.3f%s%s%s%s", backend_name[be], 1e6 * median(t[be][i], repeat),
+             v == ROWS_SAME ? "" : " (rows: ", v == ROWS_SAME ? "" : rows_name[v],
+             v == ROWS_SAME ? "" : ")", be == OWN || same_bits((backend)be, OWN, &p[i]) ? "" : " !=own");
+    }
     printf("\n");
   }
 }
-
-static int detail = 0;
 
 static void print_products(const char *name, int B, int D, int H, int repeat)
 {
   const int nb = block(B, D, H), nblocks = (B + nb - 1) / nb;
   product p[NPROD];
+  operands o[NPROD];
   products(nb, D, H, p);
+  for (int i = 0; i < NPROD; i++) o[i] = make(&p[i]);
+  /* t: seconds per call of each product by each backend in each round */
+  static double t[NBACKENDS][NPROD][MAX_REPEAT];
+  double us[NBACKENDS][MAX_REPEAT], ratio[NBACKENDS][MAX_REPEAT];
+  long calls[NBACKENDS][NPROD];
+  for (int be = 0; be < NBACKENDS; be++)
+    for (int i = 0; i < NPROD; i++) calls[be][i] = 1;
+  for (int r = 0; r < repeat; r++) {
+    for (int be = 0; be < NBACKENDS; be++) us[be][r] = 0.0;
+    for (int i = 0; i < NPROD; i++)
+      for (int be = 0; be < NBACKENDS; be++) {
+        t[be][i][r] = seconds((backend)be, &p[i], &o[i], &calls[be][i]);
+        us[be][r] += 1e6 * (double)nblocks * t[be][i][r];
+      }
+    for (int be = 0; be < NBACKENDS; be++) ratio[be][r] = us[be][r] / us[OWN][r];
+  }
   printf("\n%s (B = %d, D = %d, H = %d; %d block%s of %d rows): microseconds per forward + VJP\n",
          name, B, D, H, nblocks, nblocks == 1 ? "" : "s", nb);
-  printf("  %-10s %10s %8s %6s %7s %6s\n", "backend", "us", "vs own", "rows", "widths", "= own");
-  double own_us = 0.0;
+  printf("  %-12s %10s %8s %6s %7s %6s\n", "backend", "us", "vs own", "rows", "widths", "= own");
   for (int be = 0; be < NBACKENDS; be++) {
-    double us = 0.0;
-    int rows = 1, eq = 1;
+    rows_verdict rows = ROWS_SAME;
+    int eq = 1;
     for (int i = 0; i < NPROD; i++) {
-      us += 1e6 * (double)nblocks * seconds((backend)be, &p[i], repeat);
-      rows = rows && rows_independent((backend)be, &p[i]);
+      const rows_verdict v = rows_independent((backend)be, &p[i]);
+      if (v > rows) rows = v;
       eq = eq && (be == OWN || same_bits((backend)be, OWN, &p[i]));
     }
-    if (be == OWN) own_us = us;
     const char *widths = be == OWN || be == REFERENCE ? "yes" : be == OPENBLAS ? "-" : "?";
-    int agree = 1;
-    if (be == LIBXSMM) {
+    if (be == LIBXSMM || be == LIBXSMM_KEPT) {
+      int agree = 1;
       for (int i = 0; i < NPROD; i++) agree = agree && libxsmm_widths_agree(&p[i]);
       widths = agree ? "yes" : "no";
     }
-    printf("  %-10s %10.2f %8.2f %6s %7s %6s\n", backend_name[be], us, us / own_us,
-           rows ? "yes" : "no", widths, eq ? "yes" : "no");
+    printf("  %-12s %10.2f %8.2f %6s %7s %6s\n", backend_name[be], median(us[be], repeat),
+           median(ratio[be], repeat), rows_name[rows], widths, eq ? "yes" : "no");
   }
-  if (detail) print_detail(p, repeat);
+  if (detail) print_detail(p, repeat, t);
   printf("  libxsmm JIT kernels:");
-  for (int i = 0; i < NPROD; i++) {
-    operands o = make(&p[i]);
+  for (int i = 0; i < NPROD; i++)
     printf(" %s%dx%dx%d%s", p[i].nt ? "nt " : "", p[i].m, p[i].n, p[i].k,
-           libxsmm_jit(&p[i], &o) ? "" : " (none: fallback)");
-    release(&o);
-  }
+           xsmm_kernel(&p[i], &o[i]) ? "" : " (none: fallback)");
   printf("\n");
+  for (int i = 0; i < NPROD; i++) release(&o[i]);
 }
 
 /* ---- tanh ------------------------------------------------------------------------------- */
@@ -399,7 +440,7 @@ __attribute__((target("avx2"))) static void sleef256(int u35, size_t n, double *
 static void tanh_by(tanh_impl t, size_t n, double *y)
 {
   switch (t) {
-  case T_OWN: pni_backend_named("own")->tanh(n, y); return;
+  case T_OWN: own->tanh(n, y); return;
   case T_U10_512: sleef512(0, n, y); return;
   case T_U10_256: sleef256(0, n, y); return;
   case T_U35_512: sleef512(1, n, y); return;
@@ -407,29 +448,19 @@ static void tanh_by(tanh_impl t, size_t n, double *y)
   }
 }
 
-/* Nanoseconds per value on n values (inputs of a layer's size, recomputed each call). */
-static double tanh_ns(tanh_impl t, size_t n, int repeat)
+/* Nanoseconds per value of y = tanh(x) on n values (x copied to y each call, as a layer
+ * recomputes its activations): calls repeated for >= 20 ms, *calls kept as in seconds(). */
+static double tanh_ns(tanh_impl t, size_t n, const double *x, double *y, long *calls)
 {
-  double *x = fill(n, 0.5), *y = fill(n, 0.5), times[MAX_REPEAT];
-  for (size_t i = 0; i < n; i++) x[i] *= 3.0;
-  long calls = 1;
-  for (int r = 0; r < repeat; r++)
-    for (;;) {
-      const double t0 = wall();
-      for (long q = 0; q < calls; q++) {
-        memcpy(y, x, sizeof(double) * n);
-        tanh_by(t, n, y);
-      }
-      const double dt = wall() - t0;
-      if (dt >= 0.02 || calls > (1L << 26)) {
-        times[r] = dt / (double)calls / (double)n * 1e9;
-        break;
-      }
-      calls *= 2;
+  for (;; *calls *= 2) {
+    const double t0 = now();
+    for (long q = 0; q < *calls; q++) {
+      memcpy(y, x, sizeof(double) * n);
+      tanh_by(t, n, y);
     }
-  free(x);
-  free(y);
-  return median(times, repeat);
+    const double dt = now() - t0;
+    if (dt >= 0.02 || *calls > (1L << 26)) return dt / (double)*calls / (double)n * 1e9;
+  }
 }
 
 /* Largest error in ulps against tanhl over 2^20 values spread over [-20, 20] (denser near 0). */
@@ -467,23 +498,41 @@ static int tanh_same(tanh_impl a, tanh_impl b)
   return same;
 }
 
+/* Paired rounds as for the products: in each round every shape's values by every function. */
 static void print_tanh(int nshapes, const char (*name)[64], const int *values, int repeat)
 {
+  static double ns[NTANH][MAX_SHAPES][MAX_REPEAT];
+  long calls[NTANH][MAX_SHAPES];
+  double *x[MAX_SHAPES], *y[MAX_SHAPES];
+  for (int s = 0; s < nshapes; s++) {
+    x[s] = fill((size_t)values[s], 0.5);
+    y[s] = fill((size_t)values[s], 0.5);
+    for (int i = 0; i < values[s]; i++) x[s][i] *= 3.0;
+    for (int t = 0; t < NTANH; t++) calls[t][s] = 1;
+  }
+  for (int r = 0; r < repeat; r++)
+    for (int s = 0; s < nshapes; s++)
+      for (int t = 0; t < NTANH; t++)
+        ns[t][s][r] = tanh_ns((tanh_impl)t, (size_t)values[s], x[s], y[s], &calls[t][s]);
   printf("\ntanh: nanoseconds per value on a layer's activations (B x H values)\n  %-18s", "");
   for (int s = 0; s < nshapes; s++) printf(" %9s", name[s]);
   printf(" %7s %7s %6s\n", "ulps", "widths", "= own");
   for (int t = 0; t < NTANH; t++) {
     printf("  %-18s", tanh_name[t]);
-    for (int s = 0; s < nshapes; s++) printf(" %9.2f", tanh_ns((tanh_impl)t, (size_t)values[s], repeat));
+    for (int s = 0; s < nshapes; s++) printf(" %9.2f", median(ns[t][s], repeat));
     const int widths = t == T_OWN ? 1 : tanh_same((tanh_impl)t, (tanh_impl)(t + 1 - 2 * ((t - 1) % 2)));
     printf(" %7.2f %7s %6s\n", tanh_ulps((tanh_impl)t), widths ? "yes" : "no",
            t == T_OWN || tanh_same((tanh_impl)t, T_OWN) ? "yes" : "no");
+  }
+  for (int s = 0; s < nshapes; s++) {
+    free(x[s]);
+    free(y[s]);
   }
 }
 
 static int usage(void)
 {
-  fprintf(stderr, "usage: bench_backends [--repeat R] [--detail] [--shape NAME:B:D:H ...]\n");
+  fprintf(stderr, "usage: bench_backends [--repeat R] [--clock wall|cpu] [--detail] [--shape NAME:B:D:H ...]\n");
   return 2;
 }
 
@@ -496,6 +545,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
       repeat = atoi(argv[++i]);
       if (repeat < 1 || repeat > MAX_REPEAT) return usage();
+    } else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc) {
+      const char *c = argv[++i];
+      if (strcmp(c, "cpu") != 0 && strcmp(c, "wall") != 0) return usage();
+      cpu_clock = strcmp(c, "cpu") == 0;
     } else if (strcmp(argv[i], "--detail") == 0) {
       detail = 1;
     } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
@@ -510,14 +563,17 @@ int main(int argc, char **argv)
       return usage();
     }
   }
+  own = pni_backend_named("own");
+  reference = pni_backend_named("reference");
   libxsmm_init();
   openblas_set_num_threads(1);
   printf("own: %s, tanh %s; OpenBLAS %s (kernel %s); libxsmm %s, target %s; SLEEF %d.%d\n",
          pni_backend_active()->products, pni_vmath_isa_name(pni_vmath_best_isa()), openblas_get_config(),
          openblas_get_corename(), LIBXSMM_VERSION, libxsmm_get_target_arch(), SLEEF_VERSION_MAJOR,
          SLEEF_VERSION_MINOR);
-  printf("medians of %d timings; rows: a row's bits independent of the split and alignment; widths: "
-         "AVX2 = AVX-512 bits; = own: pinode's own bits\n", repeat);
+  printf("%s clock, medians of %d paired rounds; rows: a row's bits independent of the split and\n"
+         "alignment (else what changed them); widths: AVX2 = AVX-512 bits; = own: pinode's own bits\n",
+         cpu_clock ? "CPU" : "wall", repeat);
   int values[MAX_SHAPES];
   for (int s = 0; s < nshapes; s++) {
     print_products(name[s], B[s], D[s], H[s], repeat);
