@@ -382,7 +382,7 @@ static void print_products(const char *name, int B, int D, int H, int repeat)
       for (int i = 0; i < NPROD; i++) agree = agree && libxsmm_widths_agree(&p[i]);
       widths = agree ? "yes" : "no";
     }
-    printf("  %-12s %10.2f %8.2f %6s %7s %6s\n", backend_name[be], median(us[be], repeat),
+    printf("  %-12s %10.3f %8.2f %6s %7s %6s\n", backend_name[be], median(us[be], repeat),
            median(ratio[be], repeat), rows_name[rows], widths, eq ? "yes" : "no");
   }
   if (detail) print_detail(p, repeat, t);
