@@ -10,7 +10,8 @@
  *   reference  the plain C reference (src/backend.h),
  *   OpenBLAS   cblas_dgemm,
  *   libxsmm    JIT kernels (libxsmm_dmmdispatch; transposed operands by its flags, the bias
- *              copied into C first, as it has no bias initialisation),
+ *              copied into C first, as it has no bias initialisation; where it has no kernel,
+ *              libxsmm_dgemm, which calls OpenBLAS),
  * in R paired rounds: in each round every product is timed by every backend in turn (calls
  * repeated for >= 20 ms), and the six summed: microseconds per forward + VJP, the median over
  * the rounds, and "vs own" the median of the rounds' ratios to own (a machine whose load changes
@@ -166,7 +167,7 @@ static xsmm_args xsmm_of(const product *q, const operands *o)
                          (beta == 0.0 ? LIBXSMM_GEMM_FLAG_BETA_0 : 0)};
 }
 
-/* libxsmm's JIT kernel for the product, or NULL (it would take its fallback). */
+/* libxsmm's JIT kernel for the product, or NULL (libxsmm_dgemm would call a BLAS). */
 static libxsmm_dmmfunction xsmm_kernel(const product *q, const operands *o)
 {
   const xsmm_args x = xsmm_of(q, o);
@@ -199,7 +200,8 @@ static void run_with(backend be, const product *q, const double *a, const double
     kernel(b, a, c);
     return;
   }
-  /* no JIT kernel for this case: libxsmm's own fallback (its BLAS-free GEMM) */
+  /* No JIT kernel for this case: libxsmm_dgemm calls the dgemm_ of the BLAS loaded in the
+   * process, here OpenBLAS's (with no BLAS loaded, libxsmmnoblas's stand-in leaves C zero). */
   const xsmm_args x = xsmm_of(q, o);
   const char ta = q->nt ? 't' : 'n', tb = q->trans ? 't' : 'n';
   libxsmm_dgemm(&ta, &tb, &x.M, &x.N, &x.K, &x.alpha, b, &x.lda, a, &x.ldb, &x.beta, c, &x.ldc);
@@ -324,6 +326,39 @@ static int libxsmm_widths_agree(const product *p)
   return same;
 }
 
+/* For a product whose rows depend on the split: the sizes that change bits, as ranges -- the
+ * first m rows multiplied alone against the same rows of the whole product, or for a weight
+ * gradient (the batch is its terms) the sum cut after t terms against the whole. */
+static void print_split_sizes(backend be, const product *p)
+{
+  operands o = make(p);
+  const size_t len = (size_t)p->m * o.ldc;
+  double *whole = malloc(sizeof(double) * len), *part = malloc(sizeof(double) * len);
+  const int batch = p->trans ? p->k : p->m;
+  int first = -1, any = 0;
+  parts_of(be, p, &o, 0, 0, whole);
+  printf("      %s: %s", backend_name[be], p->trans ? "cut after t terms, t =" : "m rows alone, m =");
+  for (int cut = 1; cut <= batch; cut++) {
+    int differ = 0;
+    if (cut < batch) {
+      parts_of(be, p, &o, cut, 0, part);
+      const size_t n = p->trans ? len : (size_t)cut * o.ldc;
+      differ = memcmp(whole, part, sizeof(double) * n) != 0;
+    }
+    if (differ && first < 0) first = cut;
+    if (!differ && first >= 0) {
+      printf("%s %d", any ? "," : "", first);
+      if (cut - 1 > first) printf("-%d", cut - 1);
+      first = -1;
+      any = 1;
+    }
+  }
+  printf(" change bits\n");
+  free(whole);
+  free(part);
+  release(&o);
+}
+
 static int detail = 0;
 
 /* Each product alone: the median microseconds of the rounds, whether its rows keep their bits
@@ -340,6 +375,8 @@ static void print_detail(const product *p, int repeat, double (*t)[NPROD][MAX_RE
              v == ROWS_SAME ? "" : ")", be == OWN || same_bits((backend)be, OWN, &p[i]) ? "" : " !=own");
     }
     printf("\n");
+    for (int be = 0; be < LIBXSMM_KEPT; be++) /* kept: libxsmm's bits */
+      if (rows_independent((backend)be, &p[i]) == ROWS_SPLIT) print_split_sizes((backend)be, &p[i]);
   }
 }
 
@@ -389,7 +426,7 @@ static void print_products(const char *name, int B, int D, int H, int repeat)
   printf("  libxsmm JIT kernels:");
   for (int i = 0; i < NPROD; i++)
     printf(" %s%dx%dx%d%s", p[i].nt ? "nt " : "", p[i].m, p[i].n, p[i].k,
-           xsmm_kernel(&p[i], &o[i]) ? "" : " (none: fallback)");
+           xsmm_kernel(&p[i], &o[i]) ? "" : " (none: BLAS)");
   printf("\n");
   for (int i = 0; i < NPROD; i++) release(&o[i]);
 }
