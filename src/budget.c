@@ -158,6 +158,41 @@ static int refuse(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind
                    batch, other_text, S->nlabels, what, budget_text, fits);
 }
 
+/* Flops that a byte of memory traffic costs as much time as: a core's
+ * matrix-product rate over its share of the memory bandwidth (about 40
+ * GFLOP/s against 10 GB/s). */
+#define FLOPS_PER_BYTE 4.0
+
+/* The estimated cost, in flops, by which the backward sweep differs between
+ * the stage tape and all states: with all states it evaluates the network
+ * again at every stage of every step (about 2 flops per parameter and
+ * sample); with the tape it evaluates nothing but writes the tape in the
+ * forward sweep and reads it back, at FLOPS_PER_BYTE a byte.  The bytes are
+ * those the budget counts. */
+static double redo_cost(const pn_solver *S, int batch, int M, pn_storage_kind kind)
+{
+  if (kind == PN_STORE_STAGES)
+    return FLOPS_PER_BYTE * 2.0 * (double)(traj_bytes(S, batch, M, PN_STORE_STAGES, 0) -
+                                           traj_bytes(S, batch, M, PN_STORE_ALL, 0));
+  return 2.0 * (double)pn_model_nparam(S->model) * (double)batch *
+         (double)pn_tableau_stages(S->tab) * (double)(S->hi - S->lo);
+}
+
+/* What auto stores: the stage tape if it fits and is estimated faster than
+ * all states (the pipeline's discrete adjoint only: nothing else reads the
+ * tape), else all states if they fit, else binomial checkpointing. */
+static pn_storage_kind auto_kind(const pn_solver *S, int batch, int M, size_t budget,
+                                 size_t other)
+{
+  const int tape = S->opts.method == PN_PARALLEL_PIPELINE && S->adjoint == PN_ADJOINT_DISCRETE;
+  if (tape && (budget == 0 || other + traj_bytes(S, batch, M, PN_STORE_STAGES, 0) <= budget) &&
+      redo_cost(S, batch, M, PN_STORE_STAGES) < redo_cost(S, batch, M, PN_STORE_ALL))
+    return PN_STORE_STAGES;
+  if (budget == 0 || other + traj_bytes(S, batch, M, PN_STORE_ALL, 0) <= budget)
+    return PN_STORE_ALL;
+  return PN_STORE_BINOMIAL;
+}
+
 /* Bytes of the label jumps a gradient keeps, 0 without one. */
 static size_t jumps_bytes(const pn_solver *S, int batch, int with_traj)
 {
@@ -179,9 +214,9 @@ int pni_budget_check(pn_solver *S, int batch, int M, int with_traj, pn_storage_k
     return PN_OK;
   }
   if (*kind == PN_STORE_AUTO) {
-    *kind = PN_STORE_ALL;
-    if (budget > 0 && other + traj_bytes(S, batch, M, PN_STORE_ALL, 0) > budget) {
-      *kind = PN_STORE_BINOMIAL;
+    *kind = auto_kind(S, batch, M, budget, other);
+    *param = 0;
+    if (*kind == PN_STORE_BINOMIAL) {
       *param = max_checkpoints(S, batch, M, budget > other ? budget - other : 0);
       if (*param < 1) return refuse(S, batch, M, 1, PN_STORE_AUTO, 0, other, budget, what);
     }

@@ -172,8 +172,9 @@ pn_storage_kind pni_budget_traj_kind(pn_storage_kind kind);
  * without the trajectory (its policy: S->store_kind). */
 size_t pni_budget_workspace(const pn_solver *S, int batch, int M, int with_traj);
 
-/* Resolve the storage policy for a batch (auto: all if it fits, else the
- * largest binomial c that fits) and check the estimate against the budget
+/* Resolve the storage policy for a batch (auto: the stage tape if it fits
+ * and is estimated faster, else all if it fits, else the largest binomial c
+ * that fits) and check the estimate against the budget
  * before anything is allocated: PN_ERR_LIMIT naming settings that fit. */
 int pni_budget_check(pn_solver *S, int batch, int M, int with_traj, pn_storage_kind *kind,
                      long *param);

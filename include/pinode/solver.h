@@ -36,9 +36,12 @@ typedef enum pn_storage_kind {
    *  r·N − β(c+1, r−1) − (N − 1) for a block of N steps, where r is the
    *  smallest integer with β(c, r) = C(c+r, c) ≥ N. */
   PN_STORE_BINOMIAL,
-  /** The solver chooses: all states if they fit in memory_limit (or, with no
-   *  limit, in this node's available memory shared by the ranks), else binomial
-   *  with the largest c that fits after everything else the solver holds. */
+  /** The solver chooses, within memory_limit (or, with no limit, this node's
+   *  available memory shared by the ranks) after everything else it holds:
+   *  the stage tape (PN_STORE_STAGES) if it fits and its estimated cost is
+   *  below that of all states (the pipeline's discrete adjoint only;
+   *  docs/memory.md), else all states if they fit, else binomial with the
+   *  largest c that fits. */
   PN_STORE_AUTO,
   /** Every state and, for every step, what its adjoint needs: the stage
    *  inputs and the network's intermediate values at each stage (for the

@@ -291,9 +291,9 @@ class Lab:
         a = self.a
         head = ("CPU s per gradient: med [min-max]" if a.clock == "cpu"
                 else "time per gradient: median [min-max]")
-        print(f"\n{'problem':<8} {'configuration':<28} {head:<30} {'GFLOP/s':>8} {'%DGEMM':>7} "
+        print(f"\n{'problem':<8} {'configuration':<36} {head:<30} {'GFLOP/s':>8} {'%DGEMM':>7} "
               f"{'peak MB':>8} {'PETSc/':>8} {'PyTorch/':>9} {'err vs':>9}")
-        print(f"{'':<8} {'':<28} {'':<30} {'':>8} {'':>7} {'':>8} {'pinode':>8} {'pinode':>9} "
+        print(f"{'':<8} {'':<36} {'':<30} {'':>8} {'':>7} {'':>8} {'pinode':>8} {'pinode':>9} "
               f"{'ref/':>9}")
         for problem in a.problems:
             name = name_of(problem)
@@ -306,14 +306,14 @@ class Lab:
                 vt = f"{peers['torch'][0] / t['median']:.1f}x" if "torch" in peers else "-"
                 err = f"{r['ref_error']:.1e}" if r["ref_error"] is not None else "-"
                 tt = f"{t['median']:.4f} s [{t['min']:.4f}-{t['max']:.4f}]"
-                print(f"{name:<8} {'pinode ' + r['configuration']:<28} {tt:<30} {rate:>8.1f} "
+                print(f"{name:<8} {'pinode ' + r['configuration']:<36} {tt:<30} {rate:>8.1f} "
                       f"{pct:>7} {r['peak_mb']:>8.1f} {vp:>8} {vt:>9} {err:>9}")
             for key, label in (("petsc", "PETSc TSAdjoint, 1 thr"),
                                ("torch", "PyTorch autograd, 2 thr")):
                 if key in peers:
                     med, lo, hi, peak = peers[key]
                     tt = f"{med:.4f} s [{lo:.4f}-{hi:.4f}]"
-                    print(f"{name:<8} {label:<28} {tt:<30} {'-':>8} {'-':>7} {peak:>8.1f} "
+                    print(f"{name:<8} {label:<36} {tt:<30} {'-':>8} {'-':>7} {peak:>8.1f} "
                           f"{'-':>8} {'-':>9} {'-':>9}")
 
     def one_rank(self, name, storage):

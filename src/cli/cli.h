@@ -71,11 +71,14 @@ int cli_parse_long(const char *text, long lo, long hi, long *out);
  * after it, else 0 (*out unchanged); the caller checks the range. */
 int cli_parse_double(const char *text, double *out);
 
-/* Parse all, every:K, binomial:C or auto into opts->storage / storage_param. */
+/* The storage names users type, for messages. */
+#define CLI_STORAGE_NAMES "stages, all, every:K, binomial:C (K, C >= 1) or auto"
+
+/* Parse one of CLI_STORAGE_NAMES into opts->storage / storage_param. */
 int cli_parse_storage(const char *text, pn_solver_opts *opts);
 
-/* The text of a storage policy, as cli_parse_storage reads it (stages for
- * PN_STORE_STAGES), into buf; returns buf. */
+/* The text of a storage policy, as cli_parse_storage reads it, into buf;
+ * returns buf. */
 const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t len);
 
 /* Options of the parallel method shared by the commands: 'P' --parallel,

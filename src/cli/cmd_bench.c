@@ -42,7 +42,7 @@ typedef struct bench_opts {
 
 /* One configuration of one problem, timed. */
 typedef struct row {
-  char problem[32], config[96];
+  char problem[32], config[128];
   const char *dir;
   int storage_index;    /* of the --storage list; −1: the checkpointed configuration */
   pn_solver_opts opts;  /* as asked (microbatches 0: automatic) */
@@ -52,6 +52,7 @@ typedef struct row {
   double peak_mb;       /* peak resident memory (largest rank) */
   double err;           /* largest relative difference from DIR/ref/ (< 0: none) */
   int microbatches;     /* M the solver used */
+  char storage[40];     /* the storage the solver used (auto resolved) */
   int batch;            /* the problem's batch */
 } row;
 
@@ -143,6 +144,7 @@ static int time_gradient(bench *b, MPI_Comm comm, pn_ctx *ctx, const char *dir,
     pn_stats st;
     pn_solver_get_stats(s.solver, &st);
     r->microbatches = st.microbatches;
+    cli_storage_text(st.storage, st.storage_param, r->storage, sizeof r->storage);
     r->batch = p->batch;
     r->med = cli_median(t, b->o.repeat); /* sorts t */
     r->min = t[0];
@@ -169,15 +171,19 @@ static void row_init(const bench *b, int j, const pn_solver_opts *opts, int rank
   r->err = -1.0;
 }
 
-/* The configuration column: storage, then (on all ranks) the method and the
- * split of the work. */
+/* The configuration column: the storage used, by the name --storage takes
+ * (what auto chose, and within which limit), then (on all ranks) the method
+ * and the split of the work. */
 static void label_row(row *r)
 {
-  char storage[40];
+  char storage[80];
   const pn_solver_opts *o = &r->opts;
-  cli_storage_text(o->storage, o->storage_param, storage, sizeof storage);
+  snprintf(storage, sizeof storage, "%s", r->storage);
   if (o->storage == PN_STORE_AUTO && o->memory_limit > 0)
-    snprintf(storage, sizeof storage, "auto<=%.0fMB", (double)o->memory_limit / 1048576.0);
+    snprintf(storage, sizeof storage, "%s (auto, %.0f MB)", r->storage,
+             (double)o->memory_limit / 1048576.0);
+  else if (o->storage == PN_STORE_AUTO)
+    snprintf(storage, sizeof storage, "%s (auto)", r->storage);
   if (r->ranks == 1)
     snprintf(r->config, sizeof r->config, "%s, 1 rank", storage);
   else if (o->method != PN_PARALLEL_PIPELINE)
@@ -195,7 +201,7 @@ static void label_row(row *r)
 static void keep_row(bench *b, row *r)
 {
   label_row(r);
-  printf("  %-8s %-28s %9.4f s per gradient\n", r->problem, r->config, r->med);
+  printf("  %-8s %-34s %9.4f s per gradient\n", r->problem, r->config, r->med);
   fflush(stdout);
   if (b->nrows < MAX_ROWS) b->rows[b->nrows++] = *r;
 }
@@ -327,16 +333,16 @@ static void print_table(const bench *b)
 {
   const char *time_head = b->o.cpu_clock ? "CPU s per gradient: med [min-max]"
                                           : "time per gradient: median [min-max]";
-  printf("\n%-8s %-28s %-30s %8s %8s %9s\n", "problem", "configuration", time_head, "GFLOP/s",
+  printf("\n%-8s %-34s %-30s %8s %8s %9s\n", "problem", "configuration", time_head, "GFLOP/s",
          "peak MB", "err vs");
-  printf("%-8s %-28s %-30s %8s %8s %9s\n", "", "", "", "", "", "ref/");
+  printf("%-8s %-34s %-30s %8s %8s %9s\n", "", "", "", "", "", "ref/");
   for (int i = 0; i < b->nrows; i++) {
     const row *r = &b->rows[i];
     char tbuf[64], gf[16] = "-", err[16] = "-";
     snprintf(tbuf, sizeof tbuf, "%.4f s [%.4f-%.4f]", r->med, r->min, r->max);
     if (r->flops > 0) snprintf(gf, sizeof gf, "%.1f", r->flops / r->med * 1e-9);
     if (r->err >= 0) snprintf(err, sizeof err, "%.1e", r->err);
-    printf("%-8s %-28s %-30s %8s %8.1f %9s\n", r->problem, r->config, tbuf, gf, r->peak_mb, err);
+    printf("%-8s %-34s %-30s %8s %8.1f %9s\n", r->problem, r->config, tbuf, gf, r->peak_mb, err);
   }
   fflush(stdout);
 }
@@ -352,6 +358,7 @@ static void json_row(json_writer *w, const row *r)
   json_int(w, "ranks", r->ranks);
   cli_storage_text(o->storage, o->storage_param, storage, sizeof storage);
   json_string(w, "storage", storage);
+  json_string(w, "storage_used", r->storage);
   json_number(w, "memory_limit_mb", (double)o->memory_limit / 1048576.0);
   json_string(w, "method", pn_parallel_method_name(o->method));
   json_int(w, "microbatches", r->microbatches);
@@ -416,8 +423,8 @@ static void usage(pn_ctx *ctx)
             "  --storage LIST     one-rank storage configurations, of stages (the adjoint\n"
             "                     recomputes nothing), all, every:K, binomial:C and auto\n"
             "                     (default stages,all)\n"
-            "  --checkpoint-mb X  also automatic storage (binomial checkpointing when\n"
-            "                     needed) under an X MB limit (default 32; 0: no)\n"
+            "  --checkpoint-mb X  also storage auto under an X MB limit (default 32; 0: no);\n"
+            "                     its row names what auto chose, as --storage takes it\n"
             "  --microbatches L   under mpiexec: micro-batch counts of the pipeline rows, a\n"
             "                     list of counts or auto (default auto)\n"
             "  --no-batch-groups  under mpiexec: no row with one batch group per rank (each\n"
@@ -435,8 +442,7 @@ static void usage(pn_ctx *ctx)
 /* --storage LIST into o->storage. */
 static const char *parse_storage_list(const char *text, bench_opts *o)
 {
-  static const char *const msg =
-      "--storage needs a list of stages, all, every:K, binomial:C and auto";
+  static const char *const msg = "--storage needs a list of " CLI_STORAGE_NAMES;
   char buf[256], *save = NULL;
   snprintf(buf, sizeof buf, "%s", text);
   o->nstorage = 0;
@@ -444,8 +450,7 @@ static const char *parse_storage_list(const char *text, bench_opts *o)
     if (o->nstorage == MAX_STORAGE) return msg;
     pn_solver_opts *s = &o->storage[o->nstorage++];
     pn_solver_opts_default(s);
-    if (strcmp(tok, "stages") == 0) s->storage = PN_STORE_STAGES;
-    else if (cli_parse_storage(tok, s) != PN_OK) return msg;
+    if (cli_parse_storage(tok, s) != PN_OK) return msg;
   }
   return o->nstorage > 0 ? NULL : msg;
 }

@@ -25,9 +25,12 @@ static void usage(pn_ctx *ctx)
             "  --batch-groups G   split the ranks into G groups, each solving an even share\n"
             "                     of the batch on size/G ranks (default 1: all ranks split\n"
             "                     time); G must divide the rank count and be <= the batch\n"
-            "  --storage S        trajectory storage: all (default), every:K (every K-th\n"
-            "                     state), binomial:C (C checkpoints, optimal recomputation)\n"
-            "                     or auto (all if it fits, else the largest C that fits)\n"
+            "  --storage S        trajectory storage: all (default), stages (all states and\n"
+            "                     the network's values at every stage: nothing recomputed,\n"
+            "                     the most memory), every:K (every K-th state), binomial:C\n"
+            "                     (C checkpoints, optimal recomputation) or auto (stages if\n"
+            "                     it fits and is estimated faster than all, else all if it\n"
+            "                     fits, else the largest C that fits)\n"
             "  --memory SIZE      per-rank budget for the whole process, e.g. 256MB or 1.5G\n"
             "                     (K, M, G, T = powers of 1024); storage defaults to auto;\n"
             "                     a storage that does not fit is refused before it starts\n"
@@ -258,8 +261,8 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
       break;
     case 's':
       if (cli_parse_storage(optarg, &opts) != PN_OK) {
-        cli_print(ctx, "pinode gradient: --storage must be all, every:K, binomial:C (K, C >= 1) "
-                       "or auto, got '%s'\n", optarg);
+        cli_print(ctx, "pinode gradient: --storage must be " CLI_STORAGE_NAMES ", got '%s'\n",
+                  optarg);
         return 2;
       }
       storage_given = 1;

@@ -115,8 +115,8 @@ int cli_parse_double(const char *text, double *out)
 int cli_parse_storage(const char *text, pn_solver_opts *opts)
 {
   long k = 0;
-  if (strcmp(text, "all") == 0 || strcmp(text, "auto") == 0) {
-    opts->storage = text[1] == 'l' ? PN_STORE_ALL : PN_STORE_AUTO;
+  if (strcmp(text, "all") == 0 || strcmp(text, "auto") == 0 || strcmp(text, "stages") == 0) {
+    opts->storage = text[1] == 'l' ? PN_STORE_ALL : text[1] == 'u' ? PN_STORE_AUTO : PN_STORE_STAGES;
     opts->storage_param = 0;
   } else if (parse_count(text, "every:", &k)) {
     opts->storage = PN_STORE_EVERY;

@@ -70,9 +70,10 @@ static const key keys[] = {
     {"solver", "t1", T_REAL, F(t1), "data", -BIG, BIG, 0, "data", NULL,
      "a number > t0, or data (the last observation time)", "end of the interval"},
     {"solver", "storage", T_STRING, F(storage), "all", 0, 0, 0, NULL, NULL,
-     "all, every:K, binomial:C (K, C >= 1), auto",
-     "trajectory storage for the backward sweep: every state, every K-th, C binomial "
-     "checkpoints, or the most that fits solver.memory_limit_mb (as pinode gradient --storage)"},
+     CLI_STORAGE_NAMES,
+     "trajectory storage for the backward sweep: every stage's values, every state, every "
+     "K-th, C binomial checkpoints, or the fastest that fits solver.memory_limit_mb (as "
+     "pinode gradient --storage)"},
     {"solver", "memory_limit_mb", T_REAL, F(memory_limit_mb), "0", 0, BIG, 0, NULL, NULL,
      "a number >= 0 (0: no limit)", "memory the solver may hold per rank, in MiB"},
     {"solver", "check_finite", T_BOOL, F(check_finite), "true", 0, 0, 0, NULL, NULL,
@@ -663,7 +664,7 @@ static int check_together(pn_ctx *ctx, cli_config *cfg)
   pn_solver_opts so;
   pn_solver_opts_default(&so);
   if (cli_parse_storage(cfg->storage, &so) != PN_OK)
-    return fail_key(ctx, cfg, "solver", "storage", "%s: '%s' is not accepted (accepted: all, every:K, binomial:C with K, C >= 1, auto)",
+    return fail_key(ctx, cfg, "solver", "storage", "%s: '%s' is not accepted (accepted: " CLI_STORAGE_NAMES ")",
                     cfg->storage);
   if (cfg->nacts != 1 && cfg->nacts != cfg->nhidden)
     return fail_key(ctx, cfg, "model", "activation",

@@ -32,7 +32,7 @@ static void usage(pn_ctx *ctx)
             "  --microbatches M         micro-batches of the pipeline (default: the solver's\n"
             "                           automatic choice, round(sqrt((P-1)B/3))); the best M\n"
             "                           is also shown\n"
-            "  --storage S              trajectory storage: all (default) or every:K\n"
+            "  --storage S              trajectory storage, as pinode gradient's (default all)\n"
             "  --max-ranks P            largest P of the table (default 4096)\n"
             "  --ranks P1,P2,...        the P of the table instead of powers of two\n"
             "  --parareal-iterations K[,K2,...] | measure\n"

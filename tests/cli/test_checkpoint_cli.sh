@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# pinode gradient --storage and --memory: every storage writes bit-for-bit the
-# same outputs as all states (on the deep bench problem: labels at 0, 20, 30,
-# 30, 45, 60), the report names the storage and the recompute count next to
+# pinode gradient --storage and --memory: every storage (the stage tape too)
+# writes bit-for-bit the same outputs as all states (on the deep bench
+# problem: labels at 0, 20, 30, 30, 45, 60), the report names the storage and the recompute count next to
 # its optimum, and malformed values are refused with exit status 2.
 # Usage: test_checkpoint_cli.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; status=1; }
 
 "$pinode" gradient --storage all "$deep" "$out/all" >"$out/all.log"
 i=0
-for s in binomial:1 binomial:2 binomial:7 binomial:59 binomial:1000 every:1 every:7 auto; do
+for s in stages binomial:1 binomial:2 binomial:7 binomial:59 binomial:1000 every:1 every:7 auto; do
   i=$((i + 1))
   if ! "$pinode" gradient --storage "$s" "$deep" "$out/$i" >"$out/$i.log" 2>&1; then
     fail "--storage $s"; cat "$out/$i.log"; continue

@@ -115,7 +115,7 @@ activation = tanh relu
 '
 expect_error "--set optimizer.lr_min: must not exceed optimizer.lr = 0.01" "$BASE" --set optimizer.lr_min=0.1
 expect_error "--set solver.scheme: unknown scheme (accepted: euler, midpoint" "$BASE" --set solver.scheme=rk5
-expect_error "--set solver.storage: 'every:0' is not accepted (accepted: all, every:K" "$BASE" --set solver.storage=every:0
+expect_error "--set solver.storage: 'every:0' is not accepted (accepted: stages, all, every:K" "$BASE" --set solver.storage=every:0
 expect_error "--set solver.t1: must be greater than solver.t0 = 1" "$BASE" --set solver.t0=1 --set solver.t1=1
 expect_error "--set data.source: csv needs data.file, the path of the CSV file" "$BASE" --set data.source=csv
 expect_error "--set data.file: only used with data.source = csv, not spiral" "$BASE" --set data.file=x.csv

@@ -279,6 +279,13 @@ static size_t max_over_ranks(size_t x)
   return (size_t)all;
 }
 
+static size_t min_over_ranks(size_t x)
+{
+  unsigned long v = (unsigned long)x, least = 0;
+  MPI_Allreduce(&v, &least, 1, MPI_UNSIGNED_LONG, MPI_MIN, MPI_COMM_WORLD);
+  return (size_t)least;
+}
+
 /* A budget below all states: auto picks, on each rank, the largest c whose
  * trajectory fits next to everything else the solver holds, stays within the
  * budget, and gives the same bits; a budget above all states keeps all. */
@@ -314,6 +321,56 @@ static void auto_fits_the_budget(void **state)
     free(r.grad);
     free(ref.grad);
   }
+  prob_free(&pr);
+}
+
+/* The stage tape when it fits and is estimated faster than all states:
+ * `wide` (64 → 256 → 64, RK4): the tape saves 2·33088 flops per sample and
+ * stage, 3.2 times the cost of its traffic (320 doubles written and read
+ * back, at 4 flops a byte); below the tape's estimate all states, below
+ * theirs binomial checkpointing; every choice gives the same bits. */
+static void auto_prefers_the_tape_when_it_fits(void **state)
+{
+  (void)state;
+  static const long labels[] = {10, 24};
+  prob pr; /* wide's network and batch over 24 steps */
+  prob_load(&pr, "wide", 24, 2, labels);
+  result ref, tape, r;
+  pnt_ok(pnt_ctx, run(&pr, PN_STORE_ALL, 0, 1, 0, &ref));
+  pnt_ok(pnt_ctx, run(&pr, PN_STORE_STAGES, 0, 1, 0, &tape));
+  assert_bitwise(&pr, &ref, &tape, "stages");
+  /* Ranks hold different label jumps: limits that decide alike on all. */
+  const size_t tape_bytes = max_over_ranks(tape.st.bytes_solver);
+  const size_t tape_least = min_over_ranks(tape.st.bytes_solver);
+  const size_t all_least = min_over_ranks(ref.st.bytes_solver);
+  pnt_ok(pnt_ctx, run(&pr, PN_STORE_BINOMIAL, 1, 1, 0, &r));
+  pnt_assert_all(max_over_ranks(ref.st.bytes_solver) < tape_least &&
+                     max_over_ranks(r.st.bytes_solver) < all_least,
+                 "the tape holds no more than all states, or they no more than binomial:1");
+  free(r.grad);
+  pnt_ok(pnt_ctx, run(&pr, PN_STORE_AUTO, 0, 1, tape_bytes, &r));
+  pnt_assert_all(r.st.storage == PN_STORE_STAGES, "auto with room for the tape chose storage %d",
+                 (int)r.st.storage);
+  assert_bitwise(&pr, &ref, &r, "auto with room for the tape");
+  free(r.grad);
+  pnt_ok(pnt_ctx, run(&pr, PN_STORE_AUTO, 0, 1, tape_least - 1, &r));
+  pnt_assert_all(r.st.storage == PN_STORE_ALL, "auto with room for all states only chose %d",
+                 (int)r.st.storage);
+  assert_bitwise(&pr, &ref, &r, "auto with room for all states only");
+  free(r.grad);
+  pnt_ok(pnt_ctx, run(&pr, PN_STORE_AUTO, 0, 1, all_least - 1, &r));
+  pnt_assert_all(r.st.storage == PN_STORE_BINOMIAL, "auto below all states chose %d",
+                 (int)r.st.storage);
+  assert_bitwise(&pr, &ref, &r, "auto below all states");
+  free(r.grad);
+  /* A continuous adjoint reads no tape: auto keeps all states for it. */
+  pnt_ok(pnt_ctx, run_method(&pr, PN_ADJOINT_CONTINUOUS_INTERP, PN_SWEEP_MULTI, PN_STORE_AUTO, 0,
+                             1, tape_bytes, &r));
+  pnt_assert_all(r.st.storage == PN_STORE_ALL, "auto for the continuous adjoint chose %d",
+                 (int)r.st.storage);
+  free(r.grad);
+  free(tape.grad);
+  free(ref.grad);
   prob_free(&pr);
 }
 
@@ -392,6 +449,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(labels_on_checkpoints_prime_n),
     cmocka_unit_test(other_methods_use_the_same_storage),
     cmocka_unit_test(auto_fits_the_budget),
+    cmocka_unit_test(auto_prefers_the_tape_when_it_fits),
     cmocka_unit_test(over_budget_is_refused_with_a_setting_that_fits),
     cmocka_unit_test(bad_storage_options),
 };
