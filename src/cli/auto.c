@@ -129,10 +129,11 @@ static int calibrate(MPI_Comm comm, pn_ctx *ctx, const cli_auto_request *req,
                             .repeat = 2,
                             .min_sample = 2e-3};
   CLI_TRY(pm_calibrate(comm, ctx, p, coarse_scheme, &plan, o, fine, coarse));
-  /* latency and bandwidth up to 128 KiB (a few milliseconds); no Allreduce */
-  CLI_TRY(pm_measure_network(comm, ctx, 0, 2, 131072.0, net));
+  /* latency and bandwidth up to 128 KiB and the Allreduces (a few milliseconds) */
+  CLI_TRY(pm_measure_network(comm, ctx, p->nparam, 2, 131072.0, net));
   net->L = net->L_meas;
   net->W = net->W_meas;
+  pm_net_rounds(net, p->nparam);
   return PN_OK;
 }
 

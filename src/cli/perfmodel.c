@@ -313,6 +313,7 @@ static int measure(MPI_Comm comm, pn_ctx *ctx, pm_run *r)
     net->W = o->bandwidth;
     net->W_given = 1;
   }
+  pm_net_rounds(net, p->nparam);
   return PN_OK;
 }
 

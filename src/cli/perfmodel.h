@@ -81,6 +81,12 @@ typedef struct pm_net {
   double L, W;           /* used by the model (measured or given) */
   int L_given, W_given;
   double allreduce_meas; /* best of R: seconds of one Allreduce of p doubles here */
+  double allreduce1_meas; /* the same for one double */
+  int allreduce_ranks;   /* the ranks they were measured on (0: not measured) */
+  /* Seconds per round (of ⌈log2 P⌉) of the collectives, as the model uses
+   * them: a latency-bound Allreduce, and the Allreduce of the p-entry
+   * gradient (pm_net_rounds). */
+  double round_small, round_grad;
 } pm_net;
 
 /* The host (collective on comm: the node's ranks and CPUs). */
@@ -109,10 +115,15 @@ int pm_calibrate(MPI_Comm comm, pn_ctx *ctx, const pn_problem *p, const char *co
 
 /* Latency and bandwidth of a ping-pong between ranks 0 and 1 of messages
  * from 8 B to max_bytes (≥ 64 KiB for a bandwidth; at most 4 MiB), nothing
- * on one rank, and the time of an Allreduce of p doubles (p = 0: none).
- * Collective on comm. */
+ * on one rank, and the times of an Allreduce of p doubles and of one double
+ * (p = 0: none).  Collective on comm. */
 int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double max_bytes,
                        pm_net *net);
+
+/* Set net->round_small and round_grad once net->L and W are chosen: the
+ * measured Allreduces split into their rounds where they were measured and
+ * neither L nor W was given, else L and L + 8p/W. */
+void pm_net_rounds(pm_net *net, int p);
 
 /* ---- the model (perfmodel_formulas.c) ---- */
 

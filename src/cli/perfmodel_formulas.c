@@ -7,17 +7,18 @@
  *   T(P, M) = Σ_m τ(b_m) + (P − 1)·(τ(b_0) + 2·msg(b_0)) + C(P)
  * (the last rank finishes its forward after the first micro-batch crossed
  * P − 1 blocks and messages, and the backward drains the same way), with the
- * collectives C(P) = ⌈log2 P⌉·(7·L + 8p/W + 8BD/W): five latency-bound
+ * collectives C(P) = ⌈log2 P⌉·(5·A_1 + A_p + L + 8BD/W): five latency-bound
  * Allreduces (status agreements, loss), the Allreduce of θ̄ (p doubles) and
- * the Bcast of ∂L/∂z0.  Busy time of rank r: Σ_m (n_r·t(b_m) + c(b_m)).
+ * the Bcast of ∂L/∂z0, with A_1 and A_p the rounds of the Allreduces of one
+ * and of p doubles (pm_net_rounds: measured, or L and L + 8p/W).  Busy time of rank r: Σ_m (n_r·t(b_m) + c(b_m)).
  *
  * Parareal (docs/parallel.md), K forward and K_a adjoint iterations (inputs: given,
  * or measured by a Parareal run), coarse propagator G = g steps of the coarse
  * scheme per block, whole batch (no micro-batches), τ_F = n_P·t_f(B) + c(B),
  * τ_Fa = n_P·(t(B) − t_f(B)) + c(B), τ_G, τ_Ga the coarse forward and adjoint,
  * S = (P − 1)(τ_G + msg(B)) a serial coarse sweep:
- *   T = S + K(τ_F + S + ⌈log2 P⌉·L) + A + C(P)
- * with A = τ_G + K_a(τ_Fa + (P − 1)(τ_Ga + msg(B)) + ⌈log2 P⌉·L) for the
+ *   T = S + K(τ_F + S + ⌈log2 P⌉·A_1) + A + C(P)
+ * with A = τ_G + K_a(τ_Fa + (P − 1)(τ_Ga + msg(B)) + ⌈log2 P⌉·A_1) for the
  * iterative adjoint, or one sweep of B(D+1) rows, a prefix scan and τ_Fa for
  * the affine maps (parareal_time below).
  *
@@ -30,8 +31,8 @@
  * coarse steps per block; per sweep the end state and block Jacobian to the
  * right, x = L + 8B(D²+D)/W, one scan of the affine maps,
  * σ = ⌈log2 P⌉·(x + 2B(D³+D²)·μ) (μ: one multiply-add of the composition),
- * and an Allreduce of 4 doubles, ⌈log2 P⌉·L:
- *   T = K_c(τ_Tc + x + σ + ⌈log2 P⌉L) + K(τ_T + x + σ + ⌈log2 P⌉L) + σ + τ_B + C(P)
+ * and an Allreduce of 4 doubles, ⌈log2 P⌉·A_1:
+ *   T = K_c(τ_Tc + x + σ + ⌈log2 P⌉A_1) + K(τ_T + x + σ + ⌈log2 P⌉A_1) + σ + τ_B + C(P)
  * with τ_B = n_P·(t(B) − t_f(B)) + c(B) the backward sweep after the adjoint
  * scan σ, plus S_c = (P − 1)(g·t_f,coarse(B) + msg(B)) where coarse Newton
  * did not converge and the serial coarse sweep started the fine sweeps.
@@ -75,6 +76,16 @@ int pm_cal_threshold(const pm_cal_table *c)
   return last->b;
 }
 
+void pm_net_rounds(pm_net *net, int p)
+{
+  net->round_small = net->L;
+  net->round_grad = net->L + 8.0 * p / net->W;
+  if (net->allreduce_ranks < 2 || net->L_given || net->W_given) return;
+  const double rounds = pm_ceil_log2(net->allreduce_ranks);
+  net->round_small = net->allreduce1_meas / rounds;
+  net->round_grad = net->allreduce_meas / rounds;
+}
+
 static double tau(const pm_model *m, long n, int b)
 {
   return (double)n * pm_cal_at(m->fine, b, PM_T_STEP) + pm_cal_at(m->fine, b, PM_FIXED);
@@ -88,9 +99,9 @@ static double msg_time(const pm_model *m, int b)
 static double coll_time(const pm_model *m, long P)
 {
   if (P <= 1) return 0.0;
-  const double L = m->net->L, W = m->net->W;
-  return pm_ceil_log2(P) * ((N_SMALL_ALLREDUCES + 2) * L + 8.0 * m->nparam / W +
-                            8.0 * (double)m->B * m->D / W);
+  const pm_net *net = m->net;
+  return pm_ceil_log2(P) * (N_SMALL_ALLREDUCES * net->round_small + net->round_grad + net->L +
+                            8.0 * (double)m->B * m->D / net->W);
 }
 
 long pm_largest_part(long n, long parts)
@@ -182,7 +193,7 @@ double pm_parareal_time(const pm_model *m, long N, long P, int K, int KA)
   if (P == 1) return pm_pipe_time(m, N, 1, 1);
   const long nP = pm_largest_part(N, P);
   const par_costs pc = parareal_costs(m, nP, nP);
-  const double msgB = msg_time(m, m->B), lg = pm_ceil_log2(P) * m->net->L;
+  const double msgB = msg_time(m, m->B), lg = pm_ceil_log2(P) * m->net->round_small;
   const double chain = (double)(P - 1) * (pc.tauG + msgB);
   const double fwd = chain + K * (pc.tauF + chain + lg);
   double adj;
@@ -259,7 +270,7 @@ static newton_costs newton_costs_of(const pm_model *m, long P, long n, long nP)
   nc.x = L + 8.0 * B * (D * D + D) / W;
   nc.compose = lg * 2.0 * B * (D * D * D + D * D) * m->fine->madd; /* two per round at most */
   nc.sigma = lg * (L + 8.0 * B * (D * D + D) / W) + nc.compose;
-  nc.a = lg * L;
+  nc.a = lg * m->net->round_small;
   return nc;
 }
 
@@ -345,7 +356,9 @@ const char *const pm_assumptions[] = {
     "(on a cluster: run the model with ranks 0 and 1 on different nodes); no network "
     "contention; sends overlap computation",
     "collectives take ceil(log2 P) rounds (recursive doubling): five latency-bound Allreduces, "
-    "the Allreduce of the p-entry gradient and the Bcast of dL/dz0 per gradient",
+    "the Allreduce of the p-entry gradient and the Bcast of dL/dz0 per gradient; a round of an "
+    "Allreduce takes what one took on the ranks the model ran on divided by its rounds (L and "
+    "L + 8p/W when not measured, or with --latency or --bandwidth given)",
     "the trajectory storage is the one measured (recomputation included in t(b)); memory never "
     "binds",
     "Parareal: K forward and K_a adjoint iterations are inputs, given or measured by Parareal "

@@ -496,9 +496,9 @@ static int pingpong(MPI_Comm comm, pn_ctx *ctx, int repeat, double max_bytes, pm
   return PN_OK;
 }
 
-/* One Allreduce of p doubles, as the solver's θ̄ reduction: the best of
- * repeat samples (each 20 calls) of the slowest rank's time per call. */
-static int measure_allreduce(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_net *net)
+/* One Allreduce of p doubles: the best of repeat samples (each 20 calls) of
+ * the slowest rank's time per call. */
+static int measure_allreduce(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double *seconds)
 {
   double *x = calloc(2 * (size_t)p + (size_t)repeat, sizeof(double));
   int ok = x != NULL, all = 0;
@@ -517,7 +517,7 @@ static int measure_allreduce(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, pm_n
     MPI_Allreduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, comm);
     if (r >= 0) t[r] = slowest;
   }
-  net->allreduce_meas = min_of(t, repeat);
+  *seconds = min_of(t, repeat);
   free(x);
   return PN_OK;
 }
@@ -528,5 +528,11 @@ int pm_measure_network(MPI_Comm comm, pn_ctx *ctx, int p, int repeat, double max
   memset(net, 0, sizeof *net);
   if (pn_ctx_size(ctx) < 2) return PN_OK;
   CLI_TRY(pingpong(comm, ctx, repeat, max_bytes, net));
-  return p > 0 ? measure_allreduce(comm, ctx, p, repeat, net) : PN_OK;
+  if (p <= 0) return PN_OK;
+  /* as the solver's θ̄ reduction, and as its agreements and loss sum */
+  CLI_TRY(measure_allreduce(comm, ctx, p, repeat, &net->allreduce_meas));
+  CLI_TRY(measure_allreduce(comm, ctx, 1, repeat, &net->allreduce1_meas));
+  net->allreduce_ranks = pn_ctx_size(ctx);
+  return PN_OK;
 }
+

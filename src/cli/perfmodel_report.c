@@ -28,15 +28,15 @@ static void print_measurements(pn_ctx *ctx, const pm_run *r)
             host->local_cpus);
   cli_print(ctx, "\nmeasured on rank 0 alone (process CPU time, best of %d samples):\n",
             r->o->repeat);
-  cli_print(ctx, "  %8s %8s %14s %14s %14s %14s\n", "b", "steps", "t(b) us/step", "fwd us/step",
-            "us/sample/step", "fixed c(b) us");
+  cli_print(ctx, "  %8s %7s %7s %14s %14s %14s %14s\n", "b", "steps n1", "n2", "t(b) us/step",
+            "fwd us/step", "us/sample/step", "fixed c(b) us");
   for (int i = 0; i < fine->n; i++) {
     const pm_cal_point *q = &fine->pt[i];
-    cli_print(ctx, "  %8d %4ld,%-3ld %14.3f %14.3f %14.4f %14.2f\n", q->b, q->n_lo, q->n_hi,
+    cli_print(ctx, "  %8d %7ld %7ld %14.3f %14.3f %14.4f %14.2f\n", q->b, q->n_lo, q->n_hi,
               1e6 * q->t_step, 1e6 * q->t_fwd, 1e6 * q->t_step / q->b, 1e6 * q->fixed);
   }
-  cli_print(ctx, "  (t(b) and t_f(b): non-decreasing least-squares fits of the measured values; "
-                 "c: the median intercept)\n");
+  cli_print(ctx, "  (n1, n2: the two step counts timed; t(b) and t_f(b): non-decreasing "
+                 "least-squares fits of the measured values; c: the median intercept)\n");
   cli_print(ctx, "  threshold b* = %d (cost per sample within 10 %% of that at b = %d)\n",
             pm_cal_threshold(fine), fine->pt[fine->n - 1].b);
   for (int i = 0; i < coarse->n; i++)
@@ -53,21 +53,31 @@ static void print_measurements(pn_ctx *ctx, const pm_run *r)
   if (net->measured)
     cli_print(ctx,
               "network (ping-pong ranks 0-1, %s): latency %.3g us, bandwidth %.3g GB/s; "
-              "Allreduce of %d doubles on %d ranks %.3g us (model %.3g us)\n",
+              "Allreduce on %d ranks: %.3g us of %d doubles, %.3g us of one\n",
               net->same_node ? "same node" : "different nodes", 1e6 * net->L_meas,
-              net->W_meas / 1e9, p->nparam, r->ranks, 1e6 * net->allreduce_meas,
-              1e6 * pm_ceil_log2(r->ranks) * (net->L + 8.0 * p->nparam / net->W));
+              net->W_meas / 1e9, r->ranks, 1e6 * net->allreduce_meas, p->nparam,
+              1e6 * net->allreduce1_meas);
   else
     cli_print(ctx, "network: not measured (one rank: run on 2 or more ranks for a ping-pong)\n");
   cli_print(ctx, "network used by the model: latency %.3g us (%s), bandwidth %.3g GB/s (%s)\n",
             1e6 * net->L, net->L_given ? "given" : net->measured ? "measured" : "none: 0",
             net->W / 1e9, net->W_given ? "given" : net->measured ? "measured" : "none: infinite");
+  const int from_allreduce = net->allreduce_ranks > 1 && !net->L_given && !net->W_given;
+  cli_print(ctx,
+            "  and per round of an Allreduce: %.3g us (A1) of one double, %.3g us (Ap) of the "
+            "gradient (%s)\n",
+            1e6 * net->round_small, 1e6 * net->round_grad,
+            from_allreduce ? "the measured Allreduces over their ceil(log2 P) rounds"
+                           : "L and L + 8p/W");
 }
 
 static void print_pipeline(pn_ctx *ctx, const pm_run *r)
 {
-  cli_print(ctx, "\npipeline (exact), M = %s:\n",
-            r->o->microbatches ? "as given" : "automatic, round(sqrt((P-1)B/3))");
+  cli_print(ctx, "\npipeline (exact); M: %s; best M: the model's fastest, which --parallel "
+                 "auto and method = auto in training choose:\n",
+            r->o->microbatches ? "as given"
+                               : "the solver's default round(sqrt((P-1)B/3)) (--parallel "
+                                 "pipeline without --microbatches)");
   cli_print(ctx, "  %6s %6s %12s %9s %7s | %6s %12s %9s | %12s %7s\n", "P", "M", "T s/grad",
             "speedup", "effic.", "best M", "T s/grad", "speedup", "weak T(NP)", "w.eff.");
   for (int i = 0; i < r->nrows; i++) {
@@ -157,9 +167,9 @@ static void print_formulas(pn_ctx *ctx, const pm_run *r)
 {
   cli_print(ctx, "\nmodel: T(P,M) = sum_m tau(b_m) + (P-1)(tau(b_0) + 2 msg(b_0)) + C(P), "
                  "tau(b) = ceil(N/P) t(b) + c(b),\n"
-                 "       msg(b) = L + 8(bD+1)/W, C(P) = ceil(log2 P)(7L + 8p/W + 8BD/W)\n");
+                 "       msg(b) = L + 8(bD+1)/W, C(P) = ceil(log2 P)(5 A1 + Ap + L + 8BD/W)\n");
   if (r->o->nK > 0) {
-    cli_print(ctx, "Parareal: T = S + K(tau_F + S + log2(P) L) + A + C(P), S = (P-1)(tau_G + "
+    cli_print(ctx, "Parareal: T = S + K(tau_F + S + log2(P) A1) + A + C(P), S = (P-1)(tau_G + "
                    "msg(B)) the serial coarse sweep,\n"
                    "       tau_F = ceil(N/P) t_f(B) + c(B), tau_G = g t_f,coarse(B), g the "
                    "coarse steps per block,\n");
@@ -167,10 +177,10 @@ static void print_formulas(pn_ctx *ctx, const pm_run *r)
       cli_print(ctx, "       A = ceil(N/P) t_b(B(D+1)) + log2(P)(L + 8(2 + B(D^2+D))/W) + "
                      "tau_Fa (the affine-map adjoint)\n");
     else
-      cli_print(ctx, "       A = tau_G + K_a(tau_Fa + (P-1)(tau_Ga + msg(B)) + log2(P) L) (the "
+      cli_print(ctx, "       A = tau_G + K_a(tau_Fa + (P-1)(tau_Ga + msg(B)) + log2(P) A1) (the "
                      "iterative adjoint), t_b = t - t_f\n");
   }
-  cli_print(ctx, "Newton: T = K_c(tau_Tc + x + s + log2(P) L) + K(tau_T + x + s + log2(P) L) "
+  cli_print(ctx, "Newton: T = K_c(tau_Tc + x + s + log2(P) A1) + K(tau_T + x + s + log2(P) A1) "
                  "+ s + tau_B + C(P) [+ S_c],\n"
                  "       tau_T = ceil(N/P) t_T + c(B), t_T = t_f(B) + t_lin(BD) (tangent rows: "
                  "the network without activations),\n"
@@ -374,6 +384,9 @@ static void json_measurements(json_writer *w, const pm_run *r)
   json_number(w, "latency_measured", net->measured ? net->L_meas : NAN);
   json_number(w, "bandwidth_measured", net->measured ? net->W_meas : NAN);
   json_number(w, "allreduce_measured", net->measured ? net->allreduce_meas : NAN);
+  json_number(w, "allreduce_one_measured", net->measured ? net->allreduce1_meas : NAN);
+  json_number(w, "allreduce_round_one", net->round_small);
+  json_number(w, "allreduce_round_gradient", net->round_grad);
   json_open(w, "pingpong", '[');
   for (int i = 0; i < net->n; i++) {
     json_open(w, NULL, '{');

@@ -22,8 +22,8 @@ static pm_model model(int B)
   table.pt[1] = (pm_cal_point){.b = 5, .t_step = 8e-6, .t_fwd = 2e-6, .fixed = 2e-6};
   table.lin = (pm_cal_point){.b = 4, .t_fwd = 0.5e-6};
   table.madd = 1e-9;
-  net.L = 1e-6;
-  net.W = 1e9;
+  net = (pm_net){.L = 1e-6, .W = 1e9};
+  pm_net_rounds(&net, 100);
   return (pm_model){.fine = &table, .coarse = &table, .net = &net, .B = B, .D = 4, .nparam = 100};
 }
 
@@ -104,10 +104,33 @@ static void groups_by_hand(void **state)
   assert_true(t <= pm_groups_time(&m, 1000, 4, 2, 1) && t <= pm_groups_time(&m, 1000, 4, 2, 2));
 }
 
+/* Allreduces measured on 4 ranks (2 rounds): 4 µs for one double, 6 µs for
+ * the p = 100 gradient, so 2 and 3 µs a round against the assumed L = 1 µs
+ * and L + 8p/W = 1.8 µs.  On P = 8 (3 rounds) the pipeline's collectives
+ * then take 3·(5·(2 − 1) + (3 − 1.8)) µs = 18.6 µs more; a given latency
+ * puts the assumed ones back. */
+static void measured_allreduces_replace_the_assumed(void **state)
+{
+  (void)state;
+  pm_model m = model(16);
+  const double assumed = pm_pipe_time(&m, 1000, 8, 4);
+  net.allreduce1_meas = 4e-6;
+  net.allreduce_meas = 6e-6;
+  net.allreduce_ranks = 4;
+  pm_net_rounds(&net, 100);
+  near(net.round_small, 2e-6);
+  near(net.round_grad, 3e-6);
+  near(pm_pipe_time(&m, 1000, 8, 4) - assumed, 18.6e-6);
+  net.L_given = 1;
+  pm_net_rounds(&net, 100);
+  near(pm_pipe_time(&m, 1000, 8, 4), assumed);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(newton_time_by_hand),
     cmocka_unit_test(newton_busy_by_hand),
     cmocka_unit_test(groups_by_hand),
+    cmocka_unit_test(measured_allreduces_replace_the_assumed),
 };
 
 PNT_MAIN("perfmodel_formulas", tests)
