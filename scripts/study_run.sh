@@ -122,6 +122,15 @@ launch() {
   "${words[@]}" "$@"
 }
 
+# show P CMD...: the command launch runs, in full and quoted, to copy and rerun.
+show() {
+  local n=$1
+  shift
+  printf '%s' "${launcher//\{P\}/$n}"
+  printf ' %q' "$@"
+  printf '\n'
+}
+
 mkdir -p "$out/points" "$out/raw" "$out/logs"
 problem=$(cd "$problem" && pwd)
 {
@@ -157,9 +166,10 @@ for P in "${todo[@]}"; do
     name=batch-P$P
   fi
   raw=$out/raw/$name.json
-  echo "  P = $P: ${launcher//\{P\}/$P} $pinode gradient ${mopt[*]} --repeat $repeat"
-  if ! launch "$P" "$pinode" gradient --force "${mopt[@]}" --repeat "$repeat" --json "$raw" \
-       "$prob" "$out/raw/grad-$name" > "$out/logs/$name.log" 2>&1; then
+  cmd=("$pinode" gradient --force "${mopt[@]}" --repeat "$repeat" --json "$raw" "$prob"
+       "$out/raw/grad-$name")
+  echo "  P = $P: $(show "$P" "${cmd[@]}")"
+  if ! launch "$P" "${cmd[@]}" > "$out/logs/$name.log" 2>&1; then
     cat "$out/logs/$name.log" >&2
     die "the run on $P ranks failed (log: $out/logs/$name.log)"
   fi
@@ -179,9 +189,9 @@ if [ "$model_ranks" -gt 0 ] && { [ -z "$point" ] || [ "$point" = 0 ]; }; then
       popt=(--parareal-iterations "$parareal")
     fi
     [ -z "$micro" ] || popt+=(--microbatches "$micro")
-    echo "  model: pinode bench --model on $model_ranks rank(s)"
-    if ! launch "$model_ranks" "$pinode" bench --model --json "$out/model.json" "${popt[@]}" \
-         "$problem" > "$out/model.txt" 2>&1; then
+    cmd=("$pinode" bench --model --json "$out/model.json" "${popt[@]}" "$problem")
+    echo "  model: $(show "$model_ranks" "${cmd[@]}") > $(printf '%q' "$out/model.txt")"
+    if ! launch "$model_ranks" "${cmd[@]}" > "$out/model.txt" 2>&1; then
       cat "$out/model.txt" >&2
       die "pinode bench --model failed (log: $out/model.txt)"
     fi

@@ -90,17 +90,37 @@ pinode_banner() {
     "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"
 }
 
+# The scaling scripts' logs are named by array job and task (--output
+# NAME-%A_%a.out); outside an array SLURM writes 4294967294 for the task:
+# rename that log NAME-<job id>.out (unless a log of that name exists, as
+# after a requeue).
+pinode_plain_log() {
+  local log plain
+  [ -n "${SLURM_JOB_ID:-}" ] && [ -z "${SLURM_ARRAY_JOB_ID:-}" ] || return 0
+  log=$(scontrol show job -o "$SLURM_JOB_ID" 2>/dev/null \
+        | sed -n 's/.* StdOut=\([^ ]*\).*/\1/p' | head -n 1 || true)
+  case "$log" in *_4294967294.out) ;; *) return 0 ;; esac
+  plain=${log%_4294967294.out}.out
+  if [ -f "$log" ] && [ ! -e "$plain" ] && mv "$log" "$plain" 2>/dev/null; then
+    pinode_log "this log is $plain"
+  fi
+}
+
 # pinode_study strong|weak [PROBLEM_DIR] [scripts/study_run.sh options]: the
-# body of slurm/strong_scaling.sbatch and slurm/weak_scaling.sbatch.  In a job
-# array, task I measures the I-th rank count only (study_run.sh --point I),
-# into the directory of the whole array.
+# body of slurm/strong_scaling.sbatch and slurm/weak_scaling.sbatch, into
+# PINODE_OUT, else PINODE_OUTPUT_ROOT/scaling-<study>-<job id>, by default
+# below the submission directory's runs/.  In a job array, task I measures the
+# I-th rank count only (study_run.sh --point I), into the directory of the
+# whole array.
 pinode_study() {
-  local study=$1 problem=${PINODE_PROBLEM:-$PINODE_HOME/tests/data/bench/spiral} tag out
+  local study=$1 problem=${PINODE_PROBLEM:-$PINODE_HOME/tests/data/bench/spiral} tag out root
   local opts=()
   shift
   if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then problem=$1; shift; fi
   tag=${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-local-$$}}
-  out=${PINODE_OUT:-${SLURM_SUBMIT_DIR:-$PWD}/scaling-$study-$tag}
+  root=${PINODE_OUTPUT_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}/runs}
+  out=${PINODE_OUT:-$root/scaling-$study-$tag}
+  pinode_plain_log
   pinode_banner
   opts=(--study "$study" --problem "$problem" --out "$out" --pinode "$PINODE_BIN"
         --launcher "$(pinode_launcher)" --repeat "${PINODE_REPEAT:-5}")

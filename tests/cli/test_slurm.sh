@@ -3,8 +3,11 @@
 # private single-node cluster started here with the vendored
 # slurm/local/start-slurm.sh (and always stopped, even on failure):
 #  1. sbatch slurm/strong_scaling.sbatch (one allocation, P = 1, 2), then
-#     scripts/study_report.sh: a result file per point, the CSV, the PNGs;
-#  2. the same as a job array (one point per task);
+#     scripts/study_report.sh: a result file per point, the CSV, the PNGs,
+#     under the submission directory's runs/, the log named by the job id,
+#     and the commands it logs complete (rerun as logged, they succeed);
+#  2. the same as a job array (one point per task), its logs named by array
+#     job and task;
 #  3. slurm/train.sbatch, srun launch: SLURM's time-limit warning (SIGUSR1 to
 #     the batch script, what --signal=B:USR1@T sends) -> pinode checkpoints ->
 #     the script requeues the job -> the requeued job resumes; the final model
@@ -153,10 +156,19 @@ PY
 # ---- 1. strong scaling in one allocation ---------------------------------
 problem=$src/tests/data/bench/small
 id=$(sbatch --parsable -n 2 -t 10 "$src/slurm/strong_scaling.sbatch" "$problem" --repeat 3)
-st=$(wait_job "$id" 240) || { show_logs "pinode-strong-$id.out"; fail "strong_scaling job $id: $st"; }
-[ "${st%% *}" = COMPLETED ] || { show_logs "pinode-strong-$id.out"; fail "strong_scaling job $id ended $st"; }
+st=$(wait_job "$id" 240) || { show_logs pinode-strong-"$id"*.out; fail "strong_scaling job $id: $st"; }
+[ "${st%% *}" = COMPLETED ] || { show_logs pinode-strong-"$id"*.out; fail "strong_scaling job $id ended $st"; }
+[ -f "pinode-strong-$id.out" ] && [ ! -e "pinode-strong-${id}_4294967294.out" ] \
+  || { ls >&2; fail "the log of job $id is not pinode-strong-$id.out"; }
 grep -q "launcher 'srun --mpi=" "pinode-strong-$id.out" || fail "strong_scaling did not launch with srun"
-check_study "scaling-strong-$id" 2
+check_study "runs/scaling-strong-$id" 2
+# the logged command of P = 1, run again as it stands, writes the same files
+logged=$(sed -n 's/^  P = 1: //p' "pinode-strong-$id.out")
+case "$logged" in *" $problem "*"runs/scaling-strong-$id/raw/grad-P1"*) ;; *) fail "incomplete command in the log: $logged" ;; esac
+rm -rf "runs/scaling-strong-$id/raw/grad-P1"
+eval "$(sed 's/^srun --mpi=[a-z0-9]*/mpiexec/' <<<"$logged")" >/dev/null \
+  || fail "the logged command failed: $logged"
+[ -f "runs/scaling-strong-$id/raw/grad-P1/grad_theta.txt" ] || fail "the logged command wrote nothing"
 echo "ok 1 ($SECONDS s): sbatch slurm/strong_scaling.sbatch + scripts/study_report.sh"
 
 # ---- 2. the same as a job array -------------------------------------------
@@ -164,8 +176,10 @@ id=$(sbatch --parsable --array=0-1 -n 2 -t 10 "$src/slurm/strong_scaling.sbatch"
 for task in 0 1; do
   st=$(wait_job "${id}_$task" 240) || { show_logs pinode-strong-*.out; fail "array task $task: $st"; }
   [ "${st%% *}" = COMPLETED ] || { show_logs pinode-strong-*.out; fail "array task $task ended $st"; }
+  grep -q "(array task $task)" "pinode-strong-${id}_$task.out" \
+    || { ls >&2; fail "no log pinode-strong-${id}_$task.out of array task $task"; }
 done
-check_study "scaling-strong-$id" 2
+check_study "runs/scaling-strong-$id" 2
 echo "ok 2 ($SECONDS s): sbatch --array=0-1 slurm/strong_scaling.sbatch + scripts/study_report.sh"
 
 # ---- 3 and 4. training: checkpoint, requeue, resume ------------------------
