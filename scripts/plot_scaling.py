@@ -11,6 +11,11 @@ Writes, for each study in the CSV (strong, weak): DIR/<study>_scaling.png (the
 three panels side by side) and DIR/<study>_speedup.png,
 DIR/<study>_efficiency.png, DIR/<study>_phases.png.  DIR defaults to the CSV's
 directory.  Prints the paths written.
+
+The axes span the rank counts measured; the model continues them to
+CONTINUATION times the largest.  On the logarithmic time axis a time of 0 (no
+waiting on one rank) is drawn as a hollow marker on the bottom edge, which the
+legend names.
 """
 import argparse
 import csv
@@ -47,7 +52,7 @@ def model_series(model, study):
     if not rows:
         return out
     Ps = [r["P"] for r in rows]
-    mlabel = "auto M" if model.get("microbatches") == "auto" else f"M = {model.get('microbatches')}"
+    mlabel = "default M" if model.get("microbatches") == "auto" else f"M = {model.get('microbatches')}"
     if study == "strong":
         out.append((f"model: pipeline, {mlabel}", "-", Ps, [r["speedup"] for r in rows],
                     [r["efficiency"] for r in rows], [r["time"] for r in rows]))
@@ -66,6 +71,20 @@ def model_series(model, study):
         out.append((f"model: pipeline, {mlabel}, N grows as P", "-", [r["P"] for r in wr],
                     [r["P"] * r["weak_efficiency"] for r in wr],
                     [r["weak_efficiency"] for r in wr], [r["weak_time"] for r in wr]))
+    return out
+
+
+# How far past the largest measured rank count the model is drawn.
+CONTINUATION = 4
+
+
+def clip_series(series, pmax):
+    """The model's series up to pmax ranks."""
+    out = []
+    for label, style, mp, sp, ef, tm in series:
+        keep = [i for i, P in enumerate(mp) if P <= pmax]
+        out.append((label, style, [mp[i] for i in keep], [sp[i] for i in keep],
+                    [ef[i] for i in keep], [tm[i] for i in keep]))
     return out
 
 
@@ -122,16 +141,27 @@ def panel_phases(ax, rows, series):
         rows = [r for r in rows if r["simulated"] == rows[0]["simulated"]]
     ax.set_title(f"phases: {method}", fontsize=9)
     Ps = [r["P"] for r in rows]
-    ax.plot(Ps, [r["t_median"] for r in rows], "o-", color="k", label="time per gradient")
-    ax.plot(Ps, [r["t_forward_max"] for r in rows], "s-", label="forward (slowest rank)")
-    ax.plot(Ps, [r["t_backward_max"] for r in rows], "^-", label="backward (slowest rank)")
-    ax.plot(Ps, [r["t_wait_max"] for r in rows], "v-", label="waiting (most)")
+    curves = (("t_median", "o", "time per gradient"), ("t_forward_max", "s", "forward (slowest rank)"),
+              ("t_backward_max", "^", "backward (slowest rank)"), ("t_wait_max", "v", "waiting (most)"))
+    positive = [r[k] for r in rows for k, _, _ in curves if r[k] > 0]
+    floor = 0.5 * min(positive)  # the axis' bottom edge, where zeros are drawn
+    zeros = False
+    for k, marker, label in curves:
+        pos = [(P, r[k]) for P, r in zip(Ps, rows) if r[k] > 0]
+        line, = ax.plot([P for P, _ in pos], [y for _, y in pos], marker + "-", label=label,
+                        **({"color": "k"} if k == "t_median" else {}))
+        zp = [P for P, r in zip(Ps, rows) if r[k] <= 0]
+        if zp:
+            zeros = True
+            ax.plot(zp, [floor] * len(zp), marker, mfc="none", ms=9, mew=1.5, clip_on=False,
+                    color=line.get_color())
+    if zeros:
+        ax.plot([], [], "o", mfc="none", color="0.3", label="hollow, on the bottom edge: 0")
     for label, style, mp, _, _, tm in series[:1]:
         ax.plot(mp, tm, style, color="0.4", lw=1, label=label.replace("model:", "model time:"))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    # waits near zero (one rank) would stretch the axis over decades
-    ax.set_ylim(bottom=1e-3 * min(r["t_median"] for r in rows))
+    ax.set_ylim(bottom=floor)
     ax.set_xlabel("ranks P")
     ax.set_ylabel("seconds per gradient")
     ax.grid(True, which="both", alpha=0.3)
@@ -158,8 +188,9 @@ def main():
             continue
         if not all(math.isfinite(r["speedup"]) for r in srows):
             print(f"plot_scaling.py: {study} study has no P = 1 point: no speedup", file=sys.stderr)
-        series = model_series(model, study) if model else []
-        pmax = max([r["P"] for r in srows] + [max(s[2]) for s in series if s[2]])
+        pmeasured = max(r["P"] for r in srows)
+        pmax = CONTINUATION * pmeasured
+        series = clip_series(model_series(model, study), pmax) if model else []
         r0 = srows[0]
         title = args.title or (f"{study} scaling: N = {r0['N']}, B = {r0['B']}, D = {r0['D']}, "
                                f"{r0['scheme']}, host {r0['hostname']}")
