@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
-# Install pinode's build and test dependencies from Debian packages, if missing.
+# Install pinode's dependencies from Debian packages, if missing.
+# Usage: scripts/install-deps.sh [--run]
+#   --run  only what building and running pinode needs (scripts/run.sh): a C
+#          compiler, CMake, Open MPI, libinih, and matplotlib for the plots
+#   (none) also everything the tests use (scripts/test.sh)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libcmocka-dev
-      libinih-dev python3-numpy python3-matplotlib
-      # simulated clusters (scripts/simulate.sh, docs/simulation.md): SimGrid's SMPI
-      libsimgrid-dev
-      # the Python package (python/, docs/python.md): its bindings, tests and install
-      python3-mpi4py python3-pytest python3-torch python3-setuptools python3-pip python3-venv
-      # reliability checks (docs/reliability.md): libFuzzer, static analysis, memcheck
-      clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind procps)
+only_run=0
+case "${1:-}" in
+  --run) only_run=1 ;;
+  "") ;;
+  *) echo "usage: scripts/install-deps.sh [--run]" >&2; exit 2 ;;
+esac
+pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libinih-dev python3-numpy
+      python3-matplotlib)
+if [ "$only_run" = 0 ]; then
+  pkgs+=(# the test suite; OpenBLAS for the performance lab's DGEMM reference
+         libcmocka-dev libopenblas-dev
+         # simulated clusters (scripts/simulate.sh, docs/simulation.md): SimGrid's SMPI
+         libsimgrid-dev
+         # the Python package (python/, docs/python.md): its bindings, tests and install
+         python3-mpi4py python3-pytest python3-torch python3-setuptools python3-pip python3-venv
+         # reliability checks (docs/reliability.md): libFuzzer, static analysis, memcheck
+         clang-14 libclang-rt-14-dev clang-tidy-14 cppcheck valgrind procps)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[ "$only_run" = 0 ] || exit 0
 
 # SLURM daemons and clients for the SLURM integration test (tests/cli/test_slurm.sh
 # starts a private cluster from them; slurm/local/).  Optional: if they cannot

@@ -23,7 +23,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 . scripts/blas-env.sh
 
 echo "== build (Release, -Werror) and test"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPINODE_WARNINGS_AS_ERRORS=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPINODE_WARNINGS_AS_ERRORS=ON \
+      -DPINODE_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" "$@")
 
