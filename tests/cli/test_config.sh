@@ -195,6 +195,20 @@ grep -qx "dir = out/base" "$T/eff.ini" || fail "print-config output.dir"
 run 1 train "$T/eff.ini" --print-config >"$T/eff2.ini"
 diff <(grep -v '^dir' "$T/eff.ini") <(grep -v '^dir' "$T/eff2.ini") >/dev/null || fail "print-config round trip"
 
+# solver.storage: every storage trains bit for bit the parameters of all states.
+for s in all stages every:3 binomial:2 auto; do
+  run 0 train "$T/base.ini" --quiet --set output.dir="$T/s-${s%%:*}" --set solver.storage="$s" \
+    || fail "solver.storage = $s"
+done
+$PY - "$SRC/scripts" "$T" <<'EOF' || fail "solver.storage: parameters differ from all states"
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, read_model
+theta = lambda s: read_model.load(f"{sys.argv[2]}/s-{s}/model.pinode")["arrays"]["theta"]
+for s in ("stages", "every", "binomial", "auto"):
+    assert np.array_equal(theta("all"), theta(s)), s
+EOF
+
 # model.init: start from a model file of the same shape (a step of 1e-300
 # leaves every parameter unchanged), and refuse one of another shape.
 run 1 train "$T/base.ini" --quiet --set output.dir="$T/a"
