@@ -285,6 +285,7 @@ static int predict(pn_ctx *ctx, pm_run *r)
       r->par[(size_t)k * r->nrows + i] = pm_parareal_time(m, N, w->P, o->K[k], o->KA[k]);
     newton_iterations_at(o, w->P, &w->newton_K, &w->newton_Kc);
     w->newton_t = pm_newton_time(m, N, w->P, w->newton_K, w->newton_Kc);
+    w->groups_G = pm_best_groups(m, N, w->P, &w->groups_M, &w->groups_t);
   }
   return PN_OK;
 }

@@ -197,6 +197,11 @@ double pm_groups_time(const pm_model *m, long N, long P, int G, int M);
  * time (ties: fewer), and that time. */
 int pm_groups_best_microbatches(const pm_model *m, long N, long P, int G, double *t_out);
 
+/* Of the batch-group counts G > 1 dividing P (G ≤ B), the one with the
+ * smallest predicted time at its best micro-batch count: G (0 if none, with
+ * *t_out NAN), *M_out and *t_out. */
+int pm_best_groups(const pm_model *m, long N, long P, int *M_out, double *t_out);
+
 /* The model's assumptions, one sentence each, and how many. */
 extern const char *const pm_assumptions[];
 extern const int pm_nassumptions;
@@ -277,6 +282,8 @@ typedef struct pm_row {
   double weak_t, weak_eff;
   int newton_K, newton_Kc;      /* Newton's iterations at this P */
   double newton_t;              /* Newton's time */
+  int groups_G, groups_M;       /* the best batch groups (G > 1; 0: none) */
+  double groups_t;              /* their time */
 } pm_row;
 
 /* Everything a run measured and predicted. */

@@ -339,6 +339,23 @@ int pm_groups_best_microbatches(const pm_model *m, long N, long P, int G, double
   return M;
 }
 
+int pm_best_groups(const pm_model *m, long N, long P, int *M_out, double *t_out)
+{
+  int best = 0;
+  *M_out = 0;
+  *t_out = NAN;
+  for (int G = 2; G <= P && G <= m->B; G++) {
+    double t = NAN;
+    const int M = P % G == 0 ? pm_groups_best_microbatches(m, N, P, G, &t) : 0;
+    if (isfinite(t) && !(t >= *t_out)) {
+      best = G;
+      *M_out = M;
+      *t_out = t;
+    }
+  }
+  return best;
+}
+
 const char *const pm_assumptions[] = {
     "every rank computes at the speed measured here on rank 0 running alone: one core and one "
     "BLAS thread per rank, the same CPU on every node, no contention for caches or memory "

@@ -238,10 +238,30 @@ static void print_validation(pn_ctx *ctx, const pm_run *r, const pm_validation *
               r->host.load1, r->host.cpus_online);
 }
 
+static void print_groups(pn_ctx *ctx, const pm_run *r)
+{
+  cli_print(ctx, "\nbatch groups (exact; G groups of P/G ranks, each the pipeline of its share of "
+                 "the batch), the best G > 1 dividing P, G <= B, at its best M:\n");
+  cli_print(ctx, "  %6s %6s %6s %12s %9s %7s %12s\n", "P", "G", "M", "T s/grad", "speedup",
+            "effic.", "vs pipeline");
+  for (int i = 0; i < r->nrows; i++) {
+    const pm_row *w = &r->rows[i];
+    const double T1 = r->rows[0].t;
+    if (w->groups_G > 0)
+      cli_print(ctx, "  %6ld %6d %6d %12.4g %9.2f %6.1f%% %11.2fx\n", w->P, w->groups_G,
+                w->groups_M, w->groups_t, T1 / w->groups_t,
+                100 * T1 / w->groups_t / (double)w->P, w->best_t / w->groups_t);
+    else
+      cli_print(ctx, "  %6ld %6s %s\n", w->P, "-",
+                w->P == 1 ? "one rank: no groups" : "no G > 1 divides P with G <= B and P/G <= N");
+  }
+}
+
 void pm_print_report(pn_ctx *ctx, const pm_run *r)
 {
   print_measurements(ctx, r);
   print_pipeline(ctx, r);
+  print_groups(ctx, r);
   print_parareal(ctx, r);
   print_newton(ctx, r);
   print_formulas(ctx, r);
@@ -419,6 +439,17 @@ static void json_predictions(json_writer *w, const pm_run *r)
     json_number(w, "best_speedup", x->best_speedup);
     json_number(w, "weak_time", x->weak_t);
     json_number(w, "weak_efficiency", x->weak_eff);
+    json_close(w, '}');
+  }
+  json_close(w, ']');
+  json_open(w, "batch_groups", '[');
+  for (int i = 0; i < r->nrows; i++) {
+    const pm_row *x = &r->rows[i];
+    json_open(w, NULL, '{');
+    json_int(w, "P", x->P);
+    json_int(w, "G", x->groups_G);
+    json_int(w, "M", x->groups_M);
+    json_number(w, "time", x->groups_t);
     json_close(w, '}');
   }
   json_close(w, ']');

@@ -87,7 +87,8 @@ static void newton_busy_by_hand(void **state)
  * samples, M = 1, n = 500: τ(2) = 500·t(2) + c with t(2) = 3e-6 + 5e-6/4
  * (interpolated) = 2.127e-3, msg(2) = L + 8(2D+1)/W = 1.072e-6;
  *   T = τ(2) + (2 − 1)(τ(2) + 2 msg(2)) + C(4),
- *   C(4) = 2(7L + 8p/W + 8BD/W) = 1.5856e-5, so T = 4.272e-3. */
+ *   C(4) = 2(5A_1 + A_p + L + 8BD/W) with A_1 = L, A_p = L + 8p/W (not
+ *   measured) = 1.5856e-5, so T = 4.272e-3. */
 static void groups_by_hand(void **state)
 {
   (void)state;
@@ -102,6 +103,20 @@ static void groups_by_hand(void **state)
   assert_true(M >= 1 && M <= 2);
   near(t, pm_groups_time(&m, 1000, 4, 2, M));
   assert_true(t <= pm_groups_time(&m, 1000, 4, 2, 1) && t <= pm_groups_time(&m, 1000, 4, 2, 2));
+  /* the best G > 1 on 4 ranks: 2 or 4, whichever is faster at its best M */
+  double t2 = 0.0, t4 = 0.0, tb = 0.0;
+  const int M2 = pm_groups_best_microbatches(&m, 1000, 4, 2, &t2);
+  const int M4 = pm_groups_best_microbatches(&m, 1000, 4, 4, &t4);
+  int Mb = 0;
+  const int G = pm_best_groups(&m, 1000, 4, &Mb, &tb);
+  assert_int_equal(G, t4 < t2 ? 4 : 2);
+  assert_int_equal(Mb, t4 < t2 ? M4 : M2);
+  near(tb, t4 < t2 ? t4 : t2);
+  /* one rank, or one sample: no groups */
+  assert_int_equal(pm_best_groups(&m, 1000, 1, &Mb, &tb), 0);
+  assert_true(isnan(tb));
+  pm_model one = model(1);
+  assert_int_equal(pm_best_groups(&one, 1000, 4, &Mb, &tb), 0);
 }
 
 /* Allreduces measured on 4 ranks (2 rounds): 4 µs for one double, 6 µs for
