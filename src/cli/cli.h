@@ -33,6 +33,11 @@ void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 
  * failing (pn_ctx_notes): "pinode: note: ..." a line. */
 void cli_print_notes(pn_ctx *ctx);
 
+/* A usage error: rank 0 prints "pinode <cmd>: <what is wrong>" on stderr
+ * (after the command's usage); returns the exit status 2. */
+int cli_usage_error(pn_ctx *ctx, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Report a failed library call on rank 0 ("pinode <cmd>: <message>") and
  * return the exit status for it. */
 int cli_fail(pn_ctx *ctx, const char *cmd, int rc);

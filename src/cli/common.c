@@ -20,6 +20,18 @@ void cli_print(pn_ctx *ctx, const char *fmt, ...)
   fflush(stdout);
 }
 
+int cli_usage_error(pn_ctx *ctx, const char *cmd, const char *fmt, ...)
+{
+  if (pn_ctx_rank(ctx) != 0) return 2;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "pinode %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 2;
+}
+
 int cli_fail(pn_ctx *ctx, const char *cmd, int rc)
 {
   if (pn_ctx_rank(ctx) == 0) fprintf(stderr, "pinode %s: %s\n", cmd, pn_ctx_last_error(ctx));
