@@ -75,6 +75,21 @@ for b, tid in enumerate([4, 9]):
     assert err < 1e-12, err
 EOF
 
+# The prediction to t = 6 drawn against the data of [0, 3] (matplotlib is a
+# dependency of the plots, scripts/install-deps.sh); the run's own plot too.
+is_png() { [ -s "$1" ] && head -c 8 "$1" | od -An -tx1 | grep -q "89 50 4e 47"; }
+$PY "$SRC/scripts/plot_predictions.py" "$T/new.csv" --data "$T/run/data.csv" >"$T/plot.log" 2>&1 ||
+  fail "plot_predictions.py: $(cat "$T/plot.log")"
+is_png "$T/new.png" || fail "new.png is not a PNG"
+grep -qx "wrote $T/new.png" "$T/plot.log" || fail "$(cat "$T/plot.log")"
+$PY "$SRC/scripts/plot_run.py" "$T/run" --out "$T/fit.png" >"$T/plot.log" 2>&1 ||
+  fail "plot_run.py: $(cat "$T/plot.log")"
+is_png "$T/fit.png" || fail "fit.png is not a PNG"
+if $PY "$SRC/scripts/plot_predictions.py" "$T/new.csv" --data "$T/absent.csv" >"$T/plot.log" 2>&1; then
+  fail "plot_predictions.py accepted a missing data file"
+fi
+grep -q "no data file" "$T/plot.log" || fail "$(cat "$T/plot.log")"
+
 # The states keep their names (the generator's here) in every output; an
 # --initial CSV with other names is warned about and named as the data.
 head -1 "$T/run/predictions.csv" | grep -qx "trajectory,time,prey,predator" ||
