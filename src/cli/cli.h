@@ -26,6 +26,9 @@ int cmd_predict(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);   /* cmd_pre
 int cmd_bench(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);     /* cmd_bench.c */
 int cmd_gradcheck(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv); /* cmd_gradcheck.c */
 
+/* The exit statuses of every command, the end of every --help. */
+extern const char cli_exit_status_help[];
+
 /* Print on rank 0 only. */
 void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -84,10 +87,11 @@ int cli_parse_storage(const char *text, pn_solver_opts *opts);
 const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t len);
 
 /* Options of the parallel method shared by the commands: 'P' --parallel,
- * 'I' --parareal-iters, 'T' --parareal-tol, 'C' --coarse-steps,
+ * 'I' --parareal-max-iter, 'T' --parareal-tol, 'C' --coarse-steps,
  * 'S' --coarse-scheme (both: Parareal's and Newton's coarse starts),
- * 'A' --parareal-adjoint, 'K' --newton-iters, 'X' --newton-tol,
- * 'Y' --newton-growth, 'W' --newton-start.  PN_OK or PN_ERR_ARG (then see
+ * 'A' --parareal-adjoint, 'K' --newton-max-iter, 'X' --newton-tol,
+ * 'Y' --newton-growth-limit, 'W' --newton-start (the names of the config
+ * keys parallel.*).  PN_OK or PN_ERR_ARG (then see
  * the help text).  "auto" for --parallel is the commands' own. */
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts);
 const char *cli_parallel_option_help(int which, const char *value);

@@ -30,6 +30,7 @@ static void usage(pn_ctx *ctx)
             "  --set SECTION.KEY=VALUE  override a key of CONFIG (e.g. solver.t1 to extrapolate)\n"
             "  --quiet                  print nothing on success\n"
             "  -h, --help               this text\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 typedef struct predict_args {
@@ -70,7 +71,8 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, predict_args *a)
       return cli_usage_error(ctx, "predict", "CONFIG is missing: the configuration the model was "
                                              "trained with (its grid, data and scale)");
     if (argc - optind > 1)
-      return cli_usage_error(ctx, "predict", "one CONFIG expected, got %d arguments", argc - optind);
+      return cli_usage_error(ctx, "predict", "one CONFIG expected, got %d arguments",
+                             argc - optind);
     return cli_usage_error(ctx, "predict", "--model FILE is missing: the model to integrate "
                                            "(pinode train writes OUTDIR/model.pinode)");
   }
@@ -109,7 +111,8 @@ static const char *names_text(const pn_dataset *ds, char *buf, size_t n)
   buf[0] = '\0';
   for (int d = 0; d < ds->dim && len < n; d++) {
     char z[32];
-    len += (size_t)snprintf(buf + len, n - len, "%s%s", d ? "," : "", pn_dataset_name(ds, d, z, sizeof z));
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", d ? "," : "",
+                            pn_dataset_name(ds, d, z, sizeof z));
   }
   return buf;
 }
