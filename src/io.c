@@ -117,10 +117,11 @@ static int read_times(pn_ctx *ctx, const char *path, pn_problem *p)
     const double t = p->times[k], fromt0 = (t - t0) / h;
     double moved = 0.0;
     if (!pni_grid_inside(t, t0, t1, p->steps)) {
+      char num[3][PN_DOUBLE_CHARS];
       rc = pn_ctx_fail(ctx, PN_ERR_GRID,
-                       "%s:%ld: label time %.17g lies outside [t0, t1] = [%.17g, %.17g] of "
-                       "meta.txt",
-                       path, lines[k], t, t0, t1);
+                       "%s:%ld: label time %s lies outside [t0, t1] = [%s, %s] of meta.txt", path,
+                       lines[k], pn_format_double(t, num[0]), pn_format_double(t0, num[1]),
+                       pn_format_double(t1, num[2]));
     } else if (pni_grid_index(t, t0, t1, p->steps, &moved) < 0) {
       char hint[320], num[4][PN_DOUBLE_CHARS];
       pni_grid_fit_hint(p->times, (long)n, t0, t1, p->steps, "steps in meta.txt =", "label time",
@@ -140,12 +141,14 @@ static int read_times(pn_ctx *ctx, const char *path, pn_problem *p)
   }
   if (rc == PN_OK && nmoved > 0) {
     const long m = lround((p->times[worst] - t0) / h);
+    char num[2][PN_DOUBLE_CHARS];
     pni_note(ctx,
-             "%s:%ld: label time %.17g was taken as the grid time t_%ld = %.17g: it lies %.2e "
-             "off the grid, more than rounding (%.1e) but within a millionth of a step; %ld "
-             "label time%s moved so, this one the farthest",
-             path, lines[worst], p->times[worst], m, t0 + (double)m * h, most,
-             pni_grid_rounding(t0, t1), nmoved, nmoved == 1 ? "" : "s");
+             "%s:%ld: label time %s was taken as the grid time t_%ld = %s: it lies %.2e off the "
+             "grid, more than rounding (%.1e) but within a millionth of a step; %ld label "
+             "time%s moved so, this one the farthest",
+             path, lines[worst], pn_format_double(p->times[worst], num[0]), m,
+             pn_format_double(t0 + (double)m * h, num[1]), most, pni_grid_rounding(t0, t1),
+             nmoved, nmoved == 1 ? "" : "s");
   }
   free(lines);
   return rc;

@@ -93,12 +93,15 @@ int pni_loss_bind(const pn_loss *loss, pn_ctx *ctx, double t0, double t1, long n
   const double h = (t1 - t0) / (double)nsteps;
   for (int k = 0; k < loss->nlabels; k++) {
     const double t = loss->times[k];
+    char num[4][PN_DOUBLE_CHARS];
     PN_CHECK(ctx, pni_grid_inside(t, t0, t1, nsteps), PN_ERR_GRID,
-             "label %d at t = %.17g lies outside the interval [%.17g, %.17g]", k, t, t0, t1);
+             "label %d at t = %s lies outside the interval [%s, %s]", k,
+             pn_format_double(t, num[0]), pn_format_double(t0, num[1]),
+             pn_format_double(t1, num[2]));
     steps_out[k] = pni_grid_index(t, t0, t1, nsteps, NULL);
     if (steps_out[k] >= 0) continue;
     const long m = lround((t - t0) / h);
-    char hint[320], num[4][PN_DOUBLE_CHARS];
+    char hint[320];
     pni_grid_fit_hint(loss->times, loss->nlabels, t0, t1, nsteps, "steps =", "label", hint,
                       sizeof hint);
     return pni_error(ctx, PN_ERR_GRID, __FILE__, __LINE__, __func__,

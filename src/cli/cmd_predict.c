@@ -187,10 +187,11 @@ static int predict(pn_ctx *ctx, const predict_args *a, cli_config *cfg, cli_prob
     init = *initial;
     scale = L->scale;
   } else if (scale != L->scale) {
+    char num[PN_DOUBLE_CHARS];
     return pn_ctx_fail(ctx, PN_ERR_ARG,
                        "%s was trained on data scaled by %g, but data.scale = %g in %s: set "
-                       "--set data.scale=%.17g",
-                       a->model, L->scale, scale, a->config, L->scale);
+                       "--set data.scale=%s",
+                       a->model, L->scale, scale, a->config, pn_format_double(L->scale, num));
   }
   const double t = MPI_Wtime();
   CLI_TRY(cli_predict_write(ctx, L->model, p->tab, &p->sopts, L->theta, init, scale,

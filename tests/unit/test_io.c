@@ -196,7 +196,7 @@ static void label_times_name_times_txt(void **state)
 {
   (void)state;
   expect_bad("times.txt", "0.75\n1.6\n", PN_ERR_GRID,
-             "times.txt:2: label time 1.6000000000000001 lies outside [t0, t1] = [0.5, 1.5]",
+             "times.txt:2: label time 1.6 lies outside [t0, t1] = [0.5, 1.5]",
              NULL);
   /* 0.75 and 0.8 lie on the grids of 20, 40, ... steps, none below 4. */
   expect_bad("times.txt", "# t = 0.5 + 0.25 m\n0.75\n0.8\n", PN_ERR_GRID,
