@@ -52,11 +52,10 @@ void pni_grid_fitting_steps(const double *times, long n, double t0, double t1, l
   fit[0] = fit[1] = fit[2] = 0;
   /* Below and above in turn, nearest first, so that the budget goes to the
    * counts closest to the one the user chose. */
-  for (long d = 1; budget > 0 && (!fit[0] || !fit[1]) && (nsteps - d >= 1 || nsteps + d <= last);
+  for (long d = 1; budget > 0 && (!fit[0] || !fit[1]) && (d < nsteps || d <= last - nsteps);
        d++) {
-    if (!fit[0] && nsteps - d >= 1 && fits(times, n, t0, t1, nsteps - d, &budget))
-      fit[0] = nsteps - d;
-    if (!fit[1] && nsteps + d <= last && fits(times, n, t0, t1, nsteps + d, &budget))
+    if (!fit[0] && d < nsteps && fits(times, n, t0, t1, nsteps - d, &budget)) fit[0] = nsteps - d;
+    if (!fit[1] && d <= last - nsteps && fits(times, n, t0, t1, nsteps + d, &budget))
       fit[1] = nsteps + d;
   }
   const long upto = fit[0] ? fit[0] : fit[1];

@@ -135,7 +135,8 @@ static int match_names(pn_ctx *ctx, pn_dataset *initial, const pn_dataset *data)
                 names_text(data, b, sizeof b));
       break;
     }
-  return data->names ? pn_dataset_set_names(ctx, initial, (const char *const *)data->names) : PN_OK;
+  if (!data->names) return PN_OK;
+  return pn_dataset_set_names(ctx, initial, (const char *const *)data->names);
 }
 
 /* Initial states from a CSV: the first row of each trajectory, at t0 (by
