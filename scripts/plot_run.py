@@ -5,9 +5,11 @@ usage: scripts/plot_run.py RUNDIR [--out FILE] [--trajectories N]
 
 Reads RUNDIR/{data.csv, predictions.csv, history.csv, summary.json} (written by
 `pinode train`) and writes RUNDIR/fit.png (or --out): a phase portrait and the
-components over time (dots: data, lines: the trained model integrated from each
-trajectory's initial state; dashed: validation trajectories, never trained on),
-and the training and validation losses per iteration.
+first state over time, named as the data names them (dots: data, lines: the
+trained model integrated from each trajectory's initial state; dashed:
+validation trajectories, never trained on), and the training and validation
+losses per iteration.  Predictions beyond the training interval (pinode
+predict): scripts/plot_predictions.py.
 """
 import argparse
 import json
@@ -20,15 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-
-def read_trajectories(path):
-    """CSV trajectory,time,z1..zD -> {id: (times, states)} in file order."""
-    rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    out = {}
-    for tid in dict.fromkeys(rows[:, 0].astype(int)):
-        sel = rows[:, 0].astype(int) == tid
-        out[tid] = (rows[sel, 1], rows[sel, 2:])
-    return out
+from plot_predictions import read_trajectories  # noqa: E402  (beside this script)
 
 
 def read_history(path):
@@ -47,8 +41,8 @@ def main():
     d = a.rundir
     with open(os.path.join(d, "summary.json")) as f:
         summary = json.load(f)
-    data = read_trajectories(os.path.join(d, "data.csv"))
-    pred = read_trajectories(os.path.join(d, "predictions.csv"))
+    names, data = read_trajectories(os.path.join(d, "data.csv"))
+    _, pred = read_trajectories(os.path.join(d, "predictions.csv"))
     hist = read_history(os.path.join(d, "history.csv"))
     val_ids = set(summary.get("validation_ids", []))
 
@@ -60,7 +54,7 @@ def main():
     colors = plt.cm.tab10(np.linspace(0, 1, 10))
 
     fig, ax = plt.subplots(1, 3, figsize=(16, 4.8))
-    # Phase portrait: z1 against z2 (Lorenz: x against z, the butterfly).
+    # Phase portrait: the first state against the second (Lorenz: x against z, the butterfly).
     j = 2 if D >= 3 else 1 if D >= 2 else 0
     for c, tid in enumerate(chosen):
         col = colors[c % 10]
@@ -71,11 +65,11 @@ def main():
         ax[0].plot(z[:, 0], z[:, j], "o", color=col, ms=3)
         ax[1].plot(tp, zp[:, 0], style, color=col, lw=1.5)
         ax[1].plot(t, z[:, 0], "o", color=col, ms=3)
-    ax[0].set_xlabel("z1")
-    ax[0].set_ylabel("z%d" % (j + 1))
+    ax[0].set_xlabel(names[0])
+    ax[0].set_ylabel(names[j])
     ax[0].set_title("phase portrait (dots: data, lines: model; dashed: validation)")
     ax[1].set_xlabel("t")
-    ax[1].set_ylabel("z1")
+    ax[1].set_ylabel(names[0])
     ax[1].set_title("first component over time")
 
     it = hist["iteration"]

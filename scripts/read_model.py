@@ -11,7 +11,8 @@ or from the shell:  scripts/read_model.py FILE   (prints the header and the arra
 
 The format (include/pinode/modelfile.h): a first line "pinode-model 2", then
 "KEY VALUE" lines, "array NAME COUNT" followed by COUNT lines of one number
-each (%.17g, so every double round-trips exactly), and a last line
+each (the shortest decimal that reads back as the same double, so every
+double round-trips exactly), and a last line
 "end crc32 X": the CRC-32 (zlib.crc32) of the lines before it, each ending in
 one newline.  Version-1 files (before the checksum) end with "end" alone.
 theta holds, layer by layer from the input, W (out x in, row-major) then b.

@@ -15,6 +15,7 @@
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_DIM 4096
+#define MAX_NAME 255 /* characters of a state's name */
 
 /* ---- datasets ------------------------------------------------------------- */
 
@@ -59,8 +60,76 @@ void pn_dataset_destroy(pn_dataset **ds)
   free((*ds)->time);
   free((*ds)->z);
   free((*ds)->line);
+  free((*ds)->names);
   free(*ds);
   *ds = NULL;
+}
+
+/* The default name of column d (0-based) into buf: "z1", "z2", ... */
+static const char *default_name(int d, char *buf, size_t n)
+{
+  snprintf(buf, n, "z%d", d + 1);
+  return buf;
+}
+
+/* Whether names are z1..zD, which a dataset keeps as no names at all. */
+static int default_names(int dim, const char *const *names)
+{
+  char z[16];
+  for (int d = 0; d < dim; d++)
+    if (strcmp(names[d], default_name(d, z, sizeof z)) != 0) return 0;
+  return 1;
+}
+
+/* Check and copy names into ds (one block: the pointers, then the texts);
+ * `where` starts the messages (a file and line, or the function). */
+static int set_names(pn_ctx *ctx, pn_dataset *ds, const char *const *names, const char *where,
+                     int code)
+{
+  size_t bytes = 0;
+  for (int d = 0; names && d < ds->dim; d++) {
+    const char *s = names[d];
+    PN_CHECK(ctx, s && *s, code, "%s: column %d (state %d) has no name", where, d + 3,
+             d + 1);
+    const size_t len = strlen(s);
+    PN_CHECK(ctx, len <= MAX_NAME, code,
+             "%s: the name of column %d (state %d) has %zu characters, more than %d", where, d + 3,
+             d + 1, len, MAX_NAME);
+    for (const char *c = s; *c; c++)
+      PN_CHECK(ctx, *c != ',' && (unsigned char)*c >= 0x20 && *c != 0x7f, code,
+               "%s: the name '%.80s' of column %d holds a comma or a control character", where,
+               s, d + 3);
+    for (int e = 0; e < d; e++)
+      PN_CHECK(ctx, strcmp(names[e], s) != 0, code,
+               "%s: columns %d and %d are both named '%.80s': each state needs its own name",
+               where, e + 3, d + 3, s);
+    bytes += len + 1;
+  }
+  char **block = NULL;
+  if (names && !default_names(ds->dim, names))
+    PN_CALL(pni_calloc(ctx, (size_t)ds->dim * sizeof(char *) + bytes, 1, &block, "state names"));
+  free(ds->names);
+  ds->names = block;
+  if (!block) return PN_OK;
+  char *text = (char *)(block + ds->dim);
+  for (int d = 0; d < ds->dim; d++) {
+    const size_t len = strlen(names[d]) + 1;
+    block[d] = memcpy(text, names[d], len);
+    text += len;
+  }
+  return PN_OK;
+}
+
+int pn_dataset_set_names(pn_ctx *ctx, pn_dataset *ds, const char *const *names)
+{
+  PN_CHECK(ctx, ds, PN_ERR_ARG, "NULL dataset");
+  return set_names(ctx, ds, names, "state names", PN_ERR_ARG);
+}
+
+const char *pn_dataset_name(const pn_dataset *ds, int d, char *buf, size_t n)
+{
+  if (ds->names) return ds->names[d];
+  return default_name(d, buf, n);
 }
 
 int pn_dataset_scale(pn_ctx *ctx, pn_dataset *ds, double factor)
@@ -77,6 +146,8 @@ int pn_dataset_scale(pn_ctx *ctx, pn_dataset *ds, double factor)
 
 static const char *const gen_names[] = {"spiral", "lotka_volterra", "pendulum", "lorenz", NULL};
 static const int gen_dims[] = {2, 2, 2, 3};
+static const char *const gen_state_names[4][3] = {
+    {"x", "y", NULL}, {"prey", "predator", NULL}, {"angle", "velocity", NULL}, {"x", "y", "z"}};
 
 PNI_ENUM_NAMES(pn_generator_kind, pn_generator, gen_names)
 
@@ -198,6 +269,11 @@ int pn_dataset_generate(pn_ctx *ctx, const pn_generator_opts *o, pn_dataset **ou
   PN_CALL(pn_dataset_create(ctx, D, o->ntraj, o->npoints, out));
   pn_dataset *ds = *out;
   snprintf(ds->source, sizeof ds->source, "generator '%s'", gen_names[o->kind]);
+  int rc = set_names(ctx, ds, gen_state_names[o->kind], "generator", PN_ERR_ARG);
+  if (rc != PN_OK) {
+    pn_dataset_destroy(out);
+    return rc;
+  }
   pn_rng rng;
   pn_rng_seed(&rng, o->seed);
   const double dt_obs = (o->t1 - o->t0) / (double)(o->npoints - 1);
@@ -272,8 +348,9 @@ static int skip_line(const char *s)
 }
 
 /* The header line, if any, and D.  Leaves c after the header, or before the
- * first data row when there is no header. */
-static int csv_header(csv *c, char **fields, int *dim)
+ * first data row when there is no header.  *header: a copy of the header
+ * that fields[] point into (free() it), or NULL when there is none. */
+static int csv_header(csv *c, char **fields, int *dim, char **header)
 {
   char *s = csv_next_line(c);
   while (s && skip_line(s)) s = csv_next_line(c);
@@ -298,6 +375,8 @@ static int csv_header(csv *c, char **fields, int *dim)
     PN_CHECK_GOTO(rc, c->ctx, strcmp(fields[0], "trajectory") == 0 && strcmp(fields[1], "time") == 0,
                   PN_ERR_PARSE, "%s:%ld: header '%.200s' must start with 'trajectory,time,'",
                   c->path, c->line, s);
+    *header = copy;
+    return PN_OK;
   }
 cleanup:
   free(copy);
@@ -379,11 +458,12 @@ static int csv_check_contiguous(csv *c, const pn_dataset *ds)
 
 static int csv_parse(csv *c, pn_dataset **out)
 {
-  char **fields = NULL;
+  char **fields = NULL, *header = NULL;
   pn_dataset *ds = NULL;
   int rc = PN_OK, D = 0;
   PN_CALL(pni_calloc(c->ctx, MAX_DIM + 3, sizeof(char *), &fields, "CSV fields"));
-  PN_CALL_GOTO(rc, csv_header(c, fields, &D));
+  PN_CALL_GOTO(rc, csv_header(c, fields, &D, &header));
+  const long header_line = c->line;
   /* Size the arrays for the lines that can hold a row: neither blank nor a
    * comment (skip_line()), so that blank lines cost no memory (a 200 MB file
    * of them made the reader ask for 8 GB). */
@@ -391,6 +471,11 @@ static int csv_parse(csv *c, pn_dataset **out)
   if (maxrows == 0) maxrows = 1;
   PN_CHECK_GOTO(rc, c->ctx, maxrows <= (1L << 31), PN_ERR_LIMIT, "%s: too many rows", c->path);
   PN_CALL_GOTO(rc, alloc_dataset(c->ctx, D, (int)maxrows, maxrows, &ds));
+  if (header) { /* the states' names, before fields[] is reused for the rows */
+    char where[600];
+    snprintf(where, sizeof where, "%s:%ld", c->path, header_line);
+    PN_CALL_GOTO(rc, set_names(c->ctx, ds, (const char *const *)fields + 2, where, PN_ERR_PARSE));
+  }
   ds->ntraj = 0;
   long r = 0;
   for (char *s; (s = csv_next_line(c));) {
@@ -406,6 +491,7 @@ static int csv_parse(csv *c, pn_dataset **out)
   ds = NULL;
 cleanup:
   pn_dataset_destroy(&ds);
+  free(header);
   free(fields);
   return rc;
 }
@@ -425,17 +511,21 @@ int pn_dataset_write_csv(pn_ctx *ctx, const pn_dataset *ds, const char *path)
 {
   PN_CHECK(ctx, ds && path, PN_ERR_ARG, "NULL argument");
   const size_t D = (size_t)ds->dim;
-  const size_t cap = 64 + 12 * D + (size_t)ds->nrows * (22 + 26 * (D + 1));
+  const size_t cap = 64 + (MAX_NAME + 2) * D + (size_t)ds->nrows * (22 + 26 * (D + 1));
   char *buf = NULL;
   PN_CALL(pni_calloc(ctx, cap, 1, &buf, "CSV text"));
   size_t len = (size_t)snprintf(buf, cap, "trajectory,time");
-  for (size_t d = 0; d < D; d++) len += (size_t)snprintf(buf + len, cap - len, ",z%zu", d + 1);
+  char num[PN_DOUBLE_CHARS];
+  for (size_t d = 0; d < D; d++)
+    len += (size_t)snprintf(buf + len, cap - len, ",%s", pn_dataset_name(ds, (int)d, num, sizeof num));
   buf[len++] = '\n';
   for (int j = 0; j < ds->ntraj; j++)
     for (long r = ds->offset[j]; r < ds->offset[j + 1]; r++) {
-      len += (size_t)snprintf(buf + len, cap - len, "%ld,%.17g", ds->traj_id[j], ds->time[r]);
+      len += (size_t)snprintf(buf + len, cap - len, "%ld,%s", ds->traj_id[j],
+                              pn_format_double(ds->time[r], num));
       for (size_t d = 0; d < D; d++)
-        len += (size_t)snprintf(buf + len, cap - len, ",%.17g", ds->z[(size_t)r * D + d]);
+        len += (size_t)snprintf(buf + len, cap - len, ",%s",
+                                pn_format_double(ds->z[(size_t)r * D + d], num));
       buf[len++] = '\n';
     }
   const int rc = pn_write_file_atomic(ctx, path, buf, len);
@@ -458,15 +548,14 @@ static const char *row_where(const pn_dataset *ds, int j, long r, char *buf, siz
 static int off_grid(pn_ctx *ctx, const pn_dataset *ds, int j, long r, double t0, double t1,
                     long nsteps)
 {
-  char w[700], hint[160] = "no step count up to 16x the current one fits every time";
+  char w[700], hint[320], num[3][PN_DOUBLE_CHARS];
   const double h = (t1 - t0) / (double)nsteps;
-  const long fit = pni_grid_fitting_steps(ds->time, ds->nrows, t0, t1, nsteps);
-  if (fit > 0)
-    snprintf(hint, sizeof hint, "solver.steps = %ld (h = %.17g) would put every time on the grid",
-             fit, (t1 - t0) / (double)fit);
+  pni_grid_fit_hint(ds->time, ds->nrows, t0, t1, nsteps, "solver.steps =", "time", hint,
+                    sizeof hint);
   return pni_error(ctx, PN_ERR_GRID, __FILE__, __LINE__, __func__,
-                   "%s: time %.17g is not on the solver grid t_n = %.17g + n*%.17g (N = %ld); %s",
-                   row_where(ds, j, r, w, sizeof w), ds->time[r], t0, h, nsteps, hint);
+                   "%s: time %s is not on the solver grid t_n = %s + n*%s (N = %ld); %s",
+                   row_where(ds, j, r, w, sizeof w), pn_format_double(ds->time[r], num[0]),
+                   pn_format_double(t0, num[1]), pn_format_double(h, num[2]), nsteps, hint);
 }
 
 int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t1, long nsteps)
@@ -475,7 +564,7 @@ int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t
   PN_CHECK(ctx, isfinite(t0) && isfinite(t1) && t1 > t0 && nsteps >= 1, PN_ERR_ARG,
            "grid [%g, %g] with %ld steps", t0, t1, nsteps);
   const double h = (t1 - t0) / (double)nsteps;
-  char w[700];
+  char w[700], num[3][PN_DOUBLE_CHARS];
   long nmoved = 0, worst = -1, worst_m = 0;
   double most = 0.0;
   for (int j = 0; j < ds->ntraj; j++) {
@@ -483,18 +572,21 @@ int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t
     for (long r = ds->offset[j]; r < ds->offset[j + 1]; r++) {
       const double t = ds->time[r];
       PN_CHECK(ctx, pni_grid_inside(t, t0, t1, nsteps), PN_ERR_GRID,
-               "%s: time %.17g lies outside the solver interval [%.17g, %.17g]",
-               row_where(ds, j, r, w, sizeof w), t, t0, t1);
+               "%s: time %s lies outside the solver interval [%s, %s]",
+               row_where(ds, j, r, w, sizeof w), pn_format_double(t, num[0]),
+               pn_format_double(t0, num[1]), pn_format_double(t1, num[2]));
       double moved = 0.0;
       const long m = pni_grid_index(t, t0, t1, nsteps, &moved);
       if (m < 0) return off_grid(ctx, ds, j, r, t0, t1, nsteps);
       PN_CHECK(ctx, r > ds->offset[j] || m == 0, PN_ERR_GRID,
-               "%s: the first time %.17g is not t0 = %.17g: every trajectory needs its initial "
+               "%s: the first time %s is not t0 = %s: every trajectory needs its initial "
                "state at t0",
-               row_where(ds, j, r, w, sizeof w), t, t0);
+               row_where(ds, j, r, w, sizeof w), pn_format_double(t, num[0]),
+               pn_format_double(t0, num[1]));
       PN_CHECK(ctx, m != prev, PN_ERR_GRID,
-               "%s: times %.17g and %.17g fall on the same grid point %ld (use more steps)",
-               row_where(ds, j, r, w, sizeof w), ds->time[r - 1], t, m);
+               "%s: times %s and %s fall on the same grid point %ld (use more steps)",
+               row_where(ds, j, r, w, sizeof w), pn_format_double(ds->time[r - 1], num[0]),
+               pn_format_double(t, num[1]), m);
       prev = m;
       if (moved > 0.0) nmoved++;
       if (moved > most) {
@@ -508,11 +600,11 @@ int pn_dataset_check_grid(pn_ctx *ctx, const pn_dataset *ds, double t0, double t
     int j = 0;
     while (ds->offset[j + 1] <= worst) j++;
     pni_note(ctx,
-             "%s: time %.17g was taken as the grid time t_%ld = %.17g: it lies %.2e off the "
+             "%s: time %s was taken as the grid time t_%ld = %s: it lies %.2e off the "
              "grid, more than rounding (%.1e) but within a millionth of a step; %ld time%s of "
              "%s moved so, this one the farthest",
-             row_where(ds, j, worst, w, sizeof w), ds->time[worst], worst_m,
-             t0 + (double)worst_m * h, most, pni_grid_rounding(t0, t1), nmoved,
+             row_where(ds, j, worst, w, sizeof w), pn_format_double(ds->time[worst], num[0]),
+             worst_m, pn_format_double(t0 + (double)worst_m * h, num[1]), most, pni_grid_rounding(t0, t1), nmoved,
              nmoved == 1 ? "" : "s", ds->source);
   }
   return PN_OK;

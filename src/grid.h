@@ -29,10 +29,18 @@ long pni_grid_index(double t, double t0, double t1, long nsteps, double *moved);
 /* Whether t lies within [t0, t1] up to the same tolerance. */
 int pni_grid_inside(double t, double t0, double t1, long nsteps);
 
-/* The smallest step count in [nsteps, 16·nsteps] whose grid holds every one
- * of the n times by pni_grid_index, or 0 if none does.  The search is capped
- * at 2·10⁷ time checks (a failing one counts too), so that neither many
- * times nor a huge N can stall it. */
-long pni_grid_fitting_steps(const double *times, long n, double t0, double t1, long nsteps);
+/* The step counts whose grid holds every one of the n times (by
+ * pni_grid_index) nearest nsteps: fit[0] the largest below it, fit[1] the
+ * smallest above it (up to 16·nsteps), fit[2] the smallest of all; 0 where
+ * none is found.  The search is capped at 2·10⁷ time checks (a failing one
+ * counts too), so that neither many times nor a huge N can stall it. */
+void pni_grid_fitting_steps(const double *times, long n, double t0, double t1, long nsteps,
+                            long fit[3]);
+
+/* The end of every off-grid message, into buf (returned): the fitting step
+ * counts as `key` N (h = ...) or M (h = ...), and the fewest, that "would put
+ * every `what` on the grid"; or that none up to 16·nsteps does. */
+const char *pni_grid_fit_hint(const double *times, long n, double t0, double t1, long nsteps,
+                              const char *key, const char *what, char *buf, size_t len);
 
 #endif

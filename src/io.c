@@ -117,21 +117,22 @@ static int read_times(pn_ctx *ctx, const char *path, pn_problem *p)
     const double t = p->times[k], fromt0 = (t - t0) / h;
     double moved = 0.0;
     if (!pni_grid_inside(t, t0, t1, p->steps)) {
+      char num[3][PN_DOUBLE_CHARS];
       rc = pn_ctx_fail(ctx, PN_ERR_GRID,
-                       "%s:%ld: label time %.17g lies outside [t0, t1] = [%.17g, %.17g] of "
-                       "meta.txt",
-                       path, lines[k], t, t0, t1);
+                       "%s:%ld: label time %s lies outside [t0, t1] = [%s, %s] of meta.txt", path,
+                       lines[k], pn_format_double(t, num[0]), pn_format_double(t0, num[1]),
+                       pn_format_double(t1, num[2]));
     } else if (pni_grid_index(t, t0, t1, p->steps, &moved) < 0) {
-      const long fit = pni_grid_fitting_steps(p->times, (long)n, t0, t1, p->steps);
-      char hint[160] = "no step count up to 16x this one puts every label time on the grid";
-      if (fit > 0)
-        snprintf(hint, sizeof hint, "steps %ld in meta.txt (h = %.17g) would put every label "
-                                    "time on the grid", fit, (t1 - t0) / (double)fit);
+      char hint[320], num[4][PN_DOUBLE_CHARS];
+      pni_grid_fit_hint(p->times, (long)n, t0, t1, p->steps, "steps in meta.txt =", "label time",
+                        hint, sizeof hint);
       const long m = lround(fromt0);
       rc = pn_ctx_fail(ctx, PN_ERR_GRID,
-                       "%s:%ld: label time %.17g is not on the grid t_n = %.17g + n*%.17g of "
-                       "meta.txt (steps %ld; nearest t_%ld = %.17g); %s",
-                       path, lines[k], t, t0, h, p->steps, m, t0 + (double)m * h, hint);
+                       "%s:%ld: label time %s is not on the grid t_n = %s + n*%s of meta.txt "
+                       "(steps %ld; nearest t_%ld = %s); %s",
+                       path, lines[k], pn_format_double(t, num[0]), pn_format_double(t0, num[1]),
+                       pn_format_double(h, num[2]), p->steps, m,
+                       pn_format_double(t0 + (double)m * h, num[3]), hint);
     } else if (moved > most) {
       most = moved;
       worst = (long)k;
@@ -140,12 +141,14 @@ static int read_times(pn_ctx *ctx, const char *path, pn_problem *p)
   }
   if (rc == PN_OK && nmoved > 0) {
     const long m = lround((p->times[worst] - t0) / h);
+    char num[2][PN_DOUBLE_CHARS];
     pni_note(ctx,
-             "%s:%ld: label time %.17g was taken as the grid time t_%ld = %.17g: it lies %.2e "
-             "off the grid, more than rounding (%.1e) but within a millionth of a step; %ld "
-             "label time%s moved so, this one the farthest",
-             path, lines[worst], p->times[worst], m, t0 + (double)m * h, most,
-             pni_grid_rounding(t0, t1), nmoved, nmoved == 1 ? "" : "s");
+             "%s:%ld: label time %s was taken as the grid time t_%ld = %s: it lies %.2e off the "
+             "grid, more than rounding (%.1e) but within a millionth of a step; %ld label "
+             "time%s moved so, this one the farthest",
+             path, lines[worst], pn_format_double(p->times[worst], num[0]), m,
+             pn_format_double(t0 + (double)m * h, num[1]), most, pni_grid_rounding(t0, t1),
+             nmoved, nmoved == 1 ? "" : "s");
   }
   free(lines);
   return rc;
@@ -395,12 +398,27 @@ int pn_write_file_atomic(pn_ctx *ctx, const char *path, const void *data, size_t
   return PN_OK;
 }
 
+const char *pn_format_double(double x, char *buf)
+{
+  /* 17 significant digits always round-trip; fewer often do, and then
+   * the shorter text is the one a reader expects (0.05, not 0.0500...03). */
+  for (int digits = 15; digits < 17; digits++) {
+    snprintf(buf, PN_DOUBLE_CHARS, "%.*g", digits, x);
+    const double back = strtod(buf, NULL);
+    if (memcmp(&back, &x, sizeof x) == 0) return buf;
+  }
+  snprintf(buf, PN_DOUBLE_CHARS, "%.17g", x);
+  return buf;
+}
+
 int pn_write_numbers(pn_ctx *ctx, const char *path, const double *x, size_t n)
 {
   char *buf = NULL;
   PN_CALL(pni_calloc(ctx, n * 26 + 1, 1, &buf, "number text"));
   size_t len = 0;
-  for (size_t i = 0; i < n; i++) len += (size_t)snprintf(buf + len, 26, "%.17g\n", x[i]);
+  char num[PN_DOUBLE_CHARS];
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, 26, "%s\n", pn_format_double(x[i], num));
   int rc = pn_write_file_atomic(ctx, path, buf, len);
   free(buf);
   return rc;

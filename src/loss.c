@@ -7,6 +7,7 @@
 #include "grid.h"
 #include "internal.h"
 #include "loss_impl.h"
+#include "pinode/io.h"
 
 static int create(pn_ctx *ctx, int nlabels, const double *times, int batch, int dim,
                   pn_loss **out)
@@ -92,20 +93,23 @@ int pni_loss_bind(const pn_loss *loss, pn_ctx *ctx, double t0, double t1, long n
   const double h = (t1 - t0) / (double)nsteps;
   for (int k = 0; k < loss->nlabels; k++) {
     const double t = loss->times[k];
+    char num[4][PN_DOUBLE_CHARS];
     PN_CHECK(ctx, pni_grid_inside(t, t0, t1, nsteps), PN_ERR_GRID,
-             "label %d at t = %.17g lies outside the interval [%.17g, %.17g]", k, t, t0, t1);
+             "label %d at t = %s lies outside the interval [%s, %s]", k,
+             pn_format_double(t, num[0]), pn_format_double(t0, num[1]),
+             pn_format_double(t1, num[2]));
     steps_out[k] = pni_grid_index(t, t0, t1, nsteps, NULL);
     if (steps_out[k] >= 0) continue;
     const long m = lround((t - t0) / h);
-    const long fit = pni_grid_fitting_steps(loss->times, loss->nlabels, t0, t1, nsteps);
-    char hint[160] = "no step count up to 16x the current one fits all labels";
-    if (fit > 0)
-      snprintf(hint, sizeof hint, "steps = %ld (h = %.17g) would put every label on the grid", fit,
-               (t1 - t0) / (double)fit);
+    char hint[320];
+    pni_grid_fit_hint(loss->times, loss->nlabels, t0, t1, nsteps, "steps =", "label", hint,
+                      sizeof hint);
     return pni_error(ctx, PN_ERR_GRID, __FILE__, __LINE__, __func__,
-                     "label %d at t = %.17g is not on the grid t_n = %.17g + n*%.17g (N = %ld "
-                     "steps; nearest t_%ld = %.17g); %s",
-                     k, t, t0, h, nsteps, m, t0 + (double)m * h, hint);
+                     "label %d at t = %s is not on the grid t_n = %s + n*%s (N = %ld steps; "
+                     "nearest t_%ld = %s); %s",
+                     k, pn_format_double(t, num[0]), pn_format_double(t0, num[1]),
+                     pn_format_double(h, num[2]), nsteps, m,
+                     pn_format_double(t0 + (double)m * h, num[3]), hint);
   }
   return PN_OK;
 }

@@ -1,5 +1,5 @@
 /* Model and checkpoint files: header entries and named arrays of doubles in a
- * line-oriented text format (see modelfile.h).  %.17g + strtod round-trips
+ * line-oriented text format (see modelfile.h).  pn_format_double() + strtod round-trips
  * every double exactly, which bitwise resume relies on. */
 #include <errno.h>
 #include <inttypes.h>
@@ -168,9 +168,8 @@ int pn_modelfile_set_long(pn_modelfile *mf, const char *key, long value)
 
 int pn_modelfile_set_double(pn_modelfile *mf, const char *key, double value)
 {
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.17g", value);
-  return pn_modelfile_set(mf, key, buf);
+  char buf[PN_DOUBLE_CHARS];
+  return pn_modelfile_set(mf, key, pn_format_double(value, buf));
 }
 
 int pn_modelfile_set_u64s(pn_modelfile *mf, const char *key, int n, const uint64_t *values)
@@ -466,7 +465,9 @@ int pn_modelfile_write(const pn_modelfile *mf, const char *path)
   for (int i = 0; i < mf->narrays; i++) {
     const array *a = &mf->arrays[i];
     len += (size_t)snprintf(buf + len, cap - len, "array %s %zu\n", a->name, a->n);
-    for (size_t j = 0; j < a->n; j++) len += (size_t)snprintf(buf + len, cap - len, "%.17g\n", a->x[j]);
+    char num[PN_DOUBLE_CHARS];
+    for (size_t j = 0; j < a->n; j++)
+      len += (size_t)snprintf(buf + len, cap - len, "%s\n", pn_format_double(a->x[j], num));
   }
   /* Every line ends in '\n': the checksum of the lines is that of the text. */
   len += (size_t)snprintf(buf + len, cap - len, "end crc32 %08" PRIx32 "\n", crc32_update(0, buf, len));

@@ -10,7 +10,7 @@
  *
  * CSV format (one row per observation, comma-separated):
  *
- *     trajectory,time,z1,...,zD     optional header line (the z names are free)
+ *     trajectory,time,x,v           optional header line: the states' names (default z1..zD)
  *     0,0.0,2.0,0.0                 trajectory id (integer), time, D values
  *
  * '#' starts a comment line; blank lines are skipped; the rows of one
@@ -39,6 +39,8 @@ typedef struct pn_dataset {
   double *z;        /**< nrows × D, row-major */
   long *line;       /**< nrows: line in the source file (0 when generated) */
   char source[512]; /**< file path or generator name, for messages */
+  char **names;     /**< D names of the states (the CSV header's, a generator's), or NULL for
+                         z1..zD; set with pn_dataset_set_names(), read with pn_dataset_name() */
 } pn_dataset;
 
 /** @brief Built-in problems. */
@@ -110,12 +112,14 @@ PN_EXPORT int pn_generator_dim(pn_generator_kind kind);
 PN_EXPORT int pn_dataset_generate(pn_ctx *ctx, const pn_generator_opts *opts, pn_dataset **out);
 
 /**
- * @brief Read a CSV file (the format above).
+ * @brief Read a CSV file (the format above); the header's names become the states' names (as
+ * pn_dataset_set_names(): none when they are z1..zD).
  * @param[in]  ctx   the context
  * @param[in]  path  the file
  * @param[out] out   the new dataset, to destroy with pn_dataset_destroy(); NULL on failure
  * @return PN_OK; PN_ERR_ARG for a NULL argument; PN_ERR_IO; PN_ERR_PARSE (a malformed row, a
- *         wrong column count, unsorted times, a trajectory in two pieces, no rows) or
+ *         wrong column count, a bad name in the header, unsorted times, a trajectory in two
+ *         pieces, no rows) or
  *         PN_ERR_NONFINITE, the message naming file and line; PN_ERR_LIMIT (over 1 GiB or
  *         2^31 rows); PN_ERR_MEM; PN_ERR_MPI.  The same on every rank.
  * Collective on ctx: rank 0 reads, every rank parses the shared bytes.
@@ -123,8 +127,32 @@ PN_EXPORT int pn_dataset_generate(pn_ctx *ctx, const pn_generator_opts *opts, pn
 PN_EXPORT int pn_dataset_read_csv(pn_ctx *ctx, const char *path, pn_dataset **out);
 
 /**
- * @brief Write the CSV format (header "trajectory,time,z1,...,zD", 17 significant digits, so
- * every double round-trips), atomically as pn_write_file_atomic().
+ * @brief Name the states of a dataset (the columns after trajectory and time in its CSV).
+ * @param[in]     ctx    context for errors
+ * @param[in,out] ds     the dataset
+ * @param[in]     names  ds->dim names (copied), or NULL for z1..zD; each 1..255 characters, no
+ *                       comma or control character, no two alike.  The names z1..zD are kept
+ *                       as no names (ds->names NULL)
+ * @return PN_OK; PN_ERR_ARG for a NULL dataset or a bad name (the column named; the old names
+ *         kept); PN_ERR_MEM.
+ * Not collective.
+ */
+PN_EXPORT int pn_dataset_set_names(pn_ctx *ctx, pn_dataset *ds, const char *const *names);
+
+/**
+ * @brief The name of state @p d of a dataset.
+ * @param[in]  ds   the dataset
+ * @param[in]  d    0 ≤ d < ds->dim
+ * @param[out] buf  room for "z" and the number, when the states have no names
+ * @param[in]  n    its size
+ * @return ds->names[d], or "z<d+1>" written into buf.
+ * Not collective.
+ */
+PN_EXPORT const char *pn_dataset_name(const pn_dataset *ds, int d, char *buf, size_t n);
+
+/**
+ * @brief Write the CSV format (header "trajectory,time," and the states' names, each number by
+ * pn_format_double(), so every double round-trips), atomically as pn_write_file_atomic().
  * @param[in] ctx   context for errors
  * @param[in] ds    the dataset
  * @param[in] path  the file

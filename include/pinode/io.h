@@ -72,8 +72,22 @@ PN_EXPORT void pn_problem_destroy(pn_problem **problem);
 PN_EXPORT int pn_read_numbers(pn_ctx *ctx, const char *path, long expect, double **x_out,
                               size_t *n_out);
 
+/** @brief Room for the text of one double by pn_format_double(), with its NUL. */
+#define PN_DOUBLE_CHARS 32
+
 /**
- * @brief Write n numbers, one per line with 17 significant digits (every double round-trips),
+ * @brief The shortest of a double's 15, 16 and 17 significant digits (printf's %g) that reads
+ * back (strtod) as bitwise the same double: 0.05 is "0.05", not "0.050000000000000003", and
+ * every double round-trips.  Every number pinode writes is written so.
+ * @param[in]  x    the number (non-finite: "nan", "inf", "-inf")
+ * @param[out] buf  room for PN_DOUBLE_CHARS characters
+ * @return buf.
+ * Not collective; thread-safe.
+ */
+PN_EXPORT const char *pn_format_double(double x, char *buf);
+
+/**
+ * @brief Write n numbers, one per line by pn_format_double() (every double round-trips),
  * atomically as pn_write_file_atomic().
  * @param[in] ctx   context for errors
  * @param[in] path  the file (not NULL)

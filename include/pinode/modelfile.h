@@ -9,7 +9,7 @@
  *     pinode-model 2               magic and format version (first line)
  *     # comment                    ignored, anywhere
  *     KEY VALUE...                 a header entry; KEY is [a-z][a-z0-9_.]*, VALUE the rest
- *     array NAME COUNT             then COUNT lines of one number each (%.17g; nan/inf allowed)
+ *     array NAME COUNT             then COUNT lines of one number each (exact; nan/inf allowed)
  *     end crc32 1a2b3c4d           last line: a truncated file is detected, and a changed
  *                                  byte by the checksum
  *

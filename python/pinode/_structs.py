@@ -11,8 +11,8 @@ refuse to work together instead of corrupting memory; pn_stats is read with
 pn_solver_get_stats_sized, which fills only what this package's mirror holds.
 """
 import ctypes
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_double, c_int, c_long, c_size_t,
-                    c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_int, c_long,
+                    c_size_t, c_uint64, c_void_p)
 
 PARAREAL_HISTORY = 64  # PN_PARAREAL_HISTORY
 
@@ -106,7 +106,8 @@ class Dataset(Structure):
     _fields_ = [("dim", c_int), ("ntraj", c_int), ("nrows", c_long),
                 ("traj_id", POINTER(c_long)), ("offset", POINTER(c_long)),
                 ("time", POINTER(c_double)), ("z", POINTER(c_double)),
-                ("line", POINTER(c_long)), ("source", c_char * 512)]
+                ("line", POINTER(c_long)), ("source", c_char * 512),
+                ("names", POINTER(c_char_p))]
 
 
 # The C name of each mirror, for the layout test.

@@ -23,7 +23,8 @@ def _generator(name, what="generator"):
 class Dataset(Handle):
     """Trajectories: trajectory j has the rows [offset[j], offset[j+1]) of
     ``time`` (nrows,) and ``z`` (nrows, D) (copies of the library's), its id
-    ``traj_id[j]``; ``source`` names the file or generator."""
+    ``traj_id[j]``; ``source`` names the file or generator, ``names`` the D
+    states (the CSV header's or the generator's; z1..zD when it has none)."""
 
     _destroy = lib.pn_dataset_destroy
 
@@ -35,6 +36,8 @@ class Dataset(Handle):
         self.offset = longs(ds.offset, ds.ntraj + 1)
         self.time = copy_out(ds.time, (ds.nrows,))
         self.z = copy_out(ds.z, (ds.nrows, ds.dim))
+        self.names = ([ds.names[d].decode() for d in range(ds.dim)] if ds.names
+                      else ["z%d" % (d + 1) for d in range(ds.dim)])
         return self
 
     def trajectory(self, j):

@@ -1,5 +1,5 @@
 """The generators and the split from Python are the program's: bitwise the
-data `pinode train` trained on (its data.csv, %.17g) and the same
+data `pinode train` trained on (its data.csv, decimals that round-trip) and the same
 validation trajectories."""
 import json
 
@@ -13,6 +13,7 @@ def test_generated_data_and_split_are_the_programs(comm, spiral_run):
     data = pinode.generate("spiral", ntraj=24, npoints=21)
     written = pinode.read_csv(spiral_run / "data.csv", comm)
     assert (data.dim, data.ntraj, data.source) == (2, 24, "generator 'spiral'")
+    assert data.names == written.names == ["x", "y"]
     assert np.array_equal(data.offset, written.offset)
     assert np.array_equal(data.traj_id, written.traj_id)
     assert np.array_equal(data.time, written.time) and np.array_equal(data.z, written.z)

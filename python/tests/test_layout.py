@@ -65,7 +65,7 @@ def compiler():
 # The kind of a field's type, by C11 _Generic (arrays decay to pointers; an
 # enum is an int or an unsigned int, as the compiler chooses).
 KIND_MACRO = """#define KIND(x) _Generic((x), double: "double", int: "int", unsigned: "int", \\
-  long: "long", unsigned long: "ulong", char *: "char*", double *: "double*", \\
+  long: "long", unsigned long: "ulong", char *: "char*", char **: "char**", double *: "double*", \\
   const double *: "double*", long *: "long*", int *: "int*", const int *: "int*", \\
   const pn_activation *: "int*", pn_mlp_spec: "struct", pn_parareal_opts: "struct", \\
   pn_newton_opts: "struct", pn_rhs_fn: "fn", pn_vjp_fn: "fn", pn_jvp_fn: "fn", \\
@@ -78,7 +78,7 @@ def kind(ctype):
         return kind(ctypes.POINTER(ctype._type_))
     if issubclass(ctype, ctypes._Pointer):
         return {ctypes.c_double: "double*", ctypes.c_long: "long*", ctypes.c_int: "int*",
-                ctypes.c_char: "char*"}[ctype._type_]
+                ctypes.c_char: "char*", ctypes.c_char_p: "char**"}[ctype._type_]
     if issubclass(ctype, ctypes.Structure):
         return "struct"
     if issubclass(ctype, ctypes._CFuncPtr):

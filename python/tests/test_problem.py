@@ -1,5 +1,5 @@
 """pinode.read_problem(DIR).gradient() is `pinode gradient DIR OUT` on the
-same ranks, bitwise (the program writes %.17g, which round-trips), with the
+same ranks, bitwise (the program writes decimals that round-trip), with the
 default options and with options passed through."""
 import numpy as np
 import pytest

@@ -26,12 +26,20 @@ int cmd_predict(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);   /* cmd_pre
 int cmd_bench(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv);     /* cmd_bench.c */
 int cmd_gradcheck(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv); /* cmd_gradcheck.c */
 
+/* The exit statuses of every command, the end of every --help. */
+extern const char cli_exit_status_help[];
+
 /* Print on rank 0 only. */
 void cli_print(pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Print (rank 0, stderr) and forget what library calls noted without
  * failing (pn_ctx_notes): "pinode: note: ..." a line. */
 void cli_print_notes(pn_ctx *ctx);
+
+/* A usage error: rank 0 prints "pinode <cmd>: <what is wrong>" on stderr
+ * (after the command's usage); returns the exit status 2. */
+int cli_usage_error(pn_ctx *ctx, const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Report a failed library call on rank 0 ("pinode <cmd>: <message>") and
  * return the exit status for it. */
@@ -82,10 +90,11 @@ int cli_parse_storage(const char *text, pn_solver_opts *opts);
 const char *cli_storage_text(pn_storage_kind kind, long param, char *buf, size_t len);
 
 /* Options of the parallel method shared by the commands: 'P' --parallel,
- * 'I' --parareal-iters, 'T' --parareal-tol, 'C' --coarse-steps,
+ * 'I' --parareal-max-iter, 'T' --parareal-tol, 'C' --coarse-steps,
  * 'S' --coarse-scheme (both: Parareal's and Newton's coarse starts),
- * 'A' --parareal-adjoint, 'K' --newton-iters, 'X' --newton-tol,
- * 'Y' --newton-growth, 'W' --newton-start.  PN_OK or PN_ERR_ARG (then see
+ * 'A' --parareal-adjoint, 'K' --newton-max-iter, 'X' --newton-tol,
+ * 'Y' --newton-growth-limit, 'W' --newton-start (the names of the config
+ * keys parallel.*).  PN_OK or PN_ERR_ARG (then see
  * the help text).  "auto" for --parallel is the commands' own. */
 int cli_parse_parallel_option(int which, const char *value, pn_solver_opts *opts);
 const char *cli_parallel_option_help(int which, const char *value);

@@ -432,11 +432,12 @@ static void usage(pn_ctx *ctx)
             "  --parallel LIST    under mpiexec: the methods of the rows on all the ranks, a\n"
             "                     list of those of pinode gradient --parallel (default\n"
             "                     pipeline; one row each for the others)\n"
-            "  --parareal-iters K, --parareal-tol X, --coarse-steps N, --coarse-scheme S,\n"
+            "  --parareal-max-iter K, --parareal-tol X, --coarse-steps N, --coarse-scheme S,\n"
             "  --parareal-adjoint A   Parareal's settings, as in pinode gradient\n"
             "  --clock cpu        time by CPU time (on a loaded machine) instead of wall time\n"
             "  --json FILE        also write the table as JSON (rank 0)\n"
             "  -h, --help         this text\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 /* --storage LIST into o->storage. */
@@ -534,7 +535,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
                                            {"microbatches", required_argument, NULL, 'm'},
                                            {"no-batch-groups", no_argument, NULL, 'B'},
                                            {"parallel", required_argument, NULL, 'P'},
-                                           {"parareal-iters", required_argument, NULL, 'I'},
+                                           {"parareal-max-iter", required_argument, NULL, 'I'},
                                            {"parareal-tol", required_argument, NULL, 'T'},
                                            {"coarse-steps", required_argument, NULL, 'C'},
                                            {"coarse-scheme", required_argument, NULL, 'S'},
@@ -542,6 +543,8 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
                                            {"clock", required_argument, NULL, 'k'},
                                            {"json", required_argument, NULL, 'j'},
                                            {"help", no_argument, NULL, 'h'},
+                                           /* deprecated spellings (docs/configuration.md) */
+                                           {"parareal-iters", required_argument, NULL, 'I'},
                                            {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->repeat = 7;
@@ -571,7 +574,7 @@ static int parse_options(pn_ctx *ctx, int argc, char **argv, bench_opts *o)
   }
   if (optind == argc) {
     usage(ctx);
-    return 2;
+    return cli_usage_error(ctx, "bench", "DIR is missing: at least one problem directory");
   }
   if (argc - optind > MAX_PROBLEMS) {
     cli_print(ctx, "pinode bench: at most %d problems\n", MAX_PROBLEMS);

@@ -33,6 +33,7 @@ static void usage(pn_ctx *ctx)
             "  --csv FILE      also write the table as CSV (scripts/plot_gradcheck.py plots it)\n"
             "  --tol X         tolerance of the discrete adjoint (default 1e-12)\n"
             "  -h, --help      this text\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 /* Options into o; returns −1 to go on, or an exit status. */
@@ -80,7 +81,8 @@ static int parse(pn_ctx *ctx, int argc, char **argv, gradcheck_opts *o, long *st
   }
   if (argc - optind != 1) {
     usage(ctx);
-    return 2;
+    return cli_usage_error(ctx, "gradcheck", "one DIR or CONFIG expected, got %d argument%s",
+                           argc - optind, argc - optind == 1 ? "" : "s");
   }
   return -1;
 }

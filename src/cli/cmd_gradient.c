@@ -43,7 +43,7 @@ static void usage(pn_ctx *ctx)
             "  --adjoint A        discrete (default: the exact gradient), continuous-backsolve\n"
             "                     or continuous-interp (the optimise-then-discretise adjoint,\n"
             "                     off by O(h^q); see pinode gradcheck)\n"
-            "  --mode M           multi (default: one backward sweep) or single (one sweep\n"
+            "  --sweep M          multi (default: one backward sweep) or single (one sweep\n"
             "                     per label, summed: K times dearer, a reference)\n"
             "  --parallel M       pipeline (default: exact, micro-batches), parareal\n"
             "                     (iterative, for few long trajectories), newton\n"
@@ -52,28 +52,33 @@ static void usage(pn_ctx *ctx)
             "                     performance model predicts fastest here, batch groups\n"
             "                     included, after a brief calibration; printed with every\n"
             "                     candidate's prediction); docs/parallel.md\n"
-            "  --parareal-iters K most Parareal iterations (default: the number of ranks,\n"
-            "                     which is exact)\n"
+            "  --parareal-max-iter K  most Parareal iterations (default: the number of\n"
+            "                     ranks, which is exact)\n"
             "  --parareal-tol X   stop when the block starts change by <= X (relative)\n"
             "  --coarse-steps N   steps of the coarse propagator per block (default: 1/10\n"
             "                     for Parareal, 1/16 for Newton's coarse starts)\n"
             "  --coarse-scheme S  scheme of the coarse propagator (default: the problem's)\n"
             "  --parareal-adjoint A  iterate (default: Parareal on the adjoint) or maps\n"
             "                     (each block's affine map, composed in one pass)\n"
-            "  --newton-iters K   most Newton sweeps (default: the number of ranks, after\n"
+            "  --newton-max-iter K  most Newton sweeps (default: the number of ranks, after\n"
             "                     which every block start is exact)\n"
             "  --newton-tol X     stop when the block starts' relative defects are <= X\n"
             "                     (default 1e-13: rounding level, the exact gradient)\n"
             "  --newton-start S   cold start: auto (coarse-newton), flat, coarse or\n"
             "                     coarse-newton\n"
-            "  --newton-growth X  fall back to the pipeline when a perturbation grows by\n"
-            "                     more than X over the horizon (default 1e6)\n"
+            "  --newton-growth-limit X  fall back to the pipeline when a perturbation grows\n"
+            "                     by more than X over the horizon (default 1e6)\n"
             "  --exact-distance   with parareal or newton: also compute the exact\n"
             "                     (pipeline) gradient and print the distance to it\n"
             "  --force            write into OUTDIR even if it exists and is not empty\n"
             "                     (its loss.txt, grad_theta.txt, grad_z0.txt are replaced)\n"
             "  --quiet            print nothing on success\n"
-            "  -h, --help         this text\n");
+            "  -h, --help         this text\n"
+            "\n"
+            "Options that set what a training configuration key sets are named after it\n"
+            "(--parareal-max-iter: parallel.parareal_max_iter).  Deprecated spellings, still\n"
+            "accepted: --mode (--sweep), --parareal-iters, --newton-iters, --newton-growth.\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 static double norm2(const double *x, size_t n)
@@ -226,20 +231,25 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
                                            {"repeat", required_argument, NULL, 'r'},
                                            {"json", required_argument, NULL, 'j'},
                                            {"adjoint", required_argument, NULL, 'a'},
-                                           {"mode", required_argument, NULL, 'M'},
+                                           {"sweep", required_argument, NULL, 'M'},
                                            {"parallel", required_argument, NULL, 'P'},
-                                           {"parareal-iters", required_argument, NULL, 'I'},
+                                           {"parareal-max-iter", required_argument, NULL, 'I'},
                                            {"parareal-tol", required_argument, NULL, 'T'},
                                            {"coarse-steps", required_argument, NULL, 'C'},
                                            {"coarse-scheme", required_argument, NULL, 'S'},
                                            {"parareal-adjoint", required_argument, NULL, 'A'},
-                                           {"newton-iters", required_argument, NULL, 'K'},
+                                           {"newton-max-iter", required_argument, NULL, 'K'},
                                            {"newton-tol", required_argument, NULL, 'X'},
                                            {"newton-start", required_argument, NULL, 'W'},
-                                           {"newton-growth", required_argument, NULL, 'Y'},
+                                           {"newton-growth-limit", required_argument, NULL, 'Y'},
                                            {"exact-distance", no_argument, NULL, 'E'},
                                            {"force", no_argument, NULL, 'F'},
                                            {"help", no_argument, NULL, 'h'},
+                                           /* deprecated spellings (docs/configuration.md) */
+                                           {"mode", required_argument, NULL, 'M'},
+                                           {"parareal-iters", required_argument, NULL, 'I'},
+                                           {"newton-iters", required_argument, NULL, 'K'},
+                                           {"newton-growth", required_argument, NULL, 'Y'},
                                            {NULL, 0, NULL, 0}};
   pn_adjoint_kind adjoint = PN_ADJOINT_DISCRETE;
   pn_sweep_mode mode = PN_SWEEP_MULTI;
@@ -307,7 +317,7 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
       break;
     case 'M':
       if (pn_sweep_mode_from_name(optarg, &mode) != PN_OK) {
-        cli_print(ctx, "pinode gradient: --mode must be multi or single, got '%s'\n", optarg);
+        cli_print(ctx, "pinode gradient: --sweep must be multi or single, got '%s'\n", optarg);
         return 2;
       }
       break;
@@ -347,7 +357,8 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   }
   if (argc - optind != 2) {
     usage(ctx);
-    return 2;
+    return cli_usage_error(ctx, "gradient", "DIR and OUTDIR expected, got %d argument%s",
+                           argc - optind, argc - optind == 1 ? "" : "s");
   }
   if (repeat > 0 && (adjoint != PN_ADJOINT_DISCRETE || mode != PN_SWEEP_MULTI)) {
     cli_print(ctx, "pinode gradient: --repeat times the default method only (discrete, multi)\n");

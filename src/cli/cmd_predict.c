@@ -17,8 +17,9 @@ static void usage(pn_ctx *ctx)
             "Integrates the network of the model file FILE (written by pinode train) from the\n"
             "first row of every trajectory of CONFIG's data, or of --initial CSV, over the grid\n"
             "of CONFIG's [solver] section, and writes the states every output.predict_every\n"
-            "steps as CSV (trajectory,time,z1..zD, in the data's units).  Runs on any number of\n"
-            "MPI ranks.\n"
+            "steps as CSV (trajectory, time and the states named as the data names them, in the\n"
+            "data's units; scripts/plot_predictions.py draws them).  Runs on any number of MPI\n"
+            "ranks.\n"
             "\n"
             "options:\n"
             "  --model FILE             the trained model (required)\n"
@@ -29,6 +30,7 @@ static void usage(pn_ctx *ctx)
             "  --set SECTION.KEY=VALUE  override a key of CONFIG (e.g. solver.t1 to extrapolate)\n"
             "  --quiet                  print nothing on success\n"
             "  -h, --help               this text\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 typedef struct predict_args {
@@ -65,7 +67,14 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, predict_args *a)
   }
   if (argc - optind != 1 || !a->model) {
     usage(ctx);
-    return 2;
+    if (argc == optind)
+      return cli_usage_error(ctx, "predict", "CONFIG is missing: the configuration the model was "
+                                             "trained with (its grid, data and scale)");
+    if (argc - optind > 1)
+      return cli_usage_error(ctx, "predict", "one CONFIG expected, got %d arguments",
+                             argc - optind);
+    return cli_usage_error(ctx, "predict", "--model FILE is missing: the model to integrate "
+                                           "(pinode train writes OUTDIR/model.pinode)");
   }
   a->config = argv[optind];
   return -1;
@@ -95,15 +104,52 @@ static int load_model(pn_ctx *ctx, const char *path, int dim, loaded *L)
   return pn_model_create_mlp(ctx, &spec, &L->model);
 }
 
+/* The states' names of ds, comma-separated, into buf (cut short if long). */
+static const char *names_text(const pn_dataset *ds, char *buf, size_t n)
+{
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int d = 0; d < ds->dim && len < n; d++) {
+    char z[32];
+    len += (size_t)snprintf(buf + len, n - len, "%s%s", d ? "," : "",
+                            pn_dataset_name(ds, d, z, sizeof z));
+  }
+  return buf;
+}
+
+/* The states of --initial are the data's, column by column, and the
+ * output names them as the data does; other names in its header are said
+ * (a reordered header would mix up the states); data without names takes
+ * those of --initial. */
+static int match_names(pn_ctx *ctx, pn_dataset *initial, const pn_dataset *data)
+{
+  for (int d = 0; initial->names && data->names && d < data->dim; d++)
+    if (strcmp(initial->names[d], data->names[d]) != 0) {
+      char a[256], b[256];
+      if (pn_ctx_rank(ctx) == 0)
+        fprintf(stderr,
+                "pinode predict: warning: %s names its states %s, the data of the "
+                "configuration (%s) %s: states are matched by column, and named as the data "
+                "names them\n",
+                initial->source, names_text(initial, a, sizeof a), data->source,
+                names_text(data, b, sizeof b));
+      break;
+    }
+  if (!data->names) return PN_OK;
+  return pn_dataset_set_names(ctx, initial, (const char *const *)data->names);
+}
+
 /* Initial states from a CSV: the first row of each trajectory, at t0 (by
  * the grid's own rule: pn_dataset_check_grid on those rows). */
-static int load_initial(pn_ctx *ctx, const char *path, const pn_solver_opts *so, int dim,
-                        double scale, pn_dataset **out)
+static int load_initial(pn_ctx *ctx, const char *path, const pn_solver_opts *so,
+                        const pn_dataset *data, double scale, pn_dataset **out)
 {
+  const int dim = data->dim;
   CLI_TRY(pn_dataset_read_csv(ctx, path, out));
   const pn_dataset *ds = *out;
   if (ds->dim != dim)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "%s has D = %d, the model %d", path, ds->dim, dim);
+  CLI_TRY(match_names(ctx, *out, data));
   pn_dataset *first = NULL;
   CLI_TRY(pn_dataset_create(ctx, dim, ds->ntraj, 1, &first));
   snprintf(first->source, sizeof first->source, "%s", ds->source);
@@ -138,14 +184,15 @@ static int predict(pn_ctx *ctx, const predict_args *a, cli_config *cfg, cli_prob
   const pn_dataset *init = p->data;
   double scale = cfg->scale;
   if (a->initial) {
-    CLI_TRY(load_initial(ctx, a->initial, &p->sopts, p->data->dim, L->scale, initial));
+    CLI_TRY(load_initial(ctx, a->initial, &p->sopts, p->data, L->scale, initial));
     init = *initial;
     scale = L->scale;
   } else if (scale != L->scale) {
+    char num[PN_DOUBLE_CHARS];
     return pn_ctx_fail(ctx, PN_ERR_ARG,
                        "%s was trained on data scaled by %g, but data.scale = %g in %s: set "
-                       "--set data.scale=%.17g",
-                       a->model, L->scale, scale, a->config, L->scale);
+                       "--set data.scale=%s",
+                       a->model, L->scale, scale, a->config, pn_format_double(L->scale, num));
   }
   const double t = MPI_Wtime();
   CLI_TRY(cli_predict_write(ctx, L->model, p->tab, &p->sopts, L->theta, init, scale,

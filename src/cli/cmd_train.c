@@ -50,10 +50,8 @@ static void usage(pn_ctx *ctx)
             "  --quiet                  no progress output\n"
             "  --print-config           print the effective configuration and exit\n"
             "  --list-keys[=markdown]   print every key with its default and exit\n"
-            "  -h, --help               this text\n"
-            "\n"
-            "exit status: 0 finished, 1 error or diverged, 2 usage, 3 stopped by SIGTERM/SIGINT\n"
-            "after writing a checkpoint (continue with --resume DIR)\n");
+            "  -h, --help               this text\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 /* Every key; as the README's table with "markdown" (a test keeps them equal). */
@@ -572,7 +570,8 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
   }
   if (argc - optind != 1) {
     usage(ctx);
-    return EXIT_USAGE;
+    return cli_usage_error(ctx, "train", "one CONFIG expected, got %d argument%s", argc - optind,
+                           argc - optind == 1 ? "" : "s");
   }
   a->config = argv[optind];
   return -1;

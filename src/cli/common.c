@@ -20,6 +20,24 @@ void cli_print(pn_ctx *ctx, const char *fmt, ...)
   fflush(stdout);
 }
 
+const char cli_exit_status_help[] =
+    "\n"
+    "exit status (every command): 0 success; 1 failure, said on stderr (train: also a\n"
+    "diverged run); 2 usage error; 3 train stopped by SIGTERM/SIGINT after writing a\n"
+    "checkpoint (continue with --resume DIR)\n";
+
+int cli_usage_error(pn_ctx *ctx, const char *cmd, const char *fmt, ...)
+{
+  if (pn_ctx_rank(ctx) != 0) return 2;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "pinode %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 2;
+}
+
 int cli_fail(pn_ctx *ctx, const char *cmd, int rc)
 {
   if (pn_ctx_rank(ctx) == 0) fprintf(stderr, "pinode %s: %s\n", cmd, pn_ctx_last_error(ctx));
@@ -204,13 +222,13 @@ const char *cli_parallel_option_help(int which, const char *value)
   static char text[256];
   const char *what =
       which == 'P'   ? "--parallel must be pipeline, parareal, newton or auto"
-      : which == 'I' ? "--parareal-iters needs an integer >= 0 (0: the number of ranks)"
+      : which == 'I' ? "--parareal-max-iter needs an integer >= 0 (0: the number of ranks)"
       : which == 'T' ? "--parareal-tol needs a number in [0, 1)"
       : which == 'C' ? "--coarse-steps needs an integer >= 0 (0: the method's default)"
       : which == 'A' ? "--parareal-adjoint must be iterate or maps"
-      : which == 'K' ? "--newton-iters needs an integer >= 0 (0: the number of ranks)"
+      : which == 'K' ? "--newton-max-iter needs an integer >= 0 (0: the number of ranks)"
       : which == 'X' ? "--newton-tol needs a number in [0, 1) (0: 1e-13)"
-      : which == 'Y' ? "--newton-growth needs a finite number >= 0 (0: 1e6)"
+      : which == 'Y' ? "--newton-growth-limit needs a finite number >= 0 (0: 1e6)"
       : which == 'W' ? "--newton-start must be auto, flat, coarse or coarse-newton"
                      : "--coarse-scheme needs a scheme name (e.g. euler, heun, rk4)";
   snprintf(text, sizeof text, "%s, got '%s'", what, value);

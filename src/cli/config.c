@@ -395,7 +395,7 @@ static int parse_value(pn_ctx *ctx, const key *k, const origin *o, const char *s
       return value_error(ctx, k, o, s, range_text(k, why, sizeof why));
     }
     *(double *)field = x;
-    snprintf(canon, CLI_PATH, "%.17g", x);
+    pn_format_double(x, canon);
     return PN_OK;
   case T_BOOL: {
     static const char *const yes[] = {"true", "yes", "on", "1", NULL};

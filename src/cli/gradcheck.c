@@ -207,13 +207,13 @@ static int write_csv(MPI_Comm comm, pn_ctx *ctx, const gc_table *t, const char *
                  "time_backward\n");
       for (int i = 0; i < t->n; i++) {
         const gc_row *r = &t->rows[i];
-        char ord[32], vm[32], dr[32];
+        char ord[32], vm[32], dr[32], h[PN_DOUBLE_CHARS];
         /* an empty CSV field where a number does not apply */
         format_or_empty(ord, sizeof ord, "%.6g", r->order);
         format_or_empty(vm, sizeof vm, "%.6e", r->vs_multi);
         format_or_empty(dr, sizeof dr, "%.6e", r->drift);
-        fprintf(f, "%s,%d,%ld,%.17g,%s,%s,%.6e,%.6e,%.6e,%s,%s,%s,%ld,%ld,%ld,%.6e,%.6e\n",
-                r->scheme, r->q, r->N, r->h, pn_adjoint_kind_name(r->adjoint),
+        fprintf(f, "%s,%d,%ld,%s,%s,%s,%.6e,%.6e,%.6e,%s,%s,%s,%ld,%ld,%ld,%.6e,%.6e\n",
+                r->scheme, r->q, r->N, pn_format_double(r->h, h), pn_adjoint_kind_name(r->adjoint),
                 pn_sweep_mode_name(r->mode), r->err_theta, r->err_z0, r->vs_discrete, ord, vm, dr,
                 r->rhs_fwd, r->rhs_bwd, r->vjp_bwd, r->t_fwd, r->t_bwd);
       }

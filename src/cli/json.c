@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "pinode/io.h"
 
 static void indent(json_writer *w)
 {
@@ -73,8 +74,9 @@ void json_string(json_writer *w, const char *key, const char *s)
 void json_number(json_writer *w, const char *key, double x)
 {
   begin_value(w, key);
+  char num[PN_DOUBLE_CHARS];
   if (isfinite(x))
-    fprintf(w->f, "%.17g", x);
+    fputs(pn_format_double(x, num), w->f);
   else
     fputs("null", w->f);
 }

@@ -28,7 +28,7 @@ static void usage(FILE *out)
           "       mpiexec -n P pinode COMMAND [ARGS]   (time split across P ranks)\n\n"
           "commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\n'pinode COMMAND --help' describes a command.\n");
+  fprintf(out, "\n'pinode COMMAND --help' describes a command.\n%s", cli_exit_status_help);
 }
 
 int main(int argc, char **argv)

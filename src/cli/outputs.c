@@ -98,9 +98,11 @@ int cli_write_history(pn_ctx *ctx, const char *dir, const train_state *st)
     rc = cli_membuf_open(ctx, &m, path);
     if (rc == PN_OK) {
       fprintf(m.f, "iteration,loss,val_loss,grad_norm,lr,seconds\n");
+      char num[4][PN_DOUBLE_CHARS];
       for (long i = 0; i < st->iteration; i++)
-        fprintf(m.f, "%ld,%.17g,%.17g,%.17g,%.17g,%.6g\n", i + 1, st->h_loss[i], st->h_val[i],
-                st->h_gnorm[i], st->h_lr[i], st->h_sec[i]);
+        fprintf(m.f, "%ld,%s,%s,%s,%s,%.6g\n", i + 1, pn_format_double(st->h_loss[i], num[0]),
+                pn_format_double(st->h_val[i], num[1]), pn_format_double(st->h_gnorm[i], num[2]),
+                pn_format_double(st->h_lr[i], num[3]), st->h_sec[i]);
       rc = cli_membuf_commit(ctx, &m, path);
     }
   }
@@ -133,6 +135,7 @@ int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
   int rc = steps && z0 ? PN_OK : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for predictions");
   const long ns = rc == PN_OK ? save_steps(N, every, steps) : 0;
   if (rc == PN_OK) rc = pn_dataset_create(ctx, D, B, ns, &out);
+  if (rc == PN_OK) rc = pn_dataset_set_names(ctx, out, (const char *const *)init->names);
   if (rc == PN_OK && !(states = calloc((size_t)ns * B * D, sizeof(double))))
     rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for %ld x %d predicted states", ns, B);
   for (int j = 0; rc == PN_OK && j < B; j++)

@@ -67,6 +67,7 @@ static void usage(pn_ctx *ctx)
             "  --json FILE              write everything as JSON (rank 0)\n"
             "  --quiet                  print nothing\n"
             "  -h, --help               this text\n");
+  cli_print(ctx, "%s", cli_exit_status_help);
 }
 
 /* A comma-separated list of integers in [lo, hi], at most cap of them. */
@@ -212,7 +213,8 @@ static int parse_opts(pn_ctx *ctx, int argc, char **argv, pm_opts *o)
   }
   if (argc - optind != 1) {
     usage(ctx);
-    return 2;
+    return cli_usage_error(ctx, "bench --model", "one DIR expected, got %d argument%s",
+                           argc - optind, argc - optind == 1 ? "" : "s");
   }
   o->dir = argv[optind];
   for (int i = 0; i < o->nK; i++) o->KA[i] = o->KA_given ? o->KA_given : o->K[i];

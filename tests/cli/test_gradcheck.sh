@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `pinode gradcheck` shows the seed paper's claims on a problem directory, and
-# `pinode gradient --adjoint/--mode` selects the gradient method:
+# `pinode gradient --adjoint/--sweep` selects the gradient method:
 #  - every discrete-adjoint row matches the complex step to <= 1e-12 (claim 3);
 #  - every continuous row has a gap to the discrete gradient above 1e-13 on
 #    the coarsest grid (claim 2), with the observed order of its scheme:
@@ -64,15 +64,18 @@ if "$pinode" gradcheck "$out/nonexistent" >"$out/e3" 2>&1; then fail "missing DI
 if "$pinode" gradient --adjoint continuous "$small" "$out/g" >"$out/e4" 2>&1; then
   fail "--adjoint continuous accepted"; fi
 grep -q "continuous-backsolve or continuous-interp" "$out/e4" || fail "--adjoint message"
-if "$pinode" gradient --mode both "$small" "$out/g" >"$out/e5" 2>&1; then fail "--mode both accepted"; fi
-if "$pinode" gradient --mode single --repeat 2 "$small" "$out/g" >"$out/e6" 2>&1; then
+if "$pinode" gradient --sweep both "$small" "$out/g" >"$out/e5" 2>&1; then fail "--sweep both accepted"; fi
+if "$pinode" gradient --sweep single --repeat 2 "$small" "$out/g" >"$out/e6" 2>&1; then
   fail "--repeat with single-point accepted"; fi
 
-# 5. gradient --adjoint/--mode: the discrete single-point gradient is the
+# 5. gradient --adjoint/--sweep: the discrete single-point gradient is the
 #    reference's; the interpolating one is not, but close (a gap, not a bug).
-"$pinode" gradient --mode single "$small" "$out/g1" --compare "$small/ref" --tol 1e-12 \
-  >"$out/g1.log" 2>&1 || { cat "$out/g1.log"; fail "gradient --mode single"; }
+"$pinode" gradient --sweep single "$small" "$out/g1" --compare "$small/ref" --tol 1e-12 \
+  >"$out/g1.log" 2>&1 || { cat "$out/g1.log"; fail "gradient --sweep single"; }
 grep -q "method: discrete adjoint, single-point" "$out/g1.log" || fail "no method line"
+# The deprecated spelling --mode is --sweep.
+"$pinode" gradient --mode single "$small" "$out/g1m" --quiet || fail "gradient --mode single"
+cmp -s "$out/g1/grad_theta.txt" "$out/g1m/grad_theta.txt" || fail "--mode single is not --sweep single"
 mpiexec -n 2 "$pinode" gradient --adjoint continuous-interp "$small" "$out/g2" --compare "$small/ref" \
   --tol 1e-12 >"$out/g2.log" 2>&1 && fail "the continuous adjoint matched the reference to 1e-12"
 grep -q "grad_theta.txt .* TOO LARGE" "$out/g2.log" || fail "interp: no gap shown: $(cat "$out/g2.log")"
@@ -98,5 +101,5 @@ grep -q "warning: backsolve's z drifted" "$out/d.err" || fail "no warning on std
   || fail "backsolve --quiet"
 grep -q "warning: backsolve's z drifted" "$out/q.err" || fail "--quiet hid the drift warning"
 
-[ "$status" -eq 0 ] && echo "ok: gradcheck and gradient --adjoint/--mode"
+[ "$status" -eq 0 ] && echo "ok: gradcheck and gradient --adjoint/--sweep"
 exit "$status"

@@ -25,6 +25,7 @@ expect() {
 }
 
 expect 2 "usage: pinode gradient" -- "$small"
+expect 2 "pinode gradient: DIR and OUTDIR expected, got 1 argument" -- "$small"
 expect 2 "--tol needs a positive number" -- --tol abc "$small" "$tmp/o"
 expect 2 "--tol needs a positive number" -- --tol -1 "$small" "$tmp/o"
 expect 2 "--microbatches needs an integer" -- --microbatches 0 "$small" "$tmp/o"
@@ -32,6 +33,12 @@ expect 2 "--storage must be" -- --storage every:0 "$small" "$tmp/o"
 expect 2 "--batch-groups needs an integer >= 1" -- --batch-groups 0 "$small" "$tmp/o"
 expect 1 "2 batch groups on 1 rank: need 1..1" -- --batch-groups 2 "$small" "$tmp/o"
 expect 1 "cannot open $tmp/none/meta.txt" -- "$tmp/none" "$tmp/o"
+# The options named after the configuration keys, and their deprecated spellings.
+expect 2 "--parareal-max-iter needs an integer >= 0" -- --parareal-max-iter x "$small" "$tmp/o"
+expect 2 "--parareal-max-iter needs an integer >= 0" -- --parareal-iters x "$small" "$tmp/o"
+expect 2 "--newton-max-iter needs an integer >= 0" -- --newton-iters -1 "$small" "$tmp/o"
+expect 2 "--newton-growth-limit needs a finite number" -- --newton-growth inf "$small" "$tmp/o"
+expect 2 "--sweep must be multi or single" -- --mode both "$small" "$tmp/o"
 
 # A problem with an unknown scheme, and one whose label is off the grid.
 mkdir -p "$tmp/p1" "$tmp/p2"
@@ -40,7 +47,7 @@ cp "$small"/*.txt "$tmp/p2/"
 sed -i 's/^scheme .*/scheme rk5/' "$tmp/p1/meta.txt"
 expect 1 "unknown scheme 'rk5'" -- "$tmp/p1" "$tmp/o"
 echo 0.55 >"$tmp/p2/times.txt"
-expect 1 "times.txt:1: label time 0.55000000000000004 is not on the grid" -- "$tmp/p2" "$tmp/o"
+expect 1 "times.txt:1: label time 0.55 is not on the grid" -- "$tmp/p2" "$tmp/o"
 # A loss that overflows (targets 1e200 away from finite states) is an error,
 # as in training: never 'inf' in loss.txt with exit status 0.
 mkdir -p "$tmp/p3"

@@ -43,7 +43,8 @@ for f in "$prefix/bin/pinode" "$libdir/libpinode.a" "$prefix/include/pinode.h" \
          "$libdir/cmake/pinode/pinodeStaticTargets.cmake" "$libdir/pkgconfig/pinode.pc"; do
   [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
-for f in plot_run.py plot_gradcheck.py plot_scaling.py read_model.py new_problem.py make_problem.py; do
+for f in plot_run.py plot_predictions.py plot_gradcheck.py plot_scaling.py read_model.py new_problem.py \
+         make_problem.py; do
   [ -x "$prefix/share/pinode/scripts/$f" ] || fail "not installed as a program: share/pinode/scripts/$f"
 done
 for h in "$src"/include/pinode/*.h "$src/include/pinode.h"; do

@@ -75,6 +75,33 @@ for b, tid in enumerate([4, 9]):
     assert err < 1e-12, err
 EOF
 
+# The prediction to t = 6 drawn against the data of [0, 3] (matplotlib is a
+# dependency of the plots, scripts/install-deps.sh); the run's own plot too.
+is_png() { [ -s "$1" ] && head -c 8 "$1" | od -An -tx1 | grep -q "89 50 4e 47"; }
+$PY "$SRC/scripts/plot_predictions.py" "$T/new.csv" --data "$T/run/data.csv" >"$T/plot.log" 2>&1 ||
+  fail "plot_predictions.py: $(cat "$T/plot.log")"
+is_png "$T/new.png" || fail "new.png is not a PNG"
+grep -qx "wrote $T/new.png" "$T/plot.log" || fail "$(cat "$T/plot.log")"
+$PY "$SRC/scripts/plot_run.py" "$T/run" --out "$T/fit.png" >"$T/plot.log" 2>&1 ||
+  fail "plot_run.py: $(cat "$T/plot.log")"
+is_png "$T/fit.png" || fail "fit.png is not a PNG"
+if $PY "$SRC/scripts/plot_predictions.py" "$T/new.csv" --data "$T/absent.csv" >"$T/plot.log" 2>&1; then
+  fail "plot_predictions.py accepted a missing data file"
+fi
+grep -q "no data file" "$T/plot.log" || fail "$(cat "$T/plot.log")"
+
+# The states keep their names (the generator's here) in every output; an
+# --initial CSV with other names is warned about and named as the data.
+head -1 "$T/run/predictions.csv" | grep -qx "trajectory,time,prey,predator" ||
+  fail "predictions.csv header: $(head -1 "$T/run/predictions.csv")"
+head -1 "$T/new.csv" | grep -qx "trajectory,time,prey,predator" || fail "new.csv header"
+printf 'trajectory,time,predator,prey\n0,0,1,2\n' >"$T/swapped.csv"
+run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --initial "$T/swapped.csv" \
+  --out "$T/sw.csv" --quiet 2>"$T/warn.log"
+grep -qF "swapped.csv names its states predator,prey, the data of the configuration (generator 'lotka_volterra') prey,predator: states are matched by column" "$T/warn.log" ||
+  fail "no warning about other names: $(cat "$T/warn.log")"
+head -1 "$T/sw.csv" | grep -qx "trajectory,time,prey,predator" || fail "sw.csv header"
+
 # Errors.
 expect_error() { # expected-substring command...
   local want=$1
@@ -86,6 +113,8 @@ expect_error "exists; nothing was overwritten (pass --force" \
   run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --out "$T/p1.csv"
 run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --out "$T/p1.csv" --force --quiet
 expect_error "usage: pinode predict" run 1 predict "$T/cfg.ini"
+expect_error "pinode predict: --model FILE is missing" run 1 predict "$T/cfg.ini"
+expect_error "pinode predict: CONFIG is missing" run 1 predict --model "$T/run/model.pinode"
 printf 'trajectory,time,a,b\n0,0.5,1,1\n' >"$T/late.csv"
 expect_error "late.csv:2: trajectory 0: the first time 0.5 is not t0 = 0" \
   run 1 predict "$T/cfg.ini" --model "$T/run/model.pinode" --initial "$T/late.csv" --out "$T/x.csv"

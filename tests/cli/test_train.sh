@@ -129,6 +129,13 @@ grep -q "^  predict " <<<"$help" || fail "pinode --help lacks predict"
 grep -q "usage: pinode train \[options\] CONFIG" <<<"$("$PINODE" train --help)" || fail "train --help"
 grep -q "usage: pinode predict" <<<"$("$PINODE" predict --help)" || fail "predict --help"
 grep -q "^pinode [0-9]" <<<"$("$PINODE" --version)" || fail "--version"
+# Every command's --help ends with the one list of exit statuses.
+for cmd in "" train predict gradient gradcheck bench "bench --model"; do
+  # shellcheck disable=SC2086  # $cmd: a command and its words
+  out=$("$PINODE" $cmd --help)
+  grep -q "^exit status (every command): 0 success; 1 failure" <<<"$out" ||
+    fail "pinode $cmd --help lists no exit statuses"
+done
 set +e
 "$PINODE" train >/dev/null 2>&1; s1=$?
 "$PINODE" train "$T/tiny.ini" --bogus >/dev/null 2>&1; s2=$?

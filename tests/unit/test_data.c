@@ -124,6 +124,54 @@ static void csv_round_trip_is_bitwise(void **state)
   pn_dataset_destroy(&b);
 }
 
+/* The header's names are the states' names, written back as read; z1..zD
+ * (or no header) are no names; a header with a nameless, duplicated or
+ * comma-bearing name is refused with its line. */
+static void csv_keeps_state_names(void **state)
+{
+  (void)state;
+  char z[16];
+  pn_dataset *ds = read_ok("trajectory, time, x, v\n0,0,1,2\n0,0.05,3,4\n");
+  assert_non_null(ds->names);
+  assert_string_equal(ds->names[0], "x");
+  assert_string_equal(pn_dataset_name(ds, 1, z, sizeof z), "v");
+  pnt_ok(pnt_ctx, pn_dataset_write_csv(pnt_ctx, ds, tmp_path("named.csv")));
+  pn_dataset_destroy(&ds);
+  FILE *f = fopen(tmp_path("named.csv"), "r");
+  char line[128] = "";
+  assert_non_null(f);
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_string_equal(line, "trajectory,time,x,v\n");
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_string_equal(line, "0,0.05,3,4\n"); /* the shortest decimals that round-trip */
+  fclose(f);
+  ds = read_ok("trajectory,time,z1,z2\n0,0,1,2\n");
+  assert_null(ds->names);
+  assert_string_equal(pn_dataset_name(ds, 1, z, sizeof z), "z2");
+  const char *const names[2] = {"position", "velocity"}, *const twice[2] = {"a", "a"};
+  pnt_ok(pnt_ctx, pn_dataset_set_names(pnt_ctx, ds, names));
+  assert_string_equal(ds->names[1], "velocity");
+  pnt_fails_with(pnt_ctx, pn_dataset_set_names(pnt_ctx, ds, twice), PN_ERR_ARG,
+                 "columns 3 and 4 are both named 'a'");
+  assert_string_equal(ds->names[0], "position"); /* kept */
+  pnt_ok(pnt_ctx, pn_dataset_set_names(pnt_ctx, ds, NULL));
+  assert_null(ds->names);
+  pn_dataset_destroy(&ds);
+  expect_csv_error("trajectory,time,x,\n0,0,1,2\n", PN_ERR_PARSE,
+                   "bad.csv:1: column 4 (state 2) has no name");
+  expect_csv_error("trajectory,time,x,x\n0,0,1,2\n", PN_ERR_PARSE,
+                   "bad.csv:1: columns 3 and 4 are both named 'x'");
+  /* Generated data names its states. */
+  pn_generator_opts o;
+  pn_generator_opts_default(PN_GEN_LOTKA_VOLTERRA, &o);
+  o.ntraj = 1;
+  pnt_ok(pnt_ctx, pn_dataset_generate(pnt_ctx, &o, &ds));
+  assert_string_equal(ds->names[0], "prey");
+  assert_string_equal(ds->names[1], "predator");
+  pn_dataset_destroy(&ds);
+}
+
 static pn_dataset *generate(pn_generator_kind kind, int substeps, uint64_t seed, double noise)
 {
   pn_generator_opts o;
@@ -249,20 +297,50 @@ static void grid_check(void **state)
   pn_dataset *ds = read_ok("trajectory,time,x\n0,0,1\n0,0.1,2\n0,0.25,3\n1,0,1\n1,0.5,2\n");
   pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 0.5, 20));
   pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 0.5, 10));
-  /* h = 0.125 misses 0.1 (line 3); N = 10 is the smallest N >= 4 that fits 0.1 and 0.25. */
+  /* h = 0.125 misses 0.1 (line 3); N = 10 is the smallest N that fits 0.1 and 0.25, and
+   * none below 4 does. */
   pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 0.5, 4), PN_ERR_GRID,
-                 "ok.csv:3: trajectory 0: time 0.10000000000000001 is not on the solver grid "
-                 "t_n = 0 + n*0.125 (N = 4); solver.steps = 10 (h = 0.050000000000000003) would");
+                 "ok.csv:3: trajectory 0: time 0.1 is not on the solver grid t_n = 0 + n*0.125 "
+                 "(N = 4); solver.steps = 10 (h = 0.05) would put every time on the grid");
   pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 0.4, 8), PN_ERR_GRID,
-                 "ok.csv:6: trajectory 1: time 0.5 lies outside the solver interval [0, 0.40");
+                 "ok.csv:6: trajectory 1: time 0.5 lies outside the solver interval [0, 0.4]");
   pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, -0.5, 0.5, 20), PN_ERR_GRID,
                  "ok.csv:2: trajectory 0: the first time 0 is not t0 = -0.5");
   pn_dataset_destroy(&ds);
   /* Two times within the grid tolerance (1e-6 h) of one grid point. */
   ds = read_ok("trajectory,time,x\n0,0,1\n0,0.5,2\n0,0.500000001,3\n");
   pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 2), PN_ERR_GRID,
-                 "ok.csv:4: trajectory 0: times 0.5 and 0.50000000099999997 fall on the same "
+                 "ok.csv:4: trajectory 0: times 0.5 and 0.500000001 fall on the same "
                  "grid point 1");
+  pn_dataset_destroy(&ds);
+}
+
+/* An off-grid time is answered with the step counts nearest the chosen one
+ * that fit every time, below and above, and the fewest: times on the grid
+ * of 49 steps with N = 100 fit 98 and 147 (and 49), not just 147. */
+static void grid_check_suggests_nearest_steps(void **state)
+{
+  (void)state;
+  char text[4096] = "trajectory,time,x\n";
+  size_t len = strlen(text);
+  for (int i = 0; i <= 49; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len, "0,%.17g,%d\n", i / 49.0, i);
+  pn_dataset *ds = read_ok(text);
+  pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100), PN_ERR_GRID,
+                 "ok.csv:3: trajectory 0: time 0.02040816326530612 is not on the solver grid "
+                 "t_n = 0 + n*0.01 (N = 100); solver.steps = 98 (h = 0.01020408163265306) or 147 "
+                 "(h = 0.006802721088435374) would put every time on the grid; the fewest that "
+                 "would: 49");
+  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 98));
+  /* Only above: N = 4 is below the fewest (49). */
+  pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 4), PN_ERR_GRID,
+                 "(N = 4); solver.steps = 49 (h = 0.02040816326530612) would put every time on "
+                 "the grid");
+  pn_dataset_destroy(&ds);
+  /* None up to 16 N: 1/pi. */
+  ds = read_ok("trajectory,time,x\n0,0,1\n0,0.3183098861837907,2\n");
+  pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 10), PN_ERR_GRID,
+                 "no step count from 1 to 16x the current one puts every time on the grid");
   pn_dataset_destroy(&ds);
 }
 
@@ -278,23 +356,28 @@ static void grid_check_at_extreme_steps(void **state)
   pn_ctx_clear_notes(pnt_ctx);
   pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100000000000L));
   assert_string_equal(pn_ctx_notes(pnt_ctx), "");
-  /* N = 10^11 + 1 does not hold 0.25; the step count the message proposes
-   * (10^11 + 4: 0.25·N is an integer again) is accepted. */
+  /* N = 10^11 + 1 does not hold 0.25; the step counts the message proposes
+   * (10^11 and 10^11 + 4: 0.25·N is an integer again) are accepted. */
   pn_dataset_destroy(&ds);
   ds = read_ok("trajectory,time,x\n0,0,1\n0,0.25,3\n");
   pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100000000001L),
                  PN_ERR_GRID, "ok.csv:3: trajectory 0: time 0.25 is not on the solver grid");
   const char *hint = strstr(pn_ctx_last_error(pnt_ctx), "solver.steps = ");
   assert_non_null(hint);
-  const long fit = strtol(hint + strlen("solver.steps = "), NULL, 10);
-  assert_int_equal(fit, 100000000004L);
-  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, fit));
+  const long below = strtol(hint + strlen("solver.steps = "), NULL, 10);
+  assert_int_equal(below, 100000000000L);
+  hint = strstr(hint, ") or ");
+  assert_non_null(hint);
+  const long above = strtol(hint + strlen(") or "), NULL, 10);
+  assert_int_equal(above, 100000000004L);
+  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, below));
+  pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, above));
   pn_dataset_destroy(&ds);
   /* 1.1e-9 off t_50 with h = 0.01: taken as t_50, and said. */
   ds = read_ok("trajectory,time,x\n0,0,1\n0,0.10000000000000001,2\n0,0.5000000011,3\n");
   pnt_ok(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100));
   const char *note = pn_ctx_notes(pnt_ctx);
-  if (!strstr(note, "ok.csv:4: trajectory 0: time 0.50000000109999998 was taken as the grid "
+  if (!strstr(note, "ok.csv:4: trajectory 0: time 0.5000000011 was taken as the grid "
                     "time t_50 = 0.5: it lies 1.10e-09 off the grid") ||
       !strstr(note, "1 time of") || strchr(note, '\n') != note + strlen(note) - 1)
     fail_msg("note: '%s'", note);
@@ -304,7 +387,7 @@ static void grid_check_at_extreme_steps(void **state)
   pn_dataset_destroy(&ds);
   ds = read_ok("trajectory,time,x\n0,0,1\n0,0.50000002,3\n");
   pnt_fails_with(pnt_ctx, pn_dataset_check_grid(pnt_ctx, ds, 0.0, 1.0, 100), PN_ERR_GRID,
-                 "ok.csv:3: trajectory 0: time 0.50000001999999999 is not on the solver grid");
+                 "ok.csv:3: trajectory 0: time 0.50000002 is not on the solver grid");
   pn_dataset_destroy(&ds);
 }
 
@@ -440,12 +523,14 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(csv_reads_trajectories),
     cmocka_unit_test(csv_errors_name_the_line),
     cmocka_unit_test(csv_round_trip_is_bitwise),
+    cmocka_unit_test(csv_keeps_state_names),
     cmocka_unit_test(generators_are_reproducible),
     cmocka_unit_test(generators_are_converged),
     cmocka_unit_test(generators_follow_their_dynamics),
     cmocka_unit_test(generator_noise),
     cmocka_unit_test(grid_check),
     cmocka_unit_test(grid_check_at_extreme_steps),
+    cmocka_unit_test(grid_check_suggests_nearest_steps),
     cmocka_unit_test(split_and_draws),
     cmocka_unit_test(batch_loss_is_a_masked_mse),
 };
