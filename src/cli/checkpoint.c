@@ -85,28 +85,40 @@ int cli_model_write(pn_ctx *ctx, const cli_config *cfg, const cli_problem *p,
 }
 
 /* The checkpoint's configuration must be this one, except for the keys that
- * cannot change the trajectory of θ (output, parallel) and the number of
- * iterations (to extend a run). */
+ * cannot change the trajectory of θ (output, parallel).  The number of
+ * iterations may differ only when asked (extend): it sets where the run ends
+ * and, unless optimizer.decay_iterations fixes it, the learning-rate
+ * schedule, so another number is another run. */
 static int same_config(pn_ctx *ctx, const pn_modelfile *mf, const char *path,
-                       const cli_config *cfg)
+                       const cli_config *cfg, int extend)
 {
   for (int i = 0; i < cli_config_nkeys(); i++) {
     const char *name, *def, *acc, *doc;
     char key[96];
     cli_config_key(i, &name, &def, &acc, &doc);
-    if (strncmp(name, "output.", 7) == 0 || strncmp(name, "parallel.", 9) == 0 ||
-        strcmp(name, "optimizer.iterations") == 0)
-      continue;
+    if (strncmp(name, "output.", 7) == 0 || strncmp(name, "parallel.", 9) == 0) continue;
+    const int iterations = strcmp(name, "optimizer.iterations") == 0;
+    if (iterations && extend) continue;
     snprintf(key, sizeof key, "config.%s", name);
     const char *was = pn_modelfile_get(mf, key);
     if (!was)
       return pn_ctx_fail(ctx, PN_ERR_PARSE, "%s: key '%s' is missing: not a checkpoint of this "
                                             "pinode", path, key);
-    if (strcmp(was, cfg->value[i]) != 0)
+    if (strcmp(was, cfg->value[i]) == 0) continue;
+    if (iterations)
       return pn_ctx_fail(ctx, PN_ERR_ARG,
-                         "%s was written with %s = '%s', but the configuration now has '%s': "
-                         "resume with the run's own configuration (its config.ini)",
-                         path, name, was, cfg->value[i]);
+                         "%s was written by a run of optimizer.iterations = %s, but the "
+                         "configuration now has %s: that is another run (where it ends, and its "
+                         "learning-rate schedule unless optimizer.decay_iterations is set).  "
+                         "Resume with the run's own configuration (pinode train --resume DIR "
+                         "reads DIR/config.ini), or pass --extend to change the number of "
+                         "iterations on purpose",
+                         path, was, cfg->value[i]);
+    return pn_ctx_fail(ctx, PN_ERR_ARG,
+                       "%s was written with %s = '%s', but the configuration now has '%s': "
+                       "resume with the run's own configuration (pinode train --resume DIR reads "
+                       "DIR/config.ini)",
+                       path, name, was, cfg->value[i]);
   }
   return PN_OK;
 }
@@ -147,7 +159,7 @@ static int restore_state(pn_ctx *ctx, pn_modelfile *mf, const char *path, const 
 }
 
 int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
-                        const cli_problem *p, train_state *st)
+                        const cli_problem *p, train_state *st, int extend)
 {
   pn_modelfile *mf = NULL;
   CLI_TRY(pn_modelfile_read(ctx, path, &mf));
@@ -156,7 +168,7 @@ int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
   if (!content || strcmp(content, "checkpoint") != 0)
     rc = pn_ctx_fail(ctx, PN_ERR_PARSE, "%s is not a checkpoint (content = %s)", path,
                      content ? content : "missing");
-  if (rc == PN_OK) rc = same_config(ctx, mf, path, cfg);
+  if (rc == PN_OK) rc = same_config(ctx, mf, path, cfg, extend);
   if (rc == PN_OK) rc = restore_state(ctx, mf, path, p, st);
   pn_modelfile_destroy(&mf);
   return rc;

@@ -13,7 +13,8 @@
 #include "run.h"
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
-enum { FINISHED = 0, INTERRUPTED, DIVERGED };
+/* How a run ended: TIMED_OUT when an iteration outlived parallel.timeout. */
+enum { FINISHED = 0, INTERRUPTED, DIVERGED, TIMED_OUT };
 
 typedef struct trainer {
   MPI_Comm comm; /* the program's messages */
@@ -25,18 +26,22 @@ typedef struct trainer {
   pn_batch *b_train, *b_val;
   int *members, *scratch;
   double *grad;
+  double *opt_saved; /* the optimiser's state before an update that may be undone */
   train_state st;
   train_timers tm;
   progress pr;
   int status;
   char message[1200];
   double final_train, final_val; /* losses over all training / validation trajectories */
+  char continue_with[CLI_PATH + 96]; /* the command that continues this run */
+  int began; /* the output directory was prepared */
 } trainer;
 
 static void usage(pn_ctx *ctx)
 {
   cli_print(ctx,
             "usage: pinode train [options] CONFIG\n"
+            "       pinode train [options] --resume DIR [CONFIG]\n"
             "\n"
             "Fits a neural ODE to the data of the INI file CONFIG (keys: README, 'Configuration\n"
             "reference', or --list-keys) and writes into output.dir: history.csv, model.pinode,\n"
@@ -46,7 +51,13 @@ static void usage(pn_ctx *ctx)
             "options:\n"
             "  --set SECTION.KEY=VALUE  override a key of CONFIG (repeatable)\n"
             "  --resume DIR             continue the run in DIR from its checkpoint (bitwise\n"
-            "                           the same result as an uninterrupted run)\n"
+            "                           the same result as an uninterrupted run); CONFIG may be\n"
+            "                           left out: DIR/config.ini, the run's own, is read.  A run\n"
+            "                           that stopped before its first checkpoint starts again\n"
+            "  --extend                 with --resume: accept an optimizer.iterations other\n"
+            "                           than the run's (to train longer, or stop earlier)\n"
+            "  --timeout SECONDS        stop when one iteration takes longer (as --set\n"
+            "                           parallel.timeout=SECONDS): checkpoint, exit status 1\n"
             "  --quiet                  no progress output\n"
             "  --print-config           print the effective configuration and exit\n"
             "  --list-keys[=markdown]   print every key with its default and exit\n"
@@ -124,6 +135,8 @@ static int trainer_init(trainer *T)
   memcpy(T->st.theta, p->theta, sizeof(double) * (size_t)p->nparam);
   CLI_TRY(history_alloc(T));
   CLI_TRY(optim_create(T));
+  T->opt_saved = calloc(pn_optim_state_size(T->st.opt), sizeof(double));
+  if (!T->opt_saved) return pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the trainer");
   pn_rng_seed(&T->st.rng, T->cfg->optim_seed);
   CLI_TRY(pn_solver_create(ctx, p->model, p->tab, &p->sopts, &T->S_train));
   CLI_TRY(pn_batch_create(ctx, p->data, p->batch, t0, red, &T->b_train));
@@ -145,6 +158,7 @@ static void trainer_free(trainer *T)
   pn_optim_destroy(&T->st.opt);
   free(T->members);
   free(T->grad);
+  free(T->opt_saved);
   free(T->st.theta);
   free(T->st.h_loss);
 }
@@ -191,11 +205,17 @@ static void add_newton_stats(trainer *T, const pn_solver *S)
   T->tm.newton_last = s;
 }
 
+/* Whether this iteration ends with a validation pass. */
+static int validation_due(const trainer *T)
+{
+  const long it = T->st.iteration + 1;
+  return T->S_val && (it % T->cfg->validate_every == 0 || it == T->cfg->iterations);
+}
+
 static int validate(trainer *T, double *val)
 {
   *val = NAN;
-  const long it = T->st.iteration + 1;
-  if (!T->S_val || (it % T->cfg->validate_every != 0 && it != T->cfg->iterations)) return PN_OK;
+  if (!validation_due(T)) return PN_OK;
   const double t = MPI_Wtime();
   const int rc = pn_solver_loss(T->S_val, T->st.theta, T->p->nval, pn_batch_z0(T->b_val),
                                 pn_batch_loss(T->b_val), val);
@@ -204,12 +224,37 @@ static int validate(trainer *T, double *val)
   return rc;
 }
 
-static int iterate(trainer *T)
+/* A solver call that returned PN_ERR_INTERRUPTED: a signal or the watchdog
+ * (the same verdict on every rank) ends the run after the last completed
+ * iteration.  Other codes are returned as they are. */
+static int stopped(trainer *T, int rc, const char *during)
+{
+  if (rc != PN_ERR_INTERRUPTED) return rc;
+  if (cli_stop_reason(T->comm) == CLI_STOP_SIGNAL) {
+    T->status = INTERRUPTED;
+    snprintf(T->message, sizeof T->message, "stopped by a signal during %s; the last completed "
+             "iteration is %ld", during, T->st.iteration);
+  } else {
+    T->status = TIMED_OUT;
+    snprintf(T->message, sizeof T->message,
+             "iteration %ld took longer than its timeout of %g s (parallel.timeout), in %s: "
+             "stopped; the last completed iteration is %ld",
+             T->st.iteration + 1, T->cfg->timeout, during, T->st.iteration);
+  }
+  return PN_OK;
+}
+
+/* One update.  An iteration a signal or the watchdog stops is undone
+ * whole (the mini-batch draw, θ and the optimiser's state), so that the
+ * checkpoint written next holds the last completed iteration and a resume
+ * continues as the run would have. */
+static int iterate_timed(trainer *T)
 {
   const cli_config *c = T->cfg;
   cli_problem *p = T->p;
   train_state *st = &T->st;
   const double t_start = MPI_Wtime();
+  const pn_rng rng_before = st->rng;
   pn_draw_batch(&st->rng, p->train, p->ntrain, p->batch, T->members, T->scratch);
   CLI_TRY(pn_batch_set(T->b_train, T->members));
   double loss = NAN, val = NAN;
@@ -221,7 +266,9 @@ static int iterate(trainer *T)
   add_newton_stats(T, T->S_train);
   const double t_grad = MPI_Wtime();
   T->tm.gradient += t_grad - t_start;
-  if (rc != PN_OK) return diverged(T, rc, "gradient");
+  if (rc == PN_ERR_INTERRUPTED) st->rng = rng_before;
+  if (rc != PN_OK) return rc == PN_ERR_INTERRUPTED ? stopped(T, rc, "the gradient")
+                                                   : diverged(T, rc, "gradient");
   if (!isfinite(loss))
     return diverged(T, pn_ctx_fail(T->ctx, PN_ERR_NONFINITE, "the loss is %g", loss), "loss");
   pn_optim_info info;
@@ -230,16 +277,24 @@ static int iterate(trainer *T)
   double *theta_prev = T->grad + p->nparam;
   const size_t bytes = sizeof(double) * (size_t)p->nparam;
   memcpy(theta_prev, st->theta, bytes);
+  const int validating = validation_due(T);
+  if (validating) CLI_TRY(pn_optim_get_state(st->opt, T->opt_saved));
   rc = pn_optim_step(st->opt, st->theta, T->grad, &info);
   T->tm.optimizer += MPI_Wtime() - t_grad;
-  const char *what = "update";
+  const char *what_failed = "update";
   if (rc == PN_OK) {
-    what = "validation";
+    what_failed = "validation";
     rc = validate(T, &val);
+  }
+  if (rc == PN_ERR_INTERRUPTED) {
+    memcpy(st->theta, theta_prev, bytes);
+    CLI_TRY(pn_optim_set_state(st->opt, T->opt_saved, pn_optim_state_size(st->opt)));
+    st->rng = rng_before;
+    return stopped(T, rc, "the validation");
   }
   if (rc != PN_OK) {
     memcpy(st->theta, theta_prev, bytes);
-    return diverged(T, rc, what);
+    return diverged(T, rc, what_failed);
   }
   const long i = st->iteration++;
   st->h_loss[i] = loss;
@@ -248,6 +303,18 @@ static int iterate(trainer *T)
   st->h_lr[i] = info.lr;
   st->h_sec[i] = MPI_Wtime() - t_start;
   return PN_OK;
+}
+
+/* The iteration under the watchdog (parallel.timeout): gradient, update and
+ * validation together. */
+static int iterate(trainer *T)
+{
+  char what[64];
+  snprintf(what, sizeof what, "iteration %ld", T->st.iteration + 1);
+  cli_watchdog_start(T->cfg->timeout, what, pn_ctx_rank(T->ctx));
+  const int rc = iterate_timed(T);
+  cli_watchdog_stop();
+  return rc;
 }
 
 static int checkpoint(trainer *T)
@@ -287,10 +354,14 @@ static int train_loop(trainer *T)
       T->status = INTERRUPTED;
       snprintf(T->message, sizeof T->message, "stopped by a signal after iteration %ld",
                T->st.iteration);
+      if (T->pr.tty && !T->pr.quiet && pn_ctx_rank(T->ctx) == 0) printf("\n");
       break;
     }
     CLI_TRY(iterate(T));
-    if (T->status == DIVERGED) break;
+    if (T->status != FINISHED) {
+      if (T->pr.tty && !T->pr.quiet && pn_ctx_rank(T->ctx) == 0) printf("\n");
+      break;
+    }
     const int last = T->st.iteration == c->iterations;
     cli_progress(T->ctx, &T->pr, &T->st, c->iterations, MPI_Wtime() - t0, last);
     if (c->checkpoint_every > 0 && T->st.iteration % c->checkpoint_every == 0 && !last) {
@@ -298,7 +369,6 @@ static int train_loop(trainer *T)
       CLI_TRY(checkpoint(T));
     }
   }
-  if (T->pr.tty && !T->pr.quiet && T->status != FINISHED && pn_ctx_rank(T->ctx) == 0) printf("\n");
   return PN_OK;
 }
 
@@ -383,7 +453,7 @@ static void write_newton_json(json_writer *w, const train_timers *tm)
 static void write_summary_json(trainer *T, FILE *f, const double *rss, const double *mx,
                                const long *cnt)
 {
-  static const char *const status[] = {"finished", "interrupted", "diverged"};
+  static const char *const status[] = {"finished", "interrupted", "diverged", "timed_out"};
   const cli_problem *p = T->p;
   const cli_config *c = T->cfg;
   const double rmse = c->reduction == PN_REDUCE_MEAN ? 1.0 / c->scale : NAN;
@@ -467,6 +537,19 @@ static int write_summary(trainer *T)
   return pn_ctx_agree(T->ctx, rc);
 }
 
+/* The final passes (losses over every trajectory, predictions) are left out
+ * after a signal or a timeout, which must end the run promptly; a signal
+ * during them ends it the same way. */
+static int stopping(const trainer *T) { return T->status == INTERRUPTED || T->status == TIMED_OUT; }
+
+static int final_pass_stopped(trainer *T, int rc, const char *what)
+{
+  if (rc != PN_ERR_INTERRUPTED || T->status != FINISHED) return rc;
+  CLI_TRY(stopped(T, rc, what));
+  if (T->status == TIMED_OUT) T->status = INTERRUPTED; /* no watchdog here: a signal */
+  return PN_OK;
+}
+
 /* Model, history, predictions, summary; a final checkpoint unless diverged
  * (then the last good checkpoint stays, and model.pinode holds the last good
  * θ: a failed iteration never changes θ). */
@@ -477,13 +560,19 @@ static int finish(trainer *T, double t_begin)
   snprintf(path, sizeof path, "%s/model.pinode", T->dir);
   CLI_TRY(cli_model_write(T->ctx, T->cfg, T->p, &T->st, 0, path));
   CLI_TRY(cli_write_history(T->ctx, T->dir, &T->st));
-  CLI_TRY(final_losses(T));
+  T->final_train = T->final_val = NAN;
+  if (!stopping(T)) CLI_TRY(final_pass_stopped(T, final_losses(T), "the final losses"));
   const double t = MPI_Wtime();
-  snprintf(path, sizeof path, "%s/predictions.csv", T->dir);
-  int rc = cli_predict_write(T->ctx, T->p->model, T->p->tab, &T->p->sopts, T->st.theta,
-                             T->p->data, T->cfg->scale, T->cfg->predict_every, path);
-  if (rc == PN_ERR_NONFINITE && T->status == DIVERGED) rc = PN_OK; /* nothing to predict */
-  CLI_TRY(rc);
+  if (!stopping(T)) {
+    snprintf(path, sizeof path, "%s/predictions.csv", T->dir);
+    int rc = cli_predict_write(T->ctx, T->p->model, T->p->tab, &T->p->sopts, T->st.theta,
+                               T->p->data, T->cfg->scale, T->cfg->predict_every, path);
+    if (rc == PN_ERR_NONFINITE && T->status == DIVERGED) rc = PN_OK; /* nothing to predict */
+    CLI_TRY(final_pass_stopped(T, rc, "the predictions"));
+  }
+  /* predictions of an earlier θ (a run extended past its end) must not
+   * stand next to this model */
+  if (stopping(T)) CLI_TRY(cli_remove_output(T->ctx, T->dir, "predictions.csv"));
   T->tm.prediction = MPI_Wtime() - t;
   T->tm.total = MPI_Wtime() - t_begin;
   return write_summary(T);
@@ -505,17 +594,31 @@ static void report(trainer *T)
                    : "no checkpoint had been written yet (output.checkpoint_every)");
     return;
   }
-  if (T->pr.quiet) return;
-  cli_print(T->ctx, "%s: %ld iterations on %d rank(s) in %.2f s (gradient %.2f s)\n",
-            T->status == INTERRUPTED ? "interrupted" : "finished", T->st.iteration,
-            pn_ctx_size(T->ctx), T->tm.total, T->tm.gradient);
-  const double u = c->reduction == PN_REDUCE_MEAN ? 1.0 / c->scale : NAN;
-  cli_print(T->ctx, "final loss: train %.4e (rmse %.3e), validation %.4e (rmse %.3e)\n",
-            T->final_train, sqrt(T->final_train) * u, T->final_val, sqrt(T->final_val) * u);
-  cli_print(T->ctx, "outputs in %s/ (model.pinode, history.csv, predictions.csv, summary.json)\n",
-            T->dir);
-  if (T->status == INTERRUPTED)
-    cli_print(T->ctx, "continue with: pinode train %s --resume %s\n", c->path, T->dir);
+  if (T->status == TIMED_OUT) {
+    if (pn_ctx_rank(T->ctx) == 0)
+      fprintf(stderr, "pinode train: %s; its checkpoint is written.\ncontinue with: %s\n",
+              T->message, T->continue_with);
+    return;
+  }
+  if (T->status == INTERRUPTED && !T->began) {
+    cli_print(T->ctx, "%s; run the same command again\n", T->message);
+    return;
+  }
+  if (T->status == INTERRUPTED) /* said even when quiet: the job's log needs it */
+    cli_print(T->ctx, "%s; its checkpoint is written\n", T->message);
+  if (T->pr.quiet && T->status == FINISHED) return;
+  if (!T->pr.quiet) {
+    cli_print(T->ctx, "%s: %ld iterations on %d rank(s) in %.2f s (gradient %.2f s)\n",
+              T->status == INTERRUPTED ? "interrupted" : "finished", T->st.iteration,
+              pn_ctx_size(T->ctx), T->tm.total, T->tm.gradient);
+    const double u = c->reduction == PN_REDUCE_MEAN ? 1.0 / c->scale : NAN;
+    if (T->status == FINISHED)
+      cli_print(T->ctx, "final loss: train %.4e (rmse %.3e), validation %.4e (rmse %.3e)\n",
+                T->final_train, sqrt(T->final_train) * u, T->final_val, sqrt(T->final_val) * u);
+    cli_print(T->ctx, "outputs in %s/ (model.pinode, history.csv, %ssummary.json)\n", T->dir,
+              T->status == FINISHED ? "predictions.csv, " : "");
+  }
+  if (T->status == INTERRUPTED) cli_print(T->ctx, "continue with: %s\n", T->continue_with);
 }
 
 /* ---- the command ------------------------------------------------------------------ */
@@ -534,8 +637,10 @@ static int stdout_is_terminal(void)
 
 typedef struct train_args {
   const char *config, *resume;
-  char *sets[256];
-  int nsets, quiet, print_config;
+  char *sets[257]; /* 256 --set, and --timeout's */
+  int nsets, quiet, print_config, extend;
+  char timeout_set[64];        /* "parallel.timeout=S" */
+  char own_config[CLI_PATH + 16]; /* DIR/config.ini when --resume DIR has no CONFIG */
 } train_args;
 
 /* Returns −1 to go on, or an exit status. */
@@ -543,6 +648,8 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
 {
   static const struct option longopts[] = {{"set", required_argument, NULL, 's'},
                                            {"resume", required_argument, NULL, 'r'},
+                                           {"extend", no_argument, NULL, 'e'},
+                                           {"timeout", required_argument, NULL, 't'},
                                            {"quiet", no_argument, NULL, 'q'},
                                            {"print-config", no_argument, NULL, 'p'},
                                            {"list-keys", optional_argument, NULL, 'l'},
@@ -561,12 +668,34 @@ static int parse_args(pn_ctx *ctx, int argc, char **argv, train_args *a)
       a->sets[a->nsets++] = optarg;
       break;
     case 'r': a->resume = optarg; break;
+    case 'e': a->extend = 1; break;
+    case 't': {
+      double sec = 0;
+      if (!cli_parse_double(optarg, &sec) || !(sec > 0) || sec > 1e9) {
+        cli_print(ctx, "pinode train: --timeout needs a number of seconds in (0, 1e9], got "
+                       "'%s'\n", optarg);
+        return EXIT_USAGE;
+      }
+      snprintf(a->timeout_set, sizeof a->timeout_set, "parallel.timeout=%.17g", sec);
+      break;
+    }
     case 'q': a->quiet = 1; break;
     case 'p': a->print_config = 1; break;
     case 'l': list_keys(ctx, optarg); return 0;
     case 'h': usage(ctx); return 0;
     default: usage(ctx); return EXIT_USAGE;
     }
+  }
+  if (a->extend && !a->resume) {
+    cli_print(ctx, "pinode train: --extend goes with --resume DIR\n");
+    return EXIT_USAGE;
+  }
+  /* after every --set: it wins over a parallel.timeout of theirs */
+  if (a->timeout_set[0]) a->sets[a->nsets++] = a->timeout_set;
+  if (argc - optind == 0 && a->resume) { /* the run's own configuration */
+    snprintf(a->own_config, sizeof a->own_config, "%.*s/config.ini", CLI_PATH, a->resume);
+    a->config = a->own_config;
+    return -1;
   }
   if (argc - optind != 1) {
     usage(ctx);
@@ -618,24 +747,96 @@ static int choose_layout(trainer *T, const train_args *a)
   return rc;
 }
 
+/* The command that continues this run where it stops: its own saved
+ * configuration (DIR/config.ini: every --set, the timeout and the number of
+ * iterations included) on as many ranks. */
+static void set_continue_command(trainer *T)
+{
+  const int P = pn_ctx_size(T->ctx);
+  char launch[48] = "";
+  if (P > 1) snprintf(launch, sizeof launch, "mpiexec -n %d ", P);
+  snprintf(T->continue_with, sizeof T->continue_with, "%spinode train --resume %.*s", launch,
+           CLI_PATH, T->dir);
+}
+
+static int stop_now(void *user)
+{
+  (void)user;
+  return 1;
+}
+
+/* The memory a gradient and a validation pass need, checked before the
+ * output directory is touched: each solver is prepared for a mini-batch
+ * (the first training trajectories; the validation set) by a call that the
+ * poll stops at its first step.  A refusal (solver.memory_limit_mb, or no
+ * memory) comes back as the call's error. */
+static int check_memory(trainer *T)
+{
+  cli_problem *p = T->p;
+  int rc = pn_batch_set(T->b_train, p->train);
+  pn_ctx_set_interrupt(T->ctx, stop_now, NULL);
+  double loss = 0.0;
+  if (rc == PN_OK)
+    rc = pn_solver_gradient_method(T->S_train, (pn_adjoint_kind)T->cfg->adjoint,
+                                   (pn_sweep_mode)T->cfg->sweep, T->st.theta, p->batch,
+                                   pn_batch_z0(T->b_train), pn_batch_loss(T->b_train), &loss,
+                                   T->grad, NULL);
+  if (rc == PN_ERR_INTERRUPTED && T->S_val)
+    rc = pn_solver_loss(T->S_val, T->st.theta, p->nval, pn_batch_z0(T->b_val),
+                        pn_batch_loss(T->b_val), &loss);
+  pn_ctx_set_interrupt(T->ctx, cli_interrupt_poll, NULL);
+  return rc == PN_ERR_INTERRUPTED ? PN_OK : rc;
+}
+
+/* Everything that can be wrong with the configuration, the data or the
+ * memory the training needs is found before the output directory is
+ * touched. */
+static int setup(trainer *T, const train_args *a)
+{
+  CLI_TRY(cli_problem_build(T->ctx, T->cfg, T->p));
+  if (T->cfg->parallel_method == CLI_PARALLEL_AUTO) CLI_TRY(choose_layout(T, a));
+  CLI_TRY(trainer_init(T));
+  return check_memory(T);
+}
+
+/* Prepare the output directory and the state training starts from. */
+static int start_state(trainer *T, const train_args *a)
+{
+  pn_ctx *ctx = T->ctx;
+  const cli_config *cfg = T->cfg;
+  cli_outdir_state state;
+  CLI_TRY(cli_outdir_prepare(T->comm, ctx, T->dir, cfg->overwrite, a->resume != NULL, &state));
+  if (state == CLI_OUTDIR_CHECKPOINT) {
+    char path[CLI_PATH + 32];
+    snprintf(path, sizeof path, "%s/checkpoint.pinode", a->resume);
+    CLI_TRY(cli_checkpoint_load(ctx, path, cfg, T->p, &T->st, a->extend));
+    cli_print(ctx, "resuming %s at iteration %ld of %ld\n", a->resume, T->st.iteration,
+              cfg->iterations);
+  } else if (state == CLI_OUTDIR_RESTART) {
+    cli_print(ctx, "%s holds a run that stopped before its first checkpoint: starting it again "
+                   "from iteration 0\n", T->dir);
+  } else if (state == CLI_OUTDIR_OVERWRITTEN && !a->quiet) {
+    cli_print(ctx, "%s: the previous run's files were removed (output.overwrite = true)\n",
+              T->dir);
+  }
+  return cli_write_inputs(ctx, T->dir, cfg, T->p);
+}
+
 static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer *T)
 {
   const double t_begin = MPI_Wtime();
   T->dir = a->resume ? a->resume : cfg->dir;
-  /* Everything that can be wrong with the configuration is found before the
-   * output directory is touched. */
-  CLI_TRY(cli_problem_build(ctx, cfg, T->p));
-  if (cfg->parallel_method == CLI_PARALLEL_AUTO) CLI_TRY(choose_layout(T, a));
-  CLI_TRY(trainer_init(T));
-  CLI_TRY(cli_outdir_prepare(ctx, T->dir, cfg->overwrite, a->resume != NULL));
-  if (a->resume) {
-    char path[CLI_PATH + 32];
-    snprintf(path, sizeof path, "%s/checkpoint.pinode", a->resume);
-    CLI_TRY(cli_checkpoint_load(ctx, path, cfg, T->p, &T->st));
-    cli_print(ctx, "resuming %s at iteration %ld of %ld\n", a->resume, T->st.iteration,
-              cfg->iterations);
+  set_continue_command(T);
+  int rc = setup(T, a);
+  if (rc == PN_ERR_INTERRUPTED || (rc == PN_OK && cli_signal_agree(T->comm))) {
+    T->status = INTERRUPTED;
+    snprintf(T->message, sizeof T->message,
+             "stopped by a signal before training began: nothing was written");
+    return PN_OK;
   }
-  CLI_TRY(cli_write_inputs(ctx, T->dir, cfg, T->p));
+  CLI_TRY(rc);
+  CLI_TRY(start_state(T, a));
+  T->began = 1;
   T->tm.setup = MPI_Wtime() - t_begin;
   if (!a->quiet)
     cli_print(ctx, "%s: %d trajectories (%d train, %d validation) of D = %d, %d parameters, %s "
@@ -643,16 +844,12 @@ static int run(pn_ctx *ctx, const train_args *a, const cli_config *cfg, trainer 
               cfg->path, T->p->data->ntraj, T->p->ntrain, T->p->nval, T->p->data->dim,
               T->p->nparam, cfg->scheme, T->p->sopts.nsteps, T->p->sopts.t0, T->p->sopts.t1,
               pn_ctx_size(ctx), cli_groups_text(&T->p->sopts));
-  /* Installed until every output is written: a signal during the final
-   * writes only sets the flag, so they complete. */
-  cli_signals_install();
-  int rc = train_loop(T);
+  rc = train_loop(T);
   if (rc == PN_OK) rc = finish(T, t_begin);
-  cli_signals_restore();
   return rc;
 }
 
-int cmd_train(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
+static int train_command(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
 {
   train_args a;
   const int status = parse_args(ctx, argc, argv, &a);
@@ -680,5 +877,19 @@ int cmd_train(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   cli_problem_free(&p);
   free(cfg);
   if (rc != PN_OK) return cli_fail(ctx, "train", rc);
-  return T.status == DIVERGED ? 1 : T.status == INTERRUPTED ? EXIT_INTERRUPTED : 0;
+  return T.status == INTERRUPTED ? EXIT_INTERRUPTED : T.status != FINISHED ? 1 : 0;
+}
+
+/* The signal handlers come first, so that no SIGTERM finds the default action
+ * (death, leaving a directory half written), and stay until every output is
+ * written: a signal during the final writes only sets the flag.  Every solver
+ * call polls it (and the watchdog). */
+int cmd_train(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
+{
+  cli_signals_install();
+  pn_ctx_set_interrupt(ctx, cli_interrupt_poll, NULL);
+  const int status = train_command(comm, ctx, argc, argv);
+  pn_ctx_set_interrupt(ctx, NULL, NULL);
+  cli_signals_restore();
+  return status;
 }

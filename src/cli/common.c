@@ -23,8 +23,9 @@ void cli_print(pn_ctx *ctx, const char *fmt, ...)
 const char cli_exit_status_help[] =
     "\n"
     "exit status (every command): 0 success; 1 failure, said on stderr (train: also a\n"
-    "diverged run); 2 usage error; 3 train stopped by SIGTERM/SIGINT after writing a\n"
-    "checkpoint (continue with --resume DIR)\n";
+    "diverged run or a --timeout); 2 usage error; 3 train stopped by SIGTERM/SIGINT\n"
+    "(within a solver step and 10 ms) after checkpointing its last completed iteration\n"
+    "(the command that continues the run is printed)\n";
 
 int cli_usage_error(pn_ctx *ctx, const char *cmd, const char *fmt, ...)
 {

@@ -68,6 +68,7 @@ typedef struct cli_config {
   long newton_max_iter;
   double newton_tol, newton_growth_limit;
   int newton_start; /* pn_newton_start */
+  double timeout; /* seconds an iteration may take, 0 = no limit */
   /* [output] */
   char dir[CLI_PATH]; /* "" = out/<name> */
   int overwrite;

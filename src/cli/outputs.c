@@ -17,45 +17,145 @@ int cli_write_text(pn_ctx *ctx, const char *path, const char *text, size_t len)
   return pn_ctx_agree(ctx, rc);
 }
 
-/* 1 if dir exists and holds anything but . and .., 0 if empty, −1 if absent. */
-static int dir_state(const char *dir)
+/* Every file a training run writes into its directory, the checkpoint first:
+ * overwriting removes them in this order, so that from the first removal on
+ * no checkpoint of the old run can be resumed. */
+static const char *const run_files[] = {"checkpoint.pinode", "summary.json", "model.pinode",
+                                        "history.csv",       "predictions.csv", "data.csv",
+                                        "config.ini"};
+enum { NRUN_FILES = sizeof run_files / sizeof run_files[0] };
+
+/* The run file `name` is, or is a temporary of (NAME.tmp.PID, left by a
+ * kill during an atomic write): its index in run_files, else −1. */
+static int run_file_index(const char *name)
 {
-  DIR *d = opendir(dir);
-  if (!d) return -1;
-  int any = 0;
-  for (struct dirent *e; !any && (e = readdir(d));)
-    any = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-  closedir(d);
-  return any;
+  for (int i = 0; i < NRUN_FILES; i++) {
+    const size_t n = strlen(run_files[i]);
+    if (strncmp(name, run_files[i], n) == 0 &&
+        (name[n] == '\0' || strncmp(name + n, ".tmp.", 5) == 0))
+      return i;
+  }
+  return -1;
 }
 
-static int outdir_rank0(pn_ctx *ctx, const char *dir, int overwrite, int resume)
+/* What an existing directory holds. */
+typedef struct dir_contents {
+  int any;       /* anything but . and .. */
+  int foreign;   /* a file no run writes */
+  int results;   /* a checkpoint, model, history, summary or predictions */
+  int checkpoint;
+} dir_contents;
+
+static int survey(pn_ctx *ctx, const char *dir, dir_contents *c)
+{
+  memset(c, 0, sizeof *c);
+  DIR *d = opendir(dir);
+  if (!d) return pn_ctx_fail(ctx, PN_ERR_IO, "cannot read the directory %s: %s", dir, strerror(errno));
+  for (struct dirent *e; (e = readdir(d));) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    const int i = run_file_index(e->d_name);
+    c->any = 1;
+    if (i < 0) c->foreign = 1;
+    if (i >= 0 && strcmp(e->d_name, run_files[i]) == 0 && i <= 4) c->results = 1;
+    if (i == 0 && strcmp(e->d_name, run_files[0]) == 0) c->checkpoint = 1;
+  }
+  closedir(d);
+  return PN_OK;
+}
+
+/* Remove every file of a previous run from dir (and their temporaries),
+ * the checkpoint first; other files stay. */
+static int remove_run_files(pn_ctx *ctx, const char *dir)
+{
+  for (int i = 0; i < NRUN_FILES; i++) {
+    DIR *d = opendir(dir);
+    if (!d) return pn_ctx_fail(ctx, PN_ERR_IO, "cannot read the directory %s: %s", dir, strerror(errno));
+    int rc = PN_OK;
+    for (struct dirent *e; rc == PN_OK && (e = readdir(d));) {
+      if (run_file_index(e->d_name) != i) continue;
+      char path[CLI_PATH + 300];
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      if (unlink(path) != 0 && errno != ENOENT)
+        rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot remove %s, a file of the previous run in the "
+                                         "output directory: %s", path, strerror(errno));
+    }
+    closedir(d);
+    CLI_TRY(rc);
+  }
+  return PN_OK;
+}
+
+static int outdir_rank0(pn_ctx *ctx, const char *dir, int overwrite, int resume,
+                        cli_outdir_state *state)
 {
   struct stat st;
   const int exists = stat(dir, &st) == 0;
-  if (resume) {
-    char ck[CLI_PATH + 32];
-    snprintf(ck, sizeof ck, "%s/checkpoint.pinode", dir);
-    if (access(ck, R_OK) != 0)
-      return pn_ctx_fail(ctx, PN_ERR_IO, "--resume %s: no checkpoint %s to resume from (%s)", dir,
-                         ck, strerror(errno));
-    return PN_OK;
-  }
+  dir_contents c = {0, 0, 0, 0};
+  *state = CLI_OUTDIR_NEW;
   if (exists && !S_ISDIR(st.st_mode))
     return pn_ctx_fail(ctx, PN_ERR_IO, "output directory %s exists and is not a directory", dir);
-  if (exists && dir_state(dir) > 0 && !overwrite)
-    return pn_ctx_fail(ctx, PN_ERR_IO,
-                       "output directory %s already exists and is not empty; nothing was "
-                       "overwritten.  Continue its run with --resume %s, choose another one with "
-                       "--set output.dir=..., or allow it with --set output.overwrite=true",
-                       dir, dir);
+  if (exists) CLI_TRY(survey(ctx, dir, &c));
+  if (resume) {
+    if (c.checkpoint) {
+      *state = CLI_OUTDIR_CHECKPOINT;
+      return PN_OK;
+    }
+    char ini[CLI_PATH + 32];
+    snprintf(ini, sizeof ini, "%s/config.ini", dir);
+    if (!exists || access(ini, R_OK) != 0)
+      return pn_ctx_fail(ctx, PN_ERR_IO, "--resume %s: no checkpoint %s/checkpoint.pinode to "
+                                         "resume from, and no run's config.ini there", dir, dir);
+    if (c.results)
+      return pn_ctx_fail(ctx, PN_ERR_IO,
+                         "--resume %s: the run there ended without a checkpoint (it diverged "
+                         "before its first; see its summary.json): nothing to resume.  Start it "
+                         "again with --set output.overwrite=true",
+                         dir);
+    *state = CLI_OUTDIR_RESTART; /* stopped before its first checkpoint */
+    return remove_run_files(ctx, dir);
+  }
+  if (exists && c.any) {
+    if (!overwrite && (c.foreign || c.results)) {
+      char resume_hint[CLI_PATH + 64] = "";
+      if (c.checkpoint)
+        snprintf(resume_hint, sizeof resume_hint, "Continue its run with --resume %s, ", dir);
+      return pn_ctx_fail(ctx, PN_ERR_IO,
+                         "output directory %s already exists and is not empty; nothing was "
+                         "overwritten.  %schoose another one with --set output.dir=..., or "
+                         "allow it with --set output.overwrite=true (which removes the files of "
+                         "the run there, and no others)",
+                         dir, resume_hint);
+    }
+    /* A run that stopped before its first checkpoint left only its inputs:
+     * it starts again, as with overwrite. */
+    *state = c.results ? CLI_OUTDIR_OVERWRITTEN : CLI_OUTDIR_RESTART;
+    CLI_TRY(remove_run_files(ctx, dir));
+  }
   return pn_mkdir_p(ctx, dir);
 }
 
-int cli_outdir_prepare(pn_ctx *ctx, const char *dir, int overwrite, int resume)
+int cli_outdir_prepare(MPI_Comm comm, pn_ctx *ctx, const char *dir, int overwrite, int resume,
+                       cli_outdir_state *state)
+{
+  int rc = PN_OK, s = CLI_OUTDIR_NEW;
+  cli_outdir_state mine = CLI_OUTDIR_NEW;
+  if (pn_ctx_rank(ctx) == 0) rc = outdir_rank0(ctx, dir, overwrite, resume, &mine);
+  rc = pn_ctx_agree(ctx, rc);
+  s = (int)mine;
+  MPI_Bcast(&s, 1, MPI_INT, 0, comm);
+  *state = (cli_outdir_state)s;
+  return rc;
+}
+
+int cli_remove_output(pn_ctx *ctx, const char *dir, const char *name)
 {
   int rc = PN_OK;
-  if (pn_ctx_rank(ctx) == 0) rc = outdir_rank0(ctx, dir, overwrite, resume);
+  if (pn_ctx_rank(ctx) == 0) {
+    char path[CLI_PATH + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (unlink(path) != 0 && errno != ENOENT)
+      rc = pn_ctx_fail(ctx, PN_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+  }
   return pn_ctx_agree(ctx, rc);
 }
 

@@ -9,12 +9,33 @@
 #include "config.h"
 #include "json.h"
 
-/* ---- signals (signals.c) ---- */
+/* ---- signals and the watchdog (signals.c) ---- */
+
+/* SIGTERM and SIGINT set a flag (and SIGALRM is the watchdog's last resort)
+ * until cli_signals_restore(); install first, so that no signal finds the
+ * default action.  Restoring also stops the watchdog. */
 void cli_signals_install(void);
 void cli_signals_restore(void);
+/* The signal this rank caught (0 if none).  Not collective. */
+int cli_signal_caught(void);
 /* Collective on comm: the signal caught by any rank (0 if none), so that
  * every rank stops after the same iteration. */
 int cli_signal_agree(MPI_Comm comm);
+/* For pn_ctx_set_interrupt: 1 once a signal was caught or the watchdog's
+ * deadline has passed. */
+int cli_interrupt_poll(void *user);
+/* Arm the watchdog: cli_interrupt_poll says stop once `seconds` have passed
+ * (nothing if seconds <= 0); a rank still running cli_watchdog_grace(seconds)
+ * later prints that "what" (e.g. "the gradient") outlived its timeout and
+ * exits with status 1, so that a stopped rank cannot keep the others waiting
+ * forever. */
+void cli_watchdog_start(double seconds, const char *what, int rank);
+void cli_watchdog_stop(void);
+double cli_watchdog_grace(double seconds);
+/* Why a solver call returned PN_ERR_INTERRUPTED, the same answer on every
+ * rank.  Collective on comm. */
+enum { CLI_STOP_SIGNAL = 1, CLI_STOP_TIMEOUT };
+int cli_stop_reason(MPI_Comm comm);
 
 /* ---- the training state (train.c) ---- */
 
@@ -54,10 +75,11 @@ int cli_model_write(pn_ctx *ctx, const cli_config *cfg, const cli_problem *p,
                     const train_state *st, int checkpoint, const char *path);
 
 /* Restore a checkpoint into st (θ, optimiser, RNG, history) after checking
- * that it was written for the same configuration (all keys except output.*,
- * parallel.* and optimizer.iterations must be equal).  Collective. */
+ * that it was written for the same configuration: all keys except output.*
+ * and parallel.* must be equal, optimizer.iterations too unless extend.
+ * Collective. */
 int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
-                        const cli_problem *p, train_state *st);
+                        const cli_problem *p, train_state *st, int extend);
 
 /* The parallel layout a checkpoint was written with (method, batch groups,
  * micro-batches), into *opts with *found = 1 when it was written on as many
@@ -66,10 +88,28 @@ int cli_checkpoint_layout(pn_ctx *ctx, const char *path, pn_solver_opts *opts, i
 
 /* ---- outputs (outputs.c) ---- */
 
-/* Prepare the output directory on rank 0: create it; refuse an existing,
- * non-empty one unless overwrite (or resume, which needs its checkpoint).
- * Collective (the verdict is shared). */
-int cli_outdir_prepare(pn_ctx *ctx, const char *dir, int overwrite, int resume);
+/* What cli_outdir_prepare found: a new (or empty) directory, a run's
+ * checkpoint to resume, a run that stopped before its first checkpoint (its
+ * files removed: it starts from iteration 0), or a previous run's files
+ * removed (output.overwrite). */
+typedef enum cli_outdir_state {
+  CLI_OUTDIR_NEW,
+  CLI_OUTDIR_CHECKPOINT,
+  CLI_OUTDIR_RESTART,
+  CLI_OUTDIR_OVERWRITTEN
+} cli_outdir_state;
+
+/* Prepare the output directory on rank 0.  A new run creates it; a
+ * directory that holds a run's results or other files is refused unless
+ * overwrite, which removes every file a run writes there (the checkpoint
+ * first) and no other.  A resume needs the run's checkpoint, or its
+ * config.ini alone (a run that stopped before its first checkpoint: started
+ * again).  Collective on comm and ctx (the verdict and *state are shared). */
+int cli_outdir_prepare(MPI_Comm comm, pn_ctx *ctx, const char *dir, int overwrite, int resume,
+                       cli_outdir_state *state);
+
+/* Remove DIR/name if it exists (rank 0).  Collective. */
+int cli_remove_output(pn_ctx *ctx, const char *dir, const char *name);
 
 /* Write text to a file atomically from rank 0; collective verdict. */
 int cli_write_text(pn_ctx *ctx, const char *path, const char *text, size_t len);
