@@ -235,12 +235,31 @@ int pni_link_post(pni_link *link, int i, int from, int tag)
   return PN_OK;
 }
 
+/* Wait for a receive.  With a caller's interrupt the wait polls it: a rank
+ * whose neighbour is stopped, hung or busy with a long block still sees its
+ * own caller's request (or another rank's), leaves and tells the others.  The
+ * receive then stays posted: the neighbour still sends (a failing rank passes
+ * its messages on) and the message lands in the slot. */
+static int wait_polling(pn_ctx *ctx, MPI_Request *req)
+{
+  if (!ctx->interrupt) {
+    COMM_CALL(ctx, "waiting for a neighbour's message", MPI_Wait(req, MPI_STATUS_IGNORE));
+    return PN_OK;
+  }
+  for (int done = 0;;) {
+    COMM_CALL(ctx, "waiting for a neighbour's message", MPI_Test(req, &done, MPI_STATUS_IGNORE));
+    if (done) return PN_OK;
+    PN_CALL(pni_interrupted(ctx));
+  }
+}
+
 int pni_link_receive(pni_link *link, int i, double *rows, int *status)
 {
   pn_ctx *ctx = link->ctx;
   const double t = pni_wtime();
-  COMM_CALL(ctx, "waiting for a neighbour's message", MPI_Wait(&link->rreq[i], MPI_STATUS_IGNORE));
+  const int rc = wait_polling(ctx, &link->rreq[i]);
   link->time_wait += pni_wtime() - t;
+  PN_CALL(rc);
   const double *slot = link->recvbuf + link->off[i];
   memcpy(rows, slot, sizeof(double) * link->len[i]);
   *status = (int)slot[link->len[i]];

@@ -70,6 +70,9 @@ static void usage(pn_ctx *ctx)
             "                     by more than X over the horizon (default 1e6)\n"
             "  --exact-distance   with parareal or newton: also compute the exact\n"
             "                     (pipeline) gradient and print the distance to it\n"
+            "  --timeout S        stop the gradient on every rank once it has run S seconds\n"
+            "                     (exit 1, nothing written); a rank that cannot stop\n"
+            "                     (stopped, hung) makes the others exit 10 s + S/10 later\n"
             "  --force            write into OUTDIR even if it exists and is not empty\n"
             "                     (its loss.txt, grad_theta.txt, grad_z0.txt are replaced)\n"
             "  --quiet            print nothing on success\n"
@@ -219,6 +222,30 @@ static int count_option(pn_ctx *ctx, const char *name, const char *text, int *ou
   return 1;
 }
 
+/* The gradient under the watchdog of --timeout (none if timeout is 0). */
+static int timed_gradient(MPI_Comm comm, pn_ctx *ctx, const cli_setup *s, pn_adjoint_kind adjoint,
+                          pn_sweep_mode mode, double timeout, double *loss, double *grad)
+{
+  const pn_problem *p = s->problem;
+  if (timeout > 0) {
+    cli_signals_install();
+    pn_ctx_set_interrupt(ctx, cli_interrupt_poll, NULL);
+    cli_watchdog_start(timeout, "the gradient", pn_ctx_rank(ctx));
+  }
+  int rc = pn_solver_gradient_method(s->solver, adjoint, mode, p->theta, p->batch, p->z0, s->loss,
+                                     loss, grad, grad + p->nparam);
+  if (timeout > 0) {
+    cli_watchdog_stop();
+    if (rc == PN_ERR_INTERRUPTED && cli_stop_reason(comm) == CLI_STOP_TIMEOUT)
+      rc = pn_ctx_fail(ctx, PN_ERR_INTERRUPTED,
+                       "the gradient took longer than --timeout %g s: stopped on every rank, "
+                       "nothing written", timeout);
+    pn_ctx_set_interrupt(ctx, NULL, NULL);
+    cli_signals_restore();
+  }
+  return rc;
+}
+
 int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
 {
   static const struct option longopts[] = {{"microbatches", required_argument, NULL, 'm'},
@@ -244,6 +271,7 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
                                            {"newton-growth-limit", required_argument, NULL, 'Y'},
                                            {"exact-distance", no_argument, NULL, 'E'},
                                            {"force", no_argument, NULL, 'F'},
+                                           {"timeout", required_argument, NULL, 'O'},
                                            {"help", no_argument, NULL, 'h'},
                                            /* deprecated spellings (docs/configuration.md) */
                                            {"mode", required_argument, NULL, 'M'},
@@ -259,7 +287,7 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
   const char *refdir = NULL, *json = NULL;
   int repeat = 0, storage_given = 0;
   size_t budget = 0;
-  double tol = 1e-10;
+  double tol = 1e-10, timeout = 0.0;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
     switch (c) {
@@ -347,6 +375,13 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
     case 'F':
       force = 1;
       break;
+    case 'O':
+      if (!cli_parse_double(optarg, &timeout) || !(timeout > 0) || timeout > 1e9) {
+        cli_print(ctx, "pinode gradient: --timeout needs a number of seconds in (0, 1e9], got "
+                       "'%s'\n", optarg);
+        return 2;
+      }
+      break;
     case 'h':
       usage(ctx);
       return 0;
@@ -386,8 +421,7 @@ int cmd_gradient(MPI_Comm comm, pn_ctx *ctx, int argc, char **argv)
     if (!grad) rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for the gradient");
     const double t = MPI_Wtime();
     if (rc == PN_OK)
-      rc = pn_solver_gradient_method(s.solver, adjoint, mode, p->theta, p->batch, p->z0, s.loss,
-                                     &loss, grad, grad + np);
+      rc = timed_gradient(comm, ctx, &s, adjoint, mode, timeout, &loss, grad);
     if (rc == PN_ERR_LIMIT && budget > 0) cli_budget_note(ctx, budget, s.solver);
     if (rc == PN_OK) rc = check_finite(ctx, loss, grad, np, nz);
     const double elapsed = MPI_Wtime() - t;

@@ -1,5 +1,5 @@
 /* Internals of pinode train and predict: the training state, checkpoints and
- * model files, the run's output files, signals, and a small JSON writer. */
+ * model files, the run's output files, and a small JSON writer. */
 #ifndef PINODE_CLI_RUN_H
 #define PINODE_CLI_RUN_H
 
@@ -8,34 +8,6 @@
 #include "cli.h"
 #include "config.h"
 #include "json.h"
-
-/* ---- signals and the watchdog (signals.c) ---- */
-
-/* SIGTERM and SIGINT set a flag (and SIGALRM is the watchdog's last resort)
- * until cli_signals_restore(); install first, so that no signal finds the
- * default action.  Restoring also stops the watchdog. */
-void cli_signals_install(void);
-void cli_signals_restore(void);
-/* The signal this rank caught (0 if none).  Not collective. */
-int cli_signal_caught(void);
-/* Collective on comm: the signal caught by any rank (0 if none), so that
- * every rank stops after the same iteration. */
-int cli_signal_agree(MPI_Comm comm);
-/* For pn_ctx_set_interrupt: 1 once a signal was caught or the watchdog's
- * deadline has passed. */
-int cli_interrupt_poll(void *user);
-/* Arm the watchdog: cli_interrupt_poll says stop once `seconds` have passed
- * (nothing if seconds <= 0); a rank still running cli_watchdog_grace(seconds)
- * later prints that "what" (e.g. "the gradient") outlived its timeout and
- * exits with status 1, so that a stopped rank cannot keep the others waiting
- * forever. */
-void cli_watchdog_start(double seconds, const char *what, int rank);
-void cli_watchdog_stop(void);
-double cli_watchdog_grace(double seconds);
-/* Why a solver call returned PN_ERR_INTERRUPTED, the same answer on every
- * rank.  Collective on comm. */
-enum { CLI_STOP_SIGNAL = 1, CLI_STOP_TIMEOUT };
-int cli_stop_reason(MPI_Comm comm);
 
 /* ---- the training state (train.c) ---- */
 

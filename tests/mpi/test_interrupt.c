@@ -5,7 +5,8 @@
  * the same solver then computes bitwise the gradient it computed before (no
  * request is left in flight for a later call to find); and a call that would
  * run for seconds returns within half a second of a request made on one
- * rank only (the others look for it at least every 10 ms). */
+ * rank only (the others look for it at least every 10 ms), also when that
+ * rank is waiting for its neighbour's block (the wait polls). */
 #include <time.h>
 
 #include "pint_util.h"
@@ -184,10 +185,48 @@ static void stops_within_the_bound(void **state)
   problem_free(&p);
 }
 
+/* A rank waiting for its neighbour polls its caller: the pipeline's last
+ * rank waits for the first block of a 4·10^6-step loss (seconds of work on
+ * the ranks before it) and its caller asks to stop at once; every rank
+ * returns within 0.5 s of the call's start, long before that block ends. */
+static void a_waiting_rank_polls(void **state)
+{
+  (void)state;
+  const int P = pn_ctx_size(pnt_ctx);
+  if (P == 1) return; /* nobody waits */
+  problem p;
+  problem_make(&p);
+  pn_solver_opts o;
+  pn_solver_opts_default(&o);
+  o.nsteps = 4000000;
+  o.method = PN_PARALLEL_PIPELINE;
+  o.microbatches = 1;
+  pn_solver *S = NULL;
+  pmt_ok(pnt_ctx, pn_solver_create(pnt_ctx, p.model, p.tab, &o, &S));
+  request r = {P - 1, 0, 0, 0.0};
+  pn_ctx_set_interrupt(pnt_ctx, poll_request, &r);
+  double L = 0.0;
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double start = MPI_Wtime();
+  const int rc = pn_solver_loss(S, p.theta, BATCH, p.z0, p.loss, &L);
+  const double took = MPI_Wtime() - start;
+  pn_ctx_set_interrupt(pnt_ctx, NULL, NULL);
+  expect_interrupted(rc, "a loss whose last rank waits");
+  double longest = 0.0;
+  MPI_Allreduce(&took, &longest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  if (pn_ctx_rank(pnt_ctx) == 0)
+    printf("a request on rank %d while it waits: every rank returned within %.1f ms\n", P - 1,
+           1e3 * longest);
+  pnt_assert_all(longest < 0.5, "a rank returned %.3f s after the call began", longest);
+  pn_solver_destroy(&S);
+  problem_free(&p);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(gradients_stop_on_every_rank),
     cmocka_unit_test(every_call_stops),
     cmocka_unit_test(stops_within_the_bound),
+    cmocka_unit_test(a_waiting_rank_polls),
 };
 
 PNT_MAIN("interrupt", tests)
