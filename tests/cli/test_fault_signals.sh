@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# ctest-labels: reliability slow
+# Stopping a training run in a bounded time, continuing it as it was, and
+# the directories runs leave behind (pinode train on 2 ranks):
+#  1. SIGTERM to every rank in the middle of an iteration of a slow problem
+#     (400,000 steps: seconds an iteration, and more for the final losses and
+#     predictions): exit 3 within 5 s of the signal, the last completed
+#     iteration checkpointed, no predictions of it, the continue command
+#     printed with the launch and the run's directory;
+#  2. SIGTERM to one rank only, in the middle of iteration 2 of a run started
+#     with --set options: the command it prints, followed as printed, ends
+#     with bitwise the model and history of the uninterrupted run;
+#  3. a resume with another optimizer.iterations is refused, naming the key
+#     and --extend; with --extend it trains on to the new count;
+#  4. --timeout 0.5 (an iteration takes seconds): exit 1 soon after, the
+#     message names the timeout, the checkpoint holds iteration 0; pinode
+#     gradient --timeout the same; a rank stopped with SIGSTOP under
+#     --timeout 2 does not keep the other waiting: the job ends with status
+#     1 about 12 s later, the message saying why;
+#  5. output.overwrite=true over a finished run by a run that diverges at
+#     iteration 1: none of the old run's files remain (its checkpoint least
+#     of all), a file of the user's does; --resume then refuses;
+#  6. a memory refusal leaves no directory; a directory of a run that stopped
+#     before its first checkpoint (only config.ini and data.csv) is started
+#     again by a rerun and by --resume, each saying so, to the reference model.
+# Labelled slow: seconds-long iterations on purpose, in the Release build only.
+# Usage: test_fault_signals.sh PINODE_BINARY SOURCE_DIR
+set -euo pipefail
+PINODE=$1
+SRC=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/pinode-fault-signals-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+# shellcheck source=../reliability/lib.sh
+. "$SRC/tests/reliability/lib.sh"
+
+config() { # FILE STEPS STORAGE ITERATIONS
+  cat >"$1" <<EOF
+[parallel]
+method = pipeline
+[model]
+hidden = 8
+[solver]
+steps = $2
+storage = $3
+[data]
+source = spiral
+trajectories = 8
+points = 11
+[optimizer]
+iterations = $4
+batch_size = 4
+[output]
+checkpoint_every = 1
+validate_every = 1
+EOF
+}
+now() { date +%s.%N; }
+since() { $PY -c "import sys; print('%.2f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
+within() { $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$1" "$2"; }
+
+# Start `pinode train CFG ARGS...` on 2 ranks in the background (MP: mpiexec's PID).
+start() {
+  local log=$1
+  shift
+  mpiexec -n 2 "$PINODE" train "$@" >"$log" 2>&1 &
+  MP=$!
+}
+
+echo "== 1. SIGTERM during an iteration of seconds: exit 3 within 5 s"
+config "$T/slow.ini" 400000 binomial:64 3
+start "$T/slow.log" "$T/slow.ini" --set output.dir="$T/slow"
+wait_ckpt "$T/slow" 1 300 || fail "no checkpoint at iteration 1: $(cat "$T/slow.log")"
+sleep 1
+kill -TERM $(pgrep -P $MP -x pinode)
+t0=$(now)
+wait_exit $MP 60
+took=$(since "$t0")
+[ "$EXIT_STATUS" = 3 ] || fail "exit status $EXIT_STATUS, expected 3: $(cat "$T/slow.log")"
+within "$took" 5 || fail "exit 3 came $took s after SIGTERM (bound 5 s): $(cat "$T/slow.log")"
+it=$(check_modelfile "$T/slow/checkpoint.pinode")
+$PY - "$T/slow" "$it" <<'EOF' || fail "state after SIGTERM"
+import json, os, sys
+d, it = sys.argv[1], int(sys.argv[2])
+s = json.load(open(d + "/summary.json"))
+assert s["status"] == "interrupted" and s["iterations_done"] == it and 1 <= it < 3, (s["status"], it)
+assert not os.path.exists(d + "/predictions.csv")
+EOF
+grep -q "stopped by a signal during the" "$T/slow.log" || fail "not stopped mid-iteration: $(cat "$T/slow.log")"
+grep -qx "continue with: mpiexec -n 2 pinode train --resume $T/slow" "$T/slow.log" ||
+  fail "continue command: $(cat "$T/slow.log")"
+echo "   exit 3 $took s after SIGTERM, checkpoint at iteration $it: $(grep -o 'stopped by a signal during [a-z ]*' "$T/slow.log")"
+
+echo "== 2. the printed command continues the run bitwise"
+config "$T/cfg.ini" 100000 all 6
+sets=(--set optimizer.iterations=3 --set optimizer.lr=0.02)
+mpiexec -n 2 "$PINODE" train "$T/cfg.ini" --quiet "${sets[@]}" --set output.dir="$T/ref" >"$T/ref.log" 2>&1 ||
+  fail "reference run: $(cat "$T/ref.log")"
+start "$T/int.log" "$T/cfg.ini" --quiet "${sets[@]}" --set output.dir="$T/int"
+wait_ckpt "$T/int" 1 120 || fail "no checkpoint at iteration 1: $(cat "$T/int.log")"
+sleep 0.3
+kill -TERM "$(rank_pid $MP 1)"
+wait_exit $MP 60
+[ "$EXIT_STATUS" = 3 ] || fail "SIGTERM of rank 1: exit $EXIT_STATUS: $(cat "$T/int.log")"
+grep -q "stopped by a signal during the" "$T/int.log" || fail "not stopped mid-iteration: $(cat "$T/int.log")"
+cmd=$(sed -n 's/^continue with: //p' "$T/int.log")
+[ "$cmd" = "mpiexec -n 2 pinode train --resume $T/int" ] || fail "continue command '$cmd'"
+cp -r "$T/int" "$T/int2" # for 3.
+${cmd/#mpiexec -n 2 pinode/mpiexec -n 2 $PINODE} >"$T/cont.log" 2>&1 || fail "following '$cmd': $(cat "$T/cont.log")"
+grep -q "resuming $T/int at iteration 1 of 3" "$T/cont.log" || fail "$(cat "$T/cont.log")"
+cmp -s "$T/ref/model.pinode" "$T/int/model.pinode" || fail "the continued run's model differs"
+cmp -s <(cut -d, -f1-5 "$T/ref/history.csv") <(cut -d, -f1-5 "$T/int/history.csv") ||
+  fail "the continued run's history differs"
+echo "   '$cmd': model.pinode and history bitwise those of the uninterrupted run"
+
+echo "== 3. a resume that changes the number of iterations"
+if mpiexec -n 2 "$PINODE" train "$T/cfg.ini" --resume "$T/int2" --quiet --set optimizer.lr=0.02 \
+  >"$T/it.log" 2>&1; then fail "a resume with optimizer.iterations 6 instead of 3 was accepted"; fi
+grep -q "written by a run of optimizer.iterations = 3, but the configuration now has 6" "$T/it.log" &&
+  grep -q -- "--extend" "$T/it.log" || fail "message: $(cat "$T/it.log")"
+mpiexec -n 2 "$PINODE" train "$T/cfg.ini" --resume "$T/int2" --quiet --set optimizer.lr=0.02 --extend \
+  >"$T/ext.log" 2>&1 || fail "--extend: $(cat "$T/ext.log")"
+$PY - "$T/int2" <<'EOF' || fail "--extend: summary"
+import json, sys
+s = json.load(open(sys.argv[1] + "/summary.json"))
+assert s["status"] == "finished" and s["iterations_done"] == 6 and s["resumed_from"] == 1, s
+EOF
+echo "   refused: $(grep -o 'written by a run of optimizer.iterations = 3, but the configuration now has 6' "$T/it.log"); with --extend: 6 iterations"
+
+echo "== 4. the watchdog"
+start "$T/to.log" "$T/slow.ini" --timeout 0.5 --set output.dir="$T/to"
+t0=$(now)
+wait_exit $MP 120
+[ "$EXIT_STATUS" = 1 ] || fail "--timeout 0.5: exit $EXIT_STATUS: $(cat "$T/to.log")"
+grep -q "iteration 1 took longer than its timeout of 0.5 s (parallel.timeout)" "$T/to.log" ||
+  fail "--timeout 0.5: $(cat "$T/to.log")"
+grep -q "continue with: mpiexec -n 2 pinode train --resume $T/to" "$T/to.log" || fail "$(cat "$T/to.log")"
+[ "$(check_modelfile "$T/to/checkpoint.pinode")" = 0 ] || fail "--timeout: checkpoint"
+echo "   train --timeout 0.5: exit 1 after $(since "$t0") s (setup included), checkpoint at iteration 0"
+g="$T/long"
+mkdir -p "$g"
+cp "$SRC"/tests/data/bench/small/*.txt "$g/"
+sed -i 's/^steps .*/steps 4000000/' "$g/meta.txt"
+set +e
+mpiexec -n 2 "$PINODE" gradient "$g" "$T/g" --timeout 0.5 --storage binomial:64 >"$T/g.log" 2>&1
+status=$?
+set -e
+[ $status = 1 ] && grep -q "the gradient took longer than --timeout 0.5 s: stopped on every rank" "$T/g.log" ||
+  fail "gradient --timeout: exit $status: $(cat "$T/g.log")"
+[ ! -e "$T/g/loss.txt" ] || fail "gradient --timeout wrote loss.txt"
+echo "   gradient --timeout 0.5: exit 1, nothing written"
+start "$T/stop.log" "$T/slow.ini" --timeout 2 --set output.dir="$T/stop"
+for _ in $(seq 1200); do grep -q "rank(s)" "$T/stop.log" && break; sleep 0.1; done # training began
+sleep 1
+kill -STOP "$(rank_pid $MP 1)"
+t0=$(now)
+wait_exit $MP 60
+[ "$EXIT_STATUS" = 1 ] || fail "SIGSTOP of rank 1 under --timeout 2: exit $EXIT_STATUS: $(cat "$T/stop.log")"
+grep -q "pinode: rank 0: iteration 1 is still running 10.2 s after its timeout of 2 s" "$T/stop.log" ||
+  fail "SIGSTOP: $(cat "$T/stop.log")"
+echo "   rank 1 stopped (SIGSTOP) under --timeout 2: the job ended with status 1 $(since "$t0") s later"
+
+echo "== 5. output.overwrite=true removes every file of the previous run"
+config "$T/fast.ini" 200 all 20
+mpiexec -n 2 "$PINODE" train "$T/fast.ini" --quiet --set output.dir="$T/ow" >"$T/a.log" 2>&1 ||
+  fail "run A: $(cat "$T/a.log")"
+mkdir -p "$T/a"
+cp "$T/ow/model.pinode" "$T/ow/config.ini" "$T/ow/data.csv" "$T/a/"
+echo "mine" >"$T/ow/notes.txt"
+touch "$T/ow/checkpoint.pinode.tmp.12345" # a kill's leftover
+set +e
+mpiexec -n 2 "$PINODE" train "$T/fast.ini" --set output.dir="$T/ow" --set output.overwrite=true \
+  --set optimizer.method=sgd --set optimizer.lr=1e15 --set model.activation=identity >"$T/b.log" 2>&1
+status=$?
+set -e
+[ $status = 1 ] && grep -q "training diverged at iteration 1" "$T/b.log" || fail "run B: exit $status: $(cat "$T/b.log")"
+[ ! -e "$T/ow/checkpoint.pinode" ] && [ ! -e "$T/ow/checkpoint.pinode.tmp.12345" ] ||
+  fail "the old run's checkpoint survived the overwrite: $(ls "$T/ow")"
+grep -q "^lr = 1000000000000000$" "$T/ow/config.ini" && [ "$(cat "$T/ow/notes.txt")" = mine ] || fail "$(ls "$T/ow")"
+grep -q '"status": "diverged"' "$T/ow/summary.json" || fail "summary.json is not run B's"
+grep -q "no checkpoint had been written yet" "$T/b.log" || fail "$(cat "$T/b.log")"
+if mpiexec -n 2 "$PINODE" train "$T/fast.ini" --resume "$T/ow" >"$T/r.log" 2>&1; then
+  fail "--resume continued the old run over the new one's files"
+fi
+grep -q "ended without a checkpoint" "$T/r.log" || fail "$(cat "$T/r.log")"
+echo "   files now: $(cd "$T/ow" && echo *); --resume refused: the run there ended without a checkpoint"
+
+echo "== 6. a run that stopped before its first checkpoint can be started again"
+set +e
+mpiexec -n 2 "$PINODE" train "$T/fast.ini" --set output.dir="$T/mem" --set solver.memory_limit_mb=0.001 \
+  >"$T/mem.log" 2>&1
+status=$?
+set -e
+[ $status = 1 ] && grep -q "more than the memory limit" "$T/mem.log" || fail "memory: exit $status: $(cat "$T/mem.log")"
+[ ! -e "$T/mem" ] || fail "a memory refusal created the output directory: $(ls "$T/mem")"
+for how in rerun resume; do
+  d="$T/early-$how"
+  mkdir -p "$d"
+  cp "$T/a/config.ini" "$T/a/data.csv" "$d/" # what a run writes before its first checkpoint
+  if [ $how = rerun ]; then
+    mpiexec -n 2 "$PINODE" train "$T/fast.ini" --set output.dir="$d" >"$d.log" 2>&1 || fail "rerun: $(cat "$d.log")"
+  else
+    mpiexec -n 2 "$PINODE" train --resume "$d" >"$d.log" 2>&1 || fail "resume: $(cat "$d.log")"
+  fi
+  grep -q "$d holds a run that stopped before its first checkpoint: starting it again from iteration 0" "$d.log" ||
+    fail "$how: $(cat "$d.log")"
+  cmp -s "$T/a/model.pinode" "$d/model.pinode" || fail "$how: model differs from the reference"
+  echo "   $how: started again, saying so; model.pinode bitwise the reference"
+done
+echo "test_fault_signals: all checks passed"
