@@ -199,7 +199,8 @@ static const key keys[] = {
     {"output", "dir", T_STRING, F(dir), "auto", 0, 0, 0, NULL, NULL,
      "a directory, or auto (out/<config name>)", "where the run writes its files"},
     {"output", "overwrite", T_BOOL, F(overwrite), "false", 0, 0, 0, NULL, NULL, "true, false",
-     "allow writing into an existing, non-empty output directory"},
+     "allow a run in an existing, non-empty output directory: the files a run writes there "
+     "(checkpoint first) are removed before it starts; other files stay"},
     {"output", "checkpoint_every", T_INT, F(checkpoint_every), "100", 0, BIG, 0, NULL, NULL,
      "an integer >= 0 (0: only at the end or on a signal)", "iterations between checkpoints"},
     {"output", "log_every", T_INT, F(log_every), "10", 1, BIG, 0, NULL, NULL, "an integer >= 1",
