@@ -137,7 +137,7 @@ assert err <= 1e-12, err
 EOF
 # Resumed on as many ranks (here: 6 more iterations after the last
 # checkpoint): the checkpoint's layout, no calibration.
-run 2 train "$T/cfg.ini" --resume "$T/t2" --set optimizer.iterations=18 >"$T/r.log"
+run 2 train "$T/cfg.ini" --resume "$T/t2" --set optimizer.iterations=18 --extend >"$T/r.log"
 grep -q "^parallel auto: the checkpoint's layout, $keys\$" "$T/r.log" || fail "resume: $(cat "$T/r.log")"
 ! grep -q "calibrated" "$T/r.log" || fail "the resume calibrated again"
 $PY - "$T/t2/summary.json" "$keys" <<'EOF' || fail "the resumed run's layout"
