@@ -23,7 +23,28 @@ static void history_arrays(const train_state *st, double *out[5])
   out[4] = st->h_sec;
 }
 
-static int fill_state(pn_modelfile *mf, const cli_config *cfg, const train_state *st)
+/* FNV-1a over `bytes` bytes, from the hash h. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t bytes)
+{
+  const unsigned char *b = data;
+  for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ULL;
+  return h;
+}
+
+/* A fingerprint of the data a run trains on (times, states and trajectory
+ * ids, as read or generated): a resume whose data.file now holds other
+ * numbers would be another run under the same keys. */
+static uint64_t data_fingerprint(const pn_dataset *d)
+{
+  uint64_t h = 14695981039346656037ULL;
+  h = fnv1a(h, d->traj_id, sizeof(long) * (size_t)d->ntraj);
+  h = fnv1a(h, d->offset, sizeof(long) * ((size_t)d->ntraj + 1));
+  h = fnv1a(h, d->time, sizeof(double) * (size_t)d->nrows);
+  return fnv1a(h, d->z, sizeof(double) * (size_t)d->nrows * (size_t)d->dim);
+}
+
+static int fill_state(pn_modelfile *mf, const cli_config *cfg, const cli_problem *p,
+                      const train_state *st)
 {
   const size_t n = pn_optim_state_size(st->opt);
   double buf[3 + 2 * 4096], *state = buf;
@@ -34,6 +55,8 @@ static int fill_state(pn_modelfile *mf, const cli_config *cfg, const train_state
   if (state != buf) free(state);
   CLI_TRY(rc);
   CLI_TRY(pn_modelfile_set_u64s(mf, "rng.batch", 4, st->rng.s));
+  const uint64_t fingerprint = data_fingerprint(p->data);
+  CLI_TRY(pn_modelfile_set_u64s(mf, "data.fingerprint", 1, &fingerprint));
   double *h[5];
   history_arrays(st, h);
   for (int i = 0; i < 5; i++)
@@ -67,7 +90,7 @@ int cli_model_fill(pn_ctx *ctx, pn_modelfile *mf, const cli_config *cfg, const c
              pn_ctx_size(ctx));
     CLI_TRY(pn_modelfile_set(mf, "parallel.layout", layout));
   }
-  return checkpoint ? fill_state(mf, cfg, st) : PN_OK;
+  return checkpoint ? fill_state(mf, cfg, p, st) : PN_OK;
 }
 
 int cli_model_write(pn_ctx *ctx, const cli_config *cfg, const cli_problem *p,
@@ -123,6 +146,22 @@ static int same_config(pn_ctx *ctx, const pn_modelfile *mf, const char *path,
   return PN_OK;
 }
 
+/* Checkpoints written before the fingerprint existed have none: not checked. */
+static int same_data(pn_ctx *ctx, const pn_modelfile *mf, const char *path, const cli_config *cfg,
+                     const cli_problem *p)
+{
+  uint64_t was = 0;
+  if (!pn_modelfile_get(mf, "data.fingerprint")) return PN_OK;
+  CLI_TRY(pn_modelfile_get_u64s(mf, "data.fingerprint", 1, &was));
+  if (was == data_fingerprint(p->data)) return PN_OK;
+  return pn_ctx_fail(ctx, PN_ERR_ARG,
+                     "%s was written for other data than %s holds now (the fingerprints of its "
+                     "times and states differ): resuming would train another run.  Restore the "
+                     "run's data (its directory's data.csv holds them, in the data's units), or "
+                     "start a new run",
+                     path, cfg->source == CLI_SOURCE_CSV ? cfg->file : "the generator");
+}
+
 static int restore_state(pn_ctx *ctx, pn_modelfile *mf, const char *path, const cli_problem *p,
                          train_state *st)
 {
@@ -169,6 +208,7 @@ int cli_checkpoint_load(pn_ctx *ctx, const char *path, const cli_config *cfg,
     rc = pn_ctx_fail(ctx, PN_ERR_PARSE, "%s is not a checkpoint (content = %s)", path,
                      content ? content : "missing");
   if (rc == PN_OK) rc = same_config(ctx, mf, path, cfg, extend);
+  if (rc == PN_OK) rc = same_data(ctx, mf, path, cfg, p);
   if (rc == PN_OK) rc = restore_state(ctx, mf, path, p, st);
   pn_modelfile_destroy(&mf);
   return rc;

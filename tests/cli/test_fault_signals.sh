@@ -22,7 +22,8 @@
 #     of all), a file of the user's does; --resume then refuses;
 #  6. a memory refusal leaves no directory; a directory of a run that stopped
 #     before its first checkpoint (only config.ini and data.csv) is started
-#     again by a rerun and by --resume, each saying so, to the reference model.
+#     again by a rerun and by --resume, each saying so, to the reference model;
+#  7. a resume over a CSV file changed since (one digit) is refused.
 # Labelled slow: seconds-long iterations on purpose, in the Release build only.
 # Usage: test_fault_signals.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
@@ -206,4 +207,16 @@ for how in rerun resume; do
   cmp -s "$T/a/model.pinode" "$d/model.pinode" || fail "$how: model differs from the reference"
   echo "   $how: started again, saying so; model.pinode bitwise the reference"
 done
+echo "== 7. a resume over changed data"
+cp "$T/a/data.csv" "$T/mine.csv"
+sed -e 's/^source = spiral/source = csv/' -e "s|^trajectories = 8|file = $T/mine.csv|" -e '/^points/d' \
+  "$T/fast.ini" >"$T/csv.ini"
+mpiexec -n 2 "$PINODE" train "$T/csv.ini" --quiet --set output.dir="$T/csv" --set optimizer.iterations=4 \
+  >"$T/csv.log" 2>&1 || fail "CSV run: $(cat "$T/csv.log")"
+sed -i '2s/^\([^,]*,[^,]*,\)[0-9-]/\19/' "$T/mine.csv" # one digit of the first state
+if mpiexec -n 2 "$PINODE" train --resume "$T/csv" --extend --set optimizer.iterations=6 >"$T/csv2.log" 2>&1; then
+  fail "a resume over changed data was accepted"
+fi
+grep -q "was written for other data than $T/mine.csv holds now" "$T/csv2.log" || fail "$(cat "$T/csv2.log")"
+echo "   refused: $(grep -o 'was written for other data than [^(]*' "$T/csv2.log")"
 echo "test_fault_signals: all checks passed"
