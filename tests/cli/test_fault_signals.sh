@@ -3,8 +3,8 @@
 # Stopping a training run in a bounded time, continuing it as it was, and
 # the directories runs leave behind (pinode train on 2 ranks):
 #  1. SIGTERM to every rank in the middle of an iteration of a slow problem
-#     (400,000 steps: seconds an iteration, and more for the final losses and
-#     predictions): exit 3 within 5 s of the signal, the last completed
+#     (400,000 steps: 4-5 s an iteration on 2 ranks, 10-20 s for the final
+#     losses and predictions, which a signal used to wait for): exit 3 within 5 s of the signal, the last completed
 #     iteration checkpointed, no predictions of it, the continue command
 #     printed with the launch and the run's directory;
 #  2. SIGTERM to one rank only, in the middle of iteration 2 of a run started
@@ -92,22 +92,23 @@ grep -qx "continue with: mpiexec -n 2 pinode train --resume $T/slow" "$T/slow.lo
 echo "   exit 3 $took s after SIGTERM, checkpoint at iteration $it: $(grep -o 'stopped by a signal during [a-z ]*' "$T/slow.log")"
 
 echo "== 2. the printed command continues the run bitwise"
-config "$T/cfg.ini" 100000 all 6
+config "$T/cfg.ini" 200000 all 6
 sets=(--set optimizer.iterations=3 --set optimizer.lr=0.02)
 mpiexec -n 2 "$PINODE" train "$T/cfg.ini" --quiet "${sets[@]}" --set output.dir="$T/ref" >"$T/ref.log" 2>&1 ||
   fail "reference run: $(cat "$T/ref.log")"
 start "$T/int.log" "$T/cfg.ini" --quiet "${sets[@]}" --set output.dir="$T/int"
 wait_ckpt "$T/int" 1 120 || fail "no checkpoint at iteration 1: $(cat "$T/int.log")"
-sleep 0.3
-kill -TERM "$(rank_pid $MP 1)"
+kill -TERM "$(rank_pid $MP 1)" # early in iteration 2's gradient
 wait_exit $MP 60
 [ "$EXIT_STATUS" = 3 ] || fail "SIGTERM of rank 1: exit $EXIT_STATUS: $(cat "$T/int.log")"
 grep -q "stopped by a signal during the" "$T/int.log" || fail "not stopped mid-iteration: $(cat "$T/int.log")"
 cmd=$(sed -n 's/^continue with: //p' "$T/int.log")
 [ "$cmd" = "mpiexec -n 2 pinode train --resume $T/int" ] || fail "continue command '$cmd'"
+it=$(check_modelfile "$T/int/checkpoint.pinode")
+[ "$it" -lt 3 ] || fail "the run finished before the signal"
 cp -r "$T/int" "$T/int2" # for 3.
 ${cmd/#mpiexec -n 2 pinode/mpiexec -n 2 $PINODE} >"$T/cont.log" 2>&1 || fail "following '$cmd': $(cat "$T/cont.log")"
-grep -q "resuming $T/int at iteration 1 of 3" "$T/cont.log" || fail "$(cat "$T/cont.log")"
+grep -q "resuming $T/int at iteration $it of 3" "$T/cont.log" || fail "$(cat "$T/cont.log")"
 cmp -s "$T/ref/model.pinode" "$T/int/model.pinode" || fail "the continued run's model differs"
 cmp -s <(cut -d, -f1-5 "$T/ref/history.csv") <(cut -d, -f1-5 "$T/int/history.csv") ||
   fail "the continued run's history differs"
@@ -123,7 +124,7 @@ mpiexec -n 2 "$PINODE" train "$T/cfg.ini" --resume "$T/int2" --quiet --set optim
 $PY - "$T/int2" <<'EOF' || fail "--extend: summary"
 import json, sys
 s = json.load(open(sys.argv[1] + "/summary.json"))
-assert s["status"] == "finished" and s["iterations_done"] == 6 and s["resumed_from"] == 1, s
+assert s["status"] == "finished" and s["iterations_done"] == 6 and s["resumed_from"] in (1, 2), s
 EOF
 echo "   refused: $(grep -o 'written by a run of optimizer.iterations = 3, but the configuration now has 6' "$T/it.log"); with --extend: 6 iterations"
 
