@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # ctest-labels: reliability slow
-# Stopping a training run in a bounded time, continuing it as it was, and
-# the directories runs leave behind (pinode train on 2 ranks):
+# Stopping a training run in a bounded time and continuing it as it was
+# (pinode train on 2 ranks):
 #  1. SIGTERM to every rank in the middle of an iteration of a slow problem
 #     (400,000 steps: 4-5 s an iteration on 2 ranks, 10-20 s for the final
-#     losses and predictions, which a signal used to wait for): exit 3 within 5 s of the signal, the last completed
-#     iteration checkpointed, no predictions of it, the continue command
-#     printed with the launch and the run's directory;
+#     losses and predictions, which a signal used to wait for): exit 3
+#     within 5 s of the signal, the last completed iteration checkpointed, no
+#     predictions of it, the continue command printed with the launch and
+#     the run's directory;
 #  2. SIGTERM to one rank only, in the middle of iteration 2 of a run started
 #     with --set options: the command it prints, followed as printed, ends
 #     with bitwise the model and history of the uninterrupted run;
@@ -16,14 +17,8 @@
 #     message names the timeout, the checkpoint holds iteration 0; pinode
 #     gradient --timeout the same; a rank stopped with SIGSTOP under
 #     --timeout 2 does not keep the other waiting: the job ends with status
-#     1 about 12 s later, the message saying why;
-#  5. output.overwrite=true over a finished run by a run that diverges at
-#     iteration 1: none of the old run's files remain (its checkpoint least
-#     of all), a file of the user's does; --resume then refuses;
-#  6. a memory refusal leaves no directory; a directory of a run that stopped
-#     before its first checkpoint (only config.ini and data.csv) is started
-#     again by a rerun and by --resume, each saying so, to the reference model;
-#  7. a resume over a CSV file changed since (one digit) is refused.
+#     1 about 12 s later, the message saying why.
+# (Overwriting, restarting and changed data: test_fault_rundir.sh.)
 # Labelled slow: seconds-long iterations on purpose, in the Release build only.
 # Usage: test_fault_signals.sh PINODE_BINARY SOURCE_DIR
 set -euo pipefail
@@ -161,63 +156,4 @@ grep -q "pinode: rank 0: iteration 1 is still running 10.2 s after its timeout o
   fail "SIGSTOP: $(cat "$T/stop.log")"
 echo "   rank 1 stopped (SIGSTOP) under --timeout 2: the job ended with status 1 $(since "$t0") s later"
 
-echo "== 5. output.overwrite=true removes every file of the previous run"
-config "$T/fast.ini" 200 all 20
-mpiexec -n 2 "$PINODE" train "$T/fast.ini" --quiet --set output.dir="$T/ow" >"$T/a.log" 2>&1 ||
-  fail "run A: $(cat "$T/a.log")"
-mkdir -p "$T/a"
-cp "$T/ow/model.pinode" "$T/ow/config.ini" "$T/ow/data.csv" "$T/a/"
-echo "mine" >"$T/ow/notes.txt"
-touch "$T/ow/checkpoint.pinode.tmp.12345" # a kill's leftover
-set +e
-mpiexec -n 2 "$PINODE" train "$T/fast.ini" --set output.dir="$T/ow" --set output.overwrite=true \
-  --set optimizer.method=sgd --set optimizer.lr=1e15 --set model.activation=identity >"$T/b.log" 2>&1
-status=$?
-set -e
-[ $status = 1 ] && grep -q "training diverged at iteration 1" "$T/b.log" || fail "run B: exit $status: $(cat "$T/b.log")"
-[ ! -e "$T/ow/checkpoint.pinode" ] && [ ! -e "$T/ow/checkpoint.pinode.tmp.12345" ] ||
-  fail "the old run's checkpoint survived the overwrite: $(ls "$T/ow")"
-grep -q "^lr = 1000000000000000$" "$T/ow/config.ini" && [ "$(cat "$T/ow/notes.txt")" = mine ] || fail "$(ls "$T/ow")"
-grep -q '"status": "diverged"' "$T/ow/summary.json" || fail "summary.json is not run B's"
-grep -q "no checkpoint had been written yet" "$T/b.log" || fail "$(cat "$T/b.log")"
-if mpiexec -n 2 "$PINODE" train "$T/fast.ini" --resume "$T/ow" >"$T/r.log" 2>&1; then
-  fail "--resume continued the old run over the new one's files"
-fi
-grep -q "ended without a checkpoint" "$T/r.log" || fail "$(cat "$T/r.log")"
-echo "   files now: $(cd "$T/ow" && echo *); --resume refused: the run there ended without a checkpoint"
-
-echo "== 6. a run that stopped before its first checkpoint can be started again"
-set +e
-mpiexec -n 2 "$PINODE" train "$T/fast.ini" --set output.dir="$T/mem" --set solver.memory_limit_mb=0.001 \
-  >"$T/mem.log" 2>&1
-status=$?
-set -e
-[ $status = 1 ] && grep -q "more than the memory limit" "$T/mem.log" || fail "memory: exit $status: $(cat "$T/mem.log")"
-[ ! -e "$T/mem" ] || fail "a memory refusal created the output directory: $(ls "$T/mem")"
-for how in rerun resume; do
-  d="$T/early-$how"
-  mkdir -p "$d"
-  cp "$T/a/config.ini" "$T/a/data.csv" "$d/" # what a run writes before its first checkpoint
-  if [ $how = rerun ]; then
-    mpiexec -n 2 "$PINODE" train "$T/fast.ini" --set output.dir="$d" >"$d.log" 2>&1 || fail "rerun: $(cat "$d.log")"
-  else
-    mpiexec -n 2 "$PINODE" train --resume "$d" >"$d.log" 2>&1 || fail "resume: $(cat "$d.log")"
-  fi
-  grep -q "$d holds a run that stopped before its first checkpoint: starting it again from iteration 0" "$d.log" ||
-    fail "$how: $(cat "$d.log")"
-  cmp -s "$T/a/model.pinode" "$d/model.pinode" || fail "$how: model differs from the reference"
-  echo "   $how: started again, saying so; model.pinode bitwise the reference"
-done
-echo "== 7. a resume over changed data"
-cp "$T/a/data.csv" "$T/mine.csv"
-sed -e 's/^source = spiral/source = csv/' -e "s|^trajectories = 8|file = $T/mine.csv|" -e '/^points/d' \
-  "$T/fast.ini" >"$T/csv.ini"
-mpiexec -n 2 "$PINODE" train "$T/csv.ini" --quiet --set output.dir="$T/csv" --set optimizer.iterations=4 \
-  >"$T/csv.log" 2>&1 || fail "CSV run: $(cat "$T/csv.log")"
-sed -i '2s/^\([^,]*,[^,]*,\)[0-9-]/\19/' "$T/mine.csv" # one digit of the first state
-if mpiexec -n 2 "$PINODE" train --resume "$T/csv" --extend --set optimizer.iterations=6 >"$T/csv2.log" 2>&1; then
-  fail "a resume over changed data was accepted"
-fi
-grep -q "was written for other data than $T/mine.csv holds now" "$T/csv2.log" || fail "$(cat "$T/csv2.log")"
-echo "   refused: $(grep -o 'was written for other data than [^(]*' "$T/csv2.log")"
 echo "test_fault_signals: all checks passed"
