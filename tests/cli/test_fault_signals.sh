@@ -146,7 +146,8 @@ set -e
 [ ! -e "$T/g/loss.txt" ] || fail "gradient --timeout wrote loss.txt"
 echo "   gradient --timeout 0.5: exit 1, nothing written"
 start "$T/stop.log" "$T/slow.ini" --timeout 2 --set output.dir="$T/stop"
-for _ in $(seq 1200); do grep -q "rank(s)" "$T/stop.log" && break; sleep 0.1; done # training began
+# config.ini and data.csv are written just before the first iteration begins
+for _ in $(seq 1200); do [ -e "$T/stop/data.csv" ] && break; sleep 0.1; done
 sleep 1
 kill -STOP "$(rank_pid $MP 1)"
 t0=$(now)
