@@ -248,7 +248,7 @@ static int stopped(trainer *T, int rc, const char *during)
  * whole (the mini-batch draw, θ and the optimiser's state), so that the
  * checkpoint written next holds the last completed iteration and a resume
  * continues as the run would have. */
-static int iterate_timed(trainer *T)
+static int iterate(trainer *T)
 {
   const cli_config *c = T->cfg;
   cli_problem *p = T->p;
@@ -305,18 +305,6 @@ static int iterate_timed(trainer *T)
   return PN_OK;
 }
 
-/* The iteration under the watchdog (parallel.timeout): gradient, update and
- * validation together. */
-static int iterate(trainer *T)
-{
-  char what[64];
-  snprintf(what, sizeof what, "iteration %ld", T->st.iteration + 1);
-  cli_watchdog_start(T->cfg->timeout, what, pn_ctx_rank(T->ctx));
-  const int rc = iterate_timed(T);
-  cli_watchdog_stop();
-  return rc;
-}
-
 static int checkpoint(trainer *T)
 {
   char path[CLI_PATH + 32];
@@ -345,30 +333,44 @@ static int check_replicated(trainer *T)
                      T->st.iteration, lo[0], hi[0]);
 }
 
-static int train_loop(trainer *T)
+/* One pass of the loop: the signal check, the iteration, its progress line
+ * and checkpoint.  T->status says whether the run goes on. */
+static int loop_step(trainer *T, double t0)
 {
   const cli_config *c = T->cfg;
-  const double t0 = MPI_Wtime();
-  while (T->st.iteration < c->iterations) {
-    if (cli_signal_agree(T->comm)) {
-      T->status = INTERRUPTED;
-      snprintf(T->message, sizeof T->message, "stopped by a signal after iteration %ld",
-               T->st.iteration);
-      if (T->pr.tty && !T->pr.quiet && pn_ctx_rank(T->ctx) == 0) printf("\n");
-      break;
-    }
-    CLI_TRY(iterate(T));
-    if (T->status != FINISHED) {
-      if (T->pr.tty && !T->pr.quiet && pn_ctx_rank(T->ctx) == 0) printf("\n");
-      break;
-    }
-    const int last = T->st.iteration == c->iterations;
-    cli_progress(T->ctx, &T->pr, &T->st, c->iterations, MPI_Wtime() - t0, last);
-    if (c->checkpoint_every > 0 && T->st.iteration % c->checkpoint_every == 0 && !last) {
-      CLI_TRY(check_replicated(T));
-      CLI_TRY(checkpoint(T));
-    }
+  if (cli_signal_agree(T->comm)) {
+    T->status = INTERRUPTED;
+    snprintf(T->message, sizeof T->message, "stopped by a signal after iteration %ld",
+             T->st.iteration);
+    return PN_OK;
   }
+  CLI_TRY(iterate(T));
+  if (T->status != FINISHED) return PN_OK;
+  const int last = T->st.iteration == c->iterations;
+  cli_progress(T->ctx, &T->pr, &T->st, c->iterations, MPI_Wtime() - t0, last);
+  if (c->checkpoint_every > 0 && T->st.iteration % c->checkpoint_every == 0 && !last) {
+    CLI_TRY(check_replicated(T));
+    CLI_TRY(checkpoint(T));
+  }
+  return PN_OK;
+}
+
+/* Each pass runs under the watchdog (parallel.timeout): its solver calls stop
+ * at the deadline, and a rank stopped anywhere in it (a collective of the
+ * checkpoint included) cannot keep the others waiting. */
+static int train_loop(trainer *T)
+{
+  const double t0 = MPI_Wtime();
+  while (T->st.iteration < T->cfg->iterations && T->status == FINISHED) {
+    char what[64];
+    snprintf(what, sizeof what, "iteration %ld", T->st.iteration + 1);
+    cli_watchdog_start(T->cfg->timeout, what, pn_ctx_rank(T->ctx));
+    const int rc = loop_step(T, t0);
+    cli_watchdog_stop();
+    CLI_TRY(rc);
+  }
+  if (T->status != FINISHED && T->pr.tty && !T->pr.quiet && pn_ctx_rank(T->ctx) == 0)
+    printf("\n");
   return PN_OK;
 }
 

@@ -192,10 +192,10 @@ static const key keys[] = {
      "fall back to the pipeline when a perturbation grows by more than this over the horizon"},
     {"parallel", "timeout", T_REAL, F(timeout), "0", 0, BIG, 0, NULL, NULL,
      "a number of seconds >= 0 (0: no limit)",
-     "the longest one training iteration may take (gradient and validation): past it every "
-     "rank stops, the last completed iteration is checkpointed and the run exits with status "
-     "1; a rank that cannot stop (stopped, hung) makes the others exit 10 s + a tenth of the "
-     "timeout later (pinode train --timeout)"},
+     "the longest one training iteration may take (gradient, validation, checkpoint): past it "
+     "every rank stops, the last completed iteration is checkpointed and the run exits with "
+     "status 1; a rank that cannot stop (stopped, hung) makes the others exit 10 s + a tenth "
+     "of the timeout later (pinode train --timeout)"},
     {"output", "dir", T_STRING, F(dir), "auto", 0, 0, 0, NULL, NULL,
      "a directory, or auto (out/<config name>)", "where the run writes its files"},
     {"output", "overwrite", T_BOOL, F(overwrite), "false", 0, 0, 0, NULL, NULL, "true, false",

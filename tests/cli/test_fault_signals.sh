@@ -15,9 +15,9 @@
 #     and --extend; with --extend it trains on to the new count;
 #  4. --timeout 0.5 (an iteration takes seconds): exit 1 soon after, the
 #     message names the timeout, the checkpoint holds iteration 0; pinode
-#     gradient --timeout the same; a rank stopped with SIGSTOP under
-#     --timeout 2 does not keep the other waiting: the job ends with status
-#     1 about 12 s later, the message saying why.
+#     gradient --timeout the same; a rank stopped with SIGSTOP 1 s into an
+#     iteration under --timeout 4 does not keep the other waiting: the job
+#     ends with status 1 about 14 s later, the message saying why.
 # (Overwriting, restarting and changed data: test_fault_rundir.sh.)
 # Labelled slow: seconds-long iterations on purpose, in the Release build only.
 # Usage: test_fault_signals.sh PINODE_BINARY SOURCE_DIR
@@ -145,16 +145,16 @@ set -e
   fail "gradient --timeout: exit $status: $(cat "$T/g.log")"
 [ ! -e "$T/g/loss.txt" ] || fail "gradient --timeout wrote loss.txt"
 echo "   gradient --timeout 0.5: exit 1, nothing written"
-start "$T/stop.log" "$T/slow.ini" --timeout 2 --set output.dir="$T/stop"
+start "$T/stop.log" "$T/slow.ini" --timeout 4 --set output.dir="$T/stop"
 # config.ini and data.csv are written just before the first iteration begins
 for _ in $(seq 1200); do [ -e "$T/stop/data.csv" ] && break; sleep 0.1; done
 sleep 1
 kill -STOP "$(rank_pid $MP 1)"
 t0=$(now)
 wait_exit $MP 60
-[ "$EXIT_STATUS" = 1 ] || fail "SIGSTOP of rank 1 under --timeout 2: exit $EXIT_STATUS: $(cat "$T/stop.log")"
-grep -q "pinode: rank 0: iteration 1 is still running 10.2 s after its timeout of 2 s" "$T/stop.log" ||
+[ "$EXIT_STATUS" = 1 ] || fail "SIGSTOP of rank 1 under --timeout 4: exit $EXIT_STATUS: $(cat "$T/stop.log")"
+grep -q "pinode: rank 0: iteration 1 is still running 10.4 s after its timeout of 4 s" "$T/stop.log" ||
   fail "SIGSTOP: $(cat "$T/stop.log")"
-echo "   rank 1 stopped (SIGSTOP) under --timeout 2: the job ended with status 1 $(since "$t0") s later"
+echo "   rank 1 stopped (SIGSTOP) under --timeout 4: the job ended with status 1 $(since "$t0") s later"
 
 echo "test_fault_signals: all checks passed"
