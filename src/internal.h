@@ -56,6 +56,10 @@ int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char
  * "12.5 KB", "2441.5 MB" (powers of 1024).  Writes into buf; returns buf. */
 const char *pni_bytes_text(double bytes, char *buf, size_t n);
 
+/* Make a rename into path's directory durable (fsync of the directory;
+ * best effort: a file system without it still has the renamed file). */
+void pni_sync_dir(const char *path);
+
 /* Seconds from a monotonic clock. */
 double pni_wtime(void);
 

@@ -385,7 +385,12 @@ int pn_write_file_atomic(pn_ctx *ctx, const char *path, const void *data, size_t
     unlink(tmp);
     return pn_ctx_fail(ctx, PN_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
   }
-  /* Make the rename itself durable. */
+  pni_sync_dir(path);
+  return PN_OK;
+}
+
+void pni_sync_dir(const char *path)
+{
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
@@ -395,7 +400,6 @@ int pn_write_file_atomic(pn_ctx *ctx, const char *path, const void *data, size_t
     fsync(dfd);
     close(dfd);
   }
-  return PN_OK;
 }
 
 const char *pn_format_double(double x, char *buf)
