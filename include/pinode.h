@@ -11,6 +11,7 @@
 #include "pinode/data.h"
 #include "pinode/decomp.h"
 #include "pinode/error.h"
+#include "pinode/h5.h"
 #include "pinode/io.h"
 #include "pinode/kernels.h"
 #include "pinode/loss.h"

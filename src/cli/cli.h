@@ -175,6 +175,9 @@ double cli_watchdog_grace(double seconds);
 enum { CLI_STOP_SIGNAL = 1, CLI_STOP_TIMEOUT };
 int cli_stop_reason(MPI_Comm comm);
 
+/* 1 if path names an HDF5 file (ends in .h5), 0 for anything else (CSV). */
+int cli_is_h5(const char *path);
+
 /* The gradcheck table (gradcheck.c): the seed paper's claims measured on a
  * model, computed from built objects, whatever they were read from (a problem
  * directory, a training configuration: gradcheck_config.c). */

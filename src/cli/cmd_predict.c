@@ -17,15 +17,21 @@ static void usage(pn_ctx *ctx)
             "Integrates the network of the model file FILE (written by pinode train) from the\n"
             "first row of every trajectory of CONFIG's data, or of --initial CSV, over the grid\n"
             "of CONFIG's [solver] section, and writes the states every output.predict_every\n"
-            "steps as CSV (trajectory, time and the states named as the data names them, in the\n"
-            "data's units; scripts/plot_predictions.py draws them).  Runs on any number of MPI\n"
-            "ranks.\n"
+            "steps as CSV (trajectory, time and the states named as the data names them, in the
+"
+            "data's units; scripts/plot_predictions.py draws them), or as HDF5 when --out ends
+"
+            "in .h5 (datasets time and z, each rank writing its block of times; deflate level
+"
+            "output.compress).  Runs on any number of MPI ranks.
+"
             "\n"
             "options:\n"
             "  --model FILE             the trained model (required)\n"
             "  --initial CSV            initial states: the first row of each trajectory (its\n"
             "                           time must be solver.t0)\n"
-            "  --out FILE               output CSV (default predictions.csv)\n"
+            "  --out FILE               output CSV, or HDF5 if FILE ends in .h5 (default\n"
+            "                           predictions.csv)\n"
             "  --force                  overwrite --out if it exists\n"
             "  --set SECTION.KEY=VALUE  override a key of CONFIG (e.g. solver.t1 to extrapolate)\n"
             "  --quiet                  print nothing on success\n"
@@ -168,6 +174,8 @@ static int load_initial(pn_ctx *ctx, const char *path, const pn_solver_opts *so,
 static int check_out(pn_ctx *ctx, const predict_args *a)
 {
   int rc = PN_OK;
+  if (cli_is_h5(a->out) && !pn_h5_available())
+    return pn_h5_write(ctx, a->out, NULL, NULL); /* the message of a build without HDF5 */
   if (pn_ctx_rank(ctx) == 0 && !a->force && access(a->out, F_OK) == 0)
     rc = pn_ctx_fail(ctx, PN_ERR_IO, "%s exists; nothing was overwritten (pass --force to replace it)",
                      a->out);
@@ -195,8 +203,8 @@ static int predict(pn_ctx *ctx, const predict_args *a, cli_config *cfg, cli_prob
                        a->model, L->scale, scale, a->config, pn_format_double(L->scale, num));
   }
   const double t = MPI_Wtime();
-  CLI_TRY(cli_predict_write(ctx, L->model, p->tab, &p->sopts, L->theta, init, scale,
-                            cfg->predict_every, a->out));
+  const cli_predict_out o = {a->out, a->model, cfg->predict_every, (int)cfg->compress};
+  CLI_TRY(cli_predict_write(ctx, L->model, p->tab, &p->sopts, L->theta, init, scale, &o));
   if (!a->quiet)
     cli_print(ctx, "%s: %d trajectories over [%g, %g] (%s, %ld steps) in %.3f s on %d rank(s) -> %s\n",
               a->model, init->ntraj, p->sopts.t0, p->sopts.t1, cfg->scheme, p->sopts.nsteps,

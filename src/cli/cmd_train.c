@@ -566,15 +566,16 @@ static int finish(trainer *T, double t_begin)
   if (!stopping(T)) CLI_TRY(final_pass_stopped(T, final_losses(T), "the final losses"));
   const double t = MPI_Wtime();
   if (!stopping(T)) {
-    snprintf(path, sizeof path, "%s/predictions.csv", T->dir);
+    snprintf(path, sizeof path, "%s/%s", T->dir, T->cfg->predictions);
+    const cli_predict_out o = {path, "model.pinode", T->cfg->predict_every, (int)T->cfg->compress};
     int rc = cli_predict_write(T->ctx, T->p->model, T->p->tab, &T->p->sopts, T->st.theta,
-                               T->p->data, T->cfg->scale, T->cfg->predict_every, path);
+                               T->p->data, T->cfg->scale, &o);
     if (rc == PN_ERR_NONFINITE && T->status == DIVERGED) rc = PN_OK; /* nothing to predict */
     CLI_TRY(final_pass_stopped(T, rc, "the predictions"));
   }
   /* predictions of an earlier θ (a run extended past its end) must not
    * stand next to this model */
-  if (stopping(T)) CLI_TRY(cli_remove_output(T->ctx, T->dir, "predictions.csv"));
+  if (stopping(T)) CLI_TRY(cli_remove_output(T->ctx, T->dir, T->cfg->predictions));
   T->tm.prediction = MPI_Wtime() - t;
   T->tm.total = MPI_Wtime() - t_begin;
   return write_summary(T);
@@ -617,8 +618,8 @@ static void report(trainer *T)
     if (T->status == FINISHED)
       cli_print(T->ctx, "final loss: train %.4e (rmse %.3e), validation %.4e (rmse %.3e)\n",
                 T->final_train, sqrt(T->final_train) * u, T->final_val, sqrt(T->final_val) * u);
-    cli_print(T->ctx, "outputs in %s/ (model.pinode, history.csv, %ssummary.json)\n", T->dir,
-              T->status == FINISHED ? "predictions.csv, " : "");
+    cli_print(T->ctx, "outputs in %s/ (model.pinode, history.csv, %s%ssummary.json)\n", T->dir,
+              T->status == FINISHED ? c->predictions : "", T->status == FINISHED ? ", " : "");
   }
   if (T->status == INTERRUPTED) cli_print(T->ctx, "continue with: %s\n", T->continue_with);
 }

@@ -375,3 +375,9 @@ int cli_is_regular_file(MPI_Comm comm, const char *path)
   MPI_Bcast(&yes, 1, MPI_INT, 0, comm);
   return yes;
 }
+
+int cli_is_h5(const char *path)
+{
+  const size_t n = strlen(path);
+  return n > 3 && strcmp(path + n - 3, ".h5") == 0;
+}

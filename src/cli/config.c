@@ -209,6 +209,10 @@ static const key keys[] = {
      "an integer >= 1", "iterations between validation losses (and always the last one)"},
     {"output", "predict_every", T_INT, F(predict_every), "1", 1, BIG, 0, NULL, NULL,
      "an integer >= 1", "grid steps between rows of predictions.csv"},
+    {"output", "predictions", T_STRING, F(predictions), "predictions.csv", 0, 0, 0, NULL, NULL,
+     "a file name; .h5: HDF5", "the file of the trained model's predictions in output.dir"},
+    {"output", "compress", T_INT, F(compress), "0", 0, 9, 0, NULL, NULL, "an integer 0..9",
+     "deflate level of HDF5 predictions (0: none)"},
 };
 #undef F
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -693,6 +697,12 @@ static int check_together(pn_ctx *ctx, cli_config *cfg)
     if (cfg->origin[find_key("data", gen_only[i])] != 0)
       return fail_key(ctx, cfg, "data", gen_only[i], "%s: only used by generators, not with %s",
                       "data.source = csv");
+  if (strchr(cfg->predictions, '/') || cfg->predictions[0] == '\0')
+    return fail_key(ctx, cfg, "output", "predictions", "%s: need a file name (it goes in %s)",
+                    "output.dir");
+  if (cli_is_h5(cfg->predictions) && !pn_h5_available())
+    return fail_key(ctx, cfg, "output", "predictions", "%s: this pinode was built without %s",
+                    "HDF5 (-DPINODE_HDF5=OFF); write a .csv name");
   if (!csv && !isnan(cfg->data_t1) && !(cfg->data_t1 > cfg->data_t0))
     return fail_key(ctx, cfg, "data", "t1", "%s: must be greater than data.t0 = %s",
                     cfg->value[find_key("data", "t0")]);

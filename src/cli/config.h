@@ -73,6 +73,8 @@ typedef struct cli_config {
   char dir[CLI_PATH]; /* "" = out/<name> */
   int overwrite;
   long checkpoint_every, log_every, validate_every, predict_every;
+  char predictions[CLI_PATH]; /* a file name in dir: .h5 is HDF5, else CSV */
+  long compress;              /* deflate level of HDF5 outputs, 0 (none) to 9 */
 
   /* Canonical text of every key's effective value, in table order, and where
    * it came from: 0 default, > 0 a line of the file, −1 a --set option. */

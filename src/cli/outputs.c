@@ -220,10 +220,10 @@ static long save_steps(long N, long every, long *steps)
 
 int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
                       const pn_solver_opts *sopts, const double *theta, const pn_dataset *init,
-                      double scale, long every, const char *path)
+                      double scale, const cli_predict_out *o)
 {
-  const int B = init->ntraj, D = init->dim;
-  const long N = sopts->nsteps, nmax = N / every + 2;
+  const int B = init->ntraj, D = init->dim, h5 = cli_is_h5(o->path);
+  const long N = sopts->nsteps, every = o->every, nmax = N / every + 2;
   CLI_TRY(nmax <= (1L << 24) ? PN_OK
                               : pn_ctx_fail(ctx, PN_ERR_LIMIT, "%ld output times: raise "
                                                                "output.predict_every", nmax));
@@ -234,8 +234,8 @@ int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
   double *states = NULL;
   int rc = steps && z0 ? PN_OK : pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for predictions");
   const long ns = rc == PN_OK ? save_steps(N, every, steps) : 0;
-  if (rc == PN_OK) rc = pn_dataset_create(ctx, D, B, ns, &out);
-  if (rc == PN_OK) rc = pn_dataset_set_names(ctx, out, (const char *const *)init->names);
+  if (rc == PN_OK && !h5) rc = pn_dataset_create(ctx, D, B, ns, &out);
+  if (rc == PN_OK && !h5) rc = pn_dataset_set_names(ctx, out, (const char *const *)init->names);
   if (rc == PN_OK && !(states = calloc((size_t)ns * B * D, sizeof(double))))
     rc = pn_ctx_fail(ctx, PN_ERR_MEM, "out of memory for %ld x %d predicted states", ns, B);
   for (int j = 0; rc == PN_OK && j < B; j++)
@@ -243,7 +243,9 @@ int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
   const pn_solver_opts fit = cli_opts_for_batch(sopts, pn_ctx_size(ctx), B);
   if (rc == PN_OK) rc = pn_solver_create(ctx, model, tab, &fit, &S);
   if (rc == PN_OK) rc = pn_solver_forward(S, theta, B, z0, (int)ns, steps, states);
-  if (rc == PN_OK) {
+  if (rc == PN_OK && h5) {
+    rc = cli_predict_write_h5(ctx, o, tab, sopts, init, scale, steps, ns, states);
+  } else if (rc == PN_OK) {
     const double h = (sopts->t1 - sopts->t0) / (double)N;
     for (int j = 0; j < B; j++) {
       out->traj_id[j] = init->traj_id[j];
@@ -254,7 +256,7 @@ int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
           out->z[(size_t)r * D + d] = states[((size_t)i * B + j) * D + d] / scale;
       }
     }
-    if (pn_ctx_rank(ctx) == 0) rc = pn_dataset_write_csv(ctx, out, path);
+    if (pn_ctx_rank(ctx) == 0) rc = pn_dataset_write_csv(ctx, out, o->path);
     rc = pn_ctx_agree(ctx, rc);
   }
   pn_solver_destroy(&S);

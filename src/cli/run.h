@@ -93,12 +93,28 @@ int cli_write_inputs(pn_ctx *ctx, const char *dir, const cli_config *cfg, const 
 /* DIR/history.csv from the state's history.  Collective. */
 int cli_write_history(pn_ctx *ctx, const char *dir, const train_state *st);
 
+/* Where predictions go: every `every` grid steps to `path`, HDF5 when it ends
+ * in .h5 (deflate level `compress`, the model file `model` or NULL as an
+ * attribute), CSV otherwise. */
+typedef struct cli_predict_out {
+  const char *path, *model;
+  long every;
+  int compress;
+} cli_predict_out;
+
 /* Integrate the model from the first row of every trajectory of `init` over
- * the grid of `sopts` and write the states every `every` steps to `path`
- * (CSV, in original units: states divided by `scale`).  Collective. */
+ * the grid of `sopts` and write the states as `o` says, in original units
+ * (states divided by `scale`).  Collective. */
 int cli_predict_write(pn_ctx *ctx, pn_model *model, const pn_tableau *tab,
                       const pn_solver_opts *sopts, const double *theta, const pn_dataset *init,
-                      double scale, long every, const char *path);
+                      double scale, const cli_predict_out *o);
+
+/* The saved states `states` (ns × B × D, at grid indices `steps`, as
+ * pn_solver_forward gives them on every rank) as an HDF5 trajectory file:
+ * each rank writes its own block of the output times.  Collective. */
+int cli_predict_write_h5(pn_ctx *ctx, const cli_predict_out *o, const pn_tableau *tab,
+                         const pn_solver_opts *sopts, const pn_dataset *init, double scale,
+                         const long *steps, long ns, const double *states);
 
 /* One progress line (rank 0): a single updating line on a terminal, plain
  * lines otherwise; nothing when quiet. */
