@@ -178,6 +178,10 @@ int cli_stop_reason(MPI_Comm comm);
 /* 1 if path names an HDF5 file (ends in .h5), 0 for anything else (CSV). */
 int cli_is_h5(const char *path);
 
+/* A dataset from an HDF5 trajectory file (a .h5 name) or a CSV file.
+ * Collective. */
+int cli_read_dataset(pn_ctx *ctx, const char *path, pn_dataset **out);
+
 /* The gradcheck table (gradcheck.c): the seed paper's claims measured on a
  * model, computed from built objects, whatever they were read from (a problem
  * directory, a training configuration: gradcheck_config.c). */

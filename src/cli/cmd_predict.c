@@ -17,14 +17,10 @@ static void usage(pn_ctx *ctx)
             "Integrates the network of the model file FILE (written by pinode train) from the\n"
             "first row of every trajectory of CONFIG's data, or of --initial CSV, over the grid\n"
             "of CONFIG's [solver] section, and writes the states every output.predict_every\n"
-            "steps as CSV (trajectory, time and the states named as the data names them, in the
-"
-            "data's units; scripts/plot_predictions.py draws them), or as HDF5 when --out ends
-"
-            "in .h5 (datasets time and z, each rank writing its block of times; deflate level
-"
-            "output.compress).  Runs on any number of MPI ranks.
-"
+            "steps as CSV (trajectory, time and the states named as the data names them, in the\n"
+            "data's units; scripts/plot_predictions.py draws them), or as HDF5 when --out ends\n"
+            "in .h5 (datasets time and z, each rank writing its block of times; deflate level\n"
+            "output.compress).  Runs on any number of MPI ranks.\n"
             "\n"
             "options:\n"
             "  --model FILE             the trained model (required)\n"
@@ -151,7 +147,7 @@ static int load_initial(pn_ctx *ctx, const char *path, const pn_solver_opts *so,
                         const pn_dataset *data, double scale, pn_dataset **out)
 {
   const int dim = data->dim;
-  CLI_TRY(pn_dataset_read_csv(ctx, path, out));
+  CLI_TRY(cli_read_dataset(ctx, path, out));
   const pn_dataset *ds = *out;
   if (ds->dim != dim)
     return pn_ctx_fail(ctx, PN_ERR_ARG, "%s has D = %d, the model %d", path, ds->dim, dim);

@@ -381,3 +381,8 @@ int cli_is_h5(const char *path)
   const size_t n = strlen(path);
   return n > 3 && strcmp(path + n - 3, ".h5") == 0;
 }
+
+int cli_read_dataset(pn_ctx *ctx, const char *path, pn_dataset **out)
+{
+  return cli_is_h5(path) ? pn_h5_read_dataset(ctx, path, out) : pn_dataset_read_csv(ctx, path, out);
+}

@@ -86,8 +86,9 @@ static const key keys[] = {
     {"data", "source", T_ENUM, F(source), NULL, 0, 0, 0, NULL, source_names,
      "spiral, lotka_volterra, pendulum, lorenz, csv", "a built-in generator or a CSV file"},
     {"data", "file", T_PATH, F(file), "", 0, 0, 0, NULL, NULL,
-     "a CSV path (relative paths: from the config file's directory)",
-     "the CSV file (source = csv only)"},
+     "a CSV path, or an HDF5 trajectory file ending in .h5 (relative paths: from the config "
+     "file's directory)",
+     "the data file (source = csv only)"},
     {"data", "trajectories", T_INT, F(trajectories), "16", 1, 1e6, 0, NULL, NULL,
      "an integer 1..1000000", "generated trajectories (generators only)"},
     {"data", "points", T_INT, F(points), "21", 2, 1e7, 0, NULL, NULL, "an integer 2..10000000",

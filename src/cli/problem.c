@@ -11,7 +11,7 @@
 static int load_data(pn_ctx *ctx, const cli_config *cfg, pn_dataset **out)
 {
   if (cfg->source == CLI_SOURCE_CSV) {
-    CLI_TRY(pn_dataset_read_csv(ctx, cfg->file, out));
+    CLI_TRY(cli_read_dataset(ctx, cfg->file, out));
   } else {
     pn_generator_opts g;
     pn_generator_opts_default((pn_generator_kind)cfg->source, &g);
