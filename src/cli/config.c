@@ -699,11 +699,13 @@ static int check_together(pn_ctx *ctx, cli_config *cfg)
       return fail_key(ctx, cfg, "data", gen_only[i], "%s: only used by generators, not with %s",
                       "data.source = csv");
   if (strchr(cfg->predictions, '/') || cfg->predictions[0] == '\0')
-    return fail_key(ctx, cfg, "output", "predictions", "%s: need a file name (it goes in %s)",
-                    "output.dir");
+    return fail_key(ctx, cfg, "output", "predictions",
+                    "%s: '%s' is not a file name (the file is written in output.dir)",
+                    cfg->predictions);
   if (cli_is_h5(cfg->predictions) && !pn_h5_available())
-    return fail_key(ctx, cfg, "output", "predictions", "%s: this pinode was built without %s",
-                    "HDF5 (-DPINODE_HDF5=OFF); write a .csv name");
+    return fail_key(ctx, cfg, "output", "predictions",
+                    "%s: %s is HDF5, but this pinode was built without HDF5; use a .csv name",
+                    cfg->predictions);
   if (!csv && !isnan(cfg->data_t1) && !(cfg->data_t1 > cfg->data_t0))
     return fail_key(ctx, cfg, "data", "t1", "%s: must be greater than data.t0 = %s",
                     cfg->value[find_key("data", "t0")]);
