@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "comm.h"
@@ -52,36 +53,45 @@ int pn_h5_available(void) { return 1; }
 
 /* ---- HDF5's errors -------------------------------------------------------- */
 
-/* HDF5 prints its error stack unless told not to; pinode reports an error
- * itself, with the most specific reason HDF5 gives. */
+/* HDF5 prints its error stack unless told not to.  pinode reports an error
+ * itself, with the most specific reason HDF5 gave: a callback that HDF5 calls
+ * when one of its functions fails (before a later call clears the stack)
+ * keeps that reason.  Process-wide, as HDF5's error reporting is. */
+enum { REASON = 240 };
+static char last_reason[REASON];
+
 typedef struct h5_quiet {
   H5E_auto2_t func;
   void *data;
 } h5_quiet;
 
+static herr_t innermost(unsigned n, const H5E_error2_t *e, void *why)
+{
+  if (n == 0 && e->desc && e->desc[0]) snprintf(why, REASON, "%s", e->desc);
+  return 0;
+}
+
+static herr_t remember(hid_t stack, void *unused)
+{
+  (void)unused;
+  H5Ewalk2(stack, H5E_WALK_UPWARD, innermost, last_reason);
+  return 0;
+}
+
 static void quiet_begin(h5_quiet *q)
 {
   H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  H5Eset_auto2(H5E_DEFAULT, remember, NULL);
+  last_reason[0] = '\0';
 }
 
 static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
-enum { REASON = 240 };
-
-static herr_t innermost(unsigned n, const H5E_error2_t *e, void *why)
-{
-  if (n == 0 && e->desc && e->desc[0]) snprintf(why, REASON - 4, "%s", e->desc);
-  return 0;
-}
-
-/* " (reason)" from HDF5's error stack, or "" when it has none; clears it. */
+/* " (reason)" of HDF5's last failure, or "" when it gave none; forgets it. */
 static const char *h5_reason(char *buf)
 {
-  char why[REASON] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, why);
-  H5Eclear2(H5E_DEFAULT);
-  snprintf(buf, REASON, why[0] ? " (%s)" : "%s", why);
+  snprintf(buf, REASON + 4, last_reason[0] ? " (%s)" : "%s", last_reason);
+  last_reason[0] = '\0';
   return buf;
 }
 
@@ -122,16 +132,36 @@ typedef struct writer {
   hid_t file, dset[NDSETS];
 } writer;
 
+/* "; only N free on its file system" when the temporary file's file system
+ * has less room than the states need (HDF5 reports a full disk only as a
+ * failed write), else "". */
+static const char *room(const writer *w, char *buf, size_t n)
+{
+  struct statvfs fs;
+  const double need = 8.0 * (double)w->b->ntimes * w->b->nb * (w->b->dim + 1.0);
+  char dir[4096], a[32], b[32];
+  snprintf(dir, sizeof dir, "%s", w->tmp);
+  char *slash = strrchr(dir, '/');
+  snprintf(buf, n, "%s", "");
+  if (slash) *slash = '\0';
+  if (statvfs(slash ? dir : ".", &fs) == 0 && (double)fs.f_bavail * fs.f_frsize < need)
+    snprintf(buf, n, "; only %s free on its file system, the states need %s",
+             pni_bytes_text((double)fs.f_bavail * fs.f_frsize, a, sizeof a),
+             pni_bytes_text(need, b, sizeof b));
+  return buf;
+}
+
 /* PN_ERR_IO naming the file and, unless NULL, the dataset. */
 static int write_fail(writer *w, const char *dataset, const char *what)
 {
-  char why[REASON];
+  char why[REASON + 4], free_[160];
   h5_reason(why);
+  room(w, free_, sizeof free_);
   if (dataset)
-    return pn_ctx_fail(w->ctx, PN_ERR_IO, "%s: cannot %s dataset '%s'%s; nothing was written to %s",
-                       w->path, what, dataset, why, w->path);
-  return pn_ctx_fail(w->ctx, PN_ERR_IO, "%s: cannot %s%s; nothing was written to %s", w->path,
-                     what, why, w->path);
+    return pn_ctx_fail(w->ctx, PN_ERR_IO, "%s: cannot %s dataset '%s'%s%s; nothing was written to %s",
+                       w->path, what, dataset, why, free_, w->path);
+  return pn_ctx_fail(w->ctx, PN_ERR_IO, "%s: cannot %s%s%s; nothing was written to %s", w->path,
+                     what, why, free_, w->path);
 }
 
 static int check_block(pn_ctx *ctx, const char *path, const pn_h5_block *b,
@@ -299,19 +329,23 @@ static int write_rows(writer *w, int which, hid_t memtype, hsize_t first, hsize_
   return e >= 0 ? PN_OK : write_fail(w, dset_name[which], "write");
 }
 
+/* Each dataset's rows, the ranks agreeing after each: a collective write can
+ * fail on one rank (the one whose MPI-IO aggregation met the full disk) and
+ * succeed on the others, which must not go on to the next one alone. */
 static int write_blocks(writer *w, const long *ids)
 {
   const pn_h5_block *b = w->b;
   const hsize_t first = (hsize_t)b->first, count = (hsize_t)b->count;
-  PN_CALL(write_rows(w, D_TIME, H5T_NATIVE_DOUBLE, first, count, b->time));
-  PN_CALL(write_rows(w, D_Z, H5T_NATIVE_DOUBLE, first, count, b->z));
+  pn_ctx *ctx = w->ctx;
+  PN_CALL(pn_ctx_agree(ctx, write_rows(w, D_TIME, H5T_NATIVE_DOUBLE, first, count, b->time)));
+  PN_CALL(pn_ctx_agree(ctx, write_rows(w, D_Z, H5T_NATIVE_DOUBLE, first, count, b->z)));
   /* The ids are the same everywhere: rank 0's are written. */
-  const int root = pn_ctx_rank(w->ctx) == 0;
-  return write_rows(w, D_TRAJ, H5T_NATIVE_LONG, 0, root ? (hsize_t)b->nb : 0, ids);
+  const hsize_t nids = pn_ctx_rank(ctx) == 0 ? (hsize_t)b->nb : 0;
+  return pn_ctx_agree(ctx, write_rows(w, D_TRAJ, H5T_NATIVE_LONG, 0, nids, ids));
 }
 
 /* Close everything (collective); a failure to close is reported unless rc
- * already holds one. */
+ * already holds one (then rc is returned). */
 static int close_file(writer *w, int rc)
 {
   for (int i = 0; i < NDSETS; i++)
@@ -322,14 +356,21 @@ static int close_file(writer *w, int rc)
   return rc;
 }
 
-/* Rank 0 renames the complete file into place, or removes the part. */
-static int publish(writer *w, int rc)
+/* After a failed write (a full disk), rank 0 empties the temporary file
+ * before HDF5 closes it: closing writes the file's metadata, collectively, and
+ * HDF5's ranks fall out of step (and wait for each other forever) when some of
+ * those writes fail.  Emptied, the disk has room for them again.  A barrier
+ * follows, so no rank closes before the file is empty. */
+static void release_space(writer *w)
 {
-  if (pn_ctx_rank(w->ctx) != 0) return rc == PN_OK ? PN_OK : PN_ERR_REMOTE;
-  if (rc != PN_OK) {
-    unlink(w->tmp);
-    return rc;
-  }
+  if (pn_ctx_rank(w->ctx) == 0) (void)truncate(w->tmp, 0);
+  MPI_Barrier(pn_ctx_comm(w->ctx));
+}
+
+/* Rank 0 renames the complete file into place. */
+static int publish(writer *w)
+{
+  if (pn_ctx_rank(w->ctx) != 0) return PN_OK;
   if (rename(w->tmp, w->path) != 0) {
     const int e = errno;
     unlink(w->tmp);
@@ -378,11 +419,15 @@ int pn_h5_write(pn_ctx *ctx, const char *path, const pn_h5_block *b, const pn_h5
     quiet_begin(&q);
     rc = pn_ctx_agree(ctx, create_file(&w));
     if (rc == PN_OK) rc = pn_ctx_agree(ctx, create_datasets(&w, a, columns));
-    if (rc == PN_OK) rc = pn_ctx_agree(ctx, write_blocks(&w, b->traj_id ? b->traj_id : ids));
-    if (rc == PN_OK && H5Fflush(w.file, H5F_SCOPE_GLOBAL) < 0) rc = write_fail(&w, NULL, "flush");
-    rc = pn_ctx_agree(ctx, close_file(&w, rc));
+    if (rc == PN_OK) rc = write_blocks(&w, b->traj_id ? b->traj_id : ids);
+    if (rc == PN_OK) rc = pn_ctx_agree(ctx, H5Fflush(w.file, H5F_SCOPE_GLOBAL) < 0
+                                                ? write_fail(&w, NULL, "flush") : PN_OK);
+    if (rc != PN_OK && w.file >= 0) release_space(&w);
+    /* After an agreed failure every rank holds the same code: no new agreement. */
+    rc = rc != PN_OK ? close_file(&w, rc) : pn_ctx_agree(ctx, close_file(&w, rc));
     quiet_end(&q);
-    rc = pn_ctx_agree(ctx, publish(&w, rc));
+    if (rc == PN_OK) rc = pn_ctx_agree(ctx, publish(&w));
+    if (rc != PN_OK && pn_ctx_rank(ctx) == 0) unlink(w.tmp); /* the part, if any */
   }
   free(ids);
   free(columns);
@@ -420,7 +465,7 @@ static const char *class_name(H5T_class_t c)
 static int open_dataset(reader *r, const char *name, int optional, int ndims, H5T_class_t want,
                         hsize_t *dims, hid_t *d)
 {
-  char why[REASON];
+  char why[REASON + 4];
   *d = -1;
   if (H5Lexists(r->file, name, H5P_DEFAULT) <= 0) {
     H5Eclear2(H5E_DEFAULT);
@@ -450,7 +495,7 @@ static int open_dataset(reader *r, const char *name, int optional, int ndims, H5
 
 static int read_all(reader *r, hid_t d, const char *name, hid_t memtype, void *buf)
 {
-  char why[REASON];
+  char why[REASON + 4];
   if (H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
     return pn_ctx_fail(r->ctx, PN_ERR_IO, "%s: cannot read dataset '%s'%s", r->path, name,
                        h5_reason(why));
@@ -531,7 +576,7 @@ static int read_datasets(reader *r)
 
 static int read_rank0(reader *r)
 {
-  char why[REASON];
+  char why[REASON + 4];
   if (access(r->path, R_OK) != 0)
     return pn_ctx_fail(r->ctx, PN_ERR_IO, "cannot read %s: %s", r->path, strerror(errno));
   const htri_t is = H5Fis_hdf5(r->path);
