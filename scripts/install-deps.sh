@@ -12,7 +12,9 @@ case "${1:-}" in
   *) echo "usage: scripts/install-deps.sh [--run]" >&2; exit 2 ;;
 esac
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libinih-dev python3-numpy
-      python3-matplotlib)
+      python3-matplotlib
+      # trajectories in parallel HDF5 (docs/formats.md) and reading them from Python
+      libhdf5-openmpi-dev python3-h5py)
 if [ "$only_run" = 0 ]; then
   pkgs+=(# the test suite; OpenBLAS for the performance lab's DGEMM reference
          libcmocka-dev libopenblas-dev

@@ -4,7 +4,7 @@
 usage: scripts/plot_predictions.py PREDICTIONS [--data CSV] [--horizon T]
                                    [--trajectories N] [--out FILE]
 
-PREDICTIONS is a CSV of `pinode predict` (or a run's predictions.csv); the data
+PREDICTIONS is a CSV or HDF5 file of `pinode predict` (or a run's predictions); the data
 defaults to the data.csv beside it, as in a run directory (`pinode predict
 ... --out out/spiral/long.csv`).  One panel per state, named by the CSV header
 (x, v, ...), over time: lines the model, dots the data of the same trajectory;
@@ -26,8 +26,19 @@ MAX_PANELS = 6
 
 
 def read_trajectories(path):
-    """CSV trajectory,time,NAME1..NAMED -> (names, {id: (times, states)}) in
-    file order; names z1..zD when the file has no header."""
+    """CSV trajectory,time,NAME1..NAMED, or an HDF5 trajectory file (time, z,
+    trajectory and the columns attribute; docs/formats.md) -> (names, {id:
+    (times, states)}) in file order; names z1..zD when the file has none."""
+    if path.endswith(".h5"):
+        import h5py  # python3-h5py, only for HDF5 files
+
+        with h5py.File(path, "r") as f:
+            t, z = f["time"][:], f["z"][:]
+            ids = f["trajectory"][:] if "trajectory" in f else np.arange(z.shape[1])
+            names = [str(n) for n in f.attrs.get("columns", [])]
+        if len(names) != z.shape[2]:
+            names = ["z%d" % (d + 1) for d in range(z.shape[2])]
+        return names, {int(tid): (t, z[:, j, :]) for j, tid in enumerate(ids)}
     with open(path, encoding="utf-8-sig") as f:
         first = f.readline()
     header = first.split(",")[0].strip() == "trajectory"

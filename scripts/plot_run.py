@@ -4,7 +4,8 @@
 usage: scripts/plot_run.py RUNDIR [--out FILE] [--trajectories N]
 
 Reads RUNDIR/{data.csv, predictions.csv, history.csv, summary.json} (written by
-`pinode train`) and writes RUNDIR/fit.png (or --out): a phase portrait and the
+`pinode train`; the predictions are the file of output.predictions in RUNDIR/config.ini, CSV or
+HDF5) and writes RUNDIR/fit.png (or --out): a phase portrait and the
 first state over time, named as the data names them (dots: data, lines: the
 trained model integrated from each trajectory's initial state; dashed:
 validation trajectories, never trained on), and the training and validation
@@ -25,6 +26,20 @@ import numpy as np  # noqa: E402
 from plot_predictions import read_trajectories  # noqa: E402  (beside this script)
 
 
+def predictions_file(d):
+    """The file of output.predictions in d/config.ini (predictions.csv if not named)."""
+    name = "predictions.csv"
+    try:
+        with open(os.path.join(d, "config.ini")) as f:
+            for line in f:
+                key, _, value = line.partition("=")
+                if key.strip() == "predictions":
+                    name = value.split(";")[0].strip()
+    except OSError:
+        pass
+    return os.path.join(d, name)
+
+
 def read_history(path):
     with open(path) as f:
         names = f.readline().strip().split(",")
@@ -42,7 +57,7 @@ def main():
     with open(os.path.join(d, "summary.json")) as f:
         summary = json.load(f)
     names, data = read_trajectories(os.path.join(d, "data.csv"))
-    _, pred = read_trajectories(os.path.join(d, "predictions.csv"))
+    _, pred = read_trajectories(predictions_file(d))
     hist = read_history(os.path.join(d, "history.csv"))
     val_ids = set(summary.get("validation_ids", []))
 
