@@ -191,10 +191,17 @@ static int check_fit(pn_ctx *ctx, const char *path, const pn_h5_block *b)
   const int P = pn_ctx_size(ctx);
   const long mine[5] = {b->ntimes, b->nb, b->dim, b->first, b->count};
   long *all = NULL;
-  PN_CALL(pni_calloc(ctx, (size_t)P * 5, sizeof(long), &all, "block table"));
-  int rc = PN_OK;
-  if (MPI_Allgather(mine, 5, MPI_LONG, all, 5, MPI_LONG, pn_ctx_comm(ctx)) != MPI_SUCCESS)
-    rc = pn_ctx_fail(ctx, PN_ERR_MPI, "%s: MPI_Allgather of the ranks' blocks failed", path);
+  int *counts = NULL, *displs = NULL;
+  int rc = pni_calloc(ctx, (size_t)P * 5, sizeof(long), &all, "block table");
+  if (rc == PN_OK) rc = pni_calloc(ctx, (size_t)P, sizeof(int), &counts, "block table");
+  if (rc == PN_OK) rc = pni_calloc(ctx, (size_t)P, sizeof(int), &displs, "block table");
+  for (int r = 0; rc == PN_OK && r < P; r++) {
+    counts[r] = 5;
+    displs[r] = 5 * r;
+  }
+  rc = pn_ctx_agree(ctx, rc);
+  if (rc == PN_OK)
+    rc = pni_comm_allgatherv(ctx, mine, 5, MPI_LONG, all, counts, displs, "the ranks' blocks");
   long next = 0;
   for (int r = 0; rc == PN_OK && r < P; r++) {
     const long *o = all + 5 * r;
@@ -210,6 +217,8 @@ static int check_fit(pn_ctx *ctx, const char *path, const pn_h5_block *b)
     rc = pn_ctx_fail(ctx, PN_ERR_ARG, "%s: the ranks' blocks cover %ld of the %ld rows", path,
                      next, all[0]);
   free(all);
+  free(counts);
+  free(displs);
   return rc;
 }
 
@@ -359,12 +368,14 @@ static int close_file(writer *w, int rc)
 /* After a failed write (a full disk), rank 0 empties the temporary file
  * before HDF5 closes it: closing writes the file's metadata, collectively, and
  * HDF5's ranks fall out of step (and wait for each other forever) when some of
- * those writes fail.  Emptied, the disk has room for them again.  A barrier
- * follows, so no rank closes before the file is empty. */
+ * those writes fail.  Emptied, the disk has room for them again.  A reduction
+ * follows as a barrier, so no rank closes before the file is empty. */
 static void release_space(writer *w)
 {
+  const int zero = 0;
+  int sum = 0;
   if (pn_ctx_rank(w->ctx) == 0) (void)truncate(w->tmp, 0);
-  MPI_Barrier(pn_ctx_comm(w->ctx));
+  (void)pni_comm_allreduce(w->ctx, &zero, &sum, 1, MPI_INT, MPI_SUM, "emptying the part");
 }
 
 /* Rank 0 renames the complete file into place. */
@@ -410,7 +421,7 @@ int pn_h5_write(pn_ctx *ctx, const char *path, const pn_h5_block *b, const pn_h5
   else if (rc == PN_OK && !b->traj_id)
     rc = PN_ERR_MEM;
   rc = pn_ctx_agree(ctx, rc);
-  if (rc == PN_OK) rc = pn_ctx_agree(ctx, check_fit(ctx, path, b));
+  if (rc == PN_OK) rc = check_fit(ctx, path, b); /* the same verdict on every rank */
   long pid = (long)getpid(); /* rank 0's names the temporary file */
   if (rc == PN_OK) rc = pni_comm_bcast(ctx, &pid, 1, MPI_LONG, 0, "the temporary file's name");
   if (rc == PN_OK) {
