@@ -28,6 +28,7 @@ int cli_predict_write_h5(pn_ctx *ctx, const cli_predict_out *o, const pn_tableau
     const pn_h5_block b = {.ntimes = ns, .nb = init->ntraj, .dim = init->dim, .first = lo,
                            .count = hi - lo, .time = time, .z = z, .traj_id = init->traj_id};
     const pn_h5_attrs a = {.scheme = pn_tableau_name(tab), .step = h, .model = o->model,
+                           .columns = (const char *const *)init->names, /* NULL: z1..zD */
                            .compress = o->compress};
     rc = pn_h5_write(ctx, o->path, &b, &a);
   }

@@ -64,7 +64,8 @@ assert t.shape == (T,) and ids.shape == (B,) and c.shape == (T * B, 2 + D), (z.s
 rows = np.concatenate([np.column_stack([np.full(T, ids[j]), t, z[:, j, :]]) for j in range(B)])
 assert np.array_equal(rows.view(np.uint64), c.view(np.uint64)), "not the same bits"
 assert f.attrs["scheme"] == "rk38" and f.attrs["step"] == 0.1, dict(f.attrs)
-assert list(f.attrs["columns"]) == ["z%d" % (d + 1) for d in range(D)], f.attrs["columns"]
+names = open(sys.argv[2]).readline().strip().split(",")[2:]   # the CSV's state names
+assert list(f.attrs["columns"]) == names, (f.attrs["columns"], names)
 EOF
 }
 same_as_csv "$T/run/p.h5" "$T/csvrun/predictions.csv"
