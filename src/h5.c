@@ -456,6 +456,8 @@ typedef struct reader {
   int D;
   double *time, *z;
   long *ids;
+  char *names;     /* the D names of attribute columns, each ended by a NUL; NULL: none */
+  long names_len;  /* bytes of names */
 } reader;
 
 static const char *const layout_hint =
@@ -585,6 +587,44 @@ static int read_datasets(reader *r)
   return rc == PN_OK ? check_values(r) : rc;
 }
 
+/* The attribute columns (D variable-length strings, as h5py writes a list of
+ * str) into r->names; none when absent. */
+static int read_columns(reader *r)
+{
+  if (H5Aexists(r->file, "columns") <= 0) return PN_OK;
+  hid_t attr = H5Aopen(r->file, "columns", H5P_DEFAULT), mtype = H5Tcopy(H5T_C_S1);
+  hid_t ftype = attr >= 0 ? H5Aget_type(attr) : -1, space = attr >= 0 ? H5Aget_space(attr) : -1;
+  char **v = NULL, why[REASON + 4];
+  int rc = PN_OK;
+  if (ftype < 0 || space < 0 || H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) <= 0 ||
+      H5Sget_simple_extent_npoints(space) != r->D)
+    rc = pn_ctx_fail(r->ctx, PN_ERR_PARSE,
+                     "%s: attribute 'columns' is not %d variable-length strings (the states' "
+                     "names)", r->path, r->D);
+  if (rc == PN_OK) rc = pni_calloc(r->ctx, (size_t)r->D, sizeof(char *), &v, "column names");
+  if (rc == PN_OK && (H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
+                      H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 || H5Aread(attr, mtype, v) < 0)) {
+    free(v);
+    v = NULL;
+    rc = pn_ctx_fail(r->ctx, PN_ERR_IO, "%s: cannot read attribute 'columns'%s", r->path,
+                     h5_reason(why));
+  }
+  for (int d = 0; rc == PN_OK && d < r->D; d++) r->names_len += (long)strlen(v[d] ? v[d] : "") + 1;
+  if (rc == PN_OK) rc = pni_calloc(r->ctx, (size_t)r->names_len, 1, &r->names, "column names");
+  for (long d = 0, at = 0; rc == PN_OK && d < r->D; d++) {
+    const size_t n = strlen(v[d] ? v[d] : "") + 1;
+    memcpy(r->names + at, v[d] ? v[d] : "", n);
+    at += (long)n;
+  }
+  if (v) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, v);
+  free(v);
+  close_space(&space);
+  close_type(&ftype);
+  close_type(&mtype);
+  if (attr >= 0) H5Aclose(attr);
+  return rc;
+}
+
 static int read_rank0(reader *r)
 {
   char why[REASON + 4];
@@ -595,7 +635,8 @@ static int read_rank0(reader *r)
     return pn_ctx_fail(r->ctx, PN_ERR_IO, "%s is not an HDF5 file%s", r->path, h5_reason(why));
   if ((r->file = H5Fopen(r->path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
     return pn_ctx_fail(r->ctx, PN_ERR_IO, "cannot open %s%s", r->path, h5_reason(why));
-  const int rc = read_datasets(r);
+  int rc = read_datasets(r);
+  if (rc == PN_OK) rc = read_columns(r);
   H5Fclose(r->file);
   r->file = -1;
   return rc;
@@ -622,7 +663,28 @@ static int share(reader *r)
   PN_CALL(pn_ctx_agree(r->ctx, rc));
   PN_CALL(bcast_doubles(r->ctx, r->time, (size_t)r->T, "times"));
   PN_CALL(bcast_doubles(r->ctx, r->z, (size_t)r->T * (size_t)r->B * (size_t)r->D, "states"));
-  return pni_comm_bcast(r->ctx, r->ids, (int)r->B, MPI_LONG, 0, "trajectory ids");
+  PN_CALL(pni_comm_bcast(r->ctx, r->ids, (int)r->B, MPI_LONG, 0, "trajectory ids"));
+  PN_CALL(pni_comm_bcast(r->ctx, &r->names_len, 1, MPI_LONG, 0, "the names' length"));
+  if (r->names_len == 0) return PN_OK;
+  rc = pn_ctx_rank(r->ctx) == 0 ? PN_OK
+                                : pni_calloc(r->ctx, (size_t)r->names_len, 1, &r->names, "names");
+  PN_CALL(pn_ctx_agree(r->ctx, rc));
+  return pni_comm_bcast(r->ctx, r->names, (int)r->names_len, MPI_CHAR, 0, "the states' names");
+}
+
+/* The names of attribute columns, if any, as the dataset's. */
+static int set_names(reader *r, pn_dataset *ds)
+{
+  if (!r->names) return PN_OK;
+  const char **names = NULL;
+  PN_CALL(pni_calloc(r->ctx, (size_t)r->D, sizeof(char *), &names, "names"));
+  for (long d = 0, at = 0; d < r->D; d++) {
+    names[d] = r->names + at;
+    at += (long)strlen(names[d]) + 1;
+  }
+  const int rc = pn_dataset_set_names(r->ctx, ds, names);
+  free(names);
+  return rc;
 }
 
 /* Time-major arrays into the dataset's rows, trajectory by trajectory. */
@@ -659,6 +721,8 @@ int pn_h5_read_dataset(pn_ctx *ctx, const char *path, pn_dataset **out)
   rc = pn_ctx_agree(ctx, rc);
   if (rc == PN_OK) rc = share(&r);
   if (rc == PN_OK) rc = to_dataset(&r, out);
+  if (rc == PN_OK && (rc = set_names(&r, *out)) != PN_OK) pn_dataset_destroy(out);
+  free(r.names);
   free(r.time);
   free(r.z);
   free(r.ids);

@@ -73,14 +73,15 @@ PN_EXPORT int pn_h5_write(pn_ctx *ctx, const char *path, const pn_h5_block *bloc
 
 /**
  * @brief Read a trajectory file (the layout above; `trajectory` may be absent: ids 0..B−1) as a
- * dataset of B trajectories sharing the T times.  Floating-point data of any width is read as
- * double.
+ * dataset of B trajectories sharing the T times, named by `columns` when it is there (as
+ * pn_dataset_set_names()).  Floating-point data of any width is read as double.
  * @param[in]  ctx   the context
  * @param[in]  path  the file
  * @param[out] out   the new dataset, to destroy with pn_dataset_destroy(); NULL on failure
  * @return PN_OK; PN_ERR_ARG (a NULL argument, a build without HDF5); PN_ERR_IO (a missing or
  *         unreadable file, not an HDF5 file); PN_ERR_PARSE (a missing dataset, a wrong rank,
- *         shape or type, times not strictly increasing: the message names file and dataset);
+ *         shape or type, times not strictly increasing, `columns` not D variable-length
+ *         strings: the message names file and dataset); PN_ERR_ARG also for a bad name;
  *         PN_ERR_NONFINITE (named by dataset and index); PN_ERR_LIMIT (over 2^31 rows);
  *         PN_ERR_MEM; PN_ERR_MPI.  The same on every rank.
  * Collective on ctx: rank 0 reads, the arrays are broadcast.

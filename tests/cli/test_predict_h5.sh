@@ -95,6 +95,7 @@ t = c[c[:, 0] == ids[0], 1]
 z = np.stack([c[c[:, 0] == i, 2:] for i in ids], axis=1)
 with h5py.File(sys.argv[2], "w") as f:
     f["time"], f["z"], f["trajectory"] = t, z, ids
+    f.attrs["columns"] = ["u", "v"]
 EOF
 grep -v '^source\|^trajectories\|^points\|^t1' "$T/cfg.ini" >"$T/file.ini"
 for f in data.h5 csvrun/data.csv; do
@@ -103,6 +104,8 @@ for f in data.h5 csvrun/data.csv; do
 done
 cmp -s "$T/from_data.h5/model.pinode" "$T/from_csvrun/model.pinode" ||
   fail "training from HDF5 data differs from training from its CSV"
+[ "$(head -1 "$T/from_data.h5/data.csv")" = "trajectory,time,u,v" ] ||
+  fail "the HDF5 data's column names were not kept: $(head -1 "$T/from_data.h5/data.csv")"
 
 # Malformed files: each refused, naming the file and the dataset.
 $PY - "$T" <<'EOF'
@@ -120,6 +123,9 @@ make("flat_z", time=t, z=np.ones((16, 4)))
 make("short_time", time=t[:9], z=z)
 make("ids", time=t, z=z, trajectory=np.arange(3))
 make("backwards", time=t[::-1], z=z)
+make("one_name", time=t, z=z)
+with h5py.File(d + "/one_name.h5", "a") as f:
+    f.attrs["columns"] = ["a"]
 zn = z.copy(); zn[5, 1, 0] = np.nan
 make("nan", time=t, z=zn)
 EOF
@@ -134,6 +140,7 @@ expect_error "$T/ids.h5: dataset 'trajectory' has 3 ids, 'z' 2 trajectories" ini
 expect_error "$T/backwards.h5: dataset 'time' is not strictly increasing" init "$T/backwards.h5"
 expect_error "$T/nan.h5: dataset 'z'[5][1][0] = nan" init "$T/nan.h5"
 expect_error "$T/text.h5 is not an HDF5 file" init "$T/text.h5"
+expect_error "$T/one_name.h5: attribute 'columns' is not 2 variable-length strings" init "$T/one_name.h5"
 expect_error "cannot read $T/none.h5: No such file or directory" init "$T/none.h5"
 expect_error "$T/no/dir/p.h5: cannot create the temporary file" \
   run 2 predict "$T/cfg.ini" --model "$T/run/model.pinode" --out "$T/no/dir/p.h5"

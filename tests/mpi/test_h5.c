@@ -72,6 +72,12 @@ static void round_trip(long T, int B, int D, int split, int level)
   }
   pnt_assert_all(same, "%ld x %d x %d (split %d, level %d): not the bits written", T, B, D,
                  split, level);
+  for (int d = 0; d < D; d++) {
+    char z[32], want[32];
+    snprintf(want, sizeof want, "z%d", d + 1);
+    same = same && strcmp(pn_dataset_name(ds, d, z, sizeof z), D <= 4 ? names[d] : want) == 0;
+  }
+  pnt_assert_all(same, "%ld x %d x %d: the states' names were not read back", T, B, D);
   pn_dataset_destroy(&ds);
   free(time);
   free(z);
