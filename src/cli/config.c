@@ -217,6 +217,7 @@ static const key keys[] = {
 };
 #undef F
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+_Static_assert(sizeof keys / sizeof keys[0] <= CLI_MAX_KEYS, "cli_config holds CLI_MAX_KEYS keys");
 
 static const char *const sections[] = {"model", "solver", "adjoint", "data", "loss",
                                        "optimizer", "parallel", "output", NULL};

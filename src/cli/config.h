@@ -13,7 +13,7 @@
 #include "cli.h"
 
 #define CLI_MAX_LAYERS 64
-#define CLI_MAX_KEYS 64
+#define CLI_MAX_KEYS 96
 #define CLI_PATH 1024
 
 /* Data sources: the four generators (pn_generator_kind order), then CSV. */
