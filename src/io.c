@@ -402,19 +402,6 @@ void pni_sync_dir(const char *path)
   }
 }
 
-const char *pn_format_double(double x, char *buf)
-{
-  /* 17 significant digits always round-trip; fewer often do, and then
-   * the shorter text is the one a reader expects (0.05, not 0.0500...03). */
-  for (int digits = 15; digits < 17; digits++) {
-    snprintf(buf, PN_DOUBLE_CHARS, "%.*g", digits, x);
-    const double back = strtod(buf, NULL);
-    if (memcmp(&back, &x, sizeof x) == 0) return buf;
-  }
-  snprintf(buf, PN_DOUBLE_CHARS, "%.17g", x);
-  return buf;
-}
-
 int pn_write_numbers(pn_ctx *ctx, const char *path, const double *x, size_t n)
 {
   char *buf = NULL;

@@ -1,4 +1,4 @@
-/* Small shared helpers: allocation, clocks, memory, the RNG. */
+/* Small shared helpers: allocation, clocks, memory, the RNG, number text. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "pinode/io.h"
 
 int pni_calloc(pn_ctx *ctx, size_t count, size_t size, void *ptr_out, const char *what)
 {
@@ -109,4 +110,19 @@ const char *pni_index_name(const char *const *names, int i)
   for (int k = 0; names[k]; k++)
     if (k == i) return names[k];
   return "?";
+}
+
+/* The number text every writer and message uses (declared in pinode/io.h): here, below
+ * both the readers and the grid rules that print numbers. */
+const char *pn_format_double(double x, char *buf)
+{
+  /* 17 significant digits always round-trip; fewer often do, and then
+   * the shorter text is the one a reader expects (0.05, not 0.0500...03). */
+  for (int digits = 15; digits < 17; digits++) {
+    snprintf(buf, PN_DOUBLE_CHARS, "%.*g", digits, x);
+    const double back = strtod(buf, NULL);
+    if (memcmp(&back, &x, sizeof x) == 0) return buf;
+  }
+  snprintf(buf, PN_DOUBLE_CHARS, "%.17g", x);
+  return buf;
 }
