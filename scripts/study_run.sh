@@ -181,7 +181,9 @@ done
 
 # the model, once per study (array jobs: with the first point)
 if [ "$model_ranks" -gt 0 ] && { [ -z "$point" ] || [ "$point" = 0 ]; }; then
-  if "$pinode" bench --model --help 2>/dev/null | grep -q 'usage: pinode bench --model'; then
+  # grep reads the whole help (with -q it would stop at the match, and pipefail would take
+  # the writer's SIGPIPE for a failure)
+  if "$pinode" bench --model --help 2>/dev/null | grep 'usage: pinode bench --model' >/dev/null; then
     popt=()
     if [ "$method" = parareal ] && [ "$model_ranks" -ge 2 ]; then
       popt=(--parareal-iterations "${parareal:+$parareal,}measure" "${par_opts[@]}")

@@ -75,7 +75,7 @@ PY
 
 
 # --model goes to the performance model.
-"$bin" bench --model --help | grep -q "usage: pinode bench --model"
+"$bin" bench --model --help | grep "usage: pinode bench --model" >/dev/null
 
 # Bad options, and no problem: status 2 and the usage or a message naming the option.
 for args in "--repeat 0" "--warmup x" "--checkpoint-mb -1" "--microbatches 0" "--storage none" \

@@ -18,7 +18,7 @@ bin=$1 src=$2
 python=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if ! "$bin" bench --model --help 2>/dev/null | grep -q "usage: pinode bench --model"; then
+if ! "$bin" bench --model --help 2>/dev/null | grep "usage: pinode bench --model" >/dev/null; then
   echo "SKIPPED: this pinode has no 'bench --model' (the bench command does not dispatch to it)"
   exit 77
 fi
