@@ -564,7 +564,9 @@ static int read_entry(reader *r, char *s)
   *sp = '\0';
   char *value = c ? sp + 1 : sp;
   while (*value == ' ' || *value == '\t') value++;
-  PN_CHECK(mf->ctx, valid_key(s) && strcmp(s, "array") != 0, PN_ERR_PARSE,
+  /* 'array' and 'end' begin the lines of their own (as pn_modelfile_set refuses them). */
+  PN_CHECK(mf->ctx, valid_key(s) && strcmp(s, "array") != 0 && strcmp(s, "end") != 0,
+           PN_ERR_PARSE,
            "%s:%ld: expected 'KEY VALUE' (KEY in [a-z][a-z0-9_.]*) or 'array NAME COUNT', found "
            "'%.40s'",
            mf->path, r->line, s);
@@ -594,7 +596,7 @@ static int parse(reader *r)
   while ((s = next_line(r))) {
     while (*s == ' ' || *s == '\t') s++;
     if (*s == '\0' || *s == '#') continue;
-    if (strncmp(s, "end", 3) == 0 && (s[3] == '\0' || s[3] == ' ')) {
+    if (strncmp(s, "end", 3) == 0 && (s[3] == '\0' || s[3] == ' ' || s[3] == '\t')) {
       PN_CALL(check_end(r, version, s));
       for (char *t; (t = next_line(r));)
         PN_CHECK(mf->ctx, t[strspn(t, " \t")] == '\0', PN_ERR_PARSE,
