@@ -511,7 +511,7 @@ static int check_end(reader *r, int version, const char *s)
   if (ok) said = strtoul(s + 10, &rest, 16);
   ok = ok && *rest == '\0' && strspn(s + 10, "0123456789abcdefABCDEF") == 8;
   PN_CHECK(mf->ctx, ok, PN_ERR_PARSE,
-           "%s:%ld: expected the end line 'end crc32 XXXXXXXX' (8 hexadecimal digits), found "
+           "%s:%ld: expected the end line 'end crc32 ' and 8 hexadecimal digits, found "
            "'%.40s'",
            mf->path, r->line, s);
   PN_CHECK(mf->ctx, (uint32_t)said == r->before, PN_ERR_PARSE,
