@@ -41,6 +41,7 @@
 #include "backend.h"
 #include "gemm.h"
 #include "vmath.h"
+#include "median.h"
 
 enum { MAX_SHAPES = 16, MAX_REPEAT = 101, NPROD = 6 };
 
@@ -51,18 +52,6 @@ static double now(void)
   struct timespec ts;
   clock_gettime(cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *x, int n)
-{
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 /* ---- the products of one forward and one VJP evaluation ---------------------------------- */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <pinode.h>
+#include "median.h"
 
 enum { D = 2, H = 16, NP = H * D + H + D * H + D, MAX_REPEAT = 1000 };
 
@@ -24,18 +25,6 @@ static double now(void)
   struct timespec ts;
   clock_gettime(cpu_clock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *x, int n)
-{
-  qsort(x, (size_t)n, sizeof *x, cmp_double);
-  return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
 typedef struct tiny {
